@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vmo.h - the ABI of /dev/vmo: Zircon virtual memory objects on Linux.
+ *
+ * This header is the single source of truth for the ABI. The kernel module
+ * (rust/) and the userspace crate (tools/vmo) both generate their mirrors of
+ * it with bindgen; nothing below is typed twice.
+ *
+ * Model
+ * -----
+ * Every open file of /dev/vmo is one handle table, as a Zircon process is.
+ * A handle is a non-zero __u32 naming an object (a VMO or an event) together
+ * with a set of rights. Handles are never reused within a table, so a stale
+ * handle, a handle from another open file or a made-up value is always
+ * BAD_HANDLE. Closing the file closes every handle in it.
+ *
+ * A VMO's pages are shmem folios. Nothing is committed when a VMO is created.
+ * A slice child is a window on its parent's pages; a snapshot child gets its
+ * own copy of the parent's committed pages at creation (the cost follows the
+ * committed pages, not the size) and never sees later writes on either side.
+ *
+ * Status codes
+ * ------------
+ * Each ioctl returns 0 or -1 with errno set. Every Zircon status that the
+ * module can produce has exactly one errno, listed in the VMO_ERRNO_* table
+ * below, so userspace recovers the exact zx_status_t. Two more errnos are
+ * Linux's own: EFAULT (a bad user pointer; the seed page calls it
+ * INVALID_ARGS) and EINTR (a signal interrupted a COMMIT before it finished;
+ * nothing of it stays committed, and it may simply be retried). An unknown
+ * ioctl is ENOTTY.
+ *
+ * Versioning: every argument struct has a fixed size and reserved fields
+ * that must be zero (INVALID_ARGS otherwise), so fields can be added later.
+ */
+#ifndef _UAPI_LINUX_VMO_H
+#define _UAPI_LINUX_VMO_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/* ---- Zircon status <-> errno (one errno per status) --------------------- */
+#define VMO_ERRNO_NOT_SUPPORTED		95	/* EOPNOTSUPP  ZX_ERR_NOT_SUPPORTED (-2)     */
+#define VMO_ERRNO_NO_RESOURCES		24	/* EMFILE      ZX_ERR_NO_RESOURCES (-3)      */
+#define VMO_ERRNO_NO_MEMORY		12	/* ENOMEM      ZX_ERR_NO_MEMORY (-4)         */
+#define VMO_ERRNO_INVALID_ARGS		22	/* EINVAL      ZX_ERR_INVALID_ARGS (-10)     */
+#define VMO_ERRNO_BAD_HANDLE		9	/* EBADF       ZX_ERR_BAD_HANDLE (-11)       */
+#define VMO_ERRNO_WRONG_TYPE		91	/* EPROTOTYPE  ZX_ERR_WRONG_TYPE (-12)       */
+#define VMO_ERRNO_OUT_OF_RANGE		34	/* ERANGE      ZX_ERR_OUT_OF_RANGE (-14)     */
+#define VMO_ERRNO_BUFFER_TOO_SMALL	105	/* ENOBUFS     ZX_ERR_BUFFER_TOO_SMALL (-15) */
+#define VMO_ERRNO_BAD_STATE		77	/* EBADFD      ZX_ERR_BAD_STATE (-20)        */
+#define VMO_ERRNO_TIMED_OUT		110	/* ETIMEDOUT   ZX_ERR_TIMED_OUT (-21)        */
+#define VMO_ERRNO_UNAVAILABLE		119	/* ENAVAIL     ZX_ERR_UNAVAILABLE (-28)      */
+#define VMO_ERRNO_ACCESS_DENIED		13	/* EACCES      ZX_ERR_ACCESS_DENIED (-30)    */
+#define VMO_ERRNO_IO			5	/* EIO         ZX_ERR_IO (-40)               */
+#define VMO_ERRNO_IO_DATA_INTEGRITY	74	/* EBADMSG     ZX_ERR_IO_DATA_INTEGRITY (-42)*/
+#define VMO_ERRNO_NO_SPACE		28	/* ENOSPC      ZX_ERR_NO_SPACE (-54)         */
+
+/* ---- Rights: Zircon's bit values ----------------------------------------- */
+#define VMO_RIGHT_DUPLICATE	(1u << 0)
+#define VMO_RIGHT_TRANSFER	(1u << 1)
+#define VMO_RIGHT_READ		(1u << 2)
+#define VMO_RIGHT_WRITE		(1u << 3)
+#define VMO_RIGHT_EXECUTE	(1u << 4)
+#define VMO_RIGHT_MAP		(1u << 5)
+#define VMO_RIGHT_GET_PROPERTY	(1u << 6)
+#define VMO_RIGHT_SET_PROPERTY	(1u << 7)
+#define VMO_RIGHT_SIGNAL	(1u << 12)
+#define VMO_RIGHT_WAIT		(1u << 14)
+#define VMO_RIGHT_INSPECT	(1u << 15)
+#define VMO_RIGHT_RESIZE	(1u << 22)
+/* For duplicate/replace: keep the source handle's rights. */
+#define VMO_RIGHT_SAME_RIGHTS	(1u << 31)
+
+/* ZX_DEFAULT_VMO_RIGHTS: BASIC | IO | PROPERTY | MAP | SIGNAL. */
+#define VMO_DEFAULT_VMO_RIGHTS	(VMO_RIGHT_TRANSFER | VMO_RIGHT_DUPLICATE | \
+				 VMO_RIGHT_WAIT | VMO_RIGHT_INSPECT | \
+				 VMO_RIGHT_READ | VMO_RIGHT_WRITE | \
+				 VMO_RIGHT_GET_PROPERTY | VMO_RIGHT_SET_PROPERTY | \
+				 VMO_RIGHT_MAP | VMO_RIGHT_SIGNAL)
+/* ZX_DEFAULT_EVENT_RIGHTS: BASIC | SIGNAL. */
+#define VMO_DEFAULT_EVENT_RIGHTS (VMO_RIGHT_TRANSFER | VMO_RIGHT_DUPLICATE | \
+				  VMO_RIGHT_WAIT | VMO_RIGHT_INSPECT | \
+				  VMO_RIGHT_SIGNAL)
+
+/* ---- Object types (vmo_info.type): Zircon's ZX_OBJ_TYPE_* values ---------- */
+#define VMO_OBJ_TYPE_EVENT	5u
+#define VMO_OBJ_TYPE_VMO	3u
+
+/* ---- Options --------------------------------------------------------------- */
+/* vmo_create_args.options */
+#define VMO_CREATE_RESIZABLE	(1u << 1)
+
+/* vmo_create_child_args.options: Zircon's ZX_VMO_CHILD_* */
+#define VMO_CHILD_SNAPSHOT			(1u << 0)
+#define VMO_CHILD_RESIZABLE			(1u << 2)
+#define VMO_CHILD_SLICE				(1u << 3)
+#define VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE	(1u << 4)
+#define VMO_CHILD_NO_WRITE			(1u << 5)
+
+/*
+ * The largest VMO: shmem files are limited to MAX_LFS_FILESIZE (2^63 - 1),
+ * so a size that rounds up past 2^63 - 4096 is OUT_OF_RANGE. (Zircon allows
+ * sizes up to nearly 2^64; this is the one bound where Linux is smaller.)
+ */
+#define VMO_MAX_SIZE		0x7ffffffffffff000ull
+
+/* Handles one open file can hold; one more is NO_RESOURCES. */
+#define VMO_MAX_HANDLES		65536u
+
+/* ---- zx_vmo_op_range ops: Zircon's values ------------------------------------
+ * Unknown ops (including TRY_LOCK 11, DONT_NEED 12, ...) are INVALID_ARGS.
+ *
+ * Cache ops run the CPU's data-cache instructions on the kernel mapping of
+ * each committed page in the byte range; holes are skipped, so the cost
+ * follows the committed pages, not the range.
+ *   x86-64  CLEAN            clwb where the CPU has it, else clflushopt/clflush
+ *           CLEAN_INVALIDATE clflushopt, else clflush
+ *           INVALIDATE       clflushopt, else clflush: x86 cannot drop a line
+ *                            without writing it back, so it is clean+invalidate
+ *           SYNC             serialise the instruction stream (sync_core)
+ *   arm64   CLEAN dc cvac, CLEAN_INVALIDATE dc civac, each by the CTR_EL0 line
+ *           size, then dsb sy; SYNC dc cvau + ic ivau, dsb ish, isb.
+ *           INVALIDATE runs as dc civac (clean+invalidate), not dc ivac.
+ *
+ * Why INVALIDATE never drops lines: a true invalidate of a freshly committed
+ * page would discard the zeroes the kernel wrote and expose whatever DRAM held
+ * before, i.e. the previous owner's data. shmem zeroes folios lazily (a folio
+ * from COMMIT is zeroed on first use), so "clean every page after it is
+ * zeroed" cannot be guaranteed from a module. Zircon hides its invalidate
+ * behind a debugging boot option for this reason; this module instead makes
+ * INVALIDATE a clean+invalidate, which is what a user who invalidates before
+ * a DMA read from a device needs, and can never leak data.
+ */
+#define VMO_OP_COMMIT			1u
+#define VMO_OP_DECOMMIT			2u
+#define VMO_OP_LOCK			3u
+#define VMO_OP_UNLOCK			4u
+#define VMO_OP_CACHE_SYNC		6u
+#define VMO_OP_CACHE_INVALIDATE		7u
+#define VMO_OP_CACHE_CLEAN		8u
+#define VMO_OP_CACHE_CLEAN_INVALIDATE	9u
+#define VMO_OP_ZERO			10u
+
+/* ---- vmo_info.flags: Zircon's ZX_INFO_VMO_* where one exists ---------------- */
+#define VMO_INFO_FLAG_TYPE_PAGED	(1u << 0)
+#define VMO_INFO_FLAG_RESIZABLE		(1u << 1)
+#define VMO_INFO_FLAG_IS_COW_CLONE	(1u << 2)
+#define VMO_INFO_FLAG_VIA_HANDLE	(1u << 3)
+/* Not in Zircon's set: the VMO is a slice (a window on its parent). */
+#define VMO_INFO_FLAG_SLICE		(1u << 16)
+
+/* ---- Argument structs ------------------------------------------------------ */
+
+/* VMO_IOC_CREATE: zx_vmo_create. */
+struct vmo_create_args {
+	__u64 size;		/* in: bytes; rounded up to a page */
+	__u32 options;		/* in: VMO_CREATE_* */
+	__u32 handle;		/* out */
+	__u64 reserved[2];	/* must be zero */
+};
+
+/* VMO_IOC_CREATE_CHILD: zx_vmo_create_child. */
+struct vmo_create_child_args {
+	__u32 handle;		/* in: the parent */
+	__u32 options;		/* in: VMO_CHILD_* */
+	__u64 offset;		/* in: page aligned */
+	__u64 size;		/* in: bytes; rounded up to a page */
+	__u32 out_handle;	/* out */
+	__u32 reserved;		/* must be zero */
+};
+
+/* VMO_IOC_CLOSE: zx_handle_close. Handle 0 is ignored, as in Zircon. */
+struct vmo_close_args {
+	__u32 handle;
+	__u32 reserved;		/* must be zero */
+};
+
+/*
+ * VMO_IOC_DUPLICATE: zx_handle_duplicate (needs DUPLICATE).
+ * VMO_IOC_REPLACE:   zx_handle_replace (the source handle is closed,
+ *                    also on failure other than BAD_HANDLE, as in Zircon).
+ * rights may only drop rights; VMO_RIGHT_SAME_RIGHTS keeps them.
+ */
+struct vmo_duplicate_args {
+	__u32 handle;
+	__u32 rights;
+	__u32 out_handle;	/* out */
+	__u32 reserved;		/* must be zero */
+};
+
+/* VMO_IOC_READ / VMO_IOC_WRITE: zx_vmo_read / zx_vmo_write. */
+struct vmo_rw_args {
+	__u32 handle;
+	__u32 reserved;		/* must be zero */
+	__u64 offset;
+	__u64 buffer;		/* user pointer */
+	__u64 length;
+};
+
+/* VMO_IOC_GET_SIZE (no right needed) / VMO_IOC_SET_SIZE (WRITE, RESIZE). */
+struct vmo_size_args {
+	__u32 handle;
+	__u32 reserved;		/* must be zero */
+	__u64 size;		/* out for GET, in for SET */
+};
+
+/* VMO_IOC_OP_RANGE: zx_vmo_op_range. buffer/buffer_size are unused. */
+struct vmo_op_range_args {
+	__u32 handle;
+	__u32 op;		/* VMO_OP_* */
+	__u64 offset;
+	__u64 size;
+	__u64 buffer;
+	__u64 buffer_size;
+};
+
+/* VMO_IOC_GET_INFO: zx_object_get_info(ZX_INFO_VMO / ZX_INFO_HANDLE_BASIC). */
+struct vmo_info {
+	__u32 handle;		/* in */
+	__u32 rights;		/* out: the handle's rights */
+	__u32 type;		/* out: VMO_OBJ_TYPE_* */
+	__u32 flags;		/* out: VMO_INFO_FLAG_* (VMOs only) */
+	__u64 koid;		/* out: the object's id, unique for the boot */
+	__u64 parent_koid;	/* out: 0 for a root VMO */
+	__u64 size;		/* out: bytes */
+	__u64 committed_bytes;	/* out: pages owned; a slice owns none */
+	__u32 num_children;	/* out: live direct children */
+	__u32 reserved0;	/* must be zero on input */
+	__u64 reserved[4];	/* must be zero on input */
+};
+
+/* VMO_IOC_EVENT_CREATE: zx_event_create. */
+struct vmo_event_create_args {
+	__u32 options;		/* must be zero */
+	__u32 handle;		/* out */
+};
+
+/* ---- ioctl numbers ('Z' 0x80-0x9f) ----------------------------------------- */
+#define VMO_IOC_MAGIC		'Z'
+#define VMO_IOC_CREATE		_IOWR(VMO_IOC_MAGIC, 0x80, struct vmo_create_args)
+#define VMO_IOC_CREATE_CHILD	_IOWR(VMO_IOC_MAGIC, 0x81, struct vmo_create_child_args)
+#define VMO_IOC_CLOSE		_IOW(VMO_IOC_MAGIC, 0x82, struct vmo_close_args)
+#define VMO_IOC_DUPLICATE	_IOWR(VMO_IOC_MAGIC, 0x83, struct vmo_duplicate_args)
+#define VMO_IOC_REPLACE		_IOWR(VMO_IOC_MAGIC, 0x84, struct vmo_duplicate_args)
+#define VMO_IOC_READ		_IOW(VMO_IOC_MAGIC, 0x85, struct vmo_rw_args)
+#define VMO_IOC_WRITE		_IOW(VMO_IOC_MAGIC, 0x86, struct vmo_rw_args)
+#define VMO_IOC_GET_SIZE	_IOWR(VMO_IOC_MAGIC, 0x87, struct vmo_size_args)
+#define VMO_IOC_SET_SIZE	_IOW(VMO_IOC_MAGIC, 0x88, struct vmo_size_args)
+#define VMO_IOC_OP_RANGE	_IOW(VMO_IOC_MAGIC, 0x89, struct vmo_op_range_args)
+#define VMO_IOC_GET_INFO	_IOWR(VMO_IOC_MAGIC, 0x8a, struct vmo_info)
+#define VMO_IOC_EVENT_CREATE	_IOWR(VMO_IOC_MAGIC, 0x8b, struct vmo_event_create_args)
+
+#endif /* _UAPI_LINUX_VMO_H */

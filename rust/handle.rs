@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel objects and the per-open-file handle table.
+//!
+//! Handle values look like Zircon's (the two low bits set, never 0) and come from a counter, so
+//! a closed handle's value is not handed out again until 2^30 more handles have been made in
+//! the same table: a stale handle is `BAD_HANDLE`, not someone else's object.
+
+use crate::{
+    rights::Rights,
+    status::{Status, ZxResult},
+    uapi,
+    vmo::{new_koid, Vmo},
+};
+use kernel::{
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::Arc,
+};
+
+/// An event object (`zx_event_create`): it exists so that `WRONG_TYPE` is real.
+pub(crate) struct Event {
+    koid: u64,
+}
+
+impl Event {
+    /// A new event.
+    pub(crate) fn new() -> ZxResult<Arc<Event>> {
+        Ok(Arc::new(Event { koid: new_koid() }, GFP_KERNEL_ACCOUNT)?)
+    }
+}
+
+/// What a handle refers to.
+#[derive(Clone)]
+pub(crate) enum Object {
+    /// A virtual memory object.
+    Vmo(Arc<Vmo>),
+    /// An event.
+    Event(Arc<Event>),
+}
+
+impl Object {
+    /// Zircon's object type number (`VMO_OBJ_TYPE_*`).
+    pub(crate) fn obj_type(&self) -> u32 {
+        match self {
+            Object::Vmo(_) => uapi::VMO_OBJ_TYPE_VMO,
+            Object::Event(_) => uapi::VMO_OBJ_TYPE_EVENT,
+        }
+    }
+
+    /// The object's id.
+    pub(crate) fn koid(&self) -> u64 {
+        match self {
+            Object::Vmo(v) => v.koid(),
+            Object::Event(e) => e.koid,
+        }
+    }
+}
+
+/// A handle: an object and the rights to it.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    /// The object.
+    pub(crate) object: Object,
+    /// The rights this handle grants.
+    pub(crate) rights: Rights,
+}
+
+impl Handle {
+    /// The VMO this handle refers to, or `WRONG_TYPE`.
+    pub(crate) fn vmo(&self) -> ZxResult<&Arc<Vmo>> {
+        match &self.object {
+            Object::Vmo(v) => Ok(v),
+            _ => Err(Status::WrongType),
+        }
+    }
+}
+
+/// A tree node for one handle, allocated before the table's lock is taken.
+pub(crate) type Slot = RBTreeNodeReservation<u32, Handle>;
+
+/// Allocates a [`Slot`], charged to the caller's memory cgroup.
+pub(crate) fn new_slot() -> ZxResult<Slot> {
+    RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT).map_err(Status::from_mm)
+}
+
+/// The handles of one open file of `/dev/vmo`.
+///
+/// # Invariants
+///
+/// `count` is the number of entries in `handles`, at most `VMO_MAX_HANDLES`; every key is
+/// odd-valued with bit 1 set (`value & 3 == 3`), hence never 0.
+pub(crate) struct HandleTable {
+    handles: RBTree<u32, Handle>,
+    count: u32,
+    next: u32,
+}
+
+impl HandleTable {
+    /// An empty table.
+    pub(crate) fn new() -> Self {
+        Self {
+            handles: RBTree::new(),
+            count: 0,
+            next: 0,
+        }
+    }
+
+    /// Adds `handle` in the pre-allocated `slot`; `NO_RESOURCES` when the table is full.
+    pub(crate) fn add(&mut self, slot: Slot, handle: Handle) -> ZxResult<u32> {
+        if self.count >= uapi::VMO_MAX_HANDLES {
+            return Err(Status::NoResources);
+        }
+        // At most VMO_MAX_HANDLES values are taken, far fewer than the 2^30 candidates, so a
+        // free one is found within VMO_MAX_HANDLES + 1 steps.
+        let value = loop {
+            self.next = self.next.wrapping_add(1) & ((1 << 30) - 1);
+            let v = (self.next << 2) | 3;
+            if self.handles.get(&v).is_none() {
+                break v;
+            }
+        };
+        self.handles.insert(slot.into_node(value, handle));
+        self.count += 1;
+        Ok(value)
+    }
+
+    /// The handle `value`, or `BAD_HANDLE`.
+    pub(crate) fn get(&self, value: u32) -> ZxResult<&Handle> {
+        self.handles.get(&value).ok_or(Status::BadHandle)
+    }
+
+    /// Removes the handle `value` and returns it (to be dropped after the lock is released),
+    /// or `BAD_HANDLE`.
+    pub(crate) fn remove(&mut self, value: u32) -> ZxResult<Handle> {
+        let h = self.handles.remove(&value).ok_or(Status::BadHandle)?;
+        self.count -= 1;
+        Ok(h)
+    }
+
+    /// The number of handles.
+    pub(crate) fn len(&self) -> u32 {
+        self.count
+    }
+}
+
+#[kunit_tests(vmo_handle_table)]
+mod tests {
+    use super::*;
+
+    fn event_handle(rights: Rights) -> Result<Handle> {
+        Ok(Handle {
+            object: Object::Event(Event::new()?),
+            rights,
+        })
+    }
+
+    #[test]
+    fn values_are_nonzero_and_not_reused() -> Result {
+        let mut t = HandleTable::new();
+        let a = t.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+        assert!(a != 0);
+        assert_eq!(a & 3, 3);
+        assert!(t.remove(a).is_ok());
+        let b = t.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+        assert!(a != b);
+        assert!(matches!(t.get(a), Err(Status::BadHandle)));
+        assert!(matches!(t.remove(a), Err(Status::BadHandle)));
+        assert!(matches!(t.get(0), Err(Status::BadHandle)));
+        assert!(t.get(b).is_ok());
+        assert_eq!(t.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_type_is_reported() -> Result {
+        let h = event_handle(Rights::DEFAULT_EVENT)?;
+        assert!(matches!(h.vmo(), Err(Status::WrongType)));
+        let v = Handle {
+            object: Object::Vmo(Vmo::create(4096, 0)?),
+            rights: Rights::DEFAULT_VMO,
+        };
+        assert!(v.vmo().is_ok());
+        assert_eq!(v.object.obj_type(), uapi::VMO_OBJ_TYPE_VMO);
+        assert_eq!(h.object.obj_type(), uapi::VMO_OBJ_TYPE_EVENT);
+        Ok(())
+    }
+
+    #[test]
+    fn table_is_bounded() -> Result {
+        let mut t = HandleTable::new();
+        let e = event_handle(Rights::DEFAULT_EVENT)?;
+        for _ in 0..uapi::VMO_MAX_HANDLES {
+            t.add(new_slot()?, e.clone())?;
+        }
+        assert!(matches!(t.add(new_slot()?, e.clone()), Err(Status::NoResources)));
+        assert_eq!(t.len(), uapi::VMO_MAX_HANDLES);
+        Ok(())
+    }
+}

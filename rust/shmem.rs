@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A safe abstraction around a shmem file: the only Rust file that calls mm/shmem functions.
+//!
+//! A VMO's committed pages are the folios of one shmem file. Everything here is a thin,
+//! safe wrapper over the C shims in `helpers.c`, which call `shmem_file_setup`,
+//! `vfs_fallocate`, `vfs_iter_read`/`vfs_iter_write`, `vfs_truncate` and
+//! `filemap_get_folios`. shmem does its own locking (the inode lock, folio locks), so every
+//! method may be called from any number of threads at once.
+
+use core::{ffi::c_void, ptr::NonNull};
+use kernel::{
+    bindings,
+    error::{from_err_ptr, to_result},
+    ffi::{c_int, c_long},
+    prelude::*,
+    uaccess::UserPtr,
+};
+
+/// The callback type of `vmo_shmem_for_each_page`.
+type PageFn = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    kaddr: *mut c_void,
+    len: usize,
+    pos: bindings::loff_t,
+    uptodate: bool,
+) -> c_int;
+
+// `struct file` is only passed by pointer and never touched by value here, so its opaque
+// (zero-sized) bindgen members do not matter across this boundary.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn vmo_shmem_setup(size: bindings::loff_t) -> *mut bindings::file;
+    fn vmo_shmem_commit(file: *mut bindings::file, off: bindings::loff_t, len: bindings::loff_t)
+        -> c_int;
+    fn vmo_shmem_punch(file: *mut bindings::file, off: bindings::loff_t, len: bindings::loff_t)
+        -> c_int;
+    fn vmo_shmem_rw(
+        file: *mut bindings::file,
+        buf: *mut c_void,
+        len: usize,
+        pos: bindings::loff_t,
+        write: bool,
+    ) -> isize;
+    fn vmo_shmem_write_kernel(
+        file: *mut bindings::file,
+        buf: *const c_void,
+        len: usize,
+        pos: bindings::loff_t,
+    ) -> isize;
+    fn vmo_shmem_set_size(file: *mut bindings::file, size: bindings::loff_t) -> c_int;
+    fn vmo_shmem_committed(file: *mut bindings::file) -> u64;
+    fn vmo_shmem_for_each_page(
+        file: *mut bindings::file,
+        start: bindings::loff_t,
+        end: bindings::loff_t,
+        f: PageFn,
+        ctx: *mut c_void,
+    ) -> c_long;
+}
+
+/// A byte position or length as a `loff_t`; callers keep everything below `VMO_MAX_SIZE`.
+fn loff(v: u64) -> Result<bindings::loff_t> {
+    bindings::loff_t::try_from(v).map_err(|_| EFBIG)
+}
+
+/// A shmem file owned by one VMO.
+///
+/// # Invariants
+///
+/// `file` is a shmem file made by `shmem_file_setup` to which this value holds one reference.
+pub(crate) struct ShmemFile {
+    file: NonNull<bindings::file>,
+}
+
+// SAFETY: a `struct file` reference may be used and released on any thread, and every shmem
+// function used here does its own locking.
+unsafe impl Send for ShmemFile {}
+// SAFETY: as above; no method needs exclusive access.
+unsafe impl Sync for ShmemFile {}
+
+/// One page (or the part of it inside the range) that [`ShmemFile::for_each_page`] visits.
+///
+/// The memory may be written concurrently (by `write` or through a mapping), so it is only
+/// ever handed out as a raw address, never as a Rust reference.
+pub(crate) struct PageChunk {
+    /// Kernel virtual address of the first byte.
+    pub(crate) addr: *mut u8,
+    /// Bytes from `addr` to the end of the chunk; never crosses a page.
+    pub(crate) len: usize,
+    /// Byte position of the chunk in the file.
+    pub(crate) pos: u64,
+    /// False for a folio that was allocated (by COMMIT) but never written: it reads as zeros
+    /// and its memory has not been cleared yet, so its bytes must not be copied.
+    pub(crate) uptodate: bool,
+}
+
+impl ShmemFile {
+    /// Creates a shmem file of `size` bytes; no memory is committed.
+    pub(crate) fn new(size: u64) -> Result<Self> {
+        // SAFETY: `vmo_shmem_setup` has no preconditions; it returns a file or an ERR_PTR.
+        let file = from_err_ptr(unsafe { vmo_shmem_setup(loff(size)?) })?;
+        // INVARIANT: a successful `shmem_file_setup` returns a new file with one reference.
+        NonNull::new(file).map(|file| Self { file }).ok_or(ENOMEM)
+    }
+
+    fn raw(&self) -> *mut bindings::file {
+        self.file.as_ptr()
+    }
+
+    /// Allocates folios for `[off, off + len)` (shmem's fallocate path, large folios where
+    /// enabled). On failure shmem frees what this call allocated.
+    pub(crate) fn commit(&self, off: u64, len: u64) -> Result {
+        // SAFETY: `self.file` is a valid shmem file by the type invariant.
+        to_result(unsafe { vmo_shmem_commit(self.raw(), loff(off)?, loff(len)?) })
+    }
+
+    /// Frees the whole pages of `[off, off + len)` (unmapping them first) and zeroes the
+    /// covered bytes of partial pages that are present. Absent pages stay absent.
+    pub(crate) fn punch(&self, off: u64, len: u64) -> Result {
+        // SAFETY: `self.file` is a valid shmem file by the type invariant.
+        to_result(unsafe { vmo_shmem_punch(self.raw(), loff(off)?, loff(len)?) })
+    }
+
+    /// Copies between the user buffer `buf` of `len` bytes and the file at `pos`. Returns the
+    /// bytes copied, which is less than `len` only if the file ended first.
+    fn rw_user(&self, buf: UserPtr, len: usize, pos: u64, write: bool) -> Result<usize> {
+        let mut done = 0usize;
+        while done < len {
+            let at = pos.checked_add(done as u64).ok_or(EINVAL)?;
+            // SAFETY: `self.file` is valid; the shim checks the user range (`import_ubuf`) and
+            // copies with the fault-tolerant user-copy routines.
+            let n = unsafe {
+                vmo_shmem_rw(
+                    self.raw(),
+                    buf.wrapping_byte_add(done).as_mut_ptr(),
+                    len - done,
+                    loff(at)?,
+                    write,
+                )
+            };
+            if n < 0 {
+                // A partial copy is reported as the fault that stopped it.
+                return Err(Error::from_errno(n as i32));
+            }
+            if n == 0 {
+                break;
+            }
+            done += n as usize;
+        }
+        Ok(done)
+    }
+
+    /// Reads `len` bytes at `pos` into the user buffer `buf`; holes read as zeros.
+    pub(crate) fn read_user(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize> {
+        self.rw_user(buf, len, pos, false)
+    }
+
+    /// Writes `len` bytes from the user buffer `buf` at `pos`, committing pages as needed.
+    pub(crate) fn write_user(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize> {
+        self.rw_user(buf, len, pos, true)
+    }
+
+    /// Copies `chunk` (a page of another shmem file) into this file at `pos`.
+    pub(crate) fn copy_chunk(&self, chunk: &PageChunk, pos: u64) -> Result {
+        // SAFETY: `chunk.addr` is mapped for `chunk.len` bytes while the visiting callback
+        // runs (the only place a `PageChunk` exists); `self.file` is valid.
+        let n = unsafe {
+            vmo_shmem_write_kernel(self.raw(), chunk.addr.cast(), chunk.len, loff(pos)?)
+        };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        if n as usize != chunk.len {
+            return Err(ENOSPC);
+        }
+        Ok(())
+    }
+
+    /// Sets the file size; shrinking frees (and unmaps) the pages past the end.
+    pub(crate) fn set_size(&self, size: u64) -> Result {
+        // SAFETY: `self.file` is a valid shmem file by the type invariant.
+        to_result(unsafe { vmo_shmem_set_size(self.raw(), loff(size)?) })
+    }
+
+    /// Bytes of memory this file holds (resident or swapped).
+    pub(crate) fn committed_bytes(&self) -> u64 {
+        // SAFETY: `self.file` is a valid shmem file by the type invariant.
+        unsafe { vmo_shmem_committed(self.raw()) }
+    }
+
+    /// Calls `f` on every present page of `[start, end)`, clipped to the range, in order.
+    /// Holes are skipped without any work, so the cost follows the present pages. Stops at
+    /// the first error `f` returns. Returns the number of page chunks visited.
+    pub(crate) fn for_each_page<F>(&self, start: u64, end: u64, mut f: F) -> Result<u64>
+    where
+        F: FnMut(&PageChunk) -> Result,
+    {
+        /// Adapts the C callback to the Rust closure `F`.
+        ///
+        /// # Safety
+        ///
+        /// `ctx` must point to an `F` that is not otherwise borrowed; `kaddr` must be mapped
+        /// for `len` bytes for the duration of the call.
+        unsafe extern "C" fn trampoline<F: FnMut(&PageChunk) -> Result>(
+            ctx: *mut c_void,
+            kaddr: *mut c_void,
+            len: usize,
+            pos: bindings::loff_t,
+            uptodate: bool,
+        ) -> c_int {
+            // SAFETY: the caller passes the `&mut F` that `for_each_page` gave as `ctx`.
+            let f = unsafe { &mut *ctx.cast::<F>() };
+            let chunk = PageChunk {
+                addr: kaddr.cast(),
+                len,
+                pos: pos as u64,
+                uptodate,
+            };
+            match f(&chunk) {
+                Ok(()) => 0,
+                Err(e) => e.to_errno(),
+            }
+        }
+
+        if end <= start {
+            return Ok(0);
+        }
+        // SAFETY: `self.file` is valid; `trampoline::<F>` matches `PageFn` and gets a pointer
+        // to `f`, which outlives the call and is not used elsewhere meanwhile.
+        let r = unsafe {
+            vmo_shmem_for_each_page(
+                self.raw(),
+                loff(start)?,
+                loff(end)?,
+                trampoline::<F>,
+                (&raw mut f).cast(),
+            )
+        };
+        if r < 0 {
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(r as u64)
+    }
+}
+
+impl Drop for ShmemFile {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant this value owns one reference to the file.
+        unsafe { bindings::fput(self.raw()) };
+    }
+}

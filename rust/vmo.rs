@@ -1,0 +1,866 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VMO object: its pages, its children, and `zx_vmo_op_range` with Zircon's check order.
+//!
+//! A VMO that owns pages (a root VMO or a snapshot child) owns one shmem file; a slice is a
+//! window on the pages of the VMO that owns them (its "root"; slices of slices collapse to
+//! the root). The check order of every operation follows Zircon's `VmObjectDispatcher` and
+//! `VmObjectPaged` (see `shared/spec/zircon-semantics.md`): the handle's rights are checked by
+//! [`Vmo::op_range`] first, then each op validates its range its own way.
+//!
+//! Lock order: a handle table's lock (device.rs) is never held while a VMO method runs;
+//! `resize_lock` is the only lock here, taken alone, and only for resizable VMOs.
+
+use crate::{
+    cache::{self, CacheOp, CacheStats},
+    rights::Rights,
+    shmem::ShmemFile,
+    status::{Status, ZxResult},
+    uapi,
+};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        atomic::{ordering::Relaxed, Atomic},
+        Arc, Mutex,
+    },
+};
+
+/// The page size, as a byte count.
+pub(crate) const PAGE_SIZE: u64 = kernel::page::PAGE_SIZE as u64;
+
+/// Object ids, unique for the boot (Zircon's koids start at 1024).
+static NEXT_KOID: Atomic<u64> = Atomic::new(1024);
+
+/// A new object id.
+pub(crate) fn new_koid() -> u64 {
+    NEXT_KOID.fetch_add(1, Relaxed)
+}
+
+fn page_round_up(v: u64) -> Option<u64> {
+    Some(v.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1))
+}
+
+fn page_round_down(v: u64) -> u64 {
+    v & !(PAGE_SIZE - 1)
+}
+
+fn is_page_aligned(v: u64) -> bool {
+    v & (PAGE_SIZE - 1) == 0
+}
+
+/// Zircon's `InRange`: `[offset, offset + len)` lies inside `[0, size)`, without overflow.
+fn in_range(offset: u64, len: u64, size: u64) -> bool {
+    matches!(offset.checked_add(len), Some(end) if end <= size)
+}
+
+/// Zircon's `RoundSize`: the size rounded up to a page; `OUT_OF_RANGE` on overflow or past
+/// `VMO_MAX_SIZE`.
+pub(crate) fn round_size(size: u64) -> ZxResult<u64> {
+    match page_round_up(size) {
+        Some(r) if r <= uapi::VMO_MAX_SIZE => Ok(r),
+        _ => Err(Status::OutOfRange),
+    }
+}
+
+/// Where a VMO's pages are.
+enum Pages {
+    /// The VMO owns a shmem file (a root VMO or a snapshot).
+    Own(ShmemFile),
+    /// A window at `offset` on the pages of `root`, which owns its pages.
+    Slice { root: Arc<Vmo>, offset: u64 },
+}
+
+/// How a child relates to its parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChildKind {
+    Slice,
+    Snapshot,
+}
+
+/// A virtual memory object.
+///
+/// # Invariants
+///
+/// - If `pages` is [`Pages::Slice`], `root.pages` is [`Pages::Own`] and the window
+///   `[offset, offset + size)` lies inside `root`, which is not resizable.
+/// - `size` is page aligned and at most `VMO_MAX_SIZE`; for a VMO that owns pages it equals
+///   the shmem file's size whenever `resize_lock` is not held.
+/// - `parent` is set exactly for children; each child counts once in its parent's `children`,
+///   and each live snapshot counts once in `cow_children` of the VMO owning its parent's pages.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Vmo {
+    koid: u64,
+    pages: Pages,
+    parent: Option<(Arc<Vmo>, ChildKind)>,
+    resizable: bool,
+    size: Atomic<u64>,
+    /// Serialises `set_size` with the operations whose range check must hold while they run
+    /// (COMMIT, DECOMMIT, ZERO, write). Taken only for resizable VMOs.
+    #[pin]
+    resize_lock: Mutex<()>,
+    /// Live direct children (slices and snapshots).
+    children: Atomic<u32>,
+    /// Live snapshots of this VMO or of its slices (on VMOs that own pages).
+    cow_children: Atomic<u32>,
+}
+
+/// What `get_info` reports of a VMO.
+pub(crate) struct VmoInfo {
+    pub(crate) parent_koid: u64,
+    pub(crate) size: u64,
+    pub(crate) committed_bytes: u64,
+    pub(crate) flags: u32,
+    pub(crate) num_children: u32,
+}
+
+impl Vmo {
+    fn new(
+        pages: Pages,
+        size: u64,
+        resizable: bool,
+        parent: Option<(Arc<Vmo>, ChildKind)>,
+    ) -> ZxResult<Arc<Vmo>> {
+        if let Some((p, kind)) = &parent {
+            p.children.fetch_add(1, Relaxed);
+            if *kind == ChildKind::Snapshot {
+                p.owner().cow_children.fetch_add(1, Relaxed);
+            }
+        }
+        // On failure the initializer drops `parent` without running `PinnedDrop`, so undo the
+        // counts here.
+        let undo = parent.as_ref().map(|(p, k)| (p.clone(), *k));
+        Arc::pin_init(
+            try_pin_init!(Vmo {
+                koid: new_koid(),
+                pages,
+                parent,
+                resizable,
+                size: Atomic::new(size),
+                resize_lock <- new_mutex!(()),
+                children: Atomic::new(0),
+                cow_children: Atomic::new(0),
+            }? Error),
+            GFP_KERNEL_ACCOUNT,
+        )
+        .map_err(|_| {
+            if let Some((p, kind)) = undo {
+                p.children.fetch_sub(1, Relaxed);
+                if kind == ChildKind::Snapshot {
+                    p.owner().cow_children.fetch_sub(1, Relaxed);
+                }
+            }
+            Status::NoMemory
+        })
+    }
+
+    /// `zx_vmo_create`: a VMO of `size` bytes (rounded up to a page) with nothing committed.
+    pub(crate) fn create(size: u64, options: u32) -> ZxResult<Arc<Vmo>> {
+        let size = round_size(size)?;
+        if options & !uapi::VMO_CREATE_RESIZABLE != 0 {
+            return Err(Status::InvalidArgs);
+        }
+        let file = ShmemFile::new(size).map_err(Status::from_mm)?;
+        Vmo::new(
+            Pages::Own(file),
+            size,
+            options & uapi::VMO_CREATE_RESIZABLE != 0,
+            None,
+        )
+    }
+
+    /// The checks of `zx_vmo_create_child` that Zircon makes before it looks the parent handle
+    /// up. Returns the rounded size.
+    pub(crate) fn check_child_args(options: u32, size: u64) -> ZxResult<u64> {
+        let size = round_size(size)?;
+        let no_write_resizable = uapi::VMO_CHILD_NO_WRITE | uapi::VMO_CHILD_RESIZABLE;
+        if options & no_write_resizable == no_write_resizable {
+            return Err(Status::InvalidArgs);
+        }
+        Ok(size)
+    }
+
+    /// The rights of a child created with `options` through a handle with `parent` rights.
+    pub(crate) fn child_rights(parent: Rights, options: u32) -> Rights {
+        let mut r = parent
+            .without(Rights::RESIZE)
+            .with(Rights::GET_PROPERTY)
+            .with(Rights::SET_PROPERTY);
+        if options & uapi::VMO_CHILD_RESIZABLE != 0 {
+            r = r.with(Rights::RESIZE);
+        }
+        if options & uapi::VMO_CHILD_SLICE == 0 {
+            // Snapshots are writable copies, never executable.
+            r = r.with(Rights::WRITE).without(Rights::EXECUTE);
+        }
+        if options & uapi::VMO_CHILD_NO_WRITE != 0 {
+            r = r.without(Rights::WRITE);
+        }
+        r
+    }
+
+    /// `zx_vmo_create_child`, after the handle checks: a slice or a snapshot of
+    /// `[offset, offset + size)`; `size` is already rounded by [`Vmo::check_child_args`].
+    pub(crate) fn create_child(self: &Arc<Self>, options: u32, offset: u64, size: u64) -> ZxResult<Arc<Vmo>> {
+        let opts = options & !uapi::VMO_CHILD_NO_WRITE;
+        if opts & uapi::VMO_CHILD_SLICE != 0 {
+            return self.create_slice(opts, offset, size);
+        }
+        let known = uapi::VMO_CHILD_SNAPSHOT
+            | uapi::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE
+            | uapi::VMO_CHILD_RESIZABLE;
+        if opts & !known != 0 || !is_page_aligned(offset) {
+            return Err(Status::InvalidArgs);
+        }
+        let end = offset.checked_add(size).ok_or(Status::OutOfRange)?;
+        if opts & (uapi::VMO_CHILD_SNAPSHOT | uapi::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE) == 0 {
+            return Err(Status::InvalidArgs);
+        }
+        self.create_snapshot(offset, end, size, opts & uapi::VMO_CHILD_RESIZABLE != 0)
+    }
+
+    fn create_slice(self: &Arc<Self>, opts: u32, offset: u64, size: u64) -> ZxResult<Arc<Vmo>> {
+        if opts != uapi::VMO_CHILD_SLICE
+            || !is_page_aligned(offset)
+            || !in_range(offset, size, self.size())
+        {
+            return Err(Status::InvalidArgs);
+        }
+        if self.resizable {
+            return Err(Status::NotSupported);
+        }
+        let (root, base) = self.root_window();
+        let pages = Pages::Slice {
+            root: root.clone(),
+            // Cannot overflow: the window lies inside `root` (type invariant).
+            offset: base + offset,
+        };
+        Vmo::new(pages, size, false, Some((self.clone(), ChildKind::Slice)))
+    }
+
+    /// A snapshot copies the committed pages of `[offset, end)` that lie inside this VMO: the
+    /// cost follows the parent's committed pages, not the size. Pages allocated by COMMIT but
+    /// never written read as zeros and are not copied.
+    fn create_snapshot(self: &Arc<Self>, offset: u64, end: u64, size: u64, resizable: bool) -> ZxResult<Arc<Vmo>> {
+        let file = ShmemFile::new(size).map_err(Status::from_mm)?;
+        let copy_end = end.min(self.size());
+        if offset < copy_end {
+            let (root, base) = self.root_window();
+            let src = root.file();
+            // The window lies inside the root, so these cannot overflow.
+            let (from, to) = (base + offset, base + copy_end);
+            src.for_each_page(from, to, |chunk| {
+                if chunk.uptodate {
+                    file.copy_chunk(chunk, chunk.pos - from)?;
+                }
+                Ok(())
+            })
+            .map_err(Status::from_mm)?;
+        }
+        Vmo::new(
+            Pages::Own(file),
+            size,
+            resizable,
+            Some((self.clone(), ChildKind::Snapshot)),
+        )
+    }
+
+    /// The VMO that owns this VMO's pages, and where this VMO's window starts in it.
+    fn root_window(self: &Arc<Self>) -> (&Arc<Vmo>, u64) {
+        match &self.pages {
+            Pages::Own(_) => (self, 0),
+            Pages::Slice { root, offset } => (root, *offset),
+        }
+    }
+
+    /// The VMO that owns this VMO's pages.
+    fn owner(&self) -> &Vmo {
+        match &self.pages {
+            Pages::Own(_) => self,
+            Pages::Slice { root, .. } => root,
+        }
+    }
+
+    /// The shmem file holding this VMO's pages and the offset of its window in it.
+    fn window(&self) -> (&ShmemFile, u64) {
+        match &self.pages {
+            Pages::Own(f) => (f, 0),
+            Pages::Slice { root, offset } => (root.file(), *offset),
+        }
+    }
+
+    /// The file of a VMO that owns its pages.
+    fn file(&self) -> &ShmemFile {
+        match &self.pages {
+            Pages::Own(f) => f,
+            // Unreachable by the type invariant: a slice's root owns its pages.
+            Pages::Slice { root, .. } => root.file(),
+        }
+    }
+
+    /// The object id.
+    pub(crate) fn koid(&self) -> u64 {
+        self.koid
+    }
+
+    /// The size in bytes (page aligned).
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Relaxed)
+    }
+
+    /// Whether the VMO was created resizable.
+    pub(crate) fn is_resizable(&self) -> bool {
+        self.resizable
+    }
+
+    /// Runs `f` with the size stable: under `resize_lock` for a resizable VMO (whose size may
+    /// change), directly otherwise.
+    fn with_stable_size<T>(&self, f: impl FnOnce(u64) -> ZxResult<T>) -> ZxResult<T> {
+        if self.resizable {
+            let _guard = self.resize_lock.lock();
+            f(self.size())
+        } else {
+            f(self.size())
+        }
+    }
+
+    /// `zx_vmo_op_range` on a handle with `rights`. Returns what a cache op did (the
+    /// default for the other ops).
+    pub(crate) fn op_range(&self, rights: Rights, op: u32, offset: u64, len: u64) -> ZxResult<CacheStats> {
+        let cache_op = match op {
+            uapi::VMO_OP_COMMIT => {
+                rights.require(Rights::WRITE)?;
+                return self.commit(offset, len).map(|()| CacheStats::default());
+            }
+            uapi::VMO_OP_DECOMMIT => {
+                rights.require(Rights::WRITE)?;
+                return self.decommit(offset, len).map(|()| CacheStats::default());
+            }
+            uapi::VMO_OP_ZERO => {
+                rights.require(Rights::WRITE)?;
+                return self.zero(offset, len).map(|()| CacheStats::default());
+            }
+            uapi::VMO_OP_LOCK | uapi::VMO_OP_UNLOCK => {
+                // Zircon: READ or WRITE, then NOT_SUPPORTED for a VMO that is not discardable.
+                if !rights.contains(Rights::READ) && !rights.contains(Rights::WRITE) {
+                    return Err(Status::AccessDenied);
+                }
+                return Err(Status::NotSupported);
+            }
+            uapi::VMO_OP_CACHE_SYNC => CacheOp::Sync,
+            uapi::VMO_OP_CACHE_CLEAN => CacheOp::Clean,
+            uapi::VMO_OP_CACHE_CLEAN_INVALIDATE => CacheOp::CleanInvalidate,
+            uapi::VMO_OP_CACHE_INVALIDATE => CacheOp::Invalidate,
+            _ => return Err(Status::InvalidArgs),
+        };
+        rights.require(if cache_op == CacheOp::Invalidate {
+            Rights::WRITE
+        } else {
+            Rights::READ
+        })?;
+        self.cache_op(cache_op, offset, len)
+    }
+
+    /// COMMIT: rounds the range out to pages and allocates shmem folios for it.
+    ///
+    /// A page source that supplies pages later (a user pager) plugs in here: the allocation
+    /// below becomes "request the missing runs and wait", and the wait's status is returned.
+    fn commit(&self, offset: u64, len: u64) -> ZxResult {
+        let end = offset.checked_add(len).ok_or(Status::OutOfRange)?;
+        let end = page_round_up(end).ok_or(Status::OutOfRange)?;
+        let start = page_round_down(offset);
+        self.with_stable_size(|size| {
+            if !in_range(start, end - start, size) {
+                return Err(Status::OutOfRange);
+            }
+            if end == start {
+                return Ok(());
+            }
+            let (file, base) = self.window();
+            file.commit(base + start, end - start).map_err(Status::from_mm)
+        })
+    }
+
+    /// DECOMMIT: frees page-aligned ranges of a VMO that has no snapshot (Zircon: no COW
+    /// parent and no non-slice children); a slice forwards to the VMO owning its pages.
+    fn decommit(&self, offset: u64, len: u64) -> ZxResult {
+        self.with_stable_size(|size| {
+            if !in_range(offset, len, size) {
+                return Err(Status::OutOfRange);
+            }
+            if len == 0 {
+                return Ok(());
+            }
+            let (file, base) = self.window();
+            let owner = self.owner();
+            let owner_is_snapshot = matches!(owner.parent, Some((_, ChildKind::Snapshot)));
+            if owner_is_snapshot || owner.cow_children.load(Relaxed) != 0 {
+                return Err(Status::NotSupported);
+            }
+            if !is_page_aligned(offset) || !is_page_aligned(len) {
+                return Err(Status::InvalidArgs);
+            }
+            file.punch(base + offset, len).map_err(Status::from_mm)
+        })
+    }
+
+    /// ZERO: byte granular. Whole pages are freed (and unmapped), the covered bytes of present
+    /// partial pages are zeroed in place, absent pages stay absent.
+    fn zero(&self, offset: u64, len: u64) -> ZxResult {
+        self.with_stable_size(|size| {
+            if !in_range(offset, len, size) {
+                return Err(Status::OutOfRange);
+            }
+            if len == 0 {
+                return Ok(());
+            }
+            let (file, base) = self.window();
+            file.punch(base + offset, len).map_err(Status::from_mm)
+        })
+    }
+
+    /// The cache ops: size 0 is `INVALID_ARGS` (first), then the byte range must lie inside
+    /// the VMO. Only committed pages are visited.
+    fn cache_op(&self, op: CacheOp, offset: u64, len: u64) -> ZxResult<CacheStats> {
+        if len == 0 {
+            return Err(Status::InvalidArgs);
+        }
+        if !in_range(offset, len, self.size()) {
+            return Err(Status::OutOfRange);
+        }
+        let (file, base) = self.window();
+        let mut stats = CacheStats::default();
+        file.for_each_page(base + offset, base + offset + len, |chunk| {
+            cache::run_range(op, chunk.addr, chunk.len, &mut stats);
+            Ok(())
+        })
+        .map_err(Status::Kernel)?;
+        cache::finish(op);
+        Ok(stats)
+    }
+
+    /// `zx_vmo_read` of `len` bytes at `offset` into the user buffer `buf`.
+    pub(crate) fn read_user(&self, buf: kernel::uaccess::UserPtr, offset: u64, len: u64) -> ZxResult {
+        if !in_range(offset, len, self.size()) {
+            return Err(Status::OutOfRange);
+        }
+        let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
+        let (file, base) = self.window();
+        let n = file.read_user(buf, len, base + offset).map_err(Status::Kernel)?;
+        if n != len {
+            // The VMO shrank while the read ran.
+            return Err(Status::OutOfRange);
+        }
+        Ok(())
+    }
+
+    /// `zx_vmo_write` of `len` bytes from the user buffer `buf` at `offset`.
+    pub(crate) fn write_user(&self, buf: kernel::uaccess::UserPtr, offset: u64, len: u64) -> ZxResult {
+        self.with_stable_size(|size| {
+            if !in_range(offset, len, size) {
+                return Err(Status::OutOfRange);
+            }
+            let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
+            let (file, base) = self.window();
+            let n = file
+                .write_user(buf, len, base + offset)
+                .map_err(Status::from_mm)?;
+            if n != len {
+                return Err(Status::NoMemory);
+            }
+            Ok(())
+        })
+    }
+
+    /// `zx_vmo_set_size` after the rights checks: `UNAVAILABLE` unless resizable.
+    pub(crate) fn set_size(&self, size: u64) -> ZxResult {
+        if !self.resizable {
+            return Err(Status::Unavailable);
+        }
+        let size = round_size(size)?;
+        let _guard = self.resize_lock.lock();
+        // A resizable VMO owns its pages: slices of resizable VMOs are refused.
+        self.file().set_size(size).map_err(Status::from_mm)?;
+        self.size.store(size, Relaxed);
+        Ok(())
+    }
+
+    /// What `get_info` reports.
+    pub(crate) fn info(&self) -> VmoInfo {
+        let mut flags = uapi::VMO_INFO_FLAG_TYPE_PAGED | uapi::VMO_INFO_FLAG_VIA_HANDLE;
+        if self.resizable {
+            flags |= uapi::VMO_INFO_FLAG_RESIZABLE;
+        }
+        let committed_bytes = match &self.pages {
+            Pages::Own(f) => f.committed_bytes(),
+            Pages::Slice { .. } => {
+                flags |= uapi::VMO_INFO_FLAG_SLICE;
+                0
+            }
+        };
+        if matches!(self.parent, Some((_, ChildKind::Snapshot))) {
+            flags |= uapi::VMO_INFO_FLAG_IS_COW_CLONE;
+        }
+        VmoInfo {
+            parent_koid: self.parent.as_ref().map_or(0, |(p, _)| p.koid),
+            size: self.size(),
+            committed_bytes,
+            flags,
+            num_children: self.children.load(Relaxed),
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Vmo {
+    fn drop(self: Pin<&mut Self>) {
+        if let Some((p, kind)) = &self.parent {
+            p.children.fetch_sub(1, Relaxed);
+            if *kind == ChildKind::Snapshot {
+                p.owner().cow_children.fetch_sub(1, Relaxed);
+            }
+        }
+    }
+}
+
+#[kunit_tests(vmo_object)]
+mod tests {
+    use super::*;
+    use crate::uapi::*;
+
+    const PG: u64 = PAGE_SIZE;
+    const ALL: Rights = Rights::DEFAULT_VMO;
+
+    fn op(v: &Vmo, op: u32, offset: u64, len: u64) -> ZxResult {
+        v.op_range(ALL, op, offset, len).map(|_| ())
+    }
+
+    fn committed(v: &Vmo) -> u64 {
+        v.info().committed_bytes
+    }
+
+    /// Writes `data` at `pos` of a VMO that owns its pages, through the kernel-write path.
+    fn poke(v: &Vmo, pos: u64, byte: u8) -> Result {
+        let buf = [byte; 1];
+        let chunk = crate::shmem::PageChunk {
+            addr: buf.as_ptr().cast_mut(),
+            len: 1,
+            pos: 0,
+            uptodate: true,
+        };
+        let (file, base) = v.window();
+        file.copy_chunk(&chunk, base + pos)
+    }
+
+    /// Reads one byte at `pos` by visiting the present page that holds it (0 for a hole).
+    fn peek(v: &Vmo, pos: u64) -> Result<u8> {
+        let (file, base) = v.window();
+        let mut b = 0u8;
+        file.for_each_page(base + pos, base + pos + 1, |c| {
+            if c.uptodate {
+                // SAFETY: `c.addr` is mapped for `c.len >= 1` bytes during the callback.
+                b = unsafe { c.addr.read_volatile() };
+            }
+            Ok(())
+        })?;
+        Ok(b)
+    }
+
+    #[test]
+    fn create_rounds_and_bounds_size() -> Result {
+        let v = Vmo::create(1, 0)?;
+        assert_eq!(v.size(), PG);
+        assert_eq!(committed(&v), 0);
+        assert_eq!(Vmo::create(0, 0)?.size(), 0);
+        assert!(matches!(Vmo::create(u64::MAX, 0), Err(Status::OutOfRange)));
+        assert!(matches!(Vmo::create(VMO_MAX_SIZE + 1, 0), Err(Status::OutOfRange)));
+        assert!(matches!(Vmo::create(PG, 1), Err(Status::InvalidArgs)));
+        assert!(matches!(Vmo::create(PG, 1 << 7), Err(Status::InvalidArgs)));
+        // Size is checked before the options, as in Zircon.
+        assert!(matches!(Vmo::create(u64::MAX, 1), Err(Status::OutOfRange)));
+        Ok(())
+    }
+
+    #[test]
+    fn commit_rounds_out_and_checks_range() -> Result {
+        let v = Vmo::create(2 * PG, 0)?;
+        assert_eq!(op(&v, VMO_OP_COMMIT, 0x10, 0x100), Ok(()));
+        assert_eq!(committed(&v), PG);
+        assert_eq!(op(&v, VMO_OP_COMMIT, PG, u64::MAX - PG + 1), Err(Status::OutOfRange));
+        assert_eq!(op(&v, VMO_OP_COMMIT, 0, 3 * PG), Err(Status::OutOfRange));
+        assert_eq!(op(&v, VMO_OP_COMMIT, u64::MAX, 1), Err(Status::OutOfRange));
+        // Round-up of the end overflows.
+        assert_eq!(op(&v, VMO_OP_COMMIT, u64::MAX - 1, 1), Err(Status::OutOfRange));
+        assert_eq!(op(&v, VMO_OP_COMMIT, 2 * PG, 0), Ok(()));
+        assert_eq!(op(&v, VMO_OP_COMMIT, 0, 2 * PG), Ok(()));
+        assert_eq!(committed(&v), 2 * PG);
+        Ok(())
+    }
+
+    #[test]
+    fn decommit_frees_and_checks_in_zircons_order() -> Result {
+        let v = Vmo::create(4 * PG, 0)?;
+        assert_eq!(op(&v, VMO_OP_COMMIT, 0, 4 * PG), Ok(()));
+        poke(&v, PG + 5, 0xaa)?;
+        assert_eq!(peek(&v, PG + 5)?, 0xaa);
+        assert_eq!(op(&v, VMO_OP_DECOMMIT, PG, PG), Ok(()));
+        assert_eq!(committed(&v), 3 * PG);
+        assert_eq!(peek(&v, PG + 5)?, 0);
+        assert_eq!(op(&v, VMO_OP_DECOMMIT, 1, PG), Err(Status::InvalidArgs));
+        assert_eq!(op(&v, VMO_OP_DECOMMIT, 0, 1), Err(Status::InvalidArgs));
+        // Out of range beats misaligned.
+        assert_eq!(op(&v, VMO_OP_DECOMMIT, 1, 5 * PG), Err(Status::OutOfRange));
+        assert_eq!(op(&v, VMO_OP_DECOMMIT, PG, u64::MAX), Err(Status::OutOfRange));
+        // Size zero is fine, even misaligned.
+        assert_eq!(op(&v, VMO_OP_DECOMMIT, 1, 0), Ok(()));
+        assert_eq!(committed(&v), 3 * PG);
+        Ok(())
+    }
+
+    #[test]
+    fn zero_is_byte_granular() -> Result {
+        let v = Vmo::create(4 * PG, 0)?;
+        for p in 0..3 {
+            poke(&v, p * PG + 10, 1)?;
+            poke(&v, p * PG + 100, 2)?;
+        }
+        assert_eq!(committed(&v), 3 * PG);
+        // A partial page: zeroed in place, the rest of it kept.
+        assert_eq!(op(&v, VMO_OP_ZERO, 5, 50), Ok(()));
+        assert_eq!(peek(&v, 10)?, 0);
+        assert_eq!(peek(&v, 100)?, 2);
+        assert_eq!(committed(&v), 3 * PG);
+        // A whole page is released.
+        assert_eq!(op(&v, VMO_OP_ZERO, PG, PG), Ok(()));
+        assert_eq!(committed(&v), 2 * PG);
+        assert_eq!(peek(&v, PG + 100)?, 0);
+        // An uncommitted range stays uncommitted.
+        assert_eq!(op(&v, VMO_OP_ZERO, 3 * PG + 7, 100), Ok(()));
+        assert_eq!(committed(&v), 2 * PG);
+        assert_eq!(op(&v, VMO_OP_ZERO, 0, 4 * PG + 1), Err(Status::OutOfRange));
+        assert_eq!(op(&v, VMO_OP_ZERO, 4 * PG, 0), Ok(()));
+        Ok(())
+    }
+
+    #[test]
+    fn lock_unlock_and_unknown_ops() -> Result {
+        let v = Vmo::create(PG, 0)?;
+        assert_eq!(op(&v, VMO_OP_LOCK, 0, PG), Err(Status::NotSupported));
+        assert_eq!(op(&v, VMO_OP_UNLOCK, 0, PG), Err(Status::NotSupported));
+        assert_eq!(
+            v.op_range(Rights::MAP, VMO_OP_LOCK, 0, PG).map(|_| ()),
+            Err(Status::AccessDenied)
+        );
+        for bad in [0, 5, 11, 12, 13, 14, 0xffff_ffff] {
+            assert_eq!(op(&v, bad, 0, PG), Err(Status::InvalidArgs));
+            // Unknown op wins over missing rights.
+            assert_eq!(v.op_range(Rights(0), bad, 0, PG).map(|_| ()), Err(Status::InvalidArgs));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn rights_are_checked_before_ranges() -> Result {
+        let v = Vmo::create(PG, 0)?;
+        let read_only = Rights::READ;
+        let write_only = Rights::WRITE;
+        for o in [VMO_OP_COMMIT, VMO_OP_DECOMMIT, VMO_OP_ZERO, VMO_OP_CACHE_INVALIDATE] {
+            assert_eq!(v.op_range(read_only, o, 0, u64::MAX).map(|_| ()), Err(Status::AccessDenied));
+            assert!(v.op_range(write_only, o, 0, PG).is_ok());
+        }
+        for o in [VMO_OP_CACHE_SYNC, VMO_OP_CACHE_CLEAN, VMO_OP_CACHE_CLEAN_INVALIDATE] {
+            assert_eq!(v.op_range(write_only, o, 0, 0).map(|_| ()), Err(Status::AccessDenied));
+            assert!(v.op_range(read_only, o, 0, PG).is_ok());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn cache_ops_visit_exactly_the_committed_lines() -> Result {
+        let line = cache::line_size() as u64;
+        let v = Vmo::create(8 * PG, 0)?;
+        for o in [VMO_OP_CACHE_SYNC, VMO_OP_CACHE_CLEAN, VMO_OP_CACHE_CLEAN_INVALIDATE, VMO_OP_CACHE_INVALIDATE] {
+            assert_eq!(op(&v, o, 0, 0), Err(Status::InvalidArgs));
+            // Size 0 beats the range check.
+            assert_eq!(op(&v, o, u64::MAX, 0), Err(Status::InvalidArgs));
+            assert_eq!(op(&v, o, 8 * PG, 1), Err(Status::OutOfRange));
+            assert_eq!(op(&v, o, 1, u64::MAX), Err(Status::OutOfRange));
+            // Nothing committed: nothing visited, nothing committed afterwards.
+            let s = v.op_range(ALL, o, 0, 8 * PG).map_err(Error::from)?;
+            assert_eq!(s.pages, 0);
+            assert_eq!(s.lines, 0);
+        }
+        assert_eq!(committed(&v), 0);
+        poke(&v, 2 * PG, 1)?;
+        poke(&v, 5 * PG, 1)?;
+        // Whole VMO: two pages, every line of each.
+        let s = v.op_range(ALL, VMO_OP_CACHE_CLEAN, 0, 8 * PG).map_err(Error::from)?;
+        assert_eq!(s.pages, 2);
+        assert_eq!(s.lines, 2 * PG / line);
+        assert!(s.instr.is_some());
+        // A byte range inside page 2 that straddles a line boundary: two lines.
+        let s = v
+            .op_range(ALL, VMO_OP_CACHE_CLEAN_INVALIDATE, 2 * PG + line - 1, 2)
+            .map_err(Error::from)?;
+        assert_eq!((s.pages, s.lines), (1, 2));
+        // A range across pages 2..=5 touches only the two committed ones, clipped.
+        let s = v
+            .op_range(ALL, VMO_OP_CACHE_INVALIDATE, 2 * PG + PG / 2, 3 * PG)
+            .map_err(Error::from)?;
+        assert_eq!(s.pages, 2);
+        assert_eq!(s.lines, PG / 2 / line + PG / 2 / line);
+        assert_eq!(committed(&v), 2 * PG);
+        Ok(())
+    }
+
+    #[cfg(CONFIG_X86_64)]
+    #[test]
+    fn x86_cache_ops_run_the_expected_instruction() -> Result {
+        use crate::cache::Instr;
+        let v = Vmo::create(PG, 0)?;
+        poke(&v, 0, 1)?;
+        let clean = v.op_range(ALL, VMO_OP_CACHE_CLEAN, 0, PG).map_err(Error::from)?;
+        let flush = v.op_range(ALL, VMO_OP_CACHE_INVALIDATE, 0, PG).map_err(Error::from)?;
+        let sync = v.op_range(ALL, VMO_OP_CACHE_SYNC, 0, PG).map_err(Error::from)?;
+        // The guest runs with `-cpu max`, which has clwb and clflushopt.
+        assert_eq!(clean.instr, Some(Instr::Clwb));
+        assert_eq!(flush.instr, Some(Instr::Clflushopt));
+        // SYNC serialises once; no per-line instruction.
+        assert_eq!((sync.lines, sync.instr), (0, None));
+        Ok(())
+    }
+
+    #[test]
+    fn cache_op_over_a_sparse_terabyte_is_quick() -> Result {
+        let tib = 1u64 << 40;
+        let v = Vmo::create(tib, 0)?;
+        for i in 0..64u64 {
+            poke(&v, i * (tib / 64), 1)?;
+        }
+        let start = kernel::time::Instant::<kernel::time::Monotonic>::now();
+        let s = v.op_range(ALL, VMO_OP_CACHE_CLEAN, 0, tib).map_err(Error::from)?;
+        let elapsed = start.elapsed().as_millis();
+        assert_eq!(s.pages, 64);
+        kernel::kunit::info(fmt!("    # CACHE_CLEAN over 1 TiB with 64 committed pages: {} ms\n", elapsed));
+        // Generous bound (TCG is slow): a walk over 2^28 absent pages would take minutes.
+        assert!(elapsed < 2000);
+        Ok(())
+    }
+
+    #[test]
+    fn slices_are_windows_on_the_parent() -> Result {
+        let p = Vmo::create(4 * PG, 0)?;
+        let s = p.create_child(VMO_CHILD_SLICE, PG, 2 * PG)?;
+        assert_eq!(s.size(), 2 * PG);
+        poke(&p, PG + 3, 7)?;
+        assert_eq!(peek(&s, 3)?, 7);
+        poke(&s, PG + 9, 9)?;
+        assert_eq!(peek(&p, 2 * PG + 9)?, 9);
+        assert_eq!(p.info().num_children, 1);
+        assert_eq!(s.info().committed_bytes, 0);
+        assert!(s.info().flags & VMO_INFO_FLAG_SLICE != 0);
+        // DECOMMIT through the slice forwards to the parent.
+        assert_eq!(op(&s, VMO_OP_DECOMMIT, 0, PG), Ok(()));
+        assert_eq!(peek(&p, PG + 3)?, 0);
+        assert_eq!(committed(&p), PG);
+        // Slice of a slice: still a window on the root.
+        let ss = s.create_child(VMO_CHILD_SLICE, PG, PG)?;
+        assert_eq!(peek(&ss, 9)?, 9);
+        // Bad slices.
+        assert!(matches!(p.create_child(VMO_CHILD_SLICE, 1, PG), Err(Status::InvalidArgs)));
+        assert!(matches!(p.create_child(VMO_CHILD_SLICE, 4 * PG, PG), Err(Status::InvalidArgs)));
+        assert!(matches!(p.create_child(VMO_CHILD_SLICE, 2 * PG, 3 * PG), Err(Status::InvalidArgs)));
+        assert!(matches!(
+            p.create_child(VMO_CHILD_SLICE | VMO_CHILD_SNAPSHOT, 0, PG),
+            Err(Status::InvalidArgs)
+        ));
+        assert!(p.create_child(VMO_CHILD_SLICE | VMO_CHILD_NO_WRITE, 0, PG).is_ok());
+        let r = Vmo::create(PG, VMO_CREATE_RESIZABLE)?;
+        assert!(matches!(r.create_child(VMO_CHILD_SLICE, 0, PG), Err(Status::NotSupported)));
+        drop(ss);
+        drop(s);
+        assert_eq!(p.info().num_children, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn snapshots_copy_and_block_decommit_while_alive() -> Result {
+        let p = Vmo::create(4 * PG, 0)?;
+        poke(&p, 0, 1)?;
+        poke(&p, 3 * PG, 3)?;
+        // A committed but never written page must not be copied.
+        assert_eq!(op(&p, VMO_OP_COMMIT, PG, PG), Ok(()));
+        let c = p.create_child(VMO_CHILD_SNAPSHOT, 0, 4 * PG)?;
+        assert_eq!(committed(&c), 2 * PG);
+        assert!(c.info().flags & VMO_INFO_FLAG_IS_COW_CLONE != 0);
+        assert_eq!(c.info().parent_koid, p.koid());
+        // Neither side sees the other's later writes.
+        poke(&p, 0, 10)?;
+        poke(&c, 3 * PG, 30)?;
+        assert_eq!(peek(&c, 0)?, 1);
+        assert_eq!(peek(&p, 3 * PG)?, 3);
+        // DECOMMIT: not on the child, not on the parent while the child lives (even
+        // misaligned: NOT_SUPPORTED comes first), not through a slice of the parent.
+        assert_eq!(op(&c, VMO_OP_DECOMMIT, 0, PG), Err(Status::NotSupported));
+        assert_eq!(op(&p, VMO_OP_DECOMMIT, 0, PG), Err(Status::NotSupported));
+        assert_eq!(op(&p, VMO_OP_DECOMMIT, 1, 1), Err(Status::NotSupported));
+        let s = p.create_child(VMO_CHILD_SLICE, 0, PG)?;
+        assert_eq!(op(&s, VMO_OP_DECOMMIT, 0, PG), Err(Status::NotSupported));
+        // ZERO still works on both.
+        assert_eq!(op(&c, VMO_OP_ZERO, 0, PG), Ok(()));
+        drop(c);
+        assert_eq!(op(&p, VMO_OP_DECOMMIT, 0, PG), Ok(()));
+        // A snapshot past the parent's end reads zeros there; a window at an offset.
+        let c2 = p.create_child(VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 3 * PG, 4 * PG)?;
+        assert_eq!(peek(&c2, 0)?, 3);
+        assert_eq!(committed(&c2), PG);
+        assert!(matches!(p.create_child(VMO_CHILD_SNAPSHOT, 1, PG), Err(Status::InvalidArgs)));
+        assert!(matches!(p.create_child(0, 0, PG), Err(Status::InvalidArgs)));
+        assert!(matches!(p.create_child(VMO_CHILD_SNAPSHOT, u64::MAX - PG + 1, PG), Err(Status::OutOfRange)));
+        assert!(matches!(Vmo::check_child_args(VMO_CHILD_NO_WRITE | VMO_CHILD_RESIZABLE, PG), Err(Status::InvalidArgs)));
+        assert!(matches!(Vmo::check_child_args(0, u64::MAX), Err(Status::OutOfRange)));
+        Ok(())
+    }
+
+    #[test]
+    fn snapshot_cost_follows_committed_pages() -> Result {
+        // A 1 TiB parent with one committed page: a full-size snapshot copies one page.
+        let p = Vmo::create(1 << 40, 0)?;
+        poke(&p, 12345 * PG, 5)?;
+        let c = p.create_child(VMO_CHILD_SNAPSHOT, 0, 1 << 40)?;
+        assert_eq!(committed(&c), PG);
+        assert_eq!(peek(&c, 12345 * PG)?, 5);
+        Ok(())
+    }
+
+    #[test]
+    fn child_rights_follow_zircon() {
+        let ro = Rights::READ.with(Rights::DUPLICATE).with(Rights::EXECUTE).with(Rights::RESIZE);
+        let slice = Vmo::child_rights(ro, VMO_CHILD_SLICE);
+        assert!(!slice.contains(Rights::WRITE) && !slice.contains(Rights::RESIZE));
+        assert!(slice.contains(Rights::EXECUTE));
+        let snap = Vmo::child_rights(ro, VMO_CHILD_SNAPSHOT);
+        assert!(snap.contains(Rights::WRITE) && !snap.contains(Rights::EXECUTE));
+        let snap_ro = Vmo::child_rights(ro, VMO_CHILD_SNAPSHOT | VMO_CHILD_NO_WRITE);
+        assert!(!snap_ro.contains(Rights::WRITE));
+        let resizable = Vmo::child_rights(ro, VMO_CHILD_SNAPSHOT | VMO_CHILD_RESIZABLE);
+        assert!(resizable.contains(Rights::RESIZE));
+    }
+
+    #[test]
+    fn set_size_shrinks_and_grows() -> Result {
+        let fixed = Vmo::create(PG, 0)?;
+        assert_eq!(fixed.set_size(2 * PG), Err(Status::Unavailable));
+        let v = Vmo::create(4 * PG, VMO_CREATE_RESIZABLE)?;
+        poke(&v, 3 * PG, 1)?;
+        assert_eq!(v.set_size(PG + 1), Ok(()));
+        assert_eq!(v.size(), 2 * PG);
+        assert_eq!(committed(&v), 0);
+        assert_eq!(op(&v, VMO_OP_COMMIT, 2 * PG, 1), Err(Status::OutOfRange));
+        assert_eq!(v.set_size(u64::MAX), Err(Status::OutOfRange));
+        assert_eq!(v.set_size(4 * PG), Ok(()));
+        assert_eq!(peek(&v, 3 * PG)?, 0);
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Zircon virtual memory objects on Linux.
+//!
+//! The module registers the misc device `/dev/vmo`. Each open file is a handle table; its
+//! ioctls (include/uapi/linux/vmo.h) create VMOs whose pages are shmem folios, manage handles
+//! with Zircon's rights, and perform `zx_vmo_op_range` with Zircon's semantics.
+//!
+//! The files, one job each:
+//! - `device.rs`: per-open state and the ioctl dispatch, one handler per command;
+//! - `handle.rs`: objects (VMO, event) and the handle table; `rights.rs`: rights;
+//! - `vmo.rs`: the VMO object and `op_range`; `status.rs`: Zircon statuses and errnos;
+//! - `shmem.rs`: the only Rust file that calls mm/shmem functions (through `helpers.c`);
+//! - `cache.rs` and `arch/`: the data-cache primitives per architecture;
+//! - `misc.rs`: the device registration with mode 0666.
+
+use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
+
+mod cache;
+mod device;
+mod handle;
+mod misc;
+mod rights;
+mod shmem;
+mod status;
+mod vmo;
+
+/// The UAPI header, translated by bindgen at build time (see Kbuild).
+#[allow(
+    dead_code,
+    missing_docs,
+    non_camel_case_types,
+    non_upper_case_globals,
+    unreachable_pub,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks
+)]
+mod uapi {
+    include!("uapi_generated.rs");
+}
+
+module! {
+    type: VmoModule,
+    name: "vmo",
+    authors: ["The vmo-rs developers"],
+    description: "Zircon virtual memory objects on shmem: /dev/vmo",
+    license: "GPL",
+}
+
+#[pin_data]
+struct VmoModule {
+    #[pin]
+    _dev: misc::Registration<device::VmoFile>,
+}
+
+impl kernel::InPlaceModule for VmoModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _dev <- misc::Registration::register(MiscDeviceOptions { name: c"vmo" }, 0o666),
+        })
+    }
+}
