@@ -24,10 +24,17 @@
 
 #include "helpers.h"
 
-/* A new shmem file of @size bytes with no memory reserved up front. */
+/*
+ * A new shmem file of @size bytes with no memory reserved up front. Like a
+ * memfd it is O_LARGEFILE, or writes past 2 GiB would fail with EFBIG.
+ */
 struct file *vmo_shmem_setup(loff_t size)
 {
-	return shmem_file_setup("vmo", size, mk_vma_flags(VMA_NORESERVE_BIT));
+	struct file *file = shmem_file_setup("vmo", size, mk_vma_flags(VMA_NORESERVE_BIT));
+
+	if (!IS_ERR(file))
+		file->f_flags |= O_LARGEFILE;
+	return file;
 }
 
 /* Allocates folios for [off, off + len) through shmem's fallocate path. */

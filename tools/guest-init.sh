@@ -1,0 +1,37 @@
+#!/bin/busybox sh
+# /init of the test guest. The kernel console (ttyS0) carries the kernel's log,
+# KUnit's KTAP included; ttyS1 carries what the programs print, with `@@`
+# marker lines that tools/run.sh reads.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp /sys/fs/cgroup
+mount -t tmpfs tmpfs /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+exec 3>/dev/ttyS1
+mode=$(cat /mode)
+say() { echo "$*" >&3; }
+
+say "@@guest $(uname -r) mode=$mode cpus=$(nproc)"
+say "@@cpu $(grep -o -w -E 'clwb|clflushopt|clflush' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+echo "vmo-harness: insmod begin" >/dev/kmsg
+insmod /vmo.ko
+rc=$?
+echo "vmo-harness: insmod end rc=$rc" >/dev/kmsg
+say "@@insmod rc=$rc"
+if [ "$rc" = 0 ]; then
+    say "@@dev $(ls -l /dev/vmo)"
+    for prog in $(cat /run-list); do
+        name=${prog##*/}
+        say "@@begin $name"
+        # Programs run as root; the user-facing device mode is checked by the tests.
+        "$prog" $(cat "/args/$name" 2>/dev/null) >&3 2>&1
+        say "@@end $name rc=$?"
+    done
+    if rmmod vmo; then say "@@rmmod rc=0"; else say "@@rmmod rc=1"; fi
+fi
+say "@@shmem-after $(grep '^Shmem:' /proc/meminfo)"
+say "@@done"
+sync
+reboot -f

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The project's main driver: `make run`, `make test` and `make bench` end here.
+#
+#   tools/run.sh run    boot the guest, load vmo.ko, show the VMO lifecycle
+#   tools/run.sh test   host cargo tests + KUnit (at insmod) + guest tests
+#   tools/run.sh bench  VMO ops against native Linux in the guest
+#
+# Everything missing is built first (toolchain, guest kernel, module, guest
+# programs). The guest's console is kept in build/<mode>/console.log and the
+# programs' output in build/<mode>/user.log. `test` ends with the plain line
+# "N passed, N failed, N skipped" counting every test case.
+set -euo pipefail
+mode=${1:?usage: tools/run.sh run|test|bench}
+here=$(cd "$(dirname "$0")/.." && pwd)
+B=$here/build/$mode
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-600}
+rm -rf "$B"; mkdir -p "$B"
+
+"$here/tools/bootstrap.sh"
+. "$here/tools/env.sh"
+kdir=$("$here/tools/kernel.sh")
+"$here/tools/build-module.sh" KDIR="$kdir"
+
+# ---- the guest programs (static, for the busybox initramfs) ----------------
+target=x86_64-unknown-linux-gnu
+export RUSTFLAGS="-C target-feature=+crt-static"
+cargo_guest() { (cd "$here/tools" && cargo "$@" --release --target $target --message-format=json-render-diagnostics) ; }
+exes() { python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])'; }
+progs=()
+case $mode in
+    run)   mapfile -t progs < <(cargo_guest build -p vmoctl | exes) ;;
+    test)  mapfile -t progs < <(cargo_guest test --no-run -p vmo-guest-tests | exes) ;;
+    bench) mapfile -t progs < <(cargo_guest build -p vmo-bench | exes) ;;
+esac
+unset RUSTFLAGS
+[ ${#progs[@]} -gt 0 ] || { echo "run: no guest programs were built" >&2; exit 1; }
+
+# ---- host-side tests (test mode) ---------------------------------------------
+host_log=$B/host-tests.log
+if [ "$mode" = test ]; then
+    echo "== host: cargo test (userspace workspace)"
+    if ! (cd "$here/tools" && cargo test --workspace --exclude vmo-guest-tests) >"$host_log" 2>&1; then
+        grep -E '^test .* FAILED|panicked|error(\[|:)' "$host_log" | head -n 30 || true
+        echo "run: host cargo test failed (log: $host_log)"
+    fi
+    grep -E '^test result:' "$host_log" | sed 's/^/   /' || true
+    "$here/tools/gen-uapi.sh" --check
+fi
+
+# ---- initramfs ---------------------------------------------------------------
+root=$B/initramfs
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,args,progs}
+cp /bin/busybox "$root/bin/busybox"
+cp "$here/tools/guest-init.sh" "$root/init"; chmod +x "$root/init"
+cp "$here/vmo.ko" "$root/vmo.ko"
+echo "$mode" >"$root/mode"
+: >"$root/run-list"
+for p in "${progs[@]}"; do
+    name=$(basename "$p"); name=${name%%-[0-9a-f]*[0-9a-f]}   # drop cargo's hash suffix
+    cp "$p" "$root/progs/$name"
+    echo "/progs/$name" >>"$root/run-list"
+    case $mode in
+        run) echo "demo" >"$root/args/$name" ;;
+        test) echo "--test-threads=2" >"$root/args/$name" ;;
+    esac
+done
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$B/initramfs.cpio.gz"
+
+# ---- boot ----------------------------------------------------------------------
+accel=tcg; cpu=max
+if [ "${VMO_ACCEL:-auto}" = kvm ] || { [ "${VMO_ACCEL:-auto}" = auto ] && [ -w /dev/kvm ] \
+        && grep -qwE 'vmx|svm' /proc/cpuinfo; }; then
+    accel=kvm; cpu=host
+fi
+echo "== guest: Linux $KERNELVERSION, QEMU $accel -cpu $cpu, timeout ${GUEST_TIMEOUT}s (logs in ${B#$here/})"
+: >"$B/user.log"
+start=$(date +%s.%N)
+set +e
+timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m "${GUEST_MEM:-1024}" -smp 2 \
+    -display none -no-reboot -monitor none \
+    -serial "file:$B/console.log" -serial "file:$B/user.log" \
+    -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$B/initramfs.cpio.gz" \
+    -append "console=ttyS0 panic=-1 oops=panic ${GUEST_CMDLINE:-}" </dev/null &
+qemu=$!
+if [ "$mode" != test ]; then
+    tail -n +1 -f --pid=$qemu "$B/user.log" | grep --line-buffered -v '^@@' &
+fi
+wait $qemu
+qrc=$?
+set -e
+sleep 0.2
+secs=$(echo "$(date +%s.%N) - $start" | bc)
+printf '== guest: finished in %.1f s\n' "$secs"
+
+# ---- verdict -------------------------------------------------------------------
+exec "$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT"

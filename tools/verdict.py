@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Decides whether a guest run passed, from its logs.
+
+A run fails on: a guest that did not finish (timeout, crash, no `@@done`); any
+kernel complaint in the console (oops, BUG, WARNING, panic, KASAN, UBSAN,
+lockdep, kmemleak, hung task, soft lockup); a module that did not load or
+unload; a KUnit failure or no KUnit output at all; a guest program that failed.
+In test mode the last line is the plain summary `N passed, N failed, N skipped`
+over the host cargo tests, the KUnit cases and the guest tests.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+COMPLAINTS = re.compile(
+    r"Oops|BUG:|WARNING:|Kernel panic|general protection fault|Call Trace:|"
+    r"UBSAN:|KASAN:|KFENCE:|kmemleak:.*leak|possible circular locking|"
+    r"possible recursive locking|INFO: task .* blocked|soft lockup|hard LOCKUP|"
+    r"rcu_.*detected stall|list_(add|del) corruption|Unable to handle kernel"
+)
+LIBTEST = re.compile(
+    r"^test result: (ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored"
+)
+
+
+def libtest_counts(text):
+    p = f = s = 0
+    for m in LIBTEST.finditer(text):
+        p += int(m.group(2))
+        f += int(m.group(3))
+        s += int(m.group(4))
+    return p, f, s
+
+
+def kunit(args, console):
+    """Cuts the module's KTAP out of the console and has kunit.py parse it."""
+    lines = console.splitlines()
+    begin = next((i for i, l in enumerate(lines) if "vmo-harness: insmod begin" in l), None)
+    end = next((i for i, l in enumerate(lines) if "vmo-harness: insmod end" in l), len(lines))
+    if begin is None:
+        return None, "the guest never reached insmod"
+    ktap = "\n".join(lines[begin + 1 : end]) + "\n"
+    path = os.path.join(args.build, "ktap.log")
+    with open(path, "w") as fh:
+        fh.write(ktap)
+    if "KTAP version" not in ktap:
+        return None, "no KTAP output from the module's KUnit suites"
+    tool = os.path.join(args.ksrc, "tools/testing/kunit/kunit.py")
+    out = subprocess.run(
+        [sys.executable, tool, "parse", path], capture_output=True, text=True
+    )
+    with open(os.path.join(args.build, "kunit-parse.log"), "w") as fh:
+        fh.write(out.stdout + out.stderr)
+    m = re.search(r"Testing complete\. Ran (\d+) tests: ?(.*)", out.stdout)
+    if not m:
+        return None, "kunit.py parse found no results (see kunit-parse.log)"
+    counts = dict(
+        (k.strip(), int(v)) for k, v in re.findall(r"(\w+): (\d+)", m.group(2))
+    )
+    suites = re.findall(r"# Subtest: (\S+)", ktap)
+    failed = [l.strip() for l in out.stdout.splitlines() if "[FAILED]" in l or "[CRASHED]" in l]
+    return (counts, suites, failed, out.returncode), None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ksrc", required=True)
+    ap.add_argument("mode")
+    ap.add_argument("build")
+    ap.add_argument("qemu_rc", type=int)
+    ap.add_argument("timeout", type=int)
+    args = ap.parse_args()
+
+    read = lambda n: open(os.path.join(args.build, n), errors="replace").read() if os.path.exists(os.path.join(args.build, n)) else ""
+    console, user = read("console.log"), read("user.log")
+    problems = []
+    passed = failed = skipped = 0
+
+    if args.qemu_rc == 124 or args.qemu_rc == 137:
+        problems.append(f"guest hung: killed after the {args.timeout} s timeout")
+    elif args.qemu_rc != 0:
+        problems.append(f"QEMU exited with status {args.qemu_rc}")
+    if "@@done" not in user:
+        problems.append("guest did not finish its program list (no @@done marker)")
+
+    complaints = [l for l in console.splitlines() if COMPLAINTS.search(l)]
+    if complaints:
+        problems.append("kernel complaints in the console:\n      " + "\n      ".join(complaints[:20]))
+
+    m = re.search(r"^@@insmod rc=(\d+)", user, re.M)
+    if not m:
+        problems.append("the module was never loaded")
+    elif m.group(1) != "0":
+        tail = "\n      ".join(console.splitlines()[-15:])
+        problems.append(f"insmod vmo.ko failed (rc={m.group(1)}); console tail:\n      {tail}")
+    if m and m.group(1) == "0" and "@@rmmod rc=0" not in user and "@@done" in user:
+        problems.append("rmmod vmo failed after the programs ran (a reference leaked?)")
+
+    res, err = kunit(args, console)
+    if err:
+        problems.append(err)
+    else:
+        counts, suites, kfailed, rc = res
+        kp, kf = counts.get("passed", 0), counts.get("failed", 0) + counts.get("crashed", 0) + counts.get("errors", 0)
+        ks = counts.get("skipped", 0)
+        print(f"   kunit: {kp} passed, {kf} failed, {ks} skipped in {len(set(suites))} suites ({', '.join(sorted(set(suites)))})")
+        if kf or rc != 0:
+            problems.append("KUnit failures:\n      " + "\n      ".join(kfailed or ["(see kunit-parse.log)"]))
+        if kp + kf == 0:
+            problems.append("KUnit ran no test")
+        passed, failed, skipped = passed + kp, failed + kf, skipped + ks
+
+    for m in re.finditer(r"^@@end (\S+) rc=(\d+)", user, re.M):
+        if m.group(2) != "0":
+            problems.append(f"guest program {m.group(1)} exited with status {m.group(2)}")
+    for name in re.findall(r"^@@begin (\S+)", user, re.M):
+        if not re.search(rf"^@@end {re.escape(name)} ", user, re.M):
+            problems.append(f"guest program {name} never finished")
+
+    if args.mode == "test":
+        gp, gf, gs = libtest_counts(user)
+        print(f"   guest: {gp} passed, {gf} failed, {gs} skipped")
+        if gp + gf == 0:
+            problems.append("the guest tests ran no test")
+        hp, hf, hs = libtest_counts(read("host-tests.log"))
+        print(f"   host: {hp} passed, {hf} failed, {hs} skipped")
+        if hp + hf == 0:
+            problems.append("the host cargo tests ran no test (see host-tests.log)")
+        passed, failed, skipped = passed + gp + hp, failed + gf + hf, skipped + gs + hs
+
+    for p in problems:
+        print(f"FAIL: {p}")
+    if args.mode == "test":
+        if problems and failed == 0:
+            failed = 1  # a failure that no test counted (a crash, a timeout) still fails the run
+        print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
