@@ -59,6 +59,9 @@ ssize_t vmo_shmem_rw(struct file *file, void __user *buf, size_t len, loff_t pos
 	struct iov_iter iter;
 	int ret;
 
+	/* Callers loop over long ranges: let a killed task go. */
+	if (fatal_signal_pending(current))
+		return -EINTR;
 	ret = import_ubuf(write ? ITER_SOURCE : ITER_DEST, buf, len, &iter);
 	if (ret)
 		return ret;
@@ -93,7 +96,7 @@ u64 vmo_shmem_committed(struct file *file)
  * not been cleared yet and must not be copied). Only present folios are
  * visited, so the cost follows the committed pages, not the range.
  * Returns the number of pages visited, or the first non-zero value @fn
- * returned (negated errno).
+ * returned (negated errno), or -EINTR if the task was killed meanwhile.
  */
 long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 			     vmo_page_fn fn, void *ctx)
@@ -130,6 +133,8 @@ long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 			}
 		}
 		folio_batch_release(&fbatch);
+		if (!ret && fatal_signal_pending(current))
+			ret = -EINTR;
 		cond_resched();
 	}
 	return ret ? ret : pages;

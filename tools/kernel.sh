@@ -18,9 +18,14 @@ frags=("$@")
 key=$( { echo "$KERNELVERSION"; rustc --version; echo "${ARCH:-x86_64}"; cat "${frags[@]}"; } | sha256sum | cut -c1-16)
 out=$CACHE/kernel/$key
 if [ -f "$out/.built" ]; then echo "$out"; exit 0; fi
+# One build per tree at a time: a second caller waits for the first.
+mkdir -p "$CACHE/kernel"
+exec 9>"$CACHE/kernel/$key.lock"
+flock 9
+if [ -f "$out/.built" ]; then echo "$out"; exit 0; fi
 
 log=$CACHE/kernel/$key.log
-mkdir -p "$out"
+mkdir -p "$out"   # an interrupted build simply continues
 echo "kernel: building Linux $KERNELVERSION into $out (log: $log; about 4 minutes)" >&2
 start=$(date +%s)
 {
