@@ -2,9 +2,10 @@
 
 //! Kernel objects and the per-open-file handle table.
 //!
-//! Handle values look like Zircon's (the two low bits set, never 0) and come from a counter, so
-//! a closed handle's value is not handed out again until 2^30 more handles have been made in
-//! the same table: a stale handle is `BAD_HANDLE`, not someone else's object.
+//! Handle values look like Zircon's (the two low bits set, never 0) and come from one counter
+//! shared by every table, so a value is not handed out again, in any table, until 2^30 more
+//! handles have been made: a stale handle, or one from another open file, is `BAD_HANDLE`, not
+//! someone else's object.
 
 use crate::{
     rights::Rights,
@@ -15,9 +16,19 @@ use crate::{
 use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::Arc,
+    sync::{
+        atomic::{ordering::Relaxed, Atomic},
+        Arc,
+    },
 };
 
+/// The source of handle values, shared by all tables.
+static NEXT_HANDLE: Atomic<u32> = Atomic::new(0);
+
+/// The next candidate handle value: 30 counter bits, then the two low bits set.
+fn next_handle_value() -> u32 {
+    ((NEXT_HANDLE.fetch_add(1, Relaxed) & ((1 << 30) - 1)) << 2) | 3
+}
 /// An event object (`zx_event_create`): it exists so that `WRONG_TYPE` is real.
 pub(crate) struct Event {
     koid: u64,
@@ -93,7 +104,6 @@ pub(crate) fn new_slot() -> ZxResult<Slot> {
 pub(crate) struct HandleTable {
     handles: RBTree<u32, Handle>,
     count: u32,
-    next: u32,
 }
 
 impl HandleTable {
@@ -102,7 +112,6 @@ impl HandleTable {
         Self {
             handles: RBTree::new(),
             count: 0,
-            next: 0,
         }
     }
 
@@ -114,8 +123,7 @@ impl HandleTable {
         // At most VMO_MAX_HANDLES values are taken, far fewer than the 2^30 candidates, so a
         // free one is found within VMO_MAX_HANDLES + 1 steps.
         let value = loop {
-            self.next = self.next.wrapping_add(1) & ((1 << 30) - 1);
-            let v = (self.next << 2) | 3;
+            let v = next_handle_value();
             if self.handles.get(&v).is_none() {
                 break v;
             }
@@ -169,6 +177,11 @@ mod tests {
         assert!(matches!(t.get(0), Err(Status::BadHandle)));
         assert!(t.get(b).is_ok());
         assert_eq!(t.len(), 1);
+        // Another table never holds the same value.
+        let mut u = HandleTable::new();
+        let c = u.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+        assert!(c != b && c != a);
+        assert!(matches!(u.get(b), Err(Status::BadHandle)));
         Ok(())
     }
 

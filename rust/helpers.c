@@ -27,13 +27,22 @@
 /*
  * A new shmem file of @size bytes with no memory reserved up front. Like a
  * memfd it is O_LARGEFILE, or writes past 2 GiB would fail with EFBIG.
+ *
+ * Its folios are allocated with __GFP_RETRY_MAYFAIL: when memory (or the
+ * memory cgroup's limit) runs out, COMMIT fails with NO_MEMORY after reclaim
+ * instead of waking the OOM killer, which would pick some task that is not
+ * the caller (shmem pages belong to no process). __GFP_NOWARN: a user can
+ * cause these failures at will, so they must not print allocation warnings.
  */
 struct file *vmo_shmem_setup(loff_t size)
 {
 	struct file *file = shmem_file_setup("vmo", size, mk_vma_flags(VMA_NORESERVE_BIT));
 
-	if (!IS_ERR(file))
+	if (!IS_ERR(file)) {
 		file->f_flags |= O_LARGEFILE;
+		mapping_set_gfp_mask(file->f_mapping, mapping_gfp_mask(file->f_mapping) |
+				     __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
+	}
 	return file;
 }
 

@@ -21,7 +21,7 @@ COMPLAINTS = re.compile(
     r"rcu_.*detected stall|list_(add|del) corruption|Unable to handle kernel"
 )
 LIBTEST = re.compile(
-    r"^test result: (ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored"
+    r"^test result: (ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored", re.M
 )
 
 

@@ -10,9 +10,10 @@
  * -----
  * Every open file of /dev/vmo is one handle table, as a Zircon process is.
  * A handle is a non-zero __u32 naming an object (a VMO or an event) together
- * with a set of rights. Handles are never reused within a table, so a stale
- * handle, a handle from another open file or a made-up value is always
- * BAD_HANDLE. Closing the file closes every handle in it.
+ * with a set of rights. Handle values come from one counter shared by all open
+ * files and are not reused until 2^30 more handles have been made, so a stale
+ * handle, a handle from another open file or a made-up value is BAD_HANDLE.
+ * Closing the file closes every handle in it.
  *
  * A VMO's pages are shmem folios. Nothing is committed when a VMO is created.
  * A slice child is a window on its parent's pages; a snapshot child gets its
@@ -25,9 +26,12 @@
  * module can produce has exactly one errno, listed in the VMO_ERRNO_* table
  * below, so userspace recovers the exact zx_status_t. Two more errnos are
  * Linux's own: EFAULT (a bad user pointer; the seed page calls it
- * INVALID_ARGS) and EINTR (a signal interrupted a COMMIT before it finished;
- * nothing of it stays committed, and it may simply be retried). An unknown
- * ioctl is ENOTTY.
+ * INVALID_ARGS) and EINTR (the task was killed during a long operation; the
+ * pages that operation allocated are freed again). An unknown ioctl is ENOTTY.
+ *
+ * Memory: a VMO's pages are allocated without the OOM killer: when memory or
+ * the caller's memory cgroup limit runs out, COMMIT, ZERO and write fail
+ * with NO_MEMORY and leave what was committed before.
  *
  * Versioning: every argument struct has a fixed size and reserved fields
  * that must be zero (INVALID_ARGS otherwise), so fields can be added later.

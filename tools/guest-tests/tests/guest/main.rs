@@ -1,0 +1,18 @@
+//! Integration tests of `/dev/vmo`, run inside the QEMU guest with the
+//! module loaded (on the host they only compile). One binary, so that the
+//! harness copies one file; every test opens its own `Device` (its own
+//! handle table).
+//!
+//! Every test asserts exact `Status` values. Where the expected outcome
+//! follows Zircon's documentation rather than something the header states,
+//! the test says so in its doc comment.
+
+mod abi;
+mod children;
+mod concurrency;
+mod create_size_rw;
+mod errors;
+mod handles;
+mod memory;
+mod rights;
+mod semantics;

@@ -1,0 +1,232 @@
+//! The raw ABI of `/dev/vmo`: the bindgen mirror of
+//! `include/uapi/linux/vmo.h` and one thin wrapper per ioctl.
+//!
+//! This module holds every `unsafe` block of the crate. The wrappers return
+//! the positive errno of a failed ioctl (`Err(errno)`); the typed API maps it
+//! with [`Status::from_errno`](crate::Status::from_errno). Use this module to
+//! send argument structs that the typed API never builds (non-zero reserved
+//! fields, bad user pointers, raw handle values).
+//!
+//! Every opcode is checked at compile time against the argument struct it
+//! is used with (direction, `'Z'`, number and `sizeof`), so each ioctl passes
+//! the kernel a pointer to exactly the struct that the header names for it.
+#![allow(unsafe_code)]
+
+use std::os::fd::BorrowedFd;
+
+use rustix::ioctl::{Setter, Updater, ioctl, opcode};
+
+#[rustfmt::skip]
+mod uapi;
+
+pub use uapi::*;
+
+/// The result of one ioctl: `Err` holds the positive errno.
+pub type IoctlResult = Result<(), i32>;
+
+// The opcodes that the header computed with _IOWR/_IOW must be the ones that
+// rustix computes for the structs the wrappers below pass.
+const _: () = {
+    let g = VMO_IOC_MAGIC;
+    assert!(VMO_IOC_CREATE == opcode::read_write::<vmo_create_args>(g, 0x80));
+    assert!(VMO_IOC_CREATE_CHILD == opcode::read_write::<vmo_create_child_args>(g, 0x81));
+    assert!(VMO_IOC_CLOSE == opcode::write::<vmo_close_args>(g, 0x82));
+    assert!(VMO_IOC_DUPLICATE == opcode::read_write::<vmo_duplicate_args>(g, 0x83));
+    assert!(VMO_IOC_REPLACE == opcode::read_write::<vmo_duplicate_args>(g, 0x84));
+    assert!(VMO_IOC_READ == opcode::write::<vmo_rw_args>(g, 0x85));
+    assert!(VMO_IOC_WRITE == opcode::write::<vmo_rw_args>(g, 0x86));
+    assert!(VMO_IOC_GET_SIZE == opcode::read_write::<vmo_size_args>(g, 0x87));
+    assert!(VMO_IOC_SET_SIZE == opcode::write::<vmo_size_args>(g, 0x88));
+    assert!(VMO_IOC_OP_RANGE == opcode::write::<vmo_op_range_args>(g, 0x89));
+    assert!(VMO_IOC_GET_INFO == opcode::read_write::<vmo_info>(g, 0x8a));
+    assert!(VMO_IOC_EVENT_CREATE == opcode::read_write::<vmo_event_create_args>(g, 0x8b));
+};
+
+fn errno(e: rustix::io::Errno) -> i32 {
+    e.raw_os_error()
+}
+
+/// `VMO_IOC_CREATE`: fills `args.handle` on success.
+pub fn create(fd: BorrowedFd<'_>, args: &mut vmo_create_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_CREATE is _IOWR('Z', 0x80, struct vmo_create_args)
+    // (checked above); the kernel reads and writes that one struct through
+    // the pointer, which `args` lends exclusively for the call. The struct
+    // holds no pointers, so no other memory is touched.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_CREATE }, vmo_create_args>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_CREATE_CHILD`: fills `args.out_handle` on success.
+pub fn create_child(fd: BorrowedFd<'_>, args: &mut vmo_create_child_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_CREATE_CHILD is _IOWR(.., struct vmo_create_child_args)
+    // (checked above); only that struct, lent exclusively, is read and
+    // written, and it holds no pointers.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_CREATE_CHILD }, vmo_create_child_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_CLOSE`: closes `args.handle` (0 is ignored).
+pub fn close(fd: BorrowedFd<'_>, args: vmo_close_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_CLOSE is _IOW(.., struct vmo_close_args) (checked
+    // above); the kernel only reads the struct, which the Setter owns for the
+    // call, and it holds no pointers.
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_CLOSE }, vmo_close_args>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_DUPLICATE`: fills `args.out_handle` on success.
+pub fn duplicate(fd: BorrowedFd<'_>, args: &mut vmo_duplicate_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_DUPLICATE is _IOWR(.., struct vmo_duplicate_args)
+    // (checked above); only that struct, lent exclusively, is read and
+    // written, and it holds no pointers.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_DUPLICATE }, vmo_duplicate_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_REPLACE`: closes `args.handle` (also on most failures) and fills
+/// `args.out_handle` on success.
+pub fn replace(fd: BorrowedFd<'_>, args: &mut vmo_duplicate_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_REPLACE is _IOWR(.., struct vmo_duplicate_args)
+    // (checked above); only that struct, lent exclusively, is read and
+    // written, and it holds no pointers.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_REPLACE }, vmo_duplicate_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_READ` into `buf`: reads `buf.len()` bytes at `offset`.
+pub fn read(fd: BorrowedFd<'_>, handle: u32, offset: u64, buf: &mut [u8]) -> IoctlResult {
+    let mut args = vmo_rw_args {
+        handle,
+        offset,
+        buffer: buf.as_mut_ptr() as u64,
+        length: buf.len() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `args.buffer` and `args.length` describe `buf`, which is
+    // borrowed mutably for the whole call, so the kernel writes only into
+    // memory this call owns, and any bytes are valid u8 values.
+    unsafe { read_raw(fd, &mut args) }
+}
+
+/// `VMO_IOC_READ` with a caller-built argument struct (any buffer pointer).
+///
+/// # Safety
+///
+/// `args.buffer` must be valid for writes of `args.length` bytes, or the
+/// range must not be mapped in this process at all (the kernel then fails
+/// with `EFAULT` without touching anything).
+pub unsafe fn read_raw(fd: BorrowedFd<'_>, args: &mut vmo_rw_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_READ is _IOW(.., struct vmo_rw_args) (checked above).
+    // The Updater (a mutating ioctl for rustix) is used although the struct
+    // is only read, because the kernel writes the user buffer it points to;
+    // the caller guarantees that buffer is writable or unmapped.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_READ }, vmo_rw_args>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_WRITE` from `buf`: writes `buf.len()` bytes at `offset`.
+pub fn write(fd: BorrowedFd<'_>, handle: u32, offset: u64, buf: &[u8]) -> IoctlResult {
+    let args = vmo_rw_args {
+        handle,
+        offset,
+        buffer: buf.as_ptr() as u64,
+        length: buf.len() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `args.buffer` and `args.length` describe `buf`, which is
+    // borrowed for the whole call; the kernel only reads it.
+    unsafe { write_raw(fd, args) }
+}
+
+/// `VMO_IOC_WRITE` with a caller-built argument struct (any buffer pointer).
+///
+/// # Safety
+///
+/// `args.buffer` must be valid for reads of `args.length` bytes, or the range
+/// must not be mapped in this process at all (the kernel then fails with
+/// `EFAULT`).
+pub unsafe fn write_raw(fd: BorrowedFd<'_>, args: vmo_rw_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_WRITE is _IOW(.., struct vmo_rw_args) (checked above);
+    // the kernel reads the struct and the user buffer it names, which the
+    // caller guarantees is readable or unmapped; nothing is written.
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_WRITE }, vmo_rw_args>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_GET_SIZE`: fills `args.size` on success.
+pub fn get_size(fd: BorrowedFd<'_>, args: &mut vmo_size_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_GET_SIZE is _IOWR(.., struct vmo_size_args) (checked
+    // above); only that struct, lent exclusively, is read and written.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_GET_SIZE }, vmo_size_args>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_SET_SIZE`.
+pub fn set_size(fd: BorrowedFd<'_>, args: vmo_size_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_SET_SIZE is _IOW(.., struct vmo_size_args) (checked
+    // above); the kernel only reads that struct, which holds no pointers.
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_SET_SIZE }, vmo_size_args>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_OP_RANGE` with `buffer` and `buffer_size` zero (they are unused).
+pub fn op_range(fd: BorrowedFd<'_>, handle: u32, op: u32, offset: u64, size: u64) -> IoctlResult {
+    let args = vmo_op_range_args { handle, op, offset, size, buffer: 0, buffer_size: 0 };
+    // SAFETY: VMO_IOC_OP_RANGE is _IOW(.., struct vmo_op_range_args) (checked
+    // above); the kernel only reads the struct, and its one pointer field,
+    // `buffer`, is null (the header says the module never uses it).
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_OP_RANGE }, vmo_op_range_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_GET_INFO`: fills the `out` fields of `args` on success.
+pub fn get_info(fd: BorrowedFd<'_>, args: &mut vmo_info) -> IoctlResult {
+    // SAFETY: VMO_IOC_GET_INFO is _IOWR(.., struct vmo_info) (checked above);
+    // only that struct, lent exclusively, is read and written.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_GET_INFO }, vmo_info>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_EVENT_CREATE`: fills `args.handle` on success.
+pub fn event_create(fd: BorrowedFd<'_>, args: &mut vmo_event_create_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_EVENT_CREATE is _IOWR(.., struct vmo_event_create_args)
+    // (checked above); only that struct, lent exclusively, is read and
+    // written.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_EVENT_CREATE }, vmo_event_create_args>::new(args)) }
+        .map_err(errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opcodes_encode_struct_sizes() {
+        // _IOC_SIZE is bits 16..30 of the opcode.
+        let size = |op: u32| ((op >> 16) & 0x3fff) as usize;
+        assert_eq!(size(VMO_IOC_CREATE), size_of::<vmo_create_args>());
+        assert_eq!(size(VMO_IOC_GET_INFO), size_of::<vmo_info>());
+        assert_eq!(size(VMO_IOC_OP_RANGE), size_of::<vmo_op_range_args>());
+        assert_eq!(VMO_IOC_MAGIC, b'Z');
+        let all = [
+            VMO_IOC_CREATE,
+            VMO_IOC_CREATE_CHILD,
+            VMO_IOC_CLOSE,
+            VMO_IOC_DUPLICATE,
+            VMO_IOC_REPLACE,
+            VMO_IOC_READ,
+            VMO_IOC_WRITE,
+            VMO_IOC_GET_SIZE,
+            VMO_IOC_SET_SIZE,
+            VMO_IOC_OP_RANGE,
+            VMO_IOC_GET_INFO,
+            VMO_IOC_EVENT_CREATE,
+        ];
+        for (i, op) in all.iter().enumerate() {
+            assert_eq!(op & 0xff, 0x80 + i as u32);
+            assert_eq!((op >> 8) & 0xff, u32::from(b'Z'));
+        }
+    }
+
+    #[test]
+    fn ioctl_on_a_file_that_is_not_dev_vmo_is_enotty() {
+        use std::os::fd::AsFd;
+        let f = std::fs::File::open("/dev/null").expect("open /dev/null");
+        let mut args = vmo_create_args { size: 4096, ..Default::default() };
+        assert_eq!(create(f.as_fd(), &mut args), Err(rustix::io::Errno::NOTTY.raw_os_error()));
+        assert_eq!(args.handle, 0);
+    }
+}
