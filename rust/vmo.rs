@@ -79,6 +79,53 @@ enum ChildKind {
     Snapshot,
 }
 
+/// The part of a VMO that its children point to: its id and its child counts.
+///
+/// Children hold these, not their parent VMO, so a parent's pages are freed when its last
+/// handle goes even while children live, and dropping the last of a long chain of children
+/// frees one VMO, not the whole chain recursively (which could overflow the kernel stack).
+struct Links {
+    koid: u64,
+    /// Live direct children (slices and snapshots).
+    children: Atomic<u32>,
+    /// Live snapshots of this VMO or of its slices (used on VMOs that own pages).
+    cow_children: Atomic<u32>,
+}
+
+/// A child's ties to its parent.
+struct ParentLink {
+    kind: ChildKind,
+    /// The parent's links: counts this child in `children`.
+    parent: Arc<Links>,
+    /// The links of the VMO owning the parent's pages: counts a snapshot in `cow_children`.
+    owner: Arc<Links>,
+}
+
+impl ParentLink {
+    /// Counts a new child of `parent`; the count is dropped with the link.
+    fn new(parent: &Vmo, kind: ChildKind) -> Self {
+        let link = ParentLink {
+            kind,
+            parent: parent.links.clone(),
+            owner: parent.owner().links.clone(),
+        };
+        link.parent.children.fetch_add(1, Relaxed);
+        if kind == ChildKind::Snapshot {
+            link.owner.cow_children.fetch_add(1, Relaxed);
+        }
+        link
+    }
+}
+
+impl Drop for ParentLink {
+    fn drop(&mut self) {
+        self.parent.children.fetch_sub(1, Relaxed);
+        if self.kind == ChildKind::Snapshot {
+            self.owner.cow_children.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
 /// A virtual memory object.
 ///
 /// # Invariants
@@ -87,23 +134,18 @@ enum ChildKind {
 ///   `[offset, offset + size)` lies inside `root`, which is not resizable.
 /// - `size` is page aligned and at most `VMO_MAX_SIZE`; for a VMO that owns pages it equals
 ///   the shmem file's size whenever `resize_lock` is not held.
-/// - `parent` is set exactly for children; each child counts once in its parent's `children`,
-///   and each live snapshot counts once in `cow_children` of the VMO owning its parent's pages.
-#[pin_data(PinnedDrop)]
+/// - `parent` is set exactly for children (see [`ParentLink`] for the counts it keeps).
+#[pin_data]
 pub(crate) struct Vmo {
-    koid: u64,
+    links: Arc<Links>,
     pages: Pages,
-    parent: Option<(Arc<Vmo>, ChildKind)>,
+    parent: Option<ParentLink>,
     resizable: bool,
     size: Atomic<u64>,
     /// Serialises `set_size` with the operations whose range check must hold while they run
     /// (COMMIT, DECOMMIT, ZERO, write). Taken only for resizable VMOs.
     #[pin]
     resize_lock: Mutex<()>,
-    /// Live direct children (slices and snapshots).
-    children: Atomic<u32>,
-    /// Live snapshots of this VMO or of its slices (on VMOs that own pages).
-    cow_children: Atomic<u32>,
 }
 
 /// What `get_info` reports of a VMO.
@@ -116,43 +158,27 @@ pub(crate) struct VmoInfo {
 }
 
 impl Vmo {
-    fn new(
-        pages: Pages,
-        size: u64,
-        resizable: bool,
-        parent: Option<(Arc<Vmo>, ChildKind)>,
-    ) -> ZxResult<Arc<Vmo>> {
-        if let Some((p, kind)) = &parent {
-            p.children.fetch_add(1, Relaxed);
-            if *kind == ChildKind::Snapshot {
-                p.owner().cow_children.fetch_add(1, Relaxed);
-            }
-        }
-        // On failure the initializer drops `parent` without running `PinnedDrop`, so undo the
-        // counts here.
-        let undo = parent.as_ref().map(|(p, k)| (p.clone(), *k));
+    fn new(pages: Pages, size: u64, resizable: bool, parent: Option<ParentLink>) -> ZxResult<Arc<Vmo>> {
+        let links = Arc::new(
+            Links {
+                koid: new_koid(),
+                children: Atomic::new(0),
+                cow_children: Atomic::new(0),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
         Arc::pin_init(
             try_pin_init!(Vmo {
-                koid: new_koid(),
+                links,
                 pages,
                 parent,
                 resizable,
                 size: Atomic::new(size),
                 resize_lock <- new_mutex!(()),
-                children: Atomic::new(0),
-                cow_children: Atomic::new(0),
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )
-        .map_err(|_| {
-            if let Some((p, kind)) = undo {
-                p.children.fetch_sub(1, Relaxed);
-                if kind == ChildKind::Snapshot {
-                    p.owner().cow_children.fetch_sub(1, Relaxed);
-                }
-            }
-            Status::NoMemory
-        })
+        .map_err(|_| Status::NoMemory)
     }
 
     /// `zx_vmo_create`: a VMO of `size` bytes (rounded up to a page) with nothing committed.
@@ -236,7 +262,7 @@ impl Vmo {
             // Cannot overflow: the window lies inside `root` (type invariant).
             offset: base + offset,
         };
-        Vmo::new(pages, size, false, Some((self.clone(), ChildKind::Slice)))
+        Vmo::new(pages, size, false, Some(ParentLink::new(self, ChildKind::Slice)))
     }
 
     /// A snapshot copies the committed pages of `[offset, end)` that lie inside this VMO: the
@@ -262,7 +288,7 @@ impl Vmo {
             Pages::Own(file),
             size,
             resizable,
-            Some((self.clone(), ChildKind::Snapshot)),
+            Some(ParentLink::new(self, ChildKind::Snapshot)),
         )
     }
 
@@ -301,12 +327,17 @@ impl Vmo {
 
     /// The object id.
     pub(crate) fn koid(&self) -> u64 {
-        self.koid
+        self.links.koid
     }
 
     /// The size in bytes (page aligned).
     pub(crate) fn size(&self) -> u64 {
         self.size.load(Relaxed)
+    }
+
+    /// Whether this VMO is a snapshot child.
+    fn is_snapshot(&self) -> bool {
+        matches!(&self.parent, Some(l) if l.kind == ChildKind::Snapshot)
     }
 
     /// Whether the VMO was created resizable.
@@ -394,8 +425,7 @@ impl Vmo {
             }
             let (file, base) = self.window();
             let owner = self.owner();
-            let owner_is_snapshot = matches!(owner.parent, Some((_, ChildKind::Snapshot)));
-            if owner_is_snapshot || owner.cow_children.load(Relaxed) != 0 {
+            if owner.is_snapshot() || owner.links.cow_children.load(Relaxed) != 0 {
                 return Err(Status::NotSupported);
             }
             if !is_page_aligned(offset) || !is_page_aligned(len) {
@@ -499,27 +529,15 @@ impl Vmo {
                 0
             }
         };
-        if matches!(self.parent, Some((_, ChildKind::Snapshot))) {
+        if self.is_snapshot() {
             flags |= uapi::VMO_INFO_FLAG_IS_COW_CLONE;
         }
         VmoInfo {
-            parent_koid: self.parent.as_ref().map_or(0, |(p, _)| p.koid),
+            parent_koid: self.parent.as_ref().map_or(0, |l| l.parent.koid),
             size: self.size(),
             committed_bytes,
             flags,
-            num_children: self.children.load(Relaxed),
-        }
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Vmo {
-    fn drop(self: Pin<&mut Self>) {
-        if let Some((p, kind)) = &self.parent {
-            p.children.fetch_sub(1, Relaxed);
-            if *kind == ChildKind::Snapshot {
-                p.owner().cow_children.fetch_sub(1, Relaxed);
-            }
+            num_children: self.links.children.load(Relaxed),
         }
     }
 }
@@ -831,6 +849,38 @@ mod tests {
         let c = p.create_child(VMO_CHILD_SNAPSHOT, 0, 1 << 40)?;
         assert_eq!(committed(&c), PG);
         assert_eq!(peek(&c, 12345 * PG)?, 5);
+        Ok(())
+    }
+
+    #[test]
+    fn long_chains_of_children_drop_without_recursion() -> Result {
+        // Each child keeps only its parent's counters, so dropping the last VMO of a long
+        // chain (parents' handles long closed) frees one VMO, not the chain recursively.
+        let mut v = Vmo::create(PG, 0)?;
+        for _ in 0..20000 {
+            v = v.create_child(VMO_CHILD_SLICE, 0, PG)?;
+        }
+        for _ in 0..500 {
+            v = v.create_child(VMO_CHILD_SNAPSHOT, 0, PG)?;
+        }
+        poke(&v, 0, 1)?;
+        assert_eq!(peek(&v, 0)?, 1);
+        drop(v);
+        Ok(())
+    }
+
+    #[test]
+    fn parent_pages_go_with_the_parent() -> Result {
+        // A snapshot does not keep its parent's pages alive, nor does a closed parent lose
+        // track of the child count of a VMO that is still open.
+        let p = Vmo::create(PG, 0)?;
+        let c = p.create_child(VMO_CHILD_SNAPSHOT, 0, PG)?;
+        let s = p.create_child(VMO_CHILD_SLICE, 0, PG)?;
+        assert_eq!(p.info().num_children, 2);
+        drop(c);
+        assert_eq!(p.info().num_children, 1);
+        drop(s);
+        assert_eq!(p.info().num_children, 0);
         Ok(())
     }
 

@@ -12,6 +12,11 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+/// The top-level README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 mod handle;
 mod status;
 pub mod sys;
