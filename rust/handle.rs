@@ -150,6 +150,11 @@ impl HandleTable {
     pub(crate) fn len(&self) -> u32 {
         self.count
     }
+
+    /// The handles, by value.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Handle)> {
+        self.handles.iter().map(|(v, h)| (*v, h))
+    }
 }
 
 #[kunit_tests(vmo_handle_table)]

@@ -7,9 +7,23 @@
 # private apt state (the host's apt configuration is never touched), and
 # installs bindgen-cli with cargo. Everything fetched lives in $VMO_CACHE.
 # A second run finds everything in place and returns at once.
+#
+#   tools/bootstrap.sh          the x86-64 toolchain and guest pieces
+#   tools/bootstrap.sh arm64    also the arm64 pieces (tools/run-arm64.sh): the
+#                               cross compiler, qemu-system-aarch64 and an arm64
+#                               static busybox (unpacked into $VMO_CACHE/arm64)
+#   VMO_FLAVOUR=debug           also clang/lld/llvm 19: the debug kernel (KASAN
+#                               with Rust) is built with LLVM=-19
 set -euo pipefail
 
 CACHE=${VMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmo-rs}
+WANT_ARM64=0
+for a in "$@"; do
+    case "$a" in
+        arm64) WANT_ARM64=1 ;;
+        *) echo "bootstrap: usage: tools/bootstrap.sh [arm64]" >&2; exit 2 ;;
+    esac
+done
 KVER_PKG=linux-source-7.3
 KVER=7.3
 BINDGEN_VERSION=0.73.2
@@ -28,10 +42,18 @@ LIBCLANG_PATH=/usr/lib/llvm-19/lib
 
 DEB_PKGS=(build-essential flex bison bc libelf-dev libssl-dev cpio kmod rsync xz-utils
           qemu-system-x86 busybox-static libclang-19-dev python3 gzip)
+# Only with `arm64`: bookworm's cross compiler and qemu-system-aarch64.
+ARM64_DEB_PKGS=(gcc-aarch64-linux-gnu qemu-system-arm)
+ARM64_BUSYBOX=$CACHE/arm64/busybox/bin/busybox
+# Only for VMO_FLAVOUR=debug: the clang toolchain of the sanitizer kernel.
+DEBUG_DEB_PKGS=(clang-19 lld-19 llvm-19)
 
 need_debs() {
     local missing=()
-    for p in "${DEB_PKGS[@]}"; do
+    local pkgs=("${DEB_PKGS[@]}")
+    [ "$WANT_ARM64" = 0 ] || pkgs+=("${ARM64_DEB_PKGS[@]}")
+    [ "${VMO_FLAVOUR:-normal}" != debug ] || pkgs+=("${DEBUG_DEB_PKGS[@]}")
+    for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     echo "${missing[@]:-}"
@@ -116,9 +138,41 @@ install_bindgen() {
         bindgen-cli --version "$BINDGEN_VERSION" || die "cargo install bindgen-cli failed"
 }
 
+# The arm64 guest's busybox: bookworm's busybox-static for arm64, fetched
+# through a second private apt state that knows only the arm64 architecture
+# (no `dpkg --add-architecture`: the host's dpkg and apt are left alone).
+fetch_arm64_busybox() {
+    [ -x "$ARM64_BUSYBOX" ] && return 0
+    local root=$CACHE/apt-bookworm-arm64
+    mkdir -p "$root/lists/partial" "$root/cache/archives/partial"
+    local mirror
+    mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bookworm main" \
+        >"$root/sources.list"
+    local opts=(-o "Dir::Etc::SourceList=$root/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                -o "Dir::State::Lists=$root/lists" -o "Dir::Cache=$root/cache"
+                -o Dir::State::status=/dev/null -o Debug::NoLocking=1 -o APT::Sandbox::User=root
+                -o APT::Architecture=arm64 -o APT::Architectures::=arm64)
+    log "fetching bookworm arm64 package lists (private apt state in $root)"
+    apt-get "${opts[@]}" update -qq || die "private apt-get update of bookworm (arm64) failed"
+    local tmp
+    tmp=$(mktemp -d)
+    log "downloading busybox-static:arm64"
+    (cd "$tmp" && apt-get "${opts[@]}" download -qq busybox-static:arm64) \
+        || die "download of busybox-static:arm64 failed"
+    rm -rf "$CACHE/arm64/busybox.tmp"; mkdir -p "$CACHE/arm64/busybox.tmp"
+    dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$CACHE/arm64/busybox.tmp" \
+        || die "unpacking busybox-static:arm64 failed"
+    rm -rf "$tmp" "$CACHE/arm64/busybox"
+    mv "$CACHE/arm64/busybox.tmp" "$CACHE/arm64/busybox"
+    [ -x "$ARM64_BUSYBOX" ] || die "busybox-static:arm64 unpacked but $ARM64_BUSYBOX is missing"
+}
+
 STAMP=$CACHE/bootstrap.ok
 if [ -f "$STAMP" ] && [ -z "$(need_debs)" ] && [ -f "$KSRC/Makefile" ] \
-   && [ -d "$RUST_LIB_SRC/core" ] && [ -x "$BINDGEN" ] && [ -f "$LIBCLANG_PATH/libclang.so" ]; then
+   && [ -d "$RUST_LIB_SRC/core" ] && [ -x "$BINDGEN" ] && [ -f "$LIBCLANG_PATH/libclang.so" ] \
+   && { [ "$WANT_ARM64" = 0 ] || [ -x "$ARM64_BUSYBOX" ]; }; then
     exit 0
 fi
 mkdir -p "$CACHE"
@@ -128,4 +182,5 @@ fetch_rust_src
 install_bindgen
 [ -f "$LIBCLANG_PATH/libclang.so" ] || die "libclang 19 not found at $LIBCLANG_PATH (package libclang-19-dev)"
 touch "$STAMP"
+[ "$WANT_ARM64" = 0 ] || fetch_arm64_busybox
 log "toolchain ready in $CACHE"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds vmo.ko against KDIR (default: the cached guest kernel).
-# usage: tools/build-module.sh [KDIR=dir] [other kbuild variables...]
+# usage: [ARCH=arm64] tools/build-module.sh [KDIR=dir] [other kbuild variables...]
+# The x86-64 module is ./vmo.ko; another ARCH's or flavour's is in $(module_dir).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 kdir=""; vars=()
@@ -10,4 +11,16 @@ for a in "$@"; do case "$a" in KDIR=*) kdir=${a#KDIR=} ;; *) vars+=("$a") ;; esa
 [ -n "$kdir" ] || kdir=$("$here/tools/kernel.sh")
 [ -f "$kdir/Module.symvers" ] || [ -f "$kdir/.config" ] || { echo "build-module: $kdir is not a built kernel tree" >&2; exit 1; }
 grep -q '^CONFIG_RUST=y' "$kdir/.config" || { echo "build-module: $kdir has no CONFIG_RUST=y" >&2; exit 1; }
-make -s -C "$kdir" M="$here" "${KMAKE_VARS[@]}" "${vars[@]}" modules
+src=$(module_dir "$here")
+if [ "$src" != "$here" ]; then
+    # Another architecture or kernel flavour builds in a copy of the sources
+    # (build/module-$ARCH[-$VMO_FLAVOUR]; vmo.ko ends there), so that its objects never
+    # mix with those of the work tree and all can be built at once. rsync keeps the
+    # mtimes: rebuilds stay incremental.
+    mkdir -p "$src/rust" "$src/include"
+    cp -p "$here/Kbuild" "$src/Kbuild"
+    rsync -a --delete --exclude=/uapi_generated.rs --include='*/' \
+        --include='*.rs' --include='*.c' --include='*.h' --exclude='*' "$here/rust/" "$src/rust/"
+    rsync -a --delete "$here/include/" "$src/include/"
+fi
+make -s -C "$kdir" M="$src" "${KMAKE_VARS[@]}" "${vars[@]}" modules

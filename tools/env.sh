@@ -8,8 +8,22 @@ RUST_LIB_SRC=$CACHE/src/rust-src-$RUSTC_VER/usr/src/rustc-$RUSTC_VER/library
 BINDGEN=$CACHE/bindgen/bin/bindgen
 LIBCLANG_PATH=/usr/lib/llvm-19/lib
 export LIBCLANG_PATH RUST_LIB_SRC
+# VMO_FLAVOUR=debug: the sanitizer kernel (tests/kconfig/debug.config), built with clang 19.
+case "${VMO_FLAVOUR:-normal}" in
+    normal) FLAVOUR_VARS=() ;;
+    debug)  FLAVOUR_VARS=(LLVM=-19) ;;
+    *) echo "unsupported VMO_FLAVOUR=${VMO_FLAVOUR}" >&2; exit 1 ;;
+esac
 case "${ARCH:-x86_64}" in
-    x86_64) KIMAGE=bzImage; KMAKE_VARS=(ARCH=x86_64 BINDGEN="$BINDGEN") ;;
-    arm64)  KIMAGE=Image;   KMAKE_VARS=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- BINDGEN="$BINDGEN") ;;
+    x86_64) KIMAGE=bzImage; KMAKE_VARS=(ARCH=x86_64 BINDGEN="$BINDGEN" "${FLAVOUR_VARS[@]}") ;;
+    arm64)  KIMAGE=Image;   KMAKE_VARS=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- BINDGEN="$BINDGEN" "${FLAVOUR_VARS[@]}") ;;
     *) echo "unsupported ARCH=${ARCH}" >&2; exit 1 ;;
 esac
+
+# Where vmo.ko is built: the work tree for the plain x86-64 kernel (so that `make`
+# leaves ./vmo.ko), a copy under build/ for another architecture or flavour.
+module_dir() {
+    local top=$1 name=${ARCH:-x86_64}
+    [ "${VMO_FLAVOUR:-normal}" = normal ] || name=$name-$VMO_FLAVOUR
+    if [ "$name" = x86_64 ]; then echo "$top"; else echo "$top/build/module-$name"; fi
+}

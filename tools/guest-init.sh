@@ -15,6 +15,10 @@ say() { echo "$*" >&3; }
 
 say "@@guest $(uname -r) mode=$mode cpus=$(nproc)"
 say "@@cpu $(grep -o -w -E 'clwb|clflushopt|clflush' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+# A debug kernel has kmemleak: forget what boot left, so only what follows is reported.
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+leakfile=/sys/kernel/debug/kmemleak
+[ -w $leakfile ] && echo clear >$leakfile
 echo "vmo-harness: insmod begin" >/dev/kmsg
 insmod /vmo.ko
 rc=$?
@@ -32,6 +36,12 @@ if [ "$rc" = 0 ]; then
     if rmmod vmo; then say "@@rmmod rc=0"; else say "@@rmmod rc=1"; fi
 fi
 say "@@shmem-after $(grep '^Shmem:' /proc/meminfo)"
+if [ -w $leakfile ]; then
+    # Two scans: kmemleak reports an object only once it looked unreferenced twice.
+    echo scan >$leakfile; sleep 2; echo scan >$leakfile
+    sed 's/^/@@kmemleak /' $leakfile >&3
+    say "@@kmemleak-scanned"
+fi
 say "@@done"
 sync
 reboot -f

@@ -5,7 +5,9 @@
 # version, the config fragments and `rustc --version`: a clean clone on the
 # same machine reuses it, and a changed fragment builds a new one.
 #
-# usage: tools/kernel.sh [FRAGMENT...]   (default: tests/kconfig/base.config)
+# usage: tools/kernel.sh [FRAGMENT...]
+#   default: tests/kconfig/base.config, plus tests/kconfig/$VMO_FLAVOUR.config
+#   for VMO_FLAVOUR=debug; for ARCH=arm64 tests/kconfig/arm64.config comes right after base
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${VMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmo-rs}
@@ -14,8 +16,17 @@ CACHE=${VMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmo-rs}
 . "$here/tools/env.sh"
 
 frags=("$@")
-[ ${#frags[@]} -gt 0 ] || frags=("$here/tests/kconfig/base.config")
-key=$( { echo "$KERNELVERSION"; rustc --version; echo "${ARCH:-x86_64}"; cat "${frags[@]}"; } | sha256sum | cut -c1-16)
+if [ ${#frags[@]} -eq 0 ]; then
+    frags=("$here/tests/kconfig/base.config")
+    # An architecture's own fragment (tests/kconfig/arm64.config) goes after base.config.
+    [ ! -f "$here/tests/kconfig/${ARCH:-x86_64}.config" ] || frags+=("$here/tests/kconfig/${ARCH:-x86_64}.config")
+    [ "${VMO_FLAVOUR:-normal}" = normal ] || frags+=("$here/tests/kconfig/${VMO_FLAVOUR}.config")
+fi
+# The flavour's make variables (LLVM=-19 for debug) are part of the key; plain
+# x86_64 keeps the key it always had.
+extra_key=""
+[ ${#FLAVOUR_VARS[@]} -eq 0 ] || extra_key="${FLAVOUR_VARS[*]}"
+key=$( { echo "$KERNELVERSION"; rustc --version; echo "${ARCH:-x86_64}"; cat "${frags[@]}"; [ -z "$extra_key" ] || echo "$extra_key"; } | sha256sum | cut -c1-16)
 out=$CACHE/kernel/$key
 if [ -f "$out/.built" ]; then echo "$out"; exit 0; fi
 # One build per tree at a time: a second caller waits for the first.
@@ -37,8 +48,19 @@ start=$(date +%s)
 
 # Every option asked for must have stuck: a silently dropped CONFIG_RUST=y
 # (a missing dependency) would otherwise show up much later as a strange error.
-missing=$(grep -hE '^CONFIG_[A-Z0-9_]+=' "${frags[@]}" | while read -r line; do
-    grep -qxF "$line" "$out/.config" || echo "$line"; done)
+# As in merge_config.sh, a later fragment overrides an earlier one: only the
+# last setting of each option counts (`CONFIG_X=...` or `# CONFIG_X is not set`;
+# the arch fragments use this to drop what base.config asks for x86).
+wanted=$(awk '/^CONFIG_[A-Z0-9_]+=/ { s = $0; sub(/=.*/, "", s) }
+              /^# CONFIG_[A-Z0-9_]+ is not set$/ { s = $2 }
+              s != "" { if (!(s in want)) order[n++] = s; want[s] = $0; s = "" }
+              END { for (i = 0; i < n; i++) print want[order[i]] }' "${frags[@]}")
+missing=$(while read -r line; do
+    case $line in
+        "# CONFIG_"*) sym=${line#\# }; sym=${sym%% *}
+                      if grep -q "^$sym=" "$out/.config"; then echo "$line"; fi ;;
+        CONFIG_*) grep -qxF "$line" "$out/.config" || echo "$line" ;;
+    esac; done <<<"$wanted")
 if [ -n "$missing" ]; then
     echo "kernel: these options did not stick in $out/.config:" >&2
     echo "$missing" >&2

@@ -12,7 +12,8 @@
 set -euo pipefail
 mode=${1:?usage: tools/run.sh run|test|bench}
 here=$(cd "$(dirname "$0")/.." && pwd)
-B=$here/build/$mode
+# VMO_FLAVOUR=debug boots the sanitizer kernel; VMO_BUILD_NAME names the log folder.
+B=$here/build/${VMO_BUILD_NAME:-$mode}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-600}
 rm -rf "$B"; mkdir -p "$B"
 
@@ -42,7 +43,7 @@ unset RUSTFLAGS
 
 # ---- host-side tests (test mode) ---------------------------------------------
 host_log=$B/host-tests.log
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] && [ "${VMO_FLAVOUR:-normal}" = normal ]; then
     echo "== host: cargo test (userspace workspace)"
     if ! (cd "$here/tools" && cargo test --workspace --exclude vmo-guest-tests) >"$host_log" 2>&1; then
         grep -E '^test .* FAILED|panicked|error(\[|:)' "$host_log" | head -n 30 || true
@@ -57,7 +58,7 @@ root=$B/initramfs
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,args,progs}
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/tools/guest-init.sh" "$root/init"; chmod +x "$root/init"
-cp "$here/vmo.ko" "$root/vmo.ko"
+cp "$(module_dir "$here")/vmo.ko" "$root/vmo.ko"
 echo "$mode" >"$root/mode"
 : >"$root/run-list"
 for p in "${progs[@]}"; do
@@ -77,7 +78,7 @@ if [ "${VMO_ACCEL:-auto}" = kvm ] || { [ "${VMO_ACCEL:-auto}" = auto ] && [ -w /
         && grep -qwE 'vmx|svm' /proc/cpuinfo; }; then
     accel=kvm; cpu=host
 fi
-echo "== guest: Linux $KERNELVERSION, QEMU $accel -cpu $cpu, timeout ${GUEST_TIMEOUT}s (logs in ${B#$here/})"
+echo "== guest: Linux $KERNELVERSION (${VMO_FLAVOUR:-normal}), QEMU $accel -cpu $cpu, timeout ${GUEST_TIMEOUT}s (logs in ${B#$here/})"
 : >"$B/user.log"
 start=$(date +%s.%N)
 set +e
@@ -98,4 +99,29 @@ secs=$(echo "$(date +%s.%N) - $start" | bc)
 printf '== guest: finished in %.1f s\n' "$secs"
 
 # ---- verdict -------------------------------------------------------------------
-exec "$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT"
+set +e
+"$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" --no-summary
+rc=$?
+set -e
+if [ "$mode" = test ] && [ -z "${VMO_NO_SUMMARY:-}" ]; then
+    counts=("$B/counts.json")
+    # Every extra test pass (other architectures, other kernels) leaves its counts.json.
+    for extra in ${VMO_EXTRA_TESTS:-}; do
+        set +e; "$here/tools/$extra"; xrc=$?; set -e
+        [ $xrc = 0 ] || rc=1
+        counts+=("$here/build/${extra%.sh}/counts.json")
+    done
+    python3 - "${counts[@]}" <<'PY'
+import json, sys
+t = {"passed": 0, "failed": 0, "skipped": 0}
+for path in sys.argv[1:]:
+    try:
+        c = json.load(open(path))
+    except (OSError, ValueError):
+        c = {"failed": 1}  # a pass that left no counts failed before it could count
+    for k in t:
+        t[k] += c.get(k, 0)
+print(f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped")
+PY
+fi
+exit $rc

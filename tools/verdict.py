@@ -9,6 +9,7 @@ In test mode the last line is the plain summary `N passed, N failed, N skipped`
 over the host cargo tests, the KUnit cases and the guest tests.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -71,6 +72,9 @@ def main():
     ap.add_argument("build")
     ap.add_argument("qemu_rc", type=int)
     ap.add_argument("timeout", type=int)
+    ap.add_argument("--counts", help="also write the counts as JSON to this file")
+    ap.add_argument("--label", default="", help="prefix of the printed lines (e.g. an arch)")
+    ap.add_argument("--no-summary", action="store_true", help="do not print the summary line")
     args = ap.parse_args()
 
     read = lambda n: open(os.path.join(args.build, n), errors="replace").read() if os.path.exists(os.path.join(args.build, n)) else ""
@@ -89,6 +93,10 @@ def main():
     if complaints:
         problems.append("kernel complaints in the console:\n      " + "\n      ".join(complaints[:20]))
 
+    leaks = re.findall(r"^@@kmemleak (unreferenced object.*)$", user, re.M)
+    if leaks:
+        problems.append("kmemleak found unreferenced objects:\n      " + "\n      ".join(leaks[:10]))
+
     m = re.search(r"^@@insmod rc=(\d+)", user, re.M)
     if not m:
         problems.append("the module was never loaded")
@@ -105,7 +113,7 @@ def main():
         counts, suites, kfailed, rc = res
         kp, kf = counts.get("passed", 0), counts.get("failed", 0) + counts.get("crashed", 0) + counts.get("errors", 0)
         ks = counts.get("skipped", 0)
-        print(f"   kunit: {kp} passed, {kf} failed, {ks} skipped in {len(set(suites))} suites ({', '.join(sorted(set(suites)))})")
+        print(f"   {args.label}kunit: {kp} passed, {kf} failed, {ks} skipped in {len(set(suites))} suites ({', '.join(sorted(set(suites)))})")
         if kf or rc != 0:
             problems.append("KUnit failures:\n      " + "\n      ".join(kfailed or ["(see kunit-parse.log)"]))
         if kp + kf == 0:
@@ -119,7 +127,7 @@ def main():
         if not re.search(rf"^@@end {re.escape(name)} ", user, re.M):
             problems.append(f"guest program {name} never finished")
 
-    if args.mode == "test":
+    if args.mode == "test" and "@@begin" in user:
         gp, gf, gs = libtest_counts(user)
         print(f"   guest: {gp} passed, {gf} failed, {gs} skipped")
         if gp + gf == 0:
@@ -131,10 +139,14 @@ def main():
         passed, failed, skipped = passed + gp + hp, failed + gf + hf, skipped + gs + hs
 
     for p in problems:
-        print(f"FAIL: {p}")
-    if args.mode == "test":
-        if problems and failed == 0:
-            failed = 1  # a failure that no test counted (a crash, a timeout) still fails the run
+        print(f"FAIL: {args.label}{p}")
+    if problems and failed == 0:
+        failed = 1  # a failure that no test counted (a crash, a timeout) still fails the run
+    if args.counts:
+        with open(args.counts, "w") as fh:
+            json.dump({"passed": passed, "failed": failed, "skipped": skipped,
+                       "problems": len(problems)}, fh)
+    if args.mode == "test" and not args.no_summary:
         print(f"{passed} passed, {failed} failed, {skipped} skipped")
     sys.exit(1 if problems else 0)
 

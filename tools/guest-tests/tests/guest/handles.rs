@@ -193,3 +193,28 @@ fn handle_table_limit_is_max_handles_then_no_resources() {
     drop(all);
     assert!(ev.duplicate_handle(Rights::SAME_RIGHTS).is_ok());
 }
+
+#[test]
+fn device_node_is_open_to_every_user() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let meta = std::fs::metadata("/dev/vmo").unwrap();
+    assert!(meta.file_type().is_char_device());
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o666,
+        "like memfd_create, any user may create VMOs"
+    );
+}
+
+#[test]
+fn module_cannot_be_unloaded_while_a_file_is_open() {
+    let _g = shared();
+    let dev = dev();
+    let v = new_vmo(&dev, 1);
+    let out = std::process::Command::new("rmmod").arg("vmo").output().expect("run busybox rmmod");
+    assert!(!out.status.success(), "rmmod vmo succeeded while /dev/vmo was open");
+    // Still loaded and working.
+    assert!(std::path::Path::new("/dev/vmo").exists());
+    assert_eq!(v.commit(0, pg()), Ok(()));
+    assert_eq!(committed(&v), pg());
+}
