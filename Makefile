@@ -5,14 +5,22 @@
 #
 #   make [KDIR=<built Rust-enabled kernel tree>]   build vmo.ko
 #   make run      boot the guest, load the module, show the VMO lifecycle
-#   make test     every test: host cargo tests, KUnit in the guest, guest tests
+#   make test     every test: host cargo tests, KUnit and the guest tests on the
+#                 normal kernel, again on the debug (sanitizer) kernel, and KUnit
+#                 on arm64; one summary line over all of them
+#   make test-quick   only the normal x86-64 kernel
+#   make test-debug   only the debug kernel pass;  make test-arm64: only arm64
 #   make bench    VMO ops against native Linux in the guest (build/bench/)
 #   make check    rustfmt/clippy of the module and the userspace workspace
 
 SHELL := /bin/bash
 export VMO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vmo-rs
 
-.PHONY: all modules run test bench check clean kernel
+# The extra passes of `make test`, each a script in tools/ that leaves
+# build/<script>/counts.json.
+TEST_PASSES ?= run-debug.sh run-arm64.sh
+
+.PHONY: all modules run test test-quick test-debug test-arm64 bench check clean kernel
 all: modules
 
 kernel:
@@ -25,7 +33,16 @@ run:
 	@tools/run.sh run
 
 test:
-	@tools/run.sh test
+	@VMO_EXTRA_TESTS="$(TEST_PASSES)" tools/run.sh test
+
+test-quick:
+	@VMO_EXTRA_TESTS= tools/run.sh test
+
+test-debug:
+	@VMO_EXTRA_TESTS=run-debug.sh tools/run.sh test
+
+test-arm64:
+	@VMO_EXTRA_TESTS=run-arm64.sh tools/run.sh test
 
 bench:
 	@tools/run.sh bench
