@@ -61,7 +61,18 @@ def kunit(args, console):
         (k.strip(), int(v)) for k, v in re.findall(r"(\w+): (\d+)", m.group(2))
     )
     suites = re.findall(r"# Subtest: (\S+)", ktap)
-    failed = [l.strip() for l in out.stdout.splitlines() if "[FAILED]" in l or "[CRASHED]" in l]
+    # The failing cases by name, from the KTAP itself ("not ok N name" under its suite).
+    failed, suite = [], None
+    for l in ktap.splitlines():
+        body = re.sub(r"^\[[^]]*\]\s*", "", l)
+        m = re.match(r"\s*# Subtest: (\S+)", body)
+        if m:
+            suite = m.group(1)
+        m = re.match(r"(\s*)not ok \d+ (\S+)", body)
+        if m and m.group(1):
+            failed.append(f"{suite}.{m.group(2)}")
+    assertion = [re.sub(r"^\[[^]]*\]\s*", "", l).strip() for l in ktap.splitlines() if "ASSERTION FAILED" in l]
+    failed += assertion
     return (counts, suites, failed, out.returncode), None
 
 
@@ -98,7 +109,9 @@ def main():
         problems.append("kmemleak found unreferenced objects:\n      " + "\n      ".join(leaks[:10]))
 
     m = re.search(r"^@@insmod rc=(\d+)", user, re.M)
-    if not m:
+    if not m and "vmo-harness: insmod begin" in console:
+        problems.append("the guest died while loading the module (its KUnit suites run at insmod)")
+    elif not m:
         problems.append("the module was never loaded")
     elif m.group(1) != "0":
         tail = "\n      ".join(console.splitlines()[-15:])
