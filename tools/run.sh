@@ -20,7 +20,12 @@ rm -rf "$B"; mkdir -p "$B"
 "$here/tools/bootstrap.sh"
 . "$here/tools/env.sh"
 kdir=$("$here/tools/kernel.sh")
-"$here/tools/build-module.sh" KDIR="$kdir"
+# The test pass builds the module as `make check` does: any warning fails it.
+if [ "$mode" = test ]; then
+    "$here/tools/build-module.sh" KDIR="$kdir" W=e CLIPPY=1
+else
+    "$here/tools/build-module.sh" KDIR="$kdir"
+fi
 
 # ---- the guest programs (static, for the busybox initramfs) ----------------
 target=x86_64-unknown-linux-gnu
@@ -51,6 +56,11 @@ if [ "$mode" = test ] && [ "${VMO_FLAVOUR:-normal}" = normal ]; then
     fi
     grep -E '^test result:' "$host_log" | sed 's/^/   /' || true
     "$here/tools/gen-uapi.sh" --check
+    echo "== host: cargo fmt --check, cargo clippy -D warnings"
+    if ! (cd "$here/tools" && cargo fmt --all --check && cargo clippy -q --workspace --all-targets --all-features -- -D warnings) >"$B/lint.log" 2>&1; then
+        head -n 40 "$B/lint.log"
+        echo "cargo fmt/clippy of tools/ failed (log: $B/lint.log)" >"$B/lint-failed"
+    fi
 fi
 
 # ---- initramfs ---------------------------------------------------------------

@@ -100,6 +100,10 @@ def main():
     if "@@done" not in user:
         problems.append("guest did not finish its program list (no @@done marker)")
 
+    lint = read("lint-failed").strip()
+    if lint:
+        problems.append(lint)
+
     complaints = [l for l in console.splitlines() if COMPLAINTS.search(l)]
     if complaints:
         problems.append("kernel complaints in the console:\n      " + "\n      ".join(complaints[:20]))
