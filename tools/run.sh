@@ -110,7 +110,8 @@ printf '== guest: finished in %.1f s\n' "$secs"
 
 # ---- verdict -------------------------------------------------------------------
 set +e
-"$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" --no-summary
+host_flag=(); [ "${VMO_FLAVOUR:-normal}" = normal ] || host_flag=(--no-host)
+"$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" --no-summary "${host_flag[@]}"
 rc=$?
 set -e
 if [ "$mode" = test ] && [ -z "${VMO_NO_SUMMARY:-}" ]; then
