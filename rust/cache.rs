@@ -40,21 +40,43 @@ pub(crate) struct CacheStats {
     pub(crate) instr: Option<Instr>,
 }
 
-/// Runs `op` over `[addr, addr + len)` of a kernel mapping, adding to `stats`.
-///
-/// Any address range is accepted; the arch loop aligns the start down to a line and never
-/// dereferences the memory in Rust.
-pub(crate) fn run_range(op: CacheOp, addr: *mut u8, len: usize, stats: &mut CacheStats) {
-    let (lines, instr) = match op {
-        CacheOp::Sync => arch::sync_range(addr, len),
-        CacheOp::Clean => arch::clean_range(addr, len),
-        CacheOp::CleanInvalidate | CacheOp::Invalidate => arch::clean_invalidate_range(addr, len),
-    };
-    stats.pages += 1;
-    stats.lines += lines;
-    if instr.is_some() {
-        stats.instr = instr;
+/// The primitive of one op: the instruction and line size, chosen once per op (not per page).
+pub(crate) struct Primitive {
+    op: CacheOp,
+    prim: arch::Prim,
+}
+
+impl Primitive {
+    /// Chooses the primitive of `op` on this CPU.
+    pub(crate) fn new(op: CacheOp) -> Self {
+        let prim = arch::prepare(op == CacheOp::Sync, op == CacheOp::Clean);
+        Self { op, prim }
     }
+
+    /// Runs the op over `[addr, addr + len)` of a kernel mapping, adding to `stats`.
+    ///
+    /// Any address range is accepted; the arch loop aligns the start down to a line and never
+    /// dereferences the memory in Rust.
+    pub(crate) fn run_range(&self, addr: *mut u8, len: usize, stats: &mut CacheStats) {
+        stats.pages += 1;
+        stats.lines += arch::run(&self.prim, addr, len);
+        if let Some(instr) = self.prim.instr() {
+            stats.instr = Some(instr);
+        }
+    }
+
+    /// Completes the op after its last range: the barrier that orders the line operations
+    /// (and, for SYNC, the instruction-stream synchronisation). Runs once per op, even over an
+    /// empty range.
+    pub(crate) fn finish(&self) {
+        arch::finish(self.op == CacheOp::Sync);
+    }
+}
+
+/// Runs `op` over `[addr, addr + len)` of a kernel mapping, adding to `stats` (a
+/// [`Primitive`] made for this one range).
+pub(crate) fn run_range(op: CacheOp, addr: *mut u8, len: usize, stats: &mut CacheStats) {
+    Primitive::new(op).run_range(addr, len, stats);
 }
 
 /// Completes `op` after its last range: the barrier that orders the line operations (and, for

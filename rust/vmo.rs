@@ -461,12 +461,13 @@ impl Vmo {
         }
         let (file, base) = self.window();
         let mut stats = CacheStats::default();
+        let prim = cache::Primitive::new(op);
         file.for_each_page(base + offset, base + offset + len, |chunk| {
-            cache::run_range(op, chunk.addr, chunk.len, &mut stats);
+            prim.run_range(chunk.addr, chunk.len, &mut stats);
             Ok(())
         })
         .map_err(Status::Kernel)?;
-        cache::finish(op);
+        prim.finish();
         Ok(stats)
     }
 

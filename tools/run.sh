@@ -39,7 +39,7 @@ for line in sys.stdin:
         print(m["executable"])'; }
 progs=()
 case $mode in
-    run)   mapfile -t progs < <(cargo_guest build -p vmoctl | exes) ;;
+    run)   mapfile -t progs < <(cargo_guest build -p vmoctl -p vmo-bench | exes) ;;
     test)  mapfile -t progs < <(cargo_guest test --no-run -p vmo-guest-tests | exes) ;;
     bench) mapfile -t progs < <(cargo_guest build -p vmo-bench | exes) ;;
 esac
@@ -63,6 +63,18 @@ if [ "$mode" = test ] && [ "${VMO_FLAVOUR:-normal}" = normal ]; then
     fi
 fi
 
+# ---- accelerator and benchmark mode ---------------------------------------------
+accel=tcg; cpu=max
+if [ "${VMO_ACCEL:-auto}" = kvm ] || { [ "${VMO_ACCEL:-auto}" = auto ] && [ -w /dev/kvm ] \
+        && grep -qwE 'vmx|svm' /proc/cpuinfo; }; then
+    accel=kvm; cpu=host
+fi
+# BENCH_ICOUNT=1: the guest clock counts instructions (TCG only): repeatable figures.
+icount=(); bmode=$accel
+if [ "${BENCH_ICOUNT:-0}" = 1 ]; then
+    accel=tcg; cpu=max; icount=(-icount shift=0,sleep=off); bmode=icount
+fi
+
 # ---- initramfs ---------------------------------------------------------------
 root=$B/initramfs
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,args,progs}
@@ -72,27 +84,24 @@ cp "$(module_dir "$here")/vmo.ko" "$root/vmo.ko"
 echo "$mode" >"$root/mode"
 : >"$root/run-list"
 for p in "${progs[@]}"; do
-    name=$(basename "$p"); name=${name%%-[0-9a-f]*[0-9a-f]}   # drop cargo's hash suffix
+    name=$(basename "$p" | sed -E 's/-[0-9a-f]{16}$//')   # drop cargo's hash suffix
     cp "$p" "$root/progs/$name"
     echo "/progs/$name" >>"$root/run-list"
-    case $mode in
-        run) echo "demo" >"$root/args/$name" ;;
-        test) echo "--test-threads=2" >"$root/args/$name" ;;
-    esac
+    case $mode/$name in
+        run/vmoctl) echo "demo" ;;
+        run/vmo-bench) echo "--quick --mode $bmode" ;;
+        bench/vmo-bench) echo "--mode $bmode" ;;
+        test/*) echo "--test-threads=2" ;;
+    esac >"$root/args/$name"
 done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$B/initramfs.cpio.gz"
 
 # ---- boot ----------------------------------------------------------------------
-accel=tcg; cpu=max
-if [ "${VMO_ACCEL:-auto}" = kvm ] || { [ "${VMO_ACCEL:-auto}" = auto ] && [ -w /dev/kvm ] \
-        && grep -qwE 'vmx|svm' /proc/cpuinfo; }; then
-    accel=kvm; cpu=host
-fi
 echo "== guest: Linux $KERNELVERSION (${VMO_FLAVOUR:-normal}), QEMU $accel -cpu $cpu, timeout ${GUEST_TIMEOUT}s (logs in ${B#$here/})"
 : >"$B/user.log"
 start=$(date +%s.%N)
 set +e
-timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m "${GUEST_MEM:-1024}" -smp 2 \
+timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel "$accel" "${icount[@]}" -cpu "$cpu" -m "${GUEST_MEM:-1024}" -smp 2 \
     -display none -no-reboot -monitor none \
     -serial "file:$B/console.log" -serial "file:$B/user.log" \
     -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$B/initramfs.cpio.gz" \
@@ -114,6 +123,10 @@ host_flag=(); [ "${VMO_FLAVOUR:-normal}" = normal ] || host_flag=(--no-host)
 "$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" --no-summary "${host_flag[@]}"
 rc=$?
 set -e
+if [ "$mode" = bench ] && [ $rc = 0 ]; then
+    echo "== bench: report (build/bench/results.{json,md}, plot.svg)"
+    (cd "$here/tools" && cargo run --release -q -p vmo-bench --features report --bin vmo-bench-report -- "$B") || rc=1
+fi
 if [ "$mode" = test ] && [ -z "${VMO_NO_SUMMARY:-}" ]; then
     counts=("$B/counts.json")
     # Every extra test pass (other architectures, other kernels) leaves its counts.json.

@@ -56,6 +56,39 @@ fn icache_line_size() -> usize {
     ctr_line(b::CTR_EL0_IminLine_SHIFT, b::CTR_EL0_IminLine_WIDTH)
 }
 
+/// The per-line work of one op, chosen once per op.
+pub(crate) struct Prim {
+    instr: Instr,
+    line: usize,
+    icache_line: usize,
+}
+
+/// Chooses the instruction for `sync` (SYNC), `clean` (CLEAN) or neither
+/// (CLEAN_INVALIDATE, INVALIDATE), and reads the line sizes once.
+pub(crate) fn prepare(sync: bool, clean: bool) -> Prim {
+    let instr = if sync {
+        Instr::DcCvauIcIvau
+    } else if clean {
+        Instr::DcCvac
+    } else {
+        Instr::DcCivac
+    };
+    Prim {
+        instr,
+        line: line_size(),
+        icache_line: icache_line_size(),
+    }
+}
+
+impl Prim {
+    /// The per-line instruction.
+    pub(crate) fn instr(&self) -> Option<Instr> {
+        Some(self.instr)
+    }
+}
+
+/// Calls `f` on the start of every `line`-sized line that overlaps `[addr, addr + len)`;
+/// returns the line count.
 fn each_line(addr: *mut u8, len: usize, line: usize, mut f: impl FnMut(usize)) -> u64 {
     if len == 0 {
         return 0;
@@ -71,38 +104,33 @@ fn each_line(addr: *mut u8, len: usize, line: usize, mut f: impl FnMut(usize)) -
     n
 }
 
-/// CLEAN: `dc cvac` per line.
-pub(crate) fn clean_range(addr: *mut u8, len: usize) -> (u64, Option<Instr>) {
-    let n = each_line(addr, len, line_size(), |p| {
-        // SAFETY: `p` is in a mapped kernel page the caller holds; `dc cvac` writes a line
-        // back without changing memory contents.
-        unsafe { asm!("dc cvac, {0}", in(reg) p, options(nostack, preserves_flags)) }
-    });
-    (n, Some(Instr::DcCvac))
-}
-
-/// CLEAN_INVALIDATE (and INVALIDATE): `dc civac` per line.
-pub(crate) fn clean_invalidate_range(addr: *mut u8, len: usize) -> (u64, Option<Instr>) {
-    let n = each_line(addr, len, line_size(), |p| {
-        // SAFETY: as in `clean_range`; `dc civac` writes back before it drops the line.
-        unsafe { asm!("dc civac, {0}", in(reg) p, options(nostack, preserves_flags)) }
-    });
-    (n, Some(Instr::DcCivac))
-}
-
-/// SYNC: clean to the point of unification, then invalidate the instruction cache lines.
-pub(crate) fn sync_range(addr: *mut u8, len: usize) -> (u64, Option<Instr>) {
-    let n = each_line(addr, len, line_size(), |p| {
-        // SAFETY: as in `clean_range`; `dc cvau` writes back to the point of unification.
-        unsafe { asm!("dc cvau, {0}", in(reg) p, options(nostack, preserves_flags)) }
-    });
-    // SAFETY: orders the cleans before the instruction-cache invalidation.
-    unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
-    each_line(addr, len, icache_line_size(), |p| {
-        // SAFETY: `ic ivau` only drops instruction-cache lines for a mapped address.
-        unsafe { asm!("ic ivau, {0}", in(reg) p, options(nostack, preserves_flags)) }
-    });
-    (n, Some(Instr::DcCvauIcIvau))
+/// Runs the chosen instruction over every line of `[addr, addr + len)`; returns the number of
+/// data-cache lines.
+pub(crate) fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
+    match prim.instr {
+        Instr::DcCvac => each_line(addr, len, prim.line, |p| {
+            // SAFETY: `p` is in a mapped kernel page the caller holds; `dc cvac` writes a line
+            // back without changing memory contents.
+            unsafe { asm!("dc cvac, {0}", in(reg) p, options(nostack, preserves_flags)) }
+        }),
+        Instr::DcCivac => each_line(addr, len, prim.line, |p| {
+            // SAFETY: as for `dc cvac`; `dc civac` writes the line back before it drops it.
+            unsafe { asm!("dc civac, {0}", in(reg) p, options(nostack, preserves_flags)) }
+        }),
+        Instr::DcCvauIcIvau => {
+            let n = each_line(addr, len, prim.line, |p| {
+                // SAFETY: as for `dc cvac`; `dc cvau` writes back to the point of unification.
+                unsafe { asm!("dc cvau, {0}", in(reg) p, options(nostack, preserves_flags)) }
+            });
+            // SAFETY: a barrier; orders the cleans before the instruction-cache invalidation.
+            unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+            each_line(addr, len, prim.icache_line, |p| {
+                // SAFETY: `ic ivau` only drops instruction-cache lines of a mapped address.
+                unsafe { asm!("ic ivau, {0}", in(reg) p, options(nostack, preserves_flags)) }
+            });
+            n
+        }
+    }
 }
 
 /// `dsb sy` after the data-cache loop; SYNC adds `dsb ish; isb`.

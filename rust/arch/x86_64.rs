@@ -36,69 +36,87 @@ pub(crate) fn line_size() -> usize {
     }
 }
 
-/// Runs `instr` on every line that overlaps `[addr, addr + len)`; returns the line count.
-fn each_line(addr: *mut u8, len: usize, instr: Instr) -> u64 {
+/// The per-line work of one op, chosen once per op.
+pub(crate) struct Prim {
+    instr: Option<Instr>,
+    line: usize,
+}
+
+/// Chooses the instruction for `sync` (SYNC), `clean` (CLEAN) or neither
+/// (CLEAN_INVALIDATE, INVALIDATE): CLEAN is `clwb` where the CPU has it; the others (and CLEAN
+/// without `clwb`) are `clflushopt`, else `clflush`; SYNC has no per-line work on x86, which
+/// keeps instruction fetch coherent with data writes: it only serialises, in [`finish`].
+pub(crate) fn prepare(sync: bool, clean: bool) -> Prim {
+    // SAFETY: the three read the boot CPU's feature bits, set up before any module loads.
+    let (clwb, clflushopt, clflush) =
+        unsafe { (vmo_x86_has_clwb(), vmo_x86_has_clflushopt(), vmo_x86_has_clflush()) };
+    let instr = if sync {
+        None
+    } else if clean && clwb {
+        Some(Instr::Clwb)
+    } else if clflushopt {
+        Some(Instr::Clflushopt)
+    } else if clflush {
+        Some(Instr::Clflush)
+    } else {
+        // Every x86-64 CPU has clflush (it is part of SSE2); there is nothing else to run.
+        None
+    };
+    Prim {
+        instr,
+        line: line_size(),
+    }
+}
+
+impl Prim {
+    /// The per-line instruction, if the op has one.
+    pub(crate) fn instr(&self) -> Option<Instr> {
+        self.instr
+    }
+}
+
+/// Runs the chosen instruction on every line that overlaps `[addr, addr + len)`; returns the
+/// line count.
+pub(crate) fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
+    let Some(instr) = prim.instr else {
+        return 0;
+    };
     if len == 0 {
         return 0;
     }
-    let line = line_size();
-    let mut p = (addr as usize) & !(line - 1);
+    let line = prim.line;
+    let start = (addr as usize) & !(line - 1);
     let end = (addr as usize).saturating_add(len);
-    let mut n = 0u64;
-    while p < end {
-        // SAFETY: the caller passes a range of a kernel mapping of a page it holds a reference
-        // to; the line containing any of its bytes lies in the same page (lines never cross
-        // pages) and is mapped. These instructions only write back/drop cache lines: they do
-        // not change memory contents and fault only on unmapped addresses.
-        unsafe {
-            match instr {
-                Instr::Clwb => asm!("clwb [{0}]", in(reg) p, options(nostack, preserves_flags)),
-                Instr::Clflushopt => {
-                    asm!("clflushopt [{0}]", in(reg) p, options(nostack, preserves_flags))
-                }
-                Instr::Clflush => asm!("clflush [{0}]", in(reg) p, options(nostack, preserves_flags)),
+    let mut p = start;
+    // One loop per instruction: the choice is made once, not per line.
+    // SAFETY (each block): the caller passes a range of a kernel mapping of a page it holds a
+    // reference to; the line containing any of its bytes lies in the same page (lines never
+    // cross pages) and is mapped. These instructions only write back/drop cache lines: they
+    // do not change memory contents and fault only on unmapped addresses.
+    match instr {
+        Instr::Clwb => {
+            while p < end {
+                // SAFETY: see above.
+                unsafe { asm!("clwb [{0}]", in(reg) p, options(nostack, preserves_flags)) };
+                p += line;
             }
         }
-        p += line;
-        n += 1;
-    }
-    n
-}
-
-fn has_clflushopt() -> bool {
-    // SAFETY: reads the boot CPU's feature bits, set up before any module loads.
-    unsafe { vmo_x86_has_clflushopt() }
-}
-
-/// CLEAN: `clwb` where the CPU has it, else the flush instructions.
-pub(crate) fn clean_range(addr: *mut u8, len: usize) -> (u64, Option<Instr>) {
-    // SAFETY: reads the boot CPU's feature bits.
-    if unsafe { vmo_x86_has_clwb() } {
-        (each_line(addr, len, Instr::Clwb), Some(Instr::Clwb))
-    } else {
-        clean_invalidate_range(addr, len)
-    }
-}
-
-/// CLEAN_INVALIDATE (and INVALIDATE): `clflushopt`, else `clflush`.
-pub(crate) fn clean_invalidate_range(addr: *mut u8, len: usize) -> (u64, Option<Instr>) {
-    let instr = if has_clflushopt() {
-        Instr::Clflushopt
-    } else {
-        // SAFETY: reads the boot CPU's feature bits.
-        if !unsafe { vmo_x86_has_clflush() } {
-            // Every x86-64 CPU has clflush (it is part of SSE2); there is nothing else to run.
-            return (0, None);
+        Instr::Clflushopt => {
+            while p < end {
+                // SAFETY: see above.
+                unsafe { asm!("clflushopt [{0}]", in(reg) p, options(nostack, preserves_flags)) };
+                p += line;
+            }
         }
-        Instr::Clflush
-    };
-    (each_line(addr, len, instr), Some(instr))
-}
-
-/// SYNC: x86 keeps instruction fetch coherent with data writes; what is left is to serialise
-/// the instruction stream, done once in [`finish`].
-pub(crate) fn sync_range(_addr: *mut u8, _len: usize) -> (u64, Option<Instr>) {
-    (0, None)
+        Instr::Clflush => {
+            while p < end {
+                // SAFETY: see above.
+                unsafe { asm!("clflush [{0}]", in(reg) p, options(nostack, preserves_flags)) };
+                p += line;
+            }
+        }
+    }
+    ((end - start).div_ceil(line)) as u64
 }
 
 /// Orders the weakly ordered `clwb`/`clflushopt` before what follows (`sfence`), and for SYNC

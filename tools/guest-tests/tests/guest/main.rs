@@ -16,3 +16,4 @@ mod handles;
 mod memory;
 mod rights;
 mod semantics;
+mod stress;

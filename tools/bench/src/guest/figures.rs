@@ -1,0 +1,327 @@
+//! How each figure is taken: the set-up of a fresh object and the one timed
+//! operation, for every (op, side) of the catalog.
+
+use std::os::fd::AsFd as _;
+use std::time::{Duration, Instant};
+
+use rustix::fs::FallocateFlags;
+use rustix::fs::fallocate;
+use rustix::mm::Advice;
+use vmo::{Device, Vmo, VmoOptions};
+use vmo_bench::catalog::*;
+use vmo_bench::record::Policy;
+use vmo_bench::sysinfo::CpuFeatures;
+
+use super::Res;
+use super::sys::{LineInstr, Mapping, memfd};
+
+/// Takes the samples of one figure: `policy.warmup` untimed runs, then timed
+/// ones until `policy` says stop. Each run gets a fresh object from `setup`
+/// (untimed) and drops it right after `op` (untimed), so a 256 MiB object is
+/// freed before the next is made.
+pub fn run_series<S>(
+    policy: &Policy,
+    mut setup: impl FnMut() -> Res<S>,
+    mut op: impl FnMut(&mut S) -> Res<()>,
+) -> Res<Vec<u64>> {
+    for _ in 0..policy.warmup {
+        let mut obj = setup()?;
+        op(&mut obj)?;
+    }
+    let budget = Duration::from_millis(policy.budget_ms);
+    let start = Instant::now();
+    let mut samples = Vec::with_capacity(policy.max_reps as usize);
+    while samples.len() < policy.max_reps as usize {
+        let mut obj = setup()?;
+        let t = Instant::now();
+        let r = op(&mut obj);
+        let elapsed = t.elapsed();
+        r?;
+        drop(obj);
+        samples.push(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        if samples.len() >= policy.min_reps as usize && start.elapsed() >= budget {
+            break;
+        }
+    }
+    Ok(samples)
+}
+
+/// What the figures share: the device, sizes and buffers.
+pub struct Bench {
+    dev: Device,
+    page: u64,
+    cpu: CpuFeatures,
+    /// Written into objects to make every byte dirty.
+    pattern: Vec<u8>,
+    /// The source of the `pwrite` baseline.
+    zeros: Vec<u8>,
+}
+
+/// Chunk of the buffers: writes of larger ranges loop over it.
+const CHUNK: usize = 1 << 20;
+
+impl Bench {
+    /// Everything a run needs.
+    pub fn new(dev: Device, cpu: CpuFeatures) -> Bench {
+        let pattern: Vec<u8> = (0..CHUNK).map(|i| (i % 251) as u8 | 1).collect();
+        // Written, not just allocated: a never-touched zero buffer would be
+        // the shared zero page, an unfairly cache-friendly source.
+        let mut zeros = vec![1u8; CHUNK];
+        zeros.fill(0);
+        let zeros = std::hint::black_box(zeros);
+        Bench { dev, page: u64::from(vmo::system_get_page_size()), cpu, pattern, zeros }
+    }
+
+    /// The page size.
+    pub fn page(&self) -> u64 {
+        self.page
+    }
+
+    /// Whether the CPU has what `side` needs; `Err(reason)` if not.
+    pub fn available(&self, side: &str) -> Result<(), String> {
+        let missing = match side {
+            CLWB if !self.cpu.clwb => "clwb",
+            CLFLUSHOPT if !self.cpu.clflushopt => "clflushopt",
+            CLWB | CLFLUSHOPT if !cfg!(target_arch = "x86_64") => "x86-64",
+            _ => return Ok(()),
+        };
+        Err(format!("the CPU has no {missing} (/proc/cpuinfo flags)"))
+    }
+
+    fn vmo(&self, size: u64) -> Res<Vmo> {
+        Ok(Vmo::create(&self.dev, size, VmoOptions::empty())?)
+    }
+
+    fn vmo_committed(&self, size: u64) -> Res<Vmo> {
+        let v = self.vmo(size)?;
+        v.commit(0, size)?;
+        Ok(v)
+    }
+
+    /// A VMO with every byte of `[off, off + len)` written.
+    fn write_vmo(&self, v: &Vmo, off: u64, len: u64) -> Res<()> {
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(CHUNK as u64) as usize;
+            v.write(&self.pattern[..n], off + done)?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+
+    fn vmo_written(&self, size: u64) -> Res<Vmo> {
+        let v = self.vmo(size)?;
+        self.write_vmo(&v, 0, size)?;
+        Ok(v)
+    }
+
+    /// A memfd with `[0, size)` allocated (the state COMMIT leaves a VMO in).
+    fn memfd_allocated(size: u64) -> Res<std::os::fd::OwnedFd> {
+        let fd = memfd(size)?;
+        fallocate(&fd, FallocateFlags::empty(), 0, size)?;
+        Ok(fd)
+    }
+
+    fn mapping(size: u64) -> Res<Mapping> {
+        Mapping::shared(memfd(size)?, usize::try_from(size)?)
+    }
+
+    fn mapping_allocated(size: u64) -> Res<Mapping> {
+        Mapping::shared(Self::memfd_allocated(size)?, usize::try_from(size)?)
+    }
+
+    /// A mapping of a memfd whose every byte was written (by `pwrite`, as
+    /// the VMO side is written by `zx_vmo_write`: one copy, no zeroing), its
+    /// pages mapped in advance so that the cache loop takes no faults.
+    /// (The PTEs are read-only: `clwb` and `clflushopt` need only read
+    /// permission.)
+    fn mapping_written(&self, size: u64) -> Res<Mapping> {
+        let len = usize::try_from(size)?;
+        let fd = memfd(size)?;
+        pwrite_all(fd.as_fd(), &self.pattern, 0, size)?;
+        let m = Mapping::shared(fd, len)?;
+        m.madvise(len, Advice::LinuxPopulateRead)?;
+        Ok(m)
+    }
+
+    /// A 1 TiB VMO with [`SPARSE_PAGES`] pages written, spread evenly.
+    fn vmo_sparse(&self) -> Res<Vmo> {
+        let v = self.vmo(TIB)?;
+        for i in 0..SPARSE_PAGES {
+            self.write_vmo(&v, i * (TIB / SPARSE_PAGES), self.page)?;
+        }
+        Ok(v)
+    }
+
+    /// The samples of `op` on `side` at `size`; the warm-up runs at
+    /// `policy.warmup_max_size` if `size` is larger.
+    pub fn measure(&self, op: &str, side: &str, size: u64, policy: &Policy) -> Res<Vec<u64>> {
+        if policy.warmup > 0 && size > policy.warmup_max_size {
+            let warm = Policy { min_reps: 0, max_reps: 0, ..*policy };
+            self.series(op, side, policy.warmup_max_size, &warm)?;
+            return self.series(op, side, size, &Policy { warmup: 0, ..*policy });
+        }
+        self.series(op, side, size, policy)
+    }
+
+    /// [`measure`](Self::measure) with the warm-up at `size` too.
+    fn series(&self, op: &str, side: &str, size: u64, policy: &Policy) -> Res<Vec<u64>> {
+        let p = policy;
+        let len = usize::try_from(size)?;
+        let line = self.cpu.line_size as usize;
+        let (lo, hi) = (UNALIGNED_MARGIN, size.saturating_sub(2 * UNALIGNED_MARGIN));
+        match (op, side) {
+            (COMMIT, VMO) => run_series(p, || self.vmo(size), |v| Ok(v.commit(0, size)?)),
+            (COMMIT, FALLOCATE) => run_series(
+                p,
+                || memfd(size),
+                |fd| Ok(fallocate(&*fd, FallocateFlags::empty(), 0, size)?),
+            ),
+            (COMMIT, MADV_POPULATE_WRITE) => run_series(
+                p,
+                || Self::mapping(size),
+                |m| m.madvise(len, Advice::LinuxPopulateWrite),
+            ),
+            (DECOMMIT, VMO) => {
+                run_series(p, || self.vmo_committed(size), |v| Ok(v.decommit(0, size)?))
+            }
+            (DECOMMIT, PUNCH_HOLE) => run_series(
+                p,
+                || Self::memfd_allocated(size),
+                |fd| {
+                    let mode = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+                    Ok(fallocate(&*fd, mode, 0, size)?)
+                },
+            ),
+            (DECOMMIT | ZERO, MADV_REMOVE) => run_series(
+                p,
+                || Self::mapping_allocated(size),
+                |m| m.madvise(len, Advice::LinuxRemove),
+            ),
+            (ZERO, VMO) => run_series(p, || self.vmo_committed(size), |v| Ok(v.zero(0, size)?)),
+            (ZERO_UNALIGNED, VMO) => {
+                run_series(p, || self.vmo_committed(size), |v| Ok(v.zero(lo, hi)?))
+            }
+            (ZERO_UNALIGNED, PWRITE) => run_series(
+                p,
+                || Self::memfd_allocated(size),
+                |fd| pwrite_all(fd.as_fd(), &self.zeros, lo, hi),
+            ),
+            (CACHE_CLEAN, VMO) => {
+                run_series(p, || self.vmo_written(size), |v| Ok(v.cache_clean(0, size)?))
+            }
+            (CACHE_CLEAN, CLWB) => run_series(
+                p,
+                || self.mapping_written(size),
+                |m| m.cache_lines(LineInstr::Clwb, line),
+            ),
+            (CACHE_CLEAN_INVALIDATE, VMO) => {
+                run_series(p, || self.vmo_written(size), |v| Ok(v.cache_clean_invalidate(0, size)?))
+            }
+            (CACHE_CLEAN_INVALIDATE, CLFLUSHOPT) => run_series(
+                p,
+                || self.mapping_written(size),
+                |m| m.cache_lines(LineInstr::Clflushopt, line),
+            ),
+            (COMMIT_SIZE0, VMO) => run_series(p, || self.vmo(self.page), |v| Ok(v.commit(0, 0)?)),
+            (COMMIT_SIZE0, MADV_NORMAL) => {
+                run_series(p, || Self::mapping(self.page), |m| m.madvise(0, Advice::Normal))
+            }
+            (CACHE_CLEAN_SPARSE, VMO) => {
+                run_series(p, || self.vmo_sparse(), |v| Ok(v.cache_clean(0, TIB)?))
+            }
+            (CACHE_CLEAN_SPARSE, VMO_64_PAGES) => {
+                run_series(p, || self.vmo_written(size), |v| Ok(v.cache_clean(0, size)?))
+            }
+            _ => Err(format!("no way to measure {op} on {side}").into()),
+        }
+    }
+}
+
+/// `pwrite` of `len` bytes at `off`, repeating `buf` as the source.
+fn pwrite_all(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8], off: u64, len: u64) -> Res<()> {
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(buf.len() as u64) as usize;
+        let w = rustix::io::pwrite(fd, &buf[..n], off + done)?;
+        if w == 0 {
+            return Err("pwrite wrote nothing".into());
+        }
+        done += w as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(warmup: u32, min_reps: u32, max_reps: u32, budget_ms: u64) -> Policy {
+        Policy { warmup, min_reps, max_reps, budget_ms, warmup_max_size: u64::MAX }
+    }
+
+    #[test]
+    fn a_fresh_object_per_run_and_the_rep_bounds() {
+        let (mut made, mut ran) = (0, 0);
+        let samples = run_series(
+            &policy(2, 5, 7, 0),
+            || {
+                made += 1;
+                Ok(made)
+            },
+            |obj| {
+                ran += 1;
+                // Each run sees the object made for it.
+                assert_eq!(*obj, ran);
+                Ok(())
+            },
+        )
+        .unwrap();
+        // A zero budget stops at the minimum; the warm-up is not sampled.
+        assert_eq!(samples.len(), 5);
+        assert_eq!((made, ran), (7, 7));
+        let samples = run_series(&policy(0, 1, 3, 60_000), || Ok(()), |_| Ok(())).unwrap();
+        assert_eq!(samples.len(), 3);
+        // Warm-up only.
+        assert!(run_series(&policy(1, 0, 0, 0), || Ok(()), |_| Ok(())).unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_stop_the_series() {
+        let mut n = 0;
+        let r = run_series(
+            &policy(0, 5, 5, 0),
+            || Ok(()),
+            |_| {
+                n += 1;
+                if n == 3 { Err("boom".into()) } else { Ok(()) }
+            },
+        );
+        assert_eq!(r.unwrap_err().to_string(), "boom");
+        assert!(
+            run_series(&policy(0, 5, 5, 0), || Err::<(), _>("no memory".into()), |_| Ok(()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn samples_time_the_operation_only() {
+        let pause = Duration::from_millis(20);
+        let samples = run_series(
+            &policy(0, 3, 3, 0),
+            || {
+                std::thread::sleep(pause);
+                Ok(())
+            },
+            |_| Ok(()),
+        )
+        .unwrap();
+        assert!(samples.iter().all(|&ns| ns < 10_000_000), "{samples:?}");
+        let sleep = |_: &mut ()| {
+            std::thread::sleep(pause);
+            Ok(())
+        };
+        let samples = run_series(&policy(0, 2, 2, 0), || Ok(()), sleep).unwrap();
+        assert!(samples.iter().all(|&ns| ns >= 20_000_000), "{samples:?}");
+    }
+}

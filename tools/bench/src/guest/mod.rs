@@ -1,0 +1,7 @@
+//! The guest side: taking the figures.
+
+pub mod figures;
+pub mod sys;
+
+/// The result of everything that can fail while measuring.
+pub type Res<T> = Result<T, Box<dyn std::error::Error>>;

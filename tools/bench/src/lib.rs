@@ -1,0 +1,37 @@
+//! `vmo-bench`: the VMO operations of `/dev/vmo` against their native Linux
+//! counterparts (memfd, `fallocate`, `madvise`, `pwrite`, user-space cache
+//! instructions).
+//!
+//! The crate has two programs and this library, which they share:
+//!
+//! * `vmo-bench` runs in the QEMU guest. It measures every figure on a fresh
+//!   object per repetition and prints one `@@bench {json}` line per
+//!   (op, size, side), one `@@bench-meta {json}` line (mode, kernel, CPU
+//!   features, repetition policy), `@@bench-skip` lines for figures it could
+//!   not take and a closing `@@bench-end` line. With `--quick` it measures a
+//!   few sizes of COMMIT, DECOMMIT and ZERO and prints a readable table
+//!   instead.
+//! * `vmo-bench-report` (feature `report`) runs on the host: it reads those
+//!   lines from a run's `user.log` and writes `results.json`, `results.md`
+//!   and `plot.svg`.
+//!
+//! ## Map of the library
+//!
+//! * [`catalog`]: the ops, their native counterparts and the sizes.
+//! * [`record`]: the `@@bench*` lines, written by the guest and parsed back.
+//! * [`stats`]: median, minimum and maximum of the samples.
+//! * [`report`]: the comparisons, the target marks, `results.md` and
+//!   `results.json`.
+//! * `plot` (feature `report`): `plot.svg`.
+//! * [`sysinfo`]: what the guest reads of `/proc/cpuinfo`.
+//! * [`units`]: human-readable sizes and durations.
+#![deny(missing_docs)]
+
+pub mod catalog;
+#[cfg(feature = "report")]
+pub mod plot;
+pub mod record;
+pub mod report;
+pub mod stats;
+pub mod sysinfo;
+pub mod units;

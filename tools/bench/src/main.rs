@@ -1,0 +1,254 @@
+//! `vmo-bench`: runs in the QEMU guest and times the VMO ops of `/dev/vmo`
+//! against their native Linux counterparts.
+//!
+//! A full run prints one `@@bench {json}` line per (op, size, side), with a
+//! `@@bench-meta` line first and a `@@bench-end` line last, plus a readable
+//! progress line per figure; `vmo-bench-report` turns the lines into tables
+//! and a plot on the host. `--quick` measures COMMIT, DECOMMIT and ZERO at
+//! 4 KiB, 64 KiB and 2 MiB and prints a small table instead.
+//!
+//! Exit status: 0 when every figure was taken (a baseline the CPU cannot run
+//! is skipped, not failed), 1 otherwise.
+
+mod guest;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use vmo::Device;
+use vmo_bench::catalog::{self, OpInfo, OpKind, VMO};
+use vmo_bench::record::{End, Meta, Policy, Record, Skip};
+use vmo_bench::sysinfo::CpuFeatures;
+use vmo_bench::units::{fmt_ns, fmt_size, fmt_spread};
+
+use guest::figures::Bench;
+
+#[derive(Parser)]
+#[command(about = "Time /dev/vmo ops against native Linux (run inside the guest)")]
+struct Cli {
+    /// How the guest runs (kvm, tcg or icount); recorded for the report.
+    #[arg(long, default_value = "unknown")]
+    mode: String,
+    /// Only COMMIT, DECOMMIT and ZERO at 4 KiB, 64 KiB and 2 MiB, printed as
+    /// a table (no @@bench lines).
+    #[arg(long)]
+    quick: bool,
+    /// Only these ops (comma-separated names, e.g. COMMIT,ZERO).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Leave out sizes above this many bytes.
+    #[arg(long)]
+    max_size: Option<u64>,
+    /// The device to open.
+    #[arg(long, default_value = Device::DEFAULT_PATH)]
+    device: PathBuf,
+}
+
+/// Repetitions of the size sweeps.
+const POLICY: Policy =
+    Policy { warmup: 1, min_reps: 5, max_reps: 50, budget_ms: 200, warmup_max_size: 2 << 20 };
+/// Repetitions of the per-call figure (cheap, so many more).
+const PER_CALL_POLICY: Policy =
+    Policy { warmup: 5, min_reps: 5, max_reps: 500, budget_ms: 200, warmup_max_size: u64::MAX };
+/// Repetitions of `--quick`.
+const QUICK_POLICY: Policy =
+    Policy { warmup: 1, min_reps: 5, max_reps: 20, budget_ms: 100, warmup_max_size: 2 << 20 };
+
+/// Where the kernel names its clocksource.
+const CLOCKSOURCE: &str = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+
+/// The smallest step the monotonic clock makes (over a few tries; at most
+/// about 100 ms of waiting on a jiffies clock).
+fn clock_step_ns() -> u64 {
+    let mut step = u64::MAX;
+    let probe = Instant::now();
+    for _ in 0..20 {
+        let t0 = Instant::now();
+        let mut t1 = Instant::now();
+        while t1 == t0 {
+            t1 = Instant::now();
+        }
+        step = step.min(u64::try_from((t1 - t0).as_nanos()).unwrap_or(u64::MAX));
+        if probe.elapsed().as_millis() > 100 {
+            break;
+        }
+    }
+    step
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let start = Instant::now();
+    let dev = match Device::open_path(&cli.device) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("vmo-bench: {}: {e}", cli.device.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let cpu =
+        CpuFeatures::from_cpuinfo(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default());
+    let policy = if cli.quick { QUICK_POLICY } else { POLICY };
+    let meta = Meta {
+        mode: cli.mode.clone(),
+        kernel: rustix::system::uname().release().to_string_lossy().into_owned(),
+        cpu,
+        page_size: u64::from(vmo::system_get_page_size()),
+        policy,
+        per_call_policy: PER_CALL_POLICY,
+        quick: cli.quick,
+        clocksource: std::fs::read_to_string(CLOCKSOURCE).unwrap_or_default().trim().to_owned(),
+        clock_step_ns: clock_step_ns(),
+    };
+    let bench = Bench::new(dev, cpu);
+    let ops: Vec<&OpInfo> = catalog::OPS
+        .iter()
+        .filter(|o| !cli.quick || o.quick)
+        .filter(|o| cli.only.is_empty() || cli.only.iter().any(|n| n.eq_ignore_ascii_case(o.name)))
+        .collect();
+    for name in &cli.only {
+        if catalog::op_info(&name.to_ascii_uppercase()).is_none() {
+            let known: Vec<&str> = catalog::OPS.iter().map(|o| o.name).collect();
+            println!("vmo-bench: --only {name}: no such op (ops: {})", known.join(", "));
+            return ExitCode::FAILURE;
+        }
+    }
+    let sizes: &[u64] = if cli.quick { &catalog::QUICK_SIZES } else { &catalog::SIZES };
+    let sizes: Vec<u64> =
+        sizes.iter().copied().filter(|s| cli.max_size.is_none_or(|m| *s <= m)).collect();
+
+    if !cli.quick {
+        println!("{}", meta.to_line());
+    }
+    let mut records = Vec::new();
+    let mut errors = 0u32;
+    for op in &ops {
+        let sides: Vec<&str> =
+            std::iter::once(VMO).chain(op.natives.iter().map(|(s, _)| *s)).collect();
+        for side in &sides {
+            if let Err(reason) = bench.available(side) {
+                let skip = Skip {
+                    op: op.name.into(),
+                    side: (*side).into(),
+                    size: None,
+                    reason,
+                    error: false,
+                };
+                if !cli.quick {
+                    println!("{}", skip.to_line());
+                }
+                println!("vmo-bench: {} {side}: skipped: {}", op.name, skip.reason);
+            }
+        }
+        let (op_sizes, p) = match op.kind {
+            OpKind::Sweep => (sizes.clone(), policy),
+            OpKind::PerCall => (vec![0], PER_CALL_POLICY),
+            OpKind::Sparse => (vec![catalog::SPARSE_PAGES * bench.page()], policy),
+        };
+        for &size in &op_sizes {
+            for side in sides.iter().filter(|s| bench.available(s).is_ok()) {
+                let figure_start = Instant::now();
+                let result = bench.measure(op.name, side, size, &p);
+                let figure_s = figure_start.elapsed().as_secs_f64();
+                match result {
+                    Ok(samples) => {
+                        let Some(r) = Record::from_samples(op.name, size, side, samples) else {
+                            continue;
+                        };
+                        if !cli.quick {
+                            println!("{}", r.to_line());
+                            println!(
+                                "vmo-bench: {:<22} {:>8} {:<19} {:>26} x{:<3} ({figure_s:.1} s)",
+                                op.name,
+                                fmt_size(size),
+                                side,
+                                fmt_spread(r.median_ns, r.min_ns, r.max_ns),
+                                r.reps
+                            );
+                        }
+                        records.push(r);
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        let skip = Skip {
+                            op: op.name.into(),
+                            side: (*side).into(),
+                            size: Some(size),
+                            reason: e.to_string(),
+                            error: true,
+                        };
+                        if !cli.quick {
+                            println!("{}", skip.to_line());
+                        }
+                        println!("vmo-bench: {} {} {side}: error: {e}", op.name, fmt_size(size));
+                    }
+                }
+            }
+        }
+    }
+    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if cli.quick {
+        print_quick_table(&meta, &ops, &records, elapsed_ms);
+    } else {
+        println!("{}", End { elapsed_ms, errors }.to_line());
+        println!("vmo-bench: done in {:.1} s, {errors} error(s)", elapsed_ms as f64 / 1000.0);
+    }
+    if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// The `--quick` table: one line per (op, size, baseline).
+fn print_quick_table(meta: &Meta, ops: &[&OpInfo], records: &[Record], elapsed_ms: u64) {
+    let find = |op: &str, size: u64, side: &str| {
+        records.iter().find(|r| r.op == op && r.size == size && r.side == side)
+    };
+    let p = &meta.policy;
+    println!(
+        "vmo-bench --quick (guest mode {}, kernel {}): median of {}-{} runs, each on a fresh object",
+        meta.mode, meta.kernel, p.min_reps, p.max_reps
+    );
+    if meta.clock_step_ns > vmo_bench::report::COARSE_CLOCK_NS {
+        println!(
+            "warning: the guest clock ({}) moves in steps of {}: short figures read as 0",
+            meta.clocksource,
+            fmt_ns(meta.clock_step_ns as f64)
+        );
+    }
+    println!(
+        "{:<9} {:>8} {:>11}  {:<20} {:>11} {:>7}",
+        "op", "size", "VMO", "native", "native", "ratio"
+    );
+    let mut sizes: Vec<u64> = records.iter().map(|r| r.size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    for op in ops {
+        for &size in &sizes {
+            let vmo = find(op.name, size, VMO);
+            for (i, (side, _)) in op.natives.iter().enumerate() {
+                let native = find(op.name, size, side);
+                let (op_col, size_col, vmo_col) = if i == 0 {
+                    let v = vmo.map_or_else(|| "-".to_owned(), |r| fmt_ns(r.median_ns as f64));
+                    (op.name, fmt_size(size), v)
+                } else {
+                    ("", String::new(), String::new())
+                };
+                let nat = native.map_or_else(|| "-".to_owned(), |r| fmt_ns(r.median_ns as f64));
+                let ratio = match (vmo, native) {
+                    (Some(v), Some(n)) if n.median_ns > 0 => {
+                        format!("{:.2}", v.median_ns as f64 / n.median_ns as f64)
+                    }
+                    _ => "-".to_owned(),
+                };
+                println!(
+                    "{op_col:<9} {size_col:>8} {vmo_col:>11}  {side:<20} {nat:>11} {ratio:>7}"
+                );
+            }
+        }
+    }
+    println!(
+        "(took {:.1} s; ratio = VMO median / native median)\n{}",
+        elapsed_ms as f64 / 1000.0,
+        vmo_bench::report::mode_note(&meta.mode)
+    );
+}

@@ -1,0 +1,783 @@
+//! From parsed records to the comparisons, the target marks, `results.md`
+//! and `results.json`.
+//!
+//! The targets are marks, not failures:
+//!
+//! * VMO/native median ratio at most [`RATIO_TARGET_LARGE`] from
+//!   [`LARGE_FROM`] bytes up, at most [`RATIO_TARGET_SMALL`] below (and for
+//!   the per-call figure);
+//! * the sparse 1 TiB cache op at most [`SPARSE_TARGET`] times the one over
+//!   just its committed pages;
+//! * within a VMO series of a size sweep, the time per byte of a size at
+//!   most [`PER_BYTE_SLACK`] times that of the previous size.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::catalog::{self, OpKind, VMO};
+use crate::record::{End, Log, Meta, Record, Skip};
+use crate::stats::{Summary, ratio};
+use crate::units::{fmt_ns, fmt_size, fmt_spread};
+
+/// Ratio target from [`LARGE_FROM`] bytes up.
+pub const RATIO_TARGET_LARGE: f64 = 1.10;
+/// Ratio target below [`LARGE_FROM`] bytes (4 KiB) and for the per-call figure.
+pub const RATIO_TARGET_SMALL: f64 = 1.5;
+/// Where [`RATIO_TARGET_LARGE`] starts.
+pub const LARGE_FROM: u64 = 64 * catalog::KIB;
+/// Sparse 1 TiB cache op against the same op over its committed pages only.
+pub const SPARSE_TARGET: f64 = 2.0;
+/// Time per byte may grow by this factor from one size to the next.
+pub const PER_BYTE_SLACK: f64 = 1.10;
+/// A clock whose smallest step is above this (ns) is flagged as coarse.
+pub const COARSE_CLOCK_NS: u64 = 10_000;
+
+/// The ratio target of `kind` at `size`.
+pub fn ratio_target(kind: OpKind, size: u64) -> f64 {
+    match kind {
+        OpKind::Sparse => SPARSE_TARGET,
+        OpKind::PerCall => RATIO_TARGET_SMALL,
+        OpKind::Sweep if size >= LARGE_FROM => RATIO_TARGET_LARGE,
+        OpKind::Sweep => RATIO_TARGET_SMALL,
+    }
+}
+
+/// A change of time per byte from one size of a series to the next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PerByteStep {
+    /// The larger size.
+    pub size: u64,
+    /// The size before it in the series.
+    pub prev_size: u64,
+    /// Relative change of ns/byte: 0.35 is 35 % more per byte.
+    pub change: f64,
+}
+
+/// The ns/byte changes between consecutive sizes of a series of
+/// `(size, median_ns)` points (any order; size 0 and zero medians are left
+/// out, as they have no meaningful per-byte figure).
+pub fn per_byte_steps(points: &[(u64, u64)]) -> Vec<PerByteStep> {
+    let mut pts: Vec<(u64, f64)> = points
+        .iter()
+        .filter(|(size, median)| *size > 0 && *median > 0)
+        .map(|&(size, median)| (size, median as f64 / size as f64))
+        .collect();
+    pts.sort_by_key(|p| p.0);
+    pts.windows(2)
+        .map(|w| PerByteStep { size: w[1].0, prev_size: w[0].0, change: w[1].1 / w[0].1 - 1.0 })
+        .collect()
+}
+
+/// A target a figure missed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Miss {
+    /// The op.
+    pub op: String,
+    /// The size of the row.
+    pub size: u64,
+    /// For a ratio: the baseline; for the per-byte check: the series (the VMO).
+    pub side: String,
+    /// Which target.
+    #[serde(flatten)]
+    pub kind: MissKind,
+}
+
+/// The targets of [`Miss`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MissKind {
+    /// VMO/baseline median ratio above the target.
+    Ratio {
+        /// The ratio.
+        ratio: f64,
+        /// The target it exceeds.
+        target: f64,
+    },
+    /// The VMO's ns/byte rose by more than [`PER_BYTE_SLACK`] from the
+    /// previous size.
+    PerByte {
+        /// The previous size of the series.
+        prev_size: u64,
+        /// Relative rise (0.35: 35 % more per byte).
+        change: f64,
+        /// The baselines' changes over the same step, for comparison.
+        natives: Vec<(String, f64)>,
+    },
+}
+
+impl Miss {
+    /// One short line for the tables and the list of misses.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            MissKind::Ratio { ratio, target } => {
+                format!("VMO/{} {ratio:.2} > {target:.2}", self.side)
+            }
+            MissKind::PerByte { prev_size, change, natives } => {
+                let mut s = format!("ns/B +{:.0}% from {}", change * 100.0, fmt_size(*prev_size));
+                if !natives.is_empty() {
+                    let n: Vec<String> = natives
+                        .iter()
+                        .map(|(side, c)| format!("{side} {:+.0}%", c * 100.0))
+                        .collect();
+                    let _ = write!(s, " (natives: {})", n.join(", "));
+                }
+                s
+            }
+        }
+    }
+}
+
+/// One VMO/baseline comparison (one per row and baseline with both figures).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The op.
+    pub op: String,
+    /// The size.
+    pub size: u64,
+    /// The baseline.
+    pub side: String,
+    /// VMO median / baseline median.
+    pub ratio: f64,
+    /// The target for this row.
+    pub target: f64,
+    /// Whether the ratio is above the target.
+    pub miss: bool,
+}
+
+/// One row of an op's table: a size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Bytes.
+    pub size: u64,
+    /// The VMO figure.
+    pub vmo: Option<Summary>,
+    /// The baselines' figures, in the order of [`OpTable::natives`].
+    pub natives: Vec<Option<Summary>>,
+    /// VMO/baseline ratios, in the same order.
+    pub ratios: Vec<Option<f64>>,
+    /// The targets this row missed.
+    pub misses: Vec<Miss>,
+}
+
+/// The table of one op.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpTable {
+    /// The op.
+    pub op: String,
+    /// How it was measured and is judged.
+    pub kind: OpKind,
+    /// What the VMO side runs (empty for an op not in the catalog).
+    pub vmo_desc: String,
+    /// The baselines: (side, what it runs).
+    pub natives: Vec<(String, String)>,
+    /// One row per size, ascending.
+    pub rows: Vec<Row>,
+}
+
+/// The whole report of one run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The run's meta line.
+    pub meta: Option<Meta>,
+    /// The run's end line.
+    pub end: Option<End>,
+    /// One table per op: the catalog's order, then unknown ops as seen.
+    pub tables: Vec<OpTable>,
+    /// Every record.
+    pub records: Vec<Record>,
+    /// Figures that were not taken.
+    pub skips: Vec<Skip>,
+    /// Oddities of the log.
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// Lays a parsed log out in tables and marks the target misses.
+    pub fn build(log: Log) -> Report {
+        let mut ops: Vec<String> = catalog::OPS
+            .iter()
+            .map(|o| o.name.to_owned())
+            .filter(|name| {
+                log.records.iter().any(|r| &r.op == name) || log.skips.iter().any(|s| &s.op == name)
+            })
+            .collect();
+        for r in &log.records {
+            if !ops.contains(&r.op) {
+                ops.push(r.op.clone());
+            }
+        }
+        let tables = ops.iter().map(|op| build_table(op, &log.records)).collect();
+        Report {
+            meta: log.meta,
+            end: log.end,
+            tables,
+            records: log.records,
+            skips: log.skips,
+            warnings: log.warnings,
+        }
+    }
+
+    /// Every target miss, table by table.
+    pub fn misses(&self) -> impl Iterator<Item = &Miss> {
+        self.tables.iter().flat_map(|t| t.rows.iter().flat_map(|r| r.misses.iter()))
+    }
+
+    /// Every VMO/baseline comparison.
+    pub fn comparisons(&self) -> Vec<Comparison> {
+        let mut out = Vec::new();
+        for t in &self.tables {
+            for row in &t.rows {
+                for ((side, _), r) in t.natives.iter().zip(&row.ratios) {
+                    if let Some(ratio) = *r {
+                        let target = ratio_target(t.kind, row.size);
+                        out.push(Comparison {
+                            op: t.op.clone(),
+                            size: row.size,
+                            side: side.clone(),
+                            ratio,
+                            target,
+                            miss: ratio > target,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The skip that covers (op, side, size), if any.
+    fn skip_for(&self, op: &str, side: &str, size: u64) -> Option<&Skip> {
+        self.skips.iter().find(|s| s.op == op && s.side == side && s.size.is_none_or(|z| z == size))
+    }
+
+    /// `results.md`.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "# vmo-bench: VMO ops against native Linux\n");
+        let mode = self.meta.as_ref().map_or("unknown", |m| m.mode.as_str());
+        let _ = writeln!(md, "**Guest mode: {mode}.** {}\n", mode_note(mode));
+        if let Some(m) = &self.meta {
+            let yes = |b: bool| if b { "yes" } else { "no" };
+            let _ = writeln!(
+                md,
+                "Kernel {}; CPU clwb: {}, clflushopt: {}, line {} B; page {} B.{}",
+                m.kernel,
+                yes(m.cpu.clwb),
+                yes(m.cpu.clflushopt),
+                m.cpu.line_size,
+                m.page_size,
+                if m.quick { " (a `--quick` run)" } else { "" }
+            );
+            let _ = writeln!(
+                md,
+                "Clock: clocksource {}, smallest step seen {}.",
+                if m.clocksource.is_empty() { "unknown" } else { m.clocksource.as_str() },
+                fmt_ns(m.clock_step_ns as f64)
+            );
+            if m.clock_step_ns > COARSE_CLOCK_NS {
+                let _ = writeln!(
+                    md,
+                    "\n**Warning: the guest clock is coarse** (steps of {}): every figure is a \
+                     multiple of that step, so those much shorter than it read as 0 and ratios of \
+                     them mean nothing. The guest kernel needs a fine clocksource (TSC, HPET or \
+                     the ACPI PM timer; without ACPI, TSC calibration fails under QEMU).\n",
+                    fmt_ns(m.clock_step_ns as f64)
+                );
+            }
+            let p = &m.policy;
+            let c = &m.per_call_policy;
+            let _ = writeln!(
+                md,
+                "Every figure is taken on a fresh object per repetition (created and \
+                 prepared untimed); only the operation is timed (CLOCK_MONOTONIC). \
+                 Repetitions: {} warm-up{}, then at least {} and at most {} timed, stopping \
+                 once the figure has taken {} ms (per-call figure: {}–{}, {} ms). \
+                 Cells: median (min–max), in the median's unit.",
+                p.warmup,
+                if p.warmup_max_size == u64::MAX {
+                    String::new()
+                } else {
+                    format!(" (at {} for larger sizes)", fmt_size(p.warmup_max_size))
+                },
+                p.min_reps,
+                p.max_reps,
+                p.budget_ms,
+                c.min_reps,
+                c.max_reps,
+                c.budget_ms
+            );
+        }
+        if let Some(e) = &self.end {
+            let _ = writeln!(
+                md,
+                "The run took {:.1} s of guest time; {} figure(s) failed.",
+                e.elapsed_ms as f64 / 1000.0,
+                e.errors
+            );
+        } else {
+            let _ = writeln!(md, "**The run did not finish** (no `@@bench-end` line).");
+        }
+        let _ = writeln!(
+            md,
+            "\nTargets (marks, not failures): VMO/native ≤ {RATIO_TARGET_LARGE:.2} from {} up, \
+             ≤ {RATIO_TARGET_SMALL:.1} below and per call; the sparse 1 TiB cache op ≤ \
+             {SPARSE_TARGET:.0}× the same op over its committed pages only; the VMO's time per \
+             byte may not rise by more than {:.0} % from one size to the next.\n",
+            fmt_size(LARGE_FROM),
+            (PER_BYTE_SLACK - 1.0) * 100.0
+        );
+        let misses: Vec<&Miss> = self.misses().collect();
+        let _ = writeln!(md, "## Target misses: {}\n", misses.len());
+        for m in &misses {
+            let _ = writeln!(md, "- {} {}: {}", m.op, fmt_size(m.size), m.describe());
+        }
+        if !misses.is_empty() {
+            md.push('\n');
+        }
+        for t in &self.tables {
+            self.table_markdown(t, &mut md);
+        }
+        if !self.skips.is_empty() {
+            let _ = writeln!(md, "## Not measured\n");
+            for s in &self.skips {
+                let size = s.size.map_or_else(|| "all sizes".to_owned(), fmt_size);
+                let what = if s.error { "error" } else { "skipped" };
+                let _ = writeln!(md, "- {} {} ({size}): {what}: {}", s.op, s.side, s.reason);
+            }
+            md.push('\n');
+        }
+        if !self.warnings.is_empty() {
+            let _ = writeln!(md, "## Log warnings\n");
+            for w in &self.warnings {
+                let _ = writeln!(md, "- {w}");
+            }
+            md.push('\n');
+        }
+        md
+    }
+
+    fn table_markdown(&self, t: &OpTable, md: &mut String) {
+        let _ = writeln!(md, "## {}\n", t.op);
+        if !t.vmo_desc.is_empty() {
+            let _ = writeln!(md, "- VMO: {}", t.vmo_desc);
+        }
+        for (side, desc) in &t.natives {
+            if !desc.is_empty() {
+                let _ = writeln!(md, "- `{side}`: {desc}");
+            }
+        }
+        md.push('\n');
+        let mut head = String::from("| size | VMO |");
+        let mut rule = String::from("|---:|---|");
+        for (side, _) in &t.natives {
+            let _ = write!(head, " {side} | VMO/{side} |");
+            rule.push_str("---|---:|");
+        }
+        head.push_str(" reps | target misses |");
+        rule.push_str("---|---|");
+        let _ = writeln!(md, "{head}\n{rule}");
+        for row in &t.rows {
+            let cell = |side: &str, s: &Option<Summary>| match s {
+                Some(s) => fmt_spread(s.median_ns, s.min_ns, s.max_ns),
+                None => match self.skip_for(&t.op, side, row.size) {
+                    Some(sk) if sk.error => "error".to_owned(),
+                    Some(_) => "skipped".to_owned(),
+                    None => "–".to_owned(),
+                },
+            };
+            let mut line = format!("| {} | {} |", fmt_size(row.size), cell(VMO, &row.vmo));
+            let target = ratio_target(t.kind, row.size);
+            for (((side, _), s), r) in t.natives.iter().zip(&row.natives).zip(&row.ratios) {
+                let ratio = match r {
+                    Some(r) if *r > target => format!("**{r:.2}** ✗"),
+                    Some(r) => format!("{r:.2}"),
+                    None => "–".to_owned(),
+                };
+                let _ = write!(line, " {} | {ratio} |", cell(side, s));
+            }
+            let reps: Vec<String> = std::iter::once(&row.vmo)
+                .chain(&row.natives)
+                .map(|s| s.map_or_else(|| "–".to_owned(), |s| s.reps.to_string()))
+                .collect();
+            let misses: Vec<String> = row.misses.iter().map(Miss::describe).collect();
+            let misses = if misses.is_empty() { "–".to_owned() } else { misses.join("; ") };
+            let _ = writeln!(line, " {} | {misses} |", reps.join("/"));
+            md.push_str(&line);
+        }
+        md.push('\n');
+    }
+
+    /// `results.json`: the meta, one record per (op, size, side), the
+    /// comparisons, the misses, the skips and the log's warnings.
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Targets {
+            ratio_large: f64,
+            large_from: u64,
+            ratio_small: f64,
+            sparse: f64,
+            per_byte_slack: f64,
+        }
+        #[derive(Serialize)]
+        struct Out<'a> {
+            meta: &'a Option<Meta>,
+            mode_note: &'static str,
+            end: &'a Option<End>,
+            targets: Targets,
+            records: &'a [Record],
+            comparisons: Vec<Comparison>,
+            misses: Vec<&'a Miss>,
+            skipped: &'a [Skip],
+            warnings: &'a [String],
+        }
+        let out = Out {
+            meta: &self.meta,
+            mode_note: mode_note(self.meta.as_ref().map_or("", |m| m.mode.as_str())),
+            end: &self.end,
+            targets: Targets {
+                ratio_large: RATIO_TARGET_LARGE,
+                large_from: LARGE_FROM,
+                ratio_small: RATIO_TARGET_SMALL,
+                sparse: SPARSE_TARGET,
+                per_byte_slack: PER_BYTE_SLACK,
+            },
+            records: &self.records,
+            comparisons: self.comparisons(),
+            misses: self.misses().collect(),
+            skipped: &self.skips,
+            warnings: &self.warnings,
+        };
+        let mut s = serde_json::to_string_pretty(&out).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// What the times of a guest mode mean.
+pub fn mode_note(mode: &str) -> &'static str {
+    match mode {
+        "kvm" => "Wall-clock times under KVM: real hardware speed, give or take virtualisation.",
+        "tcg" => {
+            "Wall-clock times under TCG, QEMU's CPU emulator: absolute times say little about \
+             hardware (and cache instructions are no-ops); only the VMO/native ratios mean \
+             anything."
+        }
+        "icount" => {
+            "Instruction-count mode (QEMU `-icount shift=0,sleep=off`): the guest clock counts \
+             executed instructions (1 ns each), so times are repeatable instruction counts, not \
+             real time."
+        }
+        _ => "Unknown guest mode: read the times with care.",
+    }
+}
+
+fn build_table(op: &str, records: &[Record]) -> OpTable {
+    let info = catalog::op_info(op);
+    let kind = info.map_or(OpKind::Sweep, |i| i.kind);
+    let mut natives: Vec<(String, String)> = info
+        .map(|i| i.natives.iter().map(|(s, d)| ((*s).to_owned(), (*d).to_owned())).collect())
+        .unwrap_or_default();
+    let mine: Vec<&Record> = records.iter().filter(|r| r.op == op).collect();
+    for r in &mine {
+        if r.side != VMO && !natives.iter().any(|(s, _)| *s == r.side) {
+            natives.push((r.side.clone(), String::new()));
+        }
+    }
+    let mut by_key: BTreeMap<(u64, &str), Summary> = BTreeMap::new();
+    for r in &mine {
+        by_key.insert((r.size, r.side.as_str()), r.summary());
+    }
+    let mut sizes: Vec<u64> = mine.iter().map(|r| r.size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+
+    // Per-byte steps of every series, by (side, size).
+    let series_steps = |side: &str| -> Vec<PerByteStep> {
+        let pts: Vec<(u64, u64)> = sizes
+            .iter()
+            .filter_map(|&z| by_key.get(&(z, side)).map(|s| (z, s.median_ns)))
+            .collect();
+        per_byte_steps(&pts)
+    };
+    let vmo_steps = if kind == OpKind::Sweep { series_steps(VMO) } else { Vec::new() };
+    let native_steps: Vec<(String, Vec<PerByteStep>)> = if kind == OpKind::Sweep {
+        natives.iter().map(|(s, _)| (s.clone(), series_steps(s))).collect()
+    } else {
+        Vec::new()
+    };
+
+    let rows = sizes
+        .iter()
+        .map(|&size| {
+            let vmo = by_key.get(&(size, VMO)).copied();
+            let nat: Vec<Option<Summary>> =
+                natives.iter().map(|(s, _)| by_key.get(&(size, s.as_str())).copied()).collect();
+            let ratios: Vec<Option<f64>> = nat
+                .iter()
+                .map(|n| match (&vmo, n) {
+                    (Some(v), Some(n)) => ratio(v, n),
+                    _ => None,
+                })
+                .collect();
+            let target = ratio_target(kind, size);
+            let mut misses = Vec::new();
+            for ((side, _), r) in natives.iter().zip(&ratios) {
+                match *r {
+                    Some(r) if r > target => misses.push(Miss {
+                        op: op.to_owned(),
+                        size,
+                        side: side.clone(),
+                        kind: MissKind::Ratio { ratio: r, target },
+                    }),
+                    _ => {}
+                }
+            }
+            let rise = vmo_steps.iter().find(|s| s.size == size && s.change > PER_BYTE_SLACK - 1.0);
+            if let Some(step) = rise {
+                let natives = native_steps
+                    .iter()
+                    .filter_map(|(side, steps)| {
+                        steps
+                            .iter()
+                            .find(|s| s.size == size && s.prev_size == step.prev_size)
+                            .map(|s| (side.clone(), s.change))
+                    })
+                    .collect();
+                misses.push(Miss {
+                    op: op.to_owned(),
+                    size,
+                    side: VMO.to_owned(),
+                    kind: MissKind::PerByte {
+                        prev_size: step.prev_size,
+                        change: step.change,
+                        natives,
+                    },
+                });
+            }
+            Row { size, vmo, natives: nat, ratios, misses }
+        })
+        .collect();
+    OpTable {
+        op: op.to_owned(),
+        kind,
+        vmo_desc: info.map_or_else(String::new, |i| i.vmo.to_owned()),
+        natives,
+        rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Policy, parse_log};
+    use crate::sysinfo::CpuFeatures;
+
+    fn rec(op: &str, size: u64, side: &str, median: u64) -> Record {
+        Record::from_samples(op, size, side, vec![median - 1, median, median + 1]).unwrap()
+    }
+
+    fn log_of(records: Vec<Record>) -> Log {
+        let text: Vec<String> = records.iter().map(Record::to_line).collect();
+        parse_log(&text.join("\n"))
+    }
+
+    #[test]
+    fn targets_by_kind_and_size() {
+        assert_eq!(ratio_target(OpKind::Sweep, 4096), 1.5);
+        assert_eq!(ratio_target(OpKind::Sweep, 65536), 1.10);
+        assert_eq!(ratio_target(OpKind::Sweep, 256 << 20), 1.10);
+        assert_eq!(ratio_target(OpKind::PerCall, 0), 1.5);
+        assert_eq!(ratio_target(OpKind::Sparse, 1 << 18), 2.0);
+    }
+
+    #[test]
+    fn per_byte_steps_sort_and_skip_zero() {
+        // 1 ns/B, then 1 ns/B, then 1.5 ns/B; size 0 is left out.
+        let steps = per_byte_steps(&[(4096, 6144), (0, 100), (1024, 1024), (2048, 2048)]);
+        assert_eq!(steps.len(), 2);
+        assert_eq!((steps[0].prev_size, steps[0].size), (1024, 2048));
+        assert!(steps[0].change.abs() < 1e-12);
+        assert_eq!((steps[1].prev_size, steps[1].size), (2048, 4096));
+        assert!((steps[1].change - 0.5).abs() < 1e-12);
+        assert!(per_byte_steps(&[(4096, 10)]).is_empty());
+    }
+
+    #[test]
+    fn ratios_and_ratio_misses() {
+        let log = log_of(vec![
+            rec("COMMIT", 4096, "vmo", 1400),
+            rec("COMMIT", 4096, "fallocate", 1000), // 1.40: within 1.5
+            rec("COMMIT", 4096, "madv_populate_write", 900), // 1.56: miss
+            rec("COMMIT", 65536, "vmo", 1120),
+            rec("COMMIT", 65536, "fallocate", 1000), // 1.12: miss at >= 64 KiB
+            rec("COMMIT", 65536, "madv_populate_write", 2000),
+        ]);
+        let report = Report::build(log);
+        assert_eq!(report.tables.len(), 1);
+        let t = &report.tables[0];
+        assert_eq!(t.op, "COMMIT");
+        assert_eq!(t.natives[0].0, "fallocate");
+        assert_eq!(t.natives[1].0, "madv_populate_write");
+        assert_eq!(t.rows.iter().map(|r| r.size).collect::<Vec<_>>(), vec![4096, 65536]);
+        let r0 = &t.rows[0];
+        assert!((r0.ratios[0].unwrap() - 1.4).abs() < 1e-9);
+        assert_eq!(r0.misses.len(), 1);
+        assert_eq!(r0.misses[0].side, "madv_populate_write");
+        assert!(matches!(r0.misses[0].kind, MissKind::Ratio { target, .. } if target == 1.5));
+        let r1 = &t.rows[1];
+        assert_eq!(r1.misses.len(), 1);
+        assert_eq!(r1.misses[0].describe(), "VMO/fallocate 1.12 > 1.10");
+        let comps = report.comparisons();
+        assert_eq!(comps.len(), 4);
+        assert_eq!(comps.iter().filter(|c| c.miss).count(), 2);
+        assert_eq!(report.misses().count(), 2);
+    }
+
+    #[test]
+    fn per_byte_rise_is_marked_on_the_vmo_series_only() {
+        let log = log_of(vec![
+            rec("ZERO", 4096, "vmo", 4096),         // 1 ns/B
+            rec("ZERO", 65536, "vmo", 70_000),      // 1.068: within 10 %
+            rec("ZERO", 2 << 20, "vmo", 3_000_000), // 1.43 ns/B: +34 %
+            rec("ZERO", 4096, "madv_remove", 4096),
+            rec("ZERO", 65536, "madv_remove", 65536),
+            rec("ZERO", 2 << 20, "madv_remove", 4_194_304), // native doubles: not a miss
+        ]);
+        let report = Report::build(log);
+        let rows = &report.tables[0].rows;
+        assert!(rows[1].misses.iter().all(|m| !matches!(m.kind, MissKind::PerByte { .. })));
+        let m: Vec<&Miss> =
+            rows[2].misses.iter().filter(|m| matches!(m.kind, MissKind::PerByte { .. })).collect();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].side, "vmo");
+        match &m[0].kind {
+            MissKind::PerByte { prev_size, change, natives } => {
+                assert_eq!(*prev_size, 65536);
+                assert!(
+                    (change - (3_000_000.0 / 2_097_152.0 / (70_000.0 / 65536.0) - 1.0)).abs()
+                        < 1e-9
+                );
+                assert_eq!(natives.len(), 1);
+                assert_eq!(natives[0].0, "madv_remove");
+                assert!((natives[0].1 - 1.0).abs() < 1e-9);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(m[0].describe().starts_with("ns/B +34% from 64 KiB (natives: madv_remove +100%)"));
+    }
+
+    #[test]
+    fn sparse_and_per_call_targets_and_no_per_byte_check() {
+        let log = log_of(vec![
+            rec("CACHE_CLEAN_SPARSE_1TIB", 262_144, "vmo", 2500),
+            rec("CACHE_CLEAN_SPARSE_1TIB", 262_144, "vmo_64_pages", 1000), // 2.5 > 2
+            rec("COMMIT_SIZE0", 0, "vmo", 1400),
+            rec("COMMIT_SIZE0", 0, "madv_normal", 1000), // 1.4 <= 1.5
+        ]);
+        let report = Report::build(log);
+        // Catalog order: COMMIT_SIZE0 before the sparse op.
+        assert_eq!(report.tables[0].op, "COMMIT_SIZE0");
+        assert!(report.tables[0].rows[0].misses.is_empty());
+        let sparse = &report.tables[1];
+        assert_eq!(sparse.kind, OpKind::Sparse);
+        assert_eq!(sparse.rows[0].misses.len(), 1);
+        assert!(
+            matches!(sparse.rows[0].misses[0].kind, MissKind::Ratio { target, .. } if target == 2.0)
+        );
+    }
+
+    #[test]
+    fn unknown_ops_and_sides_get_columns() {
+        let log = log_of(vec![rec("NEW_OP", 4096, "vmo", 10), rec("NEW_OP", 4096, "other", 10)]);
+        let report = Report::build(log);
+        assert_eq!(report.tables[0].op, "NEW_OP");
+        assert_eq!(report.tables[0].natives, vec![("other".to_owned(), String::new())]);
+        assert_eq!(report.tables[0].rows[0].ratios, vec![Some(1.0)]);
+    }
+
+    #[test]
+    fn markdown_and_json_carry_everything() {
+        let policy = Policy {
+            warmup: 1,
+            min_reps: 5,
+            max_reps: 50,
+            budget_ms: 200,
+            warmup_max_size: 2 << 20,
+        };
+        let meta = Meta {
+            mode: "tcg".into(),
+            kernel: "7.3.0".into(),
+            cpu: CpuFeatures { clwb: false, clflushopt: true, line_size: 64 },
+            page_size: 4096,
+            policy,
+            per_call_policy: Policy { max_reps: 200, ..policy },
+            quick: false,
+            clocksource: "refined-jiffies".into(),
+            clock_step_ns: 4_000_000,
+        };
+        let skip = Skip {
+            op: "CACHE_CLEAN".into(),
+            side: "clwb".into(),
+            size: None,
+            reason: "the CPU has no clwb".into(),
+            error: false,
+        };
+        let mut lines = vec![meta.to_line(), skip.to_line()];
+        for r in [
+            rec("CACHE_CLEAN", 4096, "vmo", 500),
+            rec("COMMIT", 4096, "vmo", 3000),
+            rec("COMMIT", 4096, "fallocate", 1000),
+        ] {
+            lines.push(r.to_line());
+        }
+        lines.push(End { elapsed_ms: 61_500, errors: 0 }.to_line());
+        let report = Report::build(parse_log(&lines.join("\n")));
+        let md = report.to_markdown();
+        assert!(md.contains("**Guest mode: tcg.** Wall-clock times under TCG"), "{md}");
+        assert!(md.contains("The run took 61.5 s"));
+        assert!(md.contains("Repetitions: 1 warm-up (at 2 MiB for larger sizes), then at least 5"));
+        assert!(md.contains("Clock: clocksource refined-jiffies, smallest step seen 4.00 ms."));
+        assert!(md.contains("**Warning: the guest clock is coarse** (steps of 4.00 ms)"));
+        assert!(md.contains("## Target misses: 1\n\n- COMMIT 4 KiB: VMO/fallocate 3.00 > 1.50"));
+        assert!(md.contains("| size | VMO | fallocate | VMO/fallocate | madv_populate_write |"));
+        assert!(
+            md.contains("| 4 KiB | 3.00 µs (3.00–3.00) | 1.00 µs (1.00–1.00) | **3.00** ✗ | – | – | 3/3/– | VMO/fallocate 3.00 > 1.50 |"),
+            "{md}"
+        );
+        // The clwb column says why it is empty.
+        assert!(md.contains("| 4 KiB | 500 ns (499–501) | skipped | – | 3/– | – |"), "{md}");
+        assert!(md.contains("- CACHE_CLEAN clwb (all sizes): skipped: the CPU has no clwb"));
+
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["meta"]["mode"], "tcg");
+        assert_eq!(json["records"].as_array().unwrap().len(), 3);
+        let r = &json["records"][1];
+        assert_eq!(
+            (r["op"].as_str(), r["size"].as_u64(), r["side"].as_str()),
+            (Some("COMMIT"), Some(4096), Some("vmo"))
+        );
+        assert_eq!(
+            (
+                r["median_ns"].as_u64(),
+                r["min_ns"].as_u64(),
+                r["max_ns"].as_u64(),
+                r["reps"].as_u64()
+            ),
+            (Some(3000), Some(2999), Some(3001), Some(3))
+        );
+        assert_eq!(json["comparisons"][0]["miss"], true);
+        assert_eq!(json["misses"][0]["kind"], "ratio");
+        assert_eq!(json["skipped"][0]["side"], "clwb");
+        assert_eq!(json["end"]["elapsed_ms"], 61_500);
+    }
+
+    #[test]
+    fn an_unfinished_run_says_so() {
+        let report = Report::build(log_of(vec![rec("COMMIT", 4096, "vmo", 10)]));
+        let md = report.to_markdown();
+        assert!(md.contains("**Guest mode: unknown.**"));
+        assert!(md.contains("did not finish"));
+    }
+}

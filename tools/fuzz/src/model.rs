@@ -1,0 +1,852 @@
+//! The model: the objects and handles a worker made, what it knows of their
+//! pages, and the pure functions that say which status the module must give
+//! (the check order of `rust/device.rs` and `rust/vmo.rs`).
+//!
+//! An object's state is exact unless it belongs to the shared pool (other
+//! threads resize it, close its handles and take snapshots of it at any
+//! time): then the prediction is the union over the states it may be in
+//! ([`VmoState`]), plus `BAD_HANDLE` for a handle another thread may close.
+//!
+//! Pages are tracked per page-owning VMO (a root or a snapshot; a slice is
+//! a window on its root's pages), exactly as shmem holds them:
+//! * [`Page::Committed`]: allocated by COMMIT but never written, so it reads
+//!   as zeros and a snapshot does not copy it (shmem leaves the folio not
+//!   uptodate); a second COMMIT over it clears it and marks it uptodate
+//!   (`shmem_get_folio_gfp`, `SGP_FALLOC`), which makes it [`Page::Data`];
+//! * [`Page::Data`]: written (shmem marks the folio uptodate), with its bytes;
+//! * [`Page::Unknown`]: a `WRITE` faulted part-way through it: it may or may
+//!   not be allocated, and its bytes are not checked.
+
+use std::collections::BTreeMap;
+
+use vmo::sys;
+
+use crate::report::*;
+
+/// A model object's id (never reused).
+pub type ObjId = u64;
+
+/// `ZX_RIGHT_DUPLICATE`.
+pub const R_DUPLICATE: u32 = sys::VMO_RIGHT_DUPLICATE;
+/// `ZX_RIGHT_READ`.
+pub const R_READ: u32 = sys::VMO_RIGHT_READ;
+/// `ZX_RIGHT_WRITE`.
+pub const R_WRITE: u32 = sys::VMO_RIGHT_WRITE;
+/// `ZX_RIGHT_EXECUTE`.
+pub const R_EXECUTE: u32 = sys::VMO_RIGHT_EXECUTE;
+/// `ZX_RIGHT_RESIZE`.
+pub const R_RESIZE: u32 = sys::VMO_RIGHT_RESIZE;
+/// `ZX_RIGHT_SAME_RIGHTS`.
+pub const SAME_RIGHTS: u32 = sys::VMO_RIGHT_SAME_RIGHTS;
+/// The rights of a new VMO handle.
+pub const DEFAULT_VMO: u32 = sys::VMO_DEFAULT_VMO_RIGHTS;
+/// The rights of a new event handle.
+pub const DEFAULT_EVENT: u32 = sys::VMO_DEFAULT_EVENT_RIGHTS;
+
+/// What kind of object a model object is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A VMO made by CREATE.
+    Root,
+    /// A snapshot child: owns its pages.
+    Snapshot,
+    /// A slice child: a window on its root's pages.
+    Slice,
+    /// An event.
+    Event,
+}
+
+/// What the model knows of one page of a page-owning VMO (absent pages are
+/// not in the map).
+#[derive(Clone, Debug)]
+pub enum Page {
+    /// Allocated, never written: reads as zeros, not copied by snapshots.
+    Committed,
+    /// Written: these bytes.
+    Data(Box<[u8]>),
+    /// May or may not be allocated; unknown bytes.
+    Unknown,
+}
+
+/// One object (VMO or event) of the model.
+#[derive(Debug)]
+pub struct Obj {
+    /// Its kind.
+    pub kind: Kind,
+    /// The VMO it was made from (children).
+    pub parent: Option<ObjId>,
+    /// For a snapshot: the page owner whose snapshot count includes it.
+    pub cow_owner: Option<ObjId>,
+    /// The object that owns the pages (itself unless a slice).
+    pub owner: ObjId,
+    /// A slice's offset in its owner (0 otherwise).
+    pub base: u64,
+    /// The size in bytes (page aligned).
+    pub size: u64,
+    /// Whether it was made resizable.
+    pub resizable: bool,
+    /// A VMO of the shared pool: other threads change it.
+    pub racy: bool,
+    /// For owners: whether `pages` is exact.
+    pub content_known: bool,
+    /// For owners with known content: the pages.
+    pub pages: BTreeMap<u64, Page>,
+    /// For owners with unknown content: an upper bound of the pages they
+    /// may hold (for the memory budget).
+    pub extra_pages: u64,
+    /// Live direct children.
+    pub children: u32,
+    /// Live snapshots of this owner or of its slices.
+    pub cow_children: u32,
+    /// Handles of this worker to it.
+    pub handles: u32,
+    /// Live slices whose pages it owns.
+    pub slice_refs: u32,
+    /// Never dies (shared pool proxies).
+    pub pinned: bool,
+    /// The koid, once `GET_INFO` told it.
+    pub koid: Option<u64>,
+    /// The parent's koid (0 for roots), once known.
+    pub parent_koid: Option<u64>,
+    /// The shared pool slot this object stands for.
+    pub pool_slot: Option<usize>,
+}
+
+/// A live handle of this worker.
+#[derive(Clone, Copy, Debug)]
+pub struct H {
+    /// The raw value.
+    pub raw: u32,
+    /// The object.
+    pub obj: ObjId,
+    /// Its rights.
+    pub rights: u32,
+}
+
+/// One state a VMO may be in while a call runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmoState {
+    /// The size.
+    pub size: u64,
+    /// Whether it is resizable.
+    pub resizable: bool,
+    /// DECOMMIT is NOT_SUPPORTED: the page owner is a snapshot or has one.
+    pub decommit_blocked: bool,
+}
+
+/// The page size.
+pub fn pg() -> u64 {
+    static PAGE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| u64::from(vmo::system_get_page_size()))
+}
+
+/// `size` rounded up to a page, if that does not overflow.
+pub fn page_up(size: u64) -> Option<u64> {
+    Some(size.checked_add(pg() - 1)? & !(pg() - 1))
+}
+
+/// The module's `round_size`: rounded up, at most `VMO_MAX_SIZE`.
+pub fn round_size(size: u64) -> Option<u64> {
+    page_up(size).filter(|&r| r <= sys::VMO_MAX_SIZE)
+}
+
+/// Zircon's `InRange`.
+pub fn in_range(off: u64, len: u64, size: u64) -> bool {
+    matches!(off.checked_add(len), Some(end) if end <= size)
+}
+
+fn aligned(v: u64) -> bool {
+    v % pg() == 0
+}
+
+fn has(rights: u32, need: u32) -> bool {
+    rights & need == need
+}
+
+/// `Rights::reduce`: the rights of a duplicate or replacement.
+pub fn reduce(cur: u32, req: u32) -> Option<u32> {
+    if req == SAME_RIGHTS {
+        Some(cur)
+    } else if has(cur, req) {
+        Some(req)
+    } else {
+        None
+    }
+}
+
+/// `Vmo::child_rights`.
+pub fn child_rights(parent: u32, options: u32) -> u32 {
+    let mut r = (parent & !R_RESIZE) | sys::VMO_RIGHT_GET_PROPERTY | sys::VMO_RIGHT_SET_PROPERTY;
+    if options & sys::VMO_CHILD_RESIZABLE != 0 {
+        r |= R_RESIZE;
+    }
+    if options & sys::VMO_CHILD_SLICE == 0 {
+        r = (r | R_WRITE) & !R_EXECUTE;
+    }
+    if options & sys::VMO_CHILD_NO_WRITE != 0 {
+        r &= !R_WRITE;
+    }
+    r
+}
+
+/// The page range `[start, end)` (bytes) a COMMIT of `[off, off + len)`
+/// covers, or `None` when computing it overflows (`OUT_OF_RANGE`).
+pub fn commit_span(off: u64, len: u64) -> Option<(u64, u64)> {
+    let end = page_up(off.checked_add(len)?)?;
+    Some((off & !(pg() - 1), end))
+}
+
+/// `OP_RANGE` after the handle checks (`Vmo::op_range`).
+pub fn op_status(rights: u32, op: u32, off: u64, len: u64, st: &VmoState) -> i32 {
+    let need = |r: u32| if has(rights, r) { OK } else { ACCESS_DENIED };
+    match op {
+        sys::VMO_OP_COMMIT => {
+            if need(R_WRITE) != OK {
+                return ACCESS_DENIED;
+            }
+            match commit_span(off, len) {
+                Some((start, end)) if in_range(start, end - start, st.size) => OK,
+                _ => OUT_OF_RANGE,
+            }
+        }
+        sys::VMO_OP_DECOMMIT => {
+            if need(R_WRITE) != OK {
+                ACCESS_DENIED
+            } else if !in_range(off, len, st.size) {
+                OUT_OF_RANGE
+            } else if len == 0 {
+                OK
+            } else if st.decommit_blocked {
+                NOT_SUPPORTED
+            } else if !aligned(off) || !aligned(len) {
+                INVALID_ARGS
+            } else {
+                OK
+            }
+        }
+        sys::VMO_OP_ZERO => {
+            if need(R_WRITE) != OK {
+                ACCESS_DENIED
+            } else if !in_range(off, len, st.size) {
+                OUT_OF_RANGE
+            } else {
+                OK
+            }
+        }
+        sys::VMO_OP_LOCK | sys::VMO_OP_UNLOCK => {
+            if !has(rights, R_READ) && !has(rights, R_WRITE) {
+                ACCESS_DENIED
+            } else {
+                NOT_SUPPORTED
+            }
+        }
+        sys::VMO_OP_CACHE_SYNC
+        | sys::VMO_OP_CACHE_CLEAN
+        | sys::VMO_OP_CACHE_CLEAN_INVALIDATE
+        | sys::VMO_OP_CACHE_INVALIDATE => {
+            let r = if op == sys::VMO_OP_CACHE_INVALIDATE { R_WRITE } else { R_READ };
+            if need(r) != OK {
+                ACCESS_DENIED
+            } else if len == 0 {
+                INVALID_ARGS
+            } else if !in_range(off, len, st.size) {
+                OUT_OF_RANGE
+            } else {
+                OK
+            }
+        }
+        _ => INVALID_ARGS,
+    }
+}
+
+/// `READ` after the handle checks; `buf_ok`: the buffer takes `len` bytes.
+pub fn read_status(rights: u32, off: u64, len: u64, st: &VmoState, buf_ok: bool) -> i32 {
+    if !has(rights, R_READ) {
+        ACCESS_DENIED
+    } else if !in_range(off, len, st.size) {
+        OUT_OF_RANGE
+    } else if len > 0 && !buf_ok {
+        EFAULT
+    } else {
+        OK
+    }
+}
+
+/// `WRITE` after the handle checks; `buf_ok`: the source has `len` bytes.
+pub fn write_status(rights: u32, off: u64, len: u64, st: &VmoState, buf_ok: bool) -> i32 {
+    if !has(rights, R_WRITE) {
+        ACCESS_DENIED
+    } else if !in_range(off, len, st.size) {
+        OUT_OF_RANGE
+    } else if len > 0 && !buf_ok {
+        EFAULT
+    } else {
+        OK
+    }
+}
+
+/// `SET_SIZE` after the handle checks.
+pub fn set_size_status(rights: u32, size: u64, st: &VmoState) -> i32 {
+    if !has(rights, R_WRITE) || (st.resizable && !has(rights, R_RESIZE)) {
+        ACCESS_DENIED
+    } else if !st.resizable {
+        UNAVAILABLE
+    } else if round_size(size).is_none() {
+        OUT_OF_RANGE
+    } else {
+        OK
+    }
+}
+
+/// The checks of `CREATE_CHILD` made before the handle is looked up.
+pub fn child_precheck(options: u32, size: u64) -> Option<i32> {
+    let nw_rs = sys::VMO_CHILD_NO_WRITE | sys::VMO_CHILD_RESIZABLE;
+    if round_size(size).is_none() {
+        Some(OUT_OF_RANGE)
+    } else if options & nw_rs == nw_rs {
+        Some(INVALID_ARGS)
+    } else {
+        None
+    }
+}
+
+/// Whether `options` make a slice (else a snapshot), once accepted.
+pub fn is_slice_options(options: u32) -> bool {
+    options & sys::VMO_CHILD_SLICE != 0
+}
+
+/// `CREATE_CHILD` after the handle lookup (rights, then `Vmo::create_child`).
+pub fn child_status(rights: u32, options: u32, offset: u64, size: u64, st: &VmoState) -> i32 {
+    if !has(rights, R_DUPLICATE | R_READ) {
+        return ACCESS_DENIED;
+    }
+    let size = round_size(size).expect("prechecked");
+    let opts = options & !sys::VMO_CHILD_NO_WRITE;
+    if opts & sys::VMO_CHILD_SLICE != 0 {
+        if opts != sys::VMO_CHILD_SLICE || !aligned(offset) || !in_range(offset, size, st.size) {
+            return INVALID_ARGS;
+        }
+        if st.resizable {
+            return NOT_SUPPORTED;
+        }
+        return OK;
+    }
+    let snap = sys::VMO_CHILD_SNAPSHOT | sys::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE;
+    if opts & !(snap | sys::VMO_CHILD_RESIZABLE) != 0 || !aligned(offset) {
+        INVALID_ARGS
+    } else if offset.checked_add(size).is_none() {
+        OUT_OF_RANGE
+    } else if opts & snap == 0 {
+        INVALID_ARGS
+    } else {
+        OK
+    }
+}
+
+/// The handles and objects of one worker.
+#[derive(Default)]
+pub struct Model {
+    /// Objects by id.
+    pub objs: BTreeMap<ObjId, Obj>,
+    next: ObjId,
+    /// Live handles, in creation order.
+    pub handles: Vec<H>,
+    /// Recently closed handle values (never handed out again).
+    pub closed: Vec<u32>,
+}
+
+impl Model {
+    /// How many closed values are remembered.
+    const CLOSED_KEPT: usize = 64;
+
+    fn add_obj(&mut self, mut o: Obj) -> ObjId {
+        let id = self.next;
+        self.next += 1;
+        if o.kind != Kind::Slice {
+            o.owner = id;
+        }
+        self.objs.insert(id, o);
+        id
+    }
+
+    fn blank(kind: Kind, size: u64, resizable: bool) -> Obj {
+        Obj {
+            kind,
+            parent: None,
+            cow_owner: None,
+            owner: 0,
+            base: 0,
+            size,
+            resizable,
+            racy: false,
+            content_known: true,
+            pages: BTreeMap::new(),
+            extra_pages: 0,
+            children: 0,
+            cow_children: 0,
+            handles: 0,
+            slice_refs: 0,
+            pinned: false,
+            koid: None,
+            parent_koid: None,
+            pool_slot: None,
+        }
+    }
+
+    /// A new root VMO of the (rounded) `size`.
+    pub fn new_root(&mut self, size: u64, resizable: bool) -> ObjId {
+        let mut o = Model::blank(Kind::Root, size, resizable);
+        o.parent_koid = Some(0);
+        self.add_obj(o)
+    }
+
+    /// A new event.
+    pub fn new_event(&mut self) -> ObjId {
+        let mut o = Model::blank(Kind::Event, 0, false);
+        o.parent_koid = Some(0);
+        self.add_obj(o)
+    }
+
+    /// The stand-in for shared pool slot `slot`: racy and never dying.
+    pub fn new_proxy(&mut self, slot: usize, size: u64, resizable: bool) -> ObjId {
+        let mut o = Model::blank(Kind::Root, size, resizable);
+        o.racy = true;
+        o.content_known = false;
+        o.pinned = true;
+        o.pool_slot = Some(slot);
+        o.parent_koid = Some(0);
+        self.add_obj(o)
+    }
+
+    /// The object of `id`.
+    pub fn obj(&self, id: ObjId) -> &Obj {
+        &self.objs[&id]
+    }
+
+    /// The page owner of `id` and the offset of `id`'s window in it.
+    pub fn window(&self, id: ObjId) -> (ObjId, u64) {
+        let o = self.obj(id);
+        (o.owner, o.base)
+    }
+
+    /// Whether `id`'s pages change behind this worker's back.
+    pub fn is_racy(&self, id: ObjId) -> bool {
+        self.obj(self.obj(id).owner).racy
+    }
+
+    /// Whether the pages behind `id` are known exactly.
+    pub fn content_known(&self, id: ObjId) -> bool {
+        let owner = self.obj(self.obj(id).owner);
+        owner.content_known && !owner.racy
+    }
+
+    /// Adds a live handle.
+    pub fn add_handle(&mut self, raw: u32, obj: ObjId, rights: u32) {
+        self.objs.get_mut(&obj).expect("live object").handles += 1;
+        self.handles.push(H { raw, obj, rights });
+    }
+
+    /// Removes live handle `i` (it was closed) and lets its object die if
+    /// nothing holds it any more.
+    pub fn remove_handle(&mut self, i: usize) -> H {
+        let h = self.handles.remove(i);
+        self.closed.push(h.raw);
+        if self.closed.len() > Model::CLOSED_KEPT {
+            self.closed.remove(0);
+        }
+        self.objs.get_mut(&h.obj).expect("live object").handles -= 1;
+        self.maybe_die(h.obj);
+        h
+    }
+
+    /// Drops every handle and object (after a mismatch: the caller closed
+    /// the handles).
+    pub fn forget_all(&mut self) {
+        let closed = std::mem::take(&mut self.closed);
+        let pinned: Vec<(ObjId, Obj)> = std::mem::take(&mut self.objs)
+            .into_iter()
+            .filter(|(_, o)| o.pinned)
+            .map(|(id, mut o)| {
+                o.handles = 0;
+                o.children = 0;
+                o.cow_children = 0;
+                o.slice_refs = 0;
+                (id, o)
+            })
+            .collect();
+        *self = Model {
+            objs: pinned.into_iter().collect(),
+            next: self.next,
+            handles: Vec::new(),
+            closed,
+        };
+    }
+
+    fn maybe_die(&mut self, id: ObjId) {
+        let o = self.obj(id);
+        if o.handles > 0 || o.slice_refs > 0 || o.pinned {
+            return;
+        }
+        let o = self.objs.remove(&id).expect("live object");
+        if let Some(p) = o.parent.and_then(|p| self.objs.get_mut(&p)) {
+            p.children -= 1;
+        }
+        if let Some(c) = o.cow_owner.and_then(|c| self.objs.get_mut(&c)) {
+            c.cow_children -= 1;
+        }
+        if o.kind == Kind::Slice {
+            self.objs.get_mut(&o.owner).expect("a slice's owner lives").slice_refs -= 1;
+            self.maybe_die(o.owner);
+        }
+    }
+
+    /// A child of `parent` made by `CREATE_CHILD` with `options` (accepted),
+    /// `offset` and the rounded `size`; `max_parent` is the largest size the
+    /// parent may have had (shared VMOs change size).
+    pub fn new_child(
+        &mut self,
+        parent: ObjId,
+        options: u32,
+        offset: u64,
+        size: u64,
+        max_parent: u64,
+    ) -> ObjId {
+        let (owner, base) = self.window(parent);
+        let parent_koid = self.obj(parent).koid;
+        let parent_size = self.obj(parent).size;
+        let id = if is_slice_options(options) {
+            let mut o = Model::blank(Kind::Slice, size, false);
+            o.owner = owner;
+            o.base = base + offset;
+            self.objs.get_mut(&owner).expect("owner").slice_refs += 1;
+            self.add_obj(o)
+        } else {
+            let resizable = options & sys::VMO_CHILD_RESIZABLE != 0;
+            let mut o = Model::blank(Kind::Snapshot, size, resizable);
+            o.cow_owner = Some(owner);
+            let copy_end = offset.saturating_add(size).min(parent_size);
+            if self.content_known(parent) {
+                if offset < copy_end {
+                    let first = (base + offset) / pg();
+                    let last = (base + copy_end) / pg();
+                    let src = &self.obj(owner).pages;
+                    for (&p, page) in src.range(first..last) {
+                        let copy = match page {
+                            Page::Committed => continue,
+                            Page::Data(d) => Page::Data(d.clone()),
+                            Page::Unknown => Page::Unknown,
+                        };
+                        o.pages.insert(p - first, copy);
+                    }
+                }
+            } else {
+                o.content_known = false;
+                o.extra_pages = self.snapshot_cost(parent, offset, size, max_parent);
+            }
+            self.objs.get_mut(&owner).expect("owner").cow_children += 1;
+            self.add_obj(o)
+        };
+        let o = self.objs.get_mut(&id).expect("new");
+        o.parent = Some(parent);
+        o.parent_koid = parent_koid;
+        self.objs.get_mut(&parent).expect("parent").children += 1;
+        id
+    }
+
+    /// The pages a snapshot of `[offset, offset + size)` of `parent` would
+    /// copy (an upper bound where the content is not known; `max_parent` is
+    /// the largest size the parent may have).
+    pub fn snapshot_cost(&self, parent: ObjId, offset: u64, size: u64, max_parent: u64) -> u64 {
+        let (owner, base) = self.window(parent);
+        let o = self.obj(parent);
+        if !self.content_known(parent) {
+            let window = size.min(max_parent.saturating_sub(offset)) / pg();
+            let held = self.obj(owner);
+            return if held.racy { window } else { window.min(held.extra_pages) };
+        }
+        let copy_end = offset.saturating_add(size).min(o.size);
+        if offset >= copy_end {
+            return 0;
+        }
+        let (first, last) = ((base + offset) / pg(), (base + copy_end) / pg());
+        self.obj(owner)
+            .pages
+            .range(first..last)
+            .filter(|(_, p)| !matches!(p, Page::Committed))
+            .count() as u64
+    }
+
+    /// The states `id` may be in: one, unless it is racy. `pool_sizes` are
+    /// the sizes a shared VMO may have had.
+    pub fn states(&self, id: ObjId, pool_sizes: &[u64]) -> Vec<VmoState> {
+        let o = self.obj(id);
+        let owner = self.obj(o.owner);
+        let sizes: Vec<u64> =
+            if o.pool_slot.is_some() { pool_sizes.to_vec() } else { vec![o.size] };
+        let blocked: &[bool] = if owner.kind == Kind::Snapshot {
+            &[true]
+        } else if owner.racy {
+            &[false, true]
+        } else if owner.cow_children > 0 {
+            &[true]
+        } else {
+            &[false]
+        };
+        let mut out = Vec::new();
+        for &size in &sizes {
+            for &b in blocked {
+                out.push(VmoState { size, resizable: o.resizable, decommit_blocked: b });
+            }
+        }
+        out
+    }
+
+    /// Pages this worker's VMOs may hold (the memory budget).
+    pub fn budget_pages(&self) -> u64 {
+        self.objs
+            .values()
+            .filter(|o| matches!(o.kind, Kind::Root | Kind::Snapshot) && !o.racy)
+            .map(|o| if o.content_known { o.pages.len() as u64 } else { o.extra_pages })
+            .sum()
+    }
+
+    /// The owner with the most pages (to free memory), if any.
+    pub fn fattest_owner(&self) -> Option<ObjId> {
+        self.objs
+            .iter()
+            .filter(|(_, o)| matches!(o.kind, Kind::Root | Kind::Snapshot) && !o.racy)
+            .max_by_key(|(_, o)| if o.content_known { o.pages.len() as u64 } else { o.extra_pages })
+            .map(|(&id, _)| id)
+    }
+
+    /// `[lo, hi]`: the committed bytes `GET_INFO` may report for owner `id`
+    /// (`None`: unknown content).
+    pub fn committed_bounds(&self, id: ObjId) -> Option<(u64, u64)> {
+        let o = self.obj(id);
+        if !o.content_known || o.racy {
+            return None;
+        }
+        let unknown = o.pages.values().filter(|p| matches!(p, Page::Unknown)).count() as u64;
+        let lo = o.pages.len() as u64 - unknown;
+        Some((lo * pg(), (lo + unknown) * pg()))
+    }
+
+    fn owner_mut(&mut self, id: ObjId) -> (&mut Obj, u64) {
+        let (owner, base) = self.window(id);
+        (self.objs.get_mut(&owner).expect("owner"), base)
+    }
+
+    /// A COMMIT of `[off, off + len)` through `id` succeeded.
+    pub fn commit(&mut self, id: ObjId, off: u64, len: u64) {
+        let (start, end) = commit_span(off, len).expect("accepted");
+        let (o, base) = self.owner_mut(id);
+        if !o.content_known {
+            o.extra_pages += (end - start) / pg();
+            return;
+        }
+        for p in (base + start) / pg()..(base + end) / pg() {
+            match o.pages.get_mut(&p) {
+                // shmem_fallocate on a folio an earlier COMMIT allocated
+                // ("SGP_FALLOC on a folio fallocated earlier must initialize
+                // it now"): cleared and marked uptodate, so snapshots copy it.
+                Some(page @ Page::Committed) => *page = Page::Data(vec![0; pg() as usize].into()),
+                Some(_) => {}
+                None => {
+                    o.pages.insert(p, Page::Committed);
+                }
+            }
+        }
+    }
+
+    /// A ZERO or DECOMMIT of `[off, off + len)` through `id` succeeded:
+    /// whole pages go, partial pages that hold data are zeroed in place.
+    pub fn punch(&mut self, id: ObjId, off: u64, len: u64) {
+        let (o, base) = self.owner_mut(id);
+        if !o.content_known || len == 0 {
+            return;
+        }
+        let (a, b) = (base + off, base + off + len);
+        let ps = pg();
+        let (first, last) = (a.div_ceil(ps), b / ps);
+        let whole: Vec<u64> = if first < last {
+            o.pages.range(first..last).map(|(&p, _)| p).collect()
+        } else {
+            Vec::new()
+        };
+        for p in whole {
+            o.pages.remove(&p);
+        }
+        for p in [a / ps, (b - 1) / ps] {
+            let (s, e) = (a.max(p * ps), b.min((p + 1) * ps));
+            if e - s < ps
+                && let Some(Page::Data(d)) = o.pages.get_mut(&p)
+            {
+                d[(s - p * ps) as usize..(e - p * ps) as usize].fill(0);
+            }
+        }
+    }
+
+    /// A WRITE of `data` at `off` through `id` succeeded.
+    pub fn write(&mut self, id: ObjId, off: u64, data: &[u8]) {
+        let (o, base) = self.owner_mut(id);
+        let ps = pg();
+        if data.is_empty() {
+            return;
+        }
+        if !o.content_known {
+            o.extra_pages += (data.len() as u64).div_ceil(ps) + 1;
+            return;
+        }
+        let (a, b) = (base + off, base + off + data.len() as u64);
+        for p in a / ps..b.div_ceil(ps) {
+            let (s, e) = (a.max(p * ps), b.min((p + 1) * ps));
+            let src = &data[(s - a) as usize..(e - a) as usize];
+            let page = o.pages.entry(p).or_insert(Page::Committed);
+            match page {
+                Page::Unknown => {}
+                Page::Committed => {
+                    let mut d = vec![0u8; ps as usize].into_boxed_slice();
+                    d[(s - p * ps) as usize..(e - p * ps) as usize].copy_from_slice(src);
+                    *page = Page::Data(d);
+                }
+                Page::Data(d) => {
+                    d[(s - p * ps) as usize..(e - p * ps) as usize].copy_from_slice(src)
+                }
+            }
+        }
+    }
+
+    /// A WRITE through `id` faulted: the pages of `[off, off + len)` (within
+    /// the VMO) may have been allocated and partly written.
+    pub fn write_unknown(&mut self, id: ObjId, off: u64, len: u64) {
+        let size = self.obj(id).size;
+        let (o, base) = self.owner_mut(id);
+        let ps = pg();
+        let end = off.saturating_add(len).min(size);
+        if !o.content_known {
+            o.extra_pages += end.saturating_sub(off).div_ceil(ps) + 1;
+            return;
+        }
+        if off >= end {
+            return;
+        }
+        for p in (base + off) / ps..(base + end).div_ceil(ps) {
+            o.pages.insert(p, Page::Unknown);
+        }
+    }
+
+    /// A SET_SIZE of owner `id` to the rounded `size` succeeded.
+    pub fn set_size(&mut self, id: ObjId, size: u64) {
+        let o = self.objs.get_mut(&id).expect("live");
+        o.size = size;
+        let first_gone = size / pg();
+        let gone: Vec<u64> = o.pages.range(first_gone..).map(|(&p, _)| p).collect();
+        for p in gone {
+            o.pages.remove(&p);
+        }
+    }
+
+    /// Compares what a READ of `data.len()` bytes at `off` through `id`
+    /// returned with the model; describes the first difference.
+    pub fn check_read(&self, id: ObjId, off: u64, data: &[u8]) -> Option<String> {
+        let (owner, base) = self.window(id);
+        let o = self.obj(owner);
+        let ps = pg();
+        for (i, &got) in data.iter().enumerate() {
+            let pos = base + off + i as u64;
+            let want = match o.pages.get(&(pos / ps)) {
+                None | Some(Page::Committed) => 0,
+                Some(Page::Data(d)) => d[(pos % ps) as usize],
+                Some(Page::Unknown) => continue,
+            };
+            if want != got {
+                return Some(format!(
+                    "byte {:#x} of the VMO (owner page {:#x}) is {got:#04x}, model {want:#04x}",
+                    off + i as u64,
+                    pos / ps
+                ));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(size: u64) -> VmoState {
+        VmoState { size, resizable: false, decommit_blocked: false }
+    }
+
+    #[test]
+    fn op_range_order_follows_the_module() {
+        let p = pg();
+        let all = DEFAULT_VMO;
+        assert_eq!(op_status(all, sys::VMO_OP_COMMIT, 1, 0, &st(p)), OK);
+        assert_eq!(op_status(all, sys::VMO_OP_COMMIT, p + 1, 0, &st(p)), OUT_OF_RANGE);
+        assert_eq!(op_status(all, sys::VMO_OP_COMMIT, u64::MAX - 1, 1, &st(p)), OUT_OF_RANGE);
+        assert_eq!(op_status(all, sys::VMO_OP_DECOMMIT, 1, 0, &st(p)), OK);
+        assert_eq!(op_status(all, sys::VMO_OP_DECOMMIT, 1, 1, &st(p)), INVALID_ARGS);
+        let blocked = VmoState { decommit_blocked: true, ..st(p) };
+        assert_eq!(op_status(all, sys::VMO_OP_DECOMMIT, 1, 1, &blocked), NOT_SUPPORTED);
+        assert_eq!(op_status(all, sys::VMO_OP_DECOMMIT, 1, p, &blocked), OUT_OF_RANGE);
+        assert_eq!(op_status(all, sys::VMO_OP_CACHE_CLEAN, u64::MAX, 0, &st(p)), INVALID_ARGS);
+        assert_eq!(op_status(0, 0xffff_ffff, 0, 0, &st(p)), INVALID_ARGS);
+        assert_eq!(op_status(R_READ, sys::VMO_OP_CACHE_INVALIDATE, 0, 1, &st(p)), ACCESS_DENIED);
+        assert_eq!(op_status(sys::VMO_RIGHT_MAP, sys::VMO_OP_LOCK, 0, 1, &st(p)), ACCESS_DENIED);
+        assert_eq!(op_status(R_WRITE, sys::VMO_OP_UNLOCK, 0, 1, &st(p)), NOT_SUPPORTED);
+    }
+
+    #[test]
+    fn children() {
+        let p = pg();
+        let all = DEFAULT_VMO;
+        assert_eq!(
+            child_precheck(sys::VMO_CHILD_NO_WRITE | sys::VMO_CHILD_RESIZABLE, p),
+            Some(INVALID_ARGS)
+        );
+        assert_eq!(child_precheck(0, u64::MAX), Some(OUT_OF_RANGE));
+        assert_eq!(child_status(all, sys::VMO_CHILD_SLICE, 0, p, &st(p)), OK);
+        assert_eq!(child_status(all, sys::VMO_CHILD_SLICE, 0, 2 * p, &st(p)), INVALID_ARGS);
+        let rs = VmoState { resizable: true, ..st(p) };
+        assert_eq!(child_status(all, sys::VMO_CHILD_SLICE, 0, p, &rs), NOT_SUPPORTED);
+        assert_eq!(child_status(all, 0, 0, p, &st(p)), INVALID_ARGS);
+        assert_eq!(child_status(all, sys::VMO_CHILD_SNAPSHOT, 1 << 40, p, &st(p)), OK);
+        assert_eq!(
+            child_status(all, sys::VMO_CHILD_SNAPSHOT, u64::MAX - p + 1, p, &st(p)),
+            OUT_OF_RANGE
+        );
+        assert_eq!(child_status(R_READ, sys::VMO_CHILD_SNAPSHOT, 0, p, &st(p)), ACCESS_DENIED);
+        let r = child_rights(R_READ | R_DUPLICATE | R_EXECUTE, sys::VMO_CHILD_SNAPSHOT);
+        assert_eq!(r & (R_WRITE | R_EXECUTE), R_WRITE);
+    }
+
+    #[test]
+    fn pages_follow_shmem() {
+        let p = pg();
+        let mut m = Model::default();
+        let v = m.new_root(4 * p, false);
+        m.commit(v, 1, 0);
+        m.write(v, p + 10, &[1, 2, 3]);
+        assert_eq!(m.committed_bounds(v), Some((2 * p, 2 * p)));
+        let s = m.new_child(v, sys::VMO_CHILD_SNAPSHOT, 0, 4 * p, 4 * p);
+        // The committed-only page is not copied.
+        assert_eq!(m.committed_bounds(s), Some((p, p)));
+        assert_eq!(m.check_read(s, p + 10, &[1, 2, 3]), None);
+        assert!(m.check_read(s, p + 10, &[1, 2, 4]).is_some());
+        m.punch(v, p + 11, 1);
+        assert_eq!(m.check_read(v, p + 10, &[1, 0, 3]), None);
+        m.punch(v, 0, 2 * p);
+        assert_eq!(m.committed_bounds(v), Some((0, 0)));
+        let slice = m.new_child(v, sys::VMO_CHILD_SLICE, 2 * p, p, 4 * p);
+        m.write(slice, 0, &[9]);
+        assert_eq!(m.check_read(v, 2 * p, &[9]), None);
+        assert_eq!(m.obj(v).children, 2);
+        assert_eq!(m.obj(v).cow_children, 1);
+        m.add_handle(7, s, DEFAULT_VMO);
+        m.remove_handle(0);
+        assert_eq!(m.obj(v).cow_children, 0);
+        assert_eq!(m.obj(v).children, 1);
+    }
+}
