@@ -126,6 +126,8 @@ set -e
 if [ "$mode" = bench ] && [ $rc = 0 ]; then
     echo "== bench: report (build/bench/results.{json,md}, plot.svg)"
     (cd "$here/tools" && cargo run --release -q -p vmo-bench --features report --bin vmo-bench-report -- "$B") || rc=1
+    # What the report cannot compute: why the marked rows miss.
+    cat "$here/tools/bench/analysis.md" | tee -a "$B/results.md"
 fi
 if [ "$mode" = test ] && [ -z "${VMO_NO_SUMMARY:-}" ]; then
     counts=("$B/counts.json")
