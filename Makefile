@@ -11,6 +11,7 @@
 #   make test-quick   only the normal x86-64 kernel
 #   make test-debug   only the debug kernel pass;  make test-arm64: only arm64
 #   make bench    VMO ops against native Linux in the guest (build/bench/)
+#   make fuzz     the ioctl fuzzer on the debug kernel (FUZZ_SECONDS, FUZZ_SEED)
 #   make check    rustfmt/clippy of the module and the userspace workspace
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ export VMO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vmo-rs
 # build/<script>/counts.json.
 TEST_PASSES ?= run-debug.sh run-arm64.sh
 
-.PHONY: all modules run test test-quick test-debug test-arm64 bench check clean kernel
+.PHONY: all modules run test test-quick test-debug test-arm64 bench fuzz check clean kernel
 all: modules
 
 kernel:
@@ -46,6 +47,11 @@ test-arm64:
 
 bench:
 	@tools/run.sh bench
+
+# The ioctl fuzzer on the debug kernel: make fuzz [FUZZ_SECONDS=300] [FUZZ_SEED=S]
+fuzz:
+	@VMO_FLAVOUR=debug VMO_BUILD_NAME=fuzz GUEST_CMDLINE=panic_on_warn=1 \
+	 FUZZ_SECONDS=$${FUZZ_SECONDS:-300} GUEST_TIMEOUT=$$(( $${FUZZ_SECONDS:-300} + 900 )) tools/run.sh fuzz
 
 check:
 	@tools/build-module.sh W=e CLIPPY=1

@@ -266,8 +266,9 @@ impl Vmo {
     }
 
     /// A snapshot copies the committed pages of `[offset, end)` that lie inside this VMO: the
-    /// cost follows the parent's committed pages, not the size. Pages allocated by COMMIT but
-    /// never written read as zeros and are not copied.
+    /// cost follows the parent's committed pages, not the size. A page that shmem allocated for
+    /// COMMIT but has not initialised yet (it reads as zeros; shmem clears it on first use, or
+    /// when a later COMMIT covers it again) is not copied.
     fn create_snapshot(self: &Arc<Self>, offset: u64, end: u64, size: u64, resizable: bool) -> ZxResult<Arc<Vmo>> {
         let file = ShmemFile::new(size).map_err(Status::from_mm)?;
         let copy_end = end.min(self.size());

@@ -4,13 +4,14 @@
 #   tools/run.sh run    boot the guest, load vmo.ko, show the VMO lifecycle
 #   tools/run.sh test   host cargo tests + KUnit (at insmod) + guest tests
 #   tools/run.sh bench  VMO ops against native Linux in the guest
+#   tools/run.sh fuzz   the ioctl fuzzer for FUZZ_SECONDS (make fuzz: on the debug kernel)
 #
 # Everything missing is built first (toolchain, guest kernel, module, guest
 # programs). The guest's console is kept in build/<mode>/console.log and the
 # programs' output in build/<mode>/user.log. `test` ends with the plain line
 # "N passed, N failed, N skipped" counting every test case.
 set -euo pipefail
-mode=${1:?usage: tools/run.sh run|test|bench}
+mode=${1:?usage: tools/run.sh run|test|bench|fuzz}
 here=$(cd "$(dirname "$0")/.." && pwd)
 # VMO_FLAVOUR=debug boots the sanitizer kernel; VMO_BUILD_NAME names the log folder.
 B=$here/build/${VMO_BUILD_NAME:-$mode}
@@ -40,7 +41,12 @@ for line in sys.stdin:
 progs=()
 case $mode in
     run)   mapfile -t progs < <(cargo_guest build -p vmoctl -p vmo-bench | exes) ;;
-    test)  mapfile -t progs < <(cargo_guest test --no-run -p vmo-guest-tests | exes) ;;
+    test)  mapfile -t progs < <(cargo_guest test --no-run -p vmo-guest-tests | exes)
+           # The debug pass also runs the ioctl fuzzer, for FUZZ_SECONDS (default 30).
+           if [ "${VMO_FLAVOUR:-normal}" = debug ]; then
+               mapfile -t -O ${#progs[@]} progs < <(cargo_guest build -p vmo-fuzz | exes)
+           fi ;;
+    fuzz)  mapfile -t progs < <(cargo_guest build -p vmo-fuzz | exes) ;;
     bench) mapfile -t progs < <(cargo_guest build -p vmo-bench | exes) ;;
 esac
 unset RUSTFLAGS
@@ -91,6 +97,7 @@ for p in "${progs[@]}"; do
         run/vmoctl) echo "demo" ;;
         run/vmo-bench) echo "--quick --mode $bmode" ;;
         bench/vmo-bench) echo "--mode $bmode" ;;
+        */vmo-fuzz) echo "--seconds ${FUZZ_SECONDS:-30}${FUZZ_SEED:+ --seed $FUZZ_SEED}" ;;
         test/*) echo "--test-threads=2" ;;
     esac >"$root/args/$name"
 done

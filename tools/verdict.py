@@ -146,6 +146,17 @@ def main():
         if not re.search(rf"^@@end {re.escape(name)} ", user, re.M):
             problems.append(f"guest program {name} never finished")
 
+    # The fuzzer: one check, passed when its model saw no mismatch.
+    for m in re.finditer(r"^(fuzz: seed=\S+ iterations=(\d+) combos=(\d+) mismatches=(\d+).*)$", user, re.M):
+        print(f"   {args.label}{m.group(1)}")
+        if m.group(4) == "0":
+            passed += 1
+        else:
+            failed += 1
+            problems.append(f"the fuzzer's model saw {m.group(4)} mismatches (see user.log)")
+    if re.search(r"^@@begin vmo-fuzz", user, re.M) and not re.search(r"^fuzz: seed=", user, re.M):
+        problems.append("the fuzzer printed no summary")
+
     if args.mode == "test" and "@@begin" in user:
         gp, gf, gs = libtest_counts(user)
         print(f"   guest: {gp} passed, {gf} failed, {gs} skipped")
