@@ -5,11 +5,11 @@
 #
 #   make [KDIR=<built Rust-enabled kernel tree>]   build vmo.ko
 #   make run      boot the guest, load the module, show the VMO lifecycle
-#   make test     every test: host cargo tests, KUnit and the guest tests on the
-#                 normal kernel, again on the debug (sanitizer) kernel, and KUnit
-#                 on arm64; one summary line over all of them
-#   make test-quick   only the normal x86-64 kernel
-#   make test-debug   only the debug kernel pass;  make test-arm64: only arm64
+#   make test     host cargo tests, KUnit and the guest tests on the normal
+#                 x86-64 kernel, and KUnit on arm64; one summary line
+#   make test-debug   the guest tests, KUnit and a 30 s fuzz on the debug
+#                 (sanitizer) kernel; .ci/run runs it before `make test`
+#   make test-all all three passes with one summary line
 #   make bench    VMO ops against native Linux in the guest (build/bench/)
 #   make fuzz     the ioctl fuzzer on the debug kernel (FUZZ_SECONDS, FUZZ_SEED)
 #   make check    rustfmt/clippy of the module and the userspace workspace
@@ -19,9 +19,9 @@ export VMO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vmo-rs
 
 # The extra passes of `make test`, each a script in tools/ that leaves
 # build/<script>/counts.json.
-TEST_PASSES ?= run-debug.sh run-arm64.sh
+TEST_PASSES ?= run-arm64.sh
 
-.PHONY: all modules run test test-quick test-debug test-arm64 bench fuzz check clean kernel
+.PHONY: all modules run test test-all test-debug bench fuzz check clean kernel
 all: modules
 
 kernel:
@@ -36,14 +36,12 @@ run:
 test:
 	@VMO_EXTRA_TESTS="$(TEST_PASSES)" tools/run.sh test
 
-test-quick:
-	@VMO_EXTRA_TESTS= tools/run.sh test
-
 test-debug:
-	@VMO_EXTRA_TESTS=run-debug.sh tools/run.sh test
+	@VMO_FLAVOUR=debug VMO_BUILD_NAME=run-debug GUEST_CMDLINE=panic_on_warn=1 \
+	 GUEST_TIMEOUT=$${GUEST_TIMEOUT_DEBUG:-1500} tools/run.sh test
 
-test-arm64:
-	@VMO_EXTRA_TESTS=run-arm64.sh tools/run.sh test
+test-all:
+	@VMO_EXTRA_TESTS="run-debug.sh $(TEST_PASSES)" tools/run.sh test
 
 bench:
 	@tools/run.sh bench
