@@ -149,9 +149,11 @@ impl VmoFile {
         Ok(self.table.lock().get(value)?.clone())
     }
 
-    /// The VMO and rights of the handle `value`: `BAD_HANDLE`, then `WRONG_TYPE`.
+    /// The VMO and rights of the handle `value`: `BAD_HANDLE`, then `WRONG_TYPE`. Only the
+    /// VMO's reference count is taken under the lock.
     fn vmo_handle(&self, value: u32) -> ZxResult<(Arc<Vmo>, Rights)> {
-        let h = self.handle(value)?;
+        let table = self.table.lock();
+        let h = table.get(value)?;
         Ok((h.vmo()?.clone(), h.rights))
     }
 

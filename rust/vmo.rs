@@ -402,21 +402,20 @@ impl Vmo {
         let end = offset.checked_add(len).ok_or(Status::OutOfRange)?;
         let end = page_round_up(end).ok_or(Status::OutOfRange)?;
         let start = page_round_down(offset);
-        self.with_stable_size(|size| {
-            if !in_range(start, end - start, size) {
-                return Err(Status::OutOfRange);
-            }
-            if end == start {
-                return Ok(());
-            }
-            let (file, base) = self.window();
+        self.with_range(start, end - start, |file, base| {
             file.commit(base + start, end - start).map_err(Status::from_mm)
         })
     }
 
-    /// DECOMMIT: frees page-aligned ranges of a VMO that has no snapshot (Zircon: no COW
-    /// parent and no non-slice children); a slice forwards to the VMO owning its pages.
-    fn decommit(&self, offset: u64, len: u64) -> ZxResult {
+    /// The common start of COMMIT, DECOMMIT and ZERO: with the size stable, a range not inside
+    /// the VMO is `OUT_OF_RANGE`, an empty one is done; otherwise `f` runs with the shmem file
+    /// and the window's base in it.
+    fn with_range(
+        &self,
+        offset: u64,
+        len: u64,
+        f: impl FnOnce(&ShmemFile, u64) -> ZxResult,
+    ) -> ZxResult {
         self.with_stable_size(|size| {
             if !in_range(offset, len, size) {
                 return Err(Status::OutOfRange);
@@ -425,6 +424,14 @@ impl Vmo {
                 return Ok(());
             }
             let (file, base) = self.window();
+            f(file, base)
+        })
+    }
+
+    /// DECOMMIT: frees page-aligned ranges of a VMO that has no snapshot (Zircon: no COW
+    /// parent and no non-slice children); a slice forwards to the VMO owning its pages.
+    fn decommit(&self, offset: u64, len: u64) -> ZxResult {
+        self.with_range(offset, len, |file, base| {
             let owner = self.owner();
             if owner.is_snapshot() || owner.links.cow_children.load(Relaxed) != 0 {
                 return Err(Status::NotSupported);
@@ -439,14 +446,7 @@ impl Vmo {
     /// ZERO: byte granular. Whole pages are freed (and unmapped), the covered bytes of present
     /// partial pages are zeroed in place, absent pages stay absent.
     fn zero(&self, offset: u64, len: u64) -> ZxResult {
-        self.with_stable_size(|size| {
-            if !in_range(offset, len, size) {
-                return Err(Status::OutOfRange);
-            }
-            if len == 0 {
-                return Ok(());
-            }
-            let (file, base) = self.window();
+        self.with_range(offset, len, |file, base| {
             file.punch(base + offset, len).map_err(Status::from_mm)
         })
     }
