@@ -134,12 +134,7 @@ mod tests {
 
     #[cfg(CONFIG_X86_64)]
     fn expected(op: CacheOp) -> Option<Instr> {
-        extern "C" {
-            fn vmo_x86_has_clwb() -> bool;
-            fn vmo_x86_has_clflushopt() -> bool;
-        }
-        // SAFETY: both read the boot CPU's feature bits, set up before any module loads.
-        let (clwb, clflushopt) = unsafe { (vmo_x86_has_clwb(), vmo_x86_has_clflushopt()) };
+        let (clwb, clflushopt, _) = arch::features();
         let flush = if clflushopt { Instr::Clflushopt } else { Instr::Clflush };
         match op {
             // x86 fetches coherently: SYNC only serialises, in `finish`, with no per-line work.

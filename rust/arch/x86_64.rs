@@ -36,6 +36,12 @@ pub(crate) fn line_size() -> usize {
     }
 }
 
+/// The CPU's cache-maintenance features: (`clwb`, `clflushopt`, `clflush`).
+pub(crate) fn features() -> (bool, bool, bool) {
+    // SAFETY: the three read the boot CPU's feature bits, set up before any module loads.
+    unsafe { (vmo_x86_has_clwb(), vmo_x86_has_clflushopt(), vmo_x86_has_clflush()) }
+}
+
 /// The per-line work of one op, chosen once per op.
 pub(crate) struct Prim {
     instr: Option<Instr>,
@@ -47,9 +53,7 @@ pub(crate) struct Prim {
 /// without `clwb`) are `clflushopt`, else `clflush`; SYNC has no per-line work on x86, which
 /// keeps instruction fetch coherent with data writes: it only serialises, in [`finish`].
 pub(crate) fn prepare(sync: bool, clean: bool) -> Prim {
-    // SAFETY: the three read the boot CPU's feature bits, set up before any module loads.
-    let (clwb, clflushopt, clflush) =
-        unsafe { (vmo_x86_has_clwb(), vmo_x86_has_clflushopt(), vmo_x86_has_clflush()) };
+    let (clwb, clflushopt, clflush) = features();
     let instr = if sync {
         None
     } else if clean && clwb {

@@ -261,20 +261,17 @@ pub fn op_status(rights: u32, op: u32, off: u64, len: u64, st: &VmoState) -> i32
 
 /// `READ` after the handle checks; `buf_ok`: the buffer takes `len` bytes.
 pub fn read_status(rights: u32, off: u64, len: u64, st: &VmoState, buf_ok: bool) -> i32 {
-    if !has(rights, R_READ) {
-        ACCESS_DENIED
-    } else if !in_range(off, len, st.size) {
-        OUT_OF_RANGE
-    } else if len > 0 && !buf_ok {
-        EFAULT
-    } else {
-        OK
-    }
+    rw_status(rights, R_READ, off, len, st, buf_ok)
 }
 
 /// `WRITE` after the handle checks; `buf_ok`: the source has `len` bytes.
 pub fn write_status(rights: u32, off: u64, len: u64, st: &VmoState, buf_ok: bool) -> i32 {
-    if !has(rights, R_WRITE) {
+    rw_status(rights, R_WRITE, off, len, st, buf_ok)
+}
+
+/// `READ`/`WRITE`: the `needed` right, then the range, then the user buffer.
+fn rw_status(rights: u32, needed: u32, off: u64, len: u64, st: &VmoState, buf_ok: bool) -> i32 {
+    if !has(rights, needed) {
         ACCESS_DENIED
     } else if !in_range(off, len, st.size) {
         OUT_OF_RANGE
