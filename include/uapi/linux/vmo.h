@@ -72,6 +72,8 @@
 #define VMO_RIGHT_WAIT		(1u << 14)
 #define VMO_RIGHT_INSPECT	(1u << 15)
 #define VMO_RIGHT_RESIZE	(1u << 22)
+#define VMO_RIGHT_ATTACH_VMO	(1u << 23)	/* pager: create VMOs backed by it */
+#define VMO_RIGHT_MANAGE_VMO	(1u << 24)	/* pager: supply, fail, detach */
 /* For duplicate/replace: keep the source handle's rights. */
 #define VMO_RIGHT_SAME_RIGHTS	(1u << 31)
 
@@ -86,9 +88,15 @@
 				  VMO_RIGHT_WAIT | VMO_RIGHT_INSPECT | \
 				  VMO_RIGHT_SIGNAL)
 
+/* ZX_DEFAULT_PAGER_RIGHTS (no DUPLICATE, as in Zircon). */
+#define VMO_DEFAULT_PAGER_RIGHTS (VMO_RIGHT_TRANSFER | VMO_RIGHT_INSPECT | \
+				  VMO_RIGHT_GET_PROPERTY | VMO_RIGHT_SET_PROPERTY | \
+				  VMO_RIGHT_ATTACH_VMO | VMO_RIGHT_MANAGE_VMO)
+
 /* ---- Object types (vmo_info.type): Zircon's ZX_OBJ_TYPE_* values ---------- */
 #define VMO_OBJ_TYPE_EVENT	5u
 #define VMO_OBJ_TYPE_VMO	3u
+#define VMO_OBJ_TYPE_PAGER	28u
 
 /* ---- Options --------------------------------------------------------------- */
 /* vmo_create_args.options */
@@ -150,6 +158,7 @@
 #define VMO_INFO_FLAG_RESIZABLE		(1u << 1)
 #define VMO_INFO_FLAG_IS_COW_CLONE	(1u << 2)
 #define VMO_INFO_FLAG_VIA_HANDLE	(1u << 3)
+#define VMO_INFO_FLAG_PAGER_BACKED	(1u << 5)
 /* Not in Zircon's set: the VMO is a slice (a window on its parent). */
 #define VMO_INFO_FLAG_SLICE		(1u << 16)
 
@@ -239,6 +248,166 @@ struct vmo_event_create_args {
 	__u32 handle;		/* out */
 };
 
+/* ---- VMO file descriptors: export, import, mmap ----------------------------
+ * VMO_IOC_EXPORT turns a VMO handle into a file descriptor for that VMO, as
+ * memfd and dma-buf are: it needs MAP and READ (ACCESS_DENIED otherwise).
+ * The fd is O_RDWR when the handle has WRITE, else O_RDONLY, and remembers
+ * the handle's rights. It can be passed to other processes (SCM_RIGHTS, fork).
+ *
+ * mmap of the fd must be MAP_SHARED (MAP_PRIVATE is EINVAL) and maps the
+ * VMO's own pages: a slice maps its window on its parent, a snapshot its own
+ * pages; the mmap offset is relative to the VMO. PROT_WRITE on an O_RDONLY fd
+ * is EACCES (Linux's own check). Access past the VMO's size is SIGBUS;
+ * shrinking a resizable VMO makes the cut part SIGBUS.
+ *
+ * Coherence: mappings, read/write ioctls and other processes all use the same
+ * page-cache folios. DECOMMIT and whole-page ZERO unmap the pages from every
+ * mapping (as fallocate(PUNCH_HOLE) does), so mappings then read zeros; a
+ * later access commits a fresh zero page. On a pager-backed VMO a fault on an
+ * absent page waits for the pager, and is SIGBUS if the pager fails the range
+ * or is detached.
+ *
+ * fstat on the fd gives st_size = the VMO's size and the same st_ino for
+ * every fd of one VMO; /proc/<pid>/maps names the mapping "/vmo:<koid>"
+ * (shmem's "(deleted)" suffix follows); /proc/<pid>/fdinfo/<fd> lists the
+ * VMO's koid, rights, size and committed bytes.
+ *
+ * VMO_IOC_IMPORT turns such an fd (from any process) into a handle in the
+ * caller's table with the fd's rights, reduced by @rights (which may only
+ * drop rights; VMO_RIGHT_SAME_RIGHTS keeps them; more is INVALID_ARGS). A
+ * number that is not an open fd is BAD_HANDLE; an fd that is not a VMO fd is
+ * WRONG_TYPE.
+ */
+#define VMO_EXPORT_CLOEXEC	(1u << 0)	/* vmo_export_args.flags: O_CLOEXEC */
+
+struct vmo_export_args {
+	__u32 handle;		/* in: a VMO handle with MAP and READ */
+	__u32 flags;		/* in: VMO_EXPORT_*; other bits INVALID_ARGS */
+	__s32 fd;		/* out */
+	__u32 reserved;		/* must be zero */
+};
+
+struct vmo_import_args {
+	__s32 fd;		/* in: a VMO fd */
+	__u32 rights;		/* in: rights to keep, or VMO_RIGHT_SAME_RIGHTS */
+	__u32 handle;		/* out */
+	__u32 reserved;		/* must be zero */
+};
+
+/* ---- User pagers: Zircon's zx_pager_* --------------------------------------
+ * A pager is an object in the handle table (VMO_OBJ_TYPE_PAGER, rights
+ * VMO_DEFAULT_PAGER_RIGHTS). A pager-backed VMO has no pages of its own until
+ * the pager supplies them: COMMIT, read, write, ZERO of partial pages and page
+ * faults on absent pages send the pager one READ request per missing run of
+ * pages (threads that need the same pages share a request) and wait for it.
+ * The wait ends when the pager supplies the pages (the op goes on) or fails a
+ * range that overlaps the request: the op then fails with exactly the status
+ * the pager gave, and a fault is SIGBUS. A failure is not sticky: the next
+ * access asks again. Waiting for the pager is interruptible: a signal ends
+ * the wait (the ioctl restarts if the handler is SA_RESTART; a fatal signal
+ * just ends it), and the request stays with the pager.
+ *
+ * Detaching the VMO, or closing the pager's last handle (also by the pager
+ * process exiting), fails every waiter and every later access that needs the
+ * pager with BAD_STATE, and frees the VMO's pages. When a VMO is detached or
+ * its last handle is closed, the pager receives a COMPLETE packet for its key.
+ *
+ * DECOMMIT on a pager-backed VMO or its slices is NOT_SUPPORTED; a SNAPSHOT
+ * child is NOT_SUPPORTED, a SNAPSHOT_AT_LEAST_ON_WRITE child is allowed (its
+ * creation first pages in the range, then copies it).
+ *
+ * Requests are read with VMO_IOC_PAGER_WAIT; poll/epoll on the /dev/vmo fd
+ * reports EPOLLIN while a pager in that fd's table has a packet waiting.
+ */
+#define VMO_PAGER_VMO_READ	0u	/* vmo_pager_packet.type: supply or fail this range */
+#define VMO_PAGER_VMO_COMPLETE	1u	/* the VMO is detached or gone: no more requests */
+
+#define VMO_PAGER_OP_FAIL		1u	/* vmo_pager_op_args.op: Zircon's values */
+#define VMO_PAGER_OP_DIRTY		2u	/* NOT_SUPPORTED */
+#define VMO_PAGER_OP_WRITEBACK_BEGIN	3u	/* NOT_SUPPORTED */
+#define VMO_PAGER_OP_WRITEBACK_END	4u	/* NOT_SUPPORTED */
+
+/* VMO_IOC_PAGER_CREATE: zx_pager_create. */
+struct vmo_pager_create_args {
+	__u32 options;		/* must be zero */
+	__u32 handle;		/* out */
+};
+
+/*
+ * VMO_IOC_PAGER_CREATE_VMO: zx_pager_create_vmo (pager needs ATTACH_VMO).
+ * The VMO has the default VMO rights and reports VMO_INFO_FLAG_PAGER_BACKED.
+ */
+struct vmo_pager_create_vmo_args {
+	__u32 pager;
+	__u32 options;		/* must be zero (resizable pager VMOs: not yet) */
+	__u64 key;		/* echoed in every packet for this VMO */
+	__u64 size;		/* rounded up to a page */
+	__u32 handle;		/* out */
+	__u32 reserved;		/* must be zero */
+};
+
+/* VMO_IOC_PAGER_DETACH: zx_pager_detach_vmo (pager needs MANAGE_VMO). */
+struct vmo_pager_detach_args {
+	__u32 pager;
+	__u32 vmo;
+};
+
+/*
+ * VMO_IOC_PAGER_SUPPLY: zx_pager_supply_pages. Moves the pages of
+ * [aux_offset, aux_offset + length) of the ordinary VMO aux_vmo (READ and
+ * WRITE) into [offset, offset + length) of the pager-backed vmo; pages the
+ * VMO already has are kept, absent aux pages supply zeros; the aux range is
+ * decommitted afterwards. Order: pager MANAGE_VMO, alignment of offset,
+ * length and aux_offset (INVALID_ARGS), vmo not of this pager (INVALID_ARGS),
+ * aux rights, ranges (OUT_OF_RANGE), a detached VMO (BAD_STATE).
+ */
+struct vmo_pager_supply_args {
+	__u32 pager;
+	__u32 vmo;
+	__u64 offset;
+	__u64 length;
+	__u32 aux_vmo;
+	__u32 reserved;		/* must be zero */
+	__u64 aux_offset;
+};
+
+/*
+ * VMO_IOC_PAGER_OP_RANGE: zx_pager_op_range. VMO_PAGER_OP_FAIL fails every
+ * request overlapping the page-aligned range with @data, which must be one of
+ * VMO_ERRNO_IO, VMO_ERRNO_IO_DATA_INTEGRITY, VMO_ERRNO_BAD_STATE,
+ * VMO_ERRNO_NO_SPACE, VMO_ERRNO_BUFFER_TOO_SMALL (else INVALID_ARGS).
+ */
+struct vmo_pager_op_args {
+	__u32 pager;
+	__u32 op;		/* VMO_PAGER_OP_* */
+	__u32 vmo;
+	__u32 reserved;		/* must be zero */
+	__u64 offset;
+	__u64 length;
+	__u64 data;		/* FAIL: the errno of the status to fail with */
+};
+
+/* One pager packet (Zircon's zx_packet_page_request_t with the port's key). */
+struct vmo_pager_packet {
+	__u64 key;
+	__u32 type;		/* VMO_PAGER_VMO_* */
+	__u32 reserved;
+	__u64 offset;		/* READ: page aligned */
+	__u64 length;
+};
+
+/*
+ * VMO_IOC_PAGER_WAIT: the next packet of the pager (no right needed).
+ * timeout_ns < 0 waits forever, 0 only looks; TIMED_OUT when none came.
+ * A signal ends the wait with EINTR.
+ */
+struct vmo_pager_wait_args {
+	__u32 pager;
+	__u32 reserved;		/* must be zero */
+	__s64 timeout_ns;
+	struct vmo_pager_packet packet;	/* out */
+};
+
 /* ---- ioctl numbers ('Z' 0x80-0x9f) ----------------------------------------- */
 #define VMO_IOC_MAGIC		'Z'
 #define VMO_IOC_CREATE		_IOWR(VMO_IOC_MAGIC, 0x80, struct vmo_create_args)
@@ -253,5 +422,13 @@ struct vmo_event_create_args {
 #define VMO_IOC_OP_RANGE	_IOW(VMO_IOC_MAGIC, 0x89, struct vmo_op_range_args)
 #define VMO_IOC_GET_INFO	_IOWR(VMO_IOC_MAGIC, 0x8a, struct vmo_info)
 #define VMO_IOC_EVENT_CREATE	_IOWR(VMO_IOC_MAGIC, 0x8b, struct vmo_event_create_args)
+#define VMO_IOC_EXPORT		_IOWR(VMO_IOC_MAGIC, 0x8c, struct vmo_export_args)
+#define VMO_IOC_IMPORT		_IOWR(VMO_IOC_MAGIC, 0x8d, struct vmo_import_args)
+#define VMO_IOC_PAGER_CREATE	_IOWR(VMO_IOC_MAGIC, 0x8e, struct vmo_pager_create_args)
+#define VMO_IOC_PAGER_CREATE_VMO _IOWR(VMO_IOC_MAGIC, 0x8f, struct vmo_pager_create_vmo_args)
+#define VMO_IOC_PAGER_DETACH	_IOW(VMO_IOC_MAGIC, 0x90, struct vmo_pager_detach_args)
+#define VMO_IOC_PAGER_SUPPLY	_IOW(VMO_IOC_MAGIC, 0x91, struct vmo_pager_supply_args)
+#define VMO_IOC_PAGER_OP_RANGE	_IOW(VMO_IOC_MAGIC, 0x92, struct vmo_pager_op_args)
+#define VMO_IOC_PAGER_WAIT	_IOWR(VMO_IOC_MAGIC, 0x93, struct vmo_pager_wait_args)
 
 #endif /* _UAPI_LINUX_VMO_H */

@@ -30,11 +30,15 @@ pub const VMO_RIGHT_SIGNAL: u32 = 4096;
 pub const VMO_RIGHT_WAIT: u32 = 16384;
 pub const VMO_RIGHT_INSPECT: u32 = 32768;
 pub const VMO_RIGHT_RESIZE: u32 = 4194304;
+pub const VMO_RIGHT_ATTACH_VMO: u32 = 8388608;
+pub const VMO_RIGHT_MANAGE_VMO: u32 = 16777216;
 pub const VMO_RIGHT_SAME_RIGHTS: u32 = 2147483648;
 pub const VMO_DEFAULT_VMO_RIGHTS: u32 = 53487;
 pub const VMO_DEFAULT_EVENT_RIGHTS: u32 = 53251;
+pub const VMO_DEFAULT_PAGER_RIGHTS: u32 = 25198786;
 pub const VMO_OBJ_TYPE_EVENT: u32 = 5;
 pub const VMO_OBJ_TYPE_VMO: u32 = 3;
+pub const VMO_OBJ_TYPE_PAGER: u32 = 28;
 pub const VMO_CREATE_RESIZABLE: u32 = 2;
 pub const VMO_CHILD_SNAPSHOT: u32 = 1;
 pub const VMO_CHILD_RESIZABLE: u32 = 4;
@@ -56,7 +60,15 @@ pub const VMO_INFO_FLAG_TYPE_PAGED: u32 = 1;
 pub const VMO_INFO_FLAG_RESIZABLE: u32 = 2;
 pub const VMO_INFO_FLAG_IS_COW_CLONE: u32 = 4;
 pub const VMO_INFO_FLAG_VIA_HANDLE: u32 = 8;
+pub const VMO_INFO_FLAG_PAGER_BACKED: u32 = 32;
 pub const VMO_INFO_FLAG_SLICE: u32 = 65536;
+pub const VMO_EXPORT_CLOEXEC: u32 = 1;
+pub const VMO_PAGER_VMO_READ: u32 = 0;
+pub const VMO_PAGER_VMO_COMPLETE: u32 = 1;
+pub const VMO_PAGER_OP_FAIL: u32 = 1;
+pub const VMO_PAGER_OP_DIRTY: u32 = 2;
+pub const VMO_PAGER_OP_WRITEBACK_BEGIN: u32 = 3;
+pub const VMO_PAGER_OP_WRITEBACK_END: u32 = 4;
 pub const VMO_IOC_MAGIC: u8 = 90u8;
 pub const VMO_IOC_CREATE: u32 = 3223345792;
 pub const VMO_IOC_CREATE_CHILD: u32 = 3223345793;
@@ -70,7 +82,17 @@ pub const VMO_IOC_SET_SIZE: u32 = 1074813576;
 pub const VMO_IOC_OP_RANGE: u32 = 1076386441;
 pub const VMO_IOC_GET_INFO: u32 = 3227015818;
 pub const VMO_IOC_EVENT_CREATE: u32 = 3221772939;
+pub const VMO_IOC_EXPORT: u32 = 3222297228;
+pub const VMO_IOC_IMPORT: u32 = 3222297229;
+pub const VMO_IOC_PAGER_CREATE: u32 = 3221772942;
+pub const VMO_IOC_PAGER_CREATE_VMO: u32 = 3223345807;
+pub const VMO_IOC_PAGER_DETACH: u32 = 1074289296;
+pub const VMO_IOC_PAGER_SUPPLY: u32 = 1076386449;
+pub const VMO_IOC_PAGER_OP_RANGE: u32 = 1076386450;
+pub const VMO_IOC_PAGER_WAIT: u32 = 3224394387;
+pub type __s32 = core::ffi::c_int;
 pub type __u32 = core::ffi::c_uint;
+pub type __s64 = core::ffi::c_longlong;
 pub type __u64 = core::ffi::c_ulonglong;
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
@@ -273,4 +295,211 @@ const _: () = {
         [::core::mem::offset_of!(vmo_event_create_args, options) - 0usize];
     ["Offset of field: vmo_event_create_args::handle"]
         [::core::mem::offset_of!(vmo_event_create_args, handle) - 4usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_export_args {
+    pub handle: __u32,
+    pub flags: __u32,
+    pub fd: __s32,
+    pub reserved: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_export_args"][::core::mem::size_of::<vmo_export_args>() - 16usize];
+    ["Alignment of vmo_export_args"][::core::mem::align_of::<vmo_export_args>() - 4usize];
+    ["Offset of field: vmo_export_args::handle"]
+        [::core::mem::offset_of!(vmo_export_args, handle) - 0usize];
+    ["Offset of field: vmo_export_args::flags"]
+        [::core::mem::offset_of!(vmo_export_args, flags) - 4usize];
+    ["Offset of field: vmo_export_args::fd"][::core::mem::offset_of!(vmo_export_args, fd) - 8usize];
+    ["Offset of field: vmo_export_args::reserved"]
+        [::core::mem::offset_of!(vmo_export_args, reserved) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_import_args {
+    pub fd: __s32,
+    pub rights: __u32,
+    pub handle: __u32,
+    pub reserved: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_import_args"][::core::mem::size_of::<vmo_import_args>() - 16usize];
+    ["Alignment of vmo_import_args"][::core::mem::align_of::<vmo_import_args>() - 4usize];
+    ["Offset of field: vmo_import_args::fd"][::core::mem::offset_of!(vmo_import_args, fd) - 0usize];
+    ["Offset of field: vmo_import_args::rights"]
+        [::core::mem::offset_of!(vmo_import_args, rights) - 4usize];
+    ["Offset of field: vmo_import_args::handle"]
+        [::core::mem::offset_of!(vmo_import_args, handle) - 8usize];
+    ["Offset of field: vmo_import_args::reserved"]
+        [::core::mem::offset_of!(vmo_import_args, reserved) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_create_args {
+    pub options: __u32,
+    pub handle: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_create_args"][::core::mem::size_of::<vmo_pager_create_args>() - 8usize];
+    ["Alignment of vmo_pager_create_args"]
+        [::core::mem::align_of::<vmo_pager_create_args>() - 4usize];
+    ["Offset of field: vmo_pager_create_args::options"]
+        [::core::mem::offset_of!(vmo_pager_create_args, options) - 0usize];
+    ["Offset of field: vmo_pager_create_args::handle"]
+        [::core::mem::offset_of!(vmo_pager_create_args, handle) - 4usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_create_vmo_args {
+    pub pager: __u32,
+    pub options: __u32,
+    pub key: __u64,
+    pub size: __u64,
+    pub handle: __u32,
+    pub reserved: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_create_vmo_args"]
+        [::core::mem::size_of::<vmo_pager_create_vmo_args>() - 32usize];
+    ["Alignment of vmo_pager_create_vmo_args"]
+        [::core::mem::align_of::<vmo_pager_create_vmo_args>() - 8usize];
+    ["Offset of field: vmo_pager_create_vmo_args::pager"]
+        [::core::mem::offset_of!(vmo_pager_create_vmo_args, pager) - 0usize];
+    ["Offset of field: vmo_pager_create_vmo_args::options"]
+        [::core::mem::offset_of!(vmo_pager_create_vmo_args, options) - 4usize];
+    ["Offset of field: vmo_pager_create_vmo_args::key"]
+        [::core::mem::offset_of!(vmo_pager_create_vmo_args, key) - 8usize];
+    ["Offset of field: vmo_pager_create_vmo_args::size"]
+        [::core::mem::offset_of!(vmo_pager_create_vmo_args, size) - 16usize];
+    ["Offset of field: vmo_pager_create_vmo_args::handle"]
+        [::core::mem::offset_of!(vmo_pager_create_vmo_args, handle) - 24usize];
+    ["Offset of field: vmo_pager_create_vmo_args::reserved"]
+        [::core::mem::offset_of!(vmo_pager_create_vmo_args, reserved) - 28usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_detach_args {
+    pub pager: __u32,
+    pub vmo: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_detach_args"][::core::mem::size_of::<vmo_pager_detach_args>() - 8usize];
+    ["Alignment of vmo_pager_detach_args"]
+        [::core::mem::align_of::<vmo_pager_detach_args>() - 4usize];
+    ["Offset of field: vmo_pager_detach_args::pager"]
+        [::core::mem::offset_of!(vmo_pager_detach_args, pager) - 0usize];
+    ["Offset of field: vmo_pager_detach_args::vmo"]
+        [::core::mem::offset_of!(vmo_pager_detach_args, vmo) - 4usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_supply_args {
+    pub pager: __u32,
+    pub vmo: __u32,
+    pub offset: __u64,
+    pub length: __u64,
+    pub aux_vmo: __u32,
+    pub reserved: __u32,
+    pub aux_offset: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_supply_args"][::core::mem::size_of::<vmo_pager_supply_args>() - 40usize];
+    ["Alignment of vmo_pager_supply_args"]
+        [::core::mem::align_of::<vmo_pager_supply_args>() - 8usize];
+    ["Offset of field: vmo_pager_supply_args::pager"]
+        [::core::mem::offset_of!(vmo_pager_supply_args, pager) - 0usize];
+    ["Offset of field: vmo_pager_supply_args::vmo"]
+        [::core::mem::offset_of!(vmo_pager_supply_args, vmo) - 4usize];
+    ["Offset of field: vmo_pager_supply_args::offset"]
+        [::core::mem::offset_of!(vmo_pager_supply_args, offset) - 8usize];
+    ["Offset of field: vmo_pager_supply_args::length"]
+        [::core::mem::offset_of!(vmo_pager_supply_args, length) - 16usize];
+    ["Offset of field: vmo_pager_supply_args::aux_vmo"]
+        [::core::mem::offset_of!(vmo_pager_supply_args, aux_vmo) - 24usize];
+    ["Offset of field: vmo_pager_supply_args::reserved"]
+        [::core::mem::offset_of!(vmo_pager_supply_args, reserved) - 28usize];
+    ["Offset of field: vmo_pager_supply_args::aux_offset"]
+        [::core::mem::offset_of!(vmo_pager_supply_args, aux_offset) - 32usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_op_args {
+    pub pager: __u32,
+    pub op: __u32,
+    pub vmo: __u32,
+    pub reserved: __u32,
+    pub offset: __u64,
+    pub length: __u64,
+    pub data: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_op_args"][::core::mem::size_of::<vmo_pager_op_args>() - 40usize];
+    ["Alignment of vmo_pager_op_args"][::core::mem::align_of::<vmo_pager_op_args>() - 8usize];
+    ["Offset of field: vmo_pager_op_args::pager"]
+        [::core::mem::offset_of!(vmo_pager_op_args, pager) - 0usize];
+    ["Offset of field: vmo_pager_op_args::op"]
+        [::core::mem::offset_of!(vmo_pager_op_args, op) - 4usize];
+    ["Offset of field: vmo_pager_op_args::vmo"]
+        [::core::mem::offset_of!(vmo_pager_op_args, vmo) - 8usize];
+    ["Offset of field: vmo_pager_op_args::reserved"]
+        [::core::mem::offset_of!(vmo_pager_op_args, reserved) - 12usize];
+    ["Offset of field: vmo_pager_op_args::offset"]
+        [::core::mem::offset_of!(vmo_pager_op_args, offset) - 16usize];
+    ["Offset of field: vmo_pager_op_args::length"]
+        [::core::mem::offset_of!(vmo_pager_op_args, length) - 24usize];
+    ["Offset of field: vmo_pager_op_args::data"]
+        [::core::mem::offset_of!(vmo_pager_op_args, data) - 32usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_packet {
+    pub key: __u64,
+    pub type_: __u32,
+    pub reserved: __u32,
+    pub offset: __u64,
+    pub length: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_packet"][::core::mem::size_of::<vmo_pager_packet>() - 32usize];
+    ["Alignment of vmo_pager_packet"][::core::mem::align_of::<vmo_pager_packet>() - 8usize];
+    ["Offset of field: vmo_pager_packet::key"]
+        [::core::mem::offset_of!(vmo_pager_packet, key) - 0usize];
+    ["Offset of field: vmo_pager_packet::type_"]
+        [::core::mem::offset_of!(vmo_pager_packet, type_) - 8usize];
+    ["Offset of field: vmo_pager_packet::reserved"]
+        [::core::mem::offset_of!(vmo_pager_packet, reserved) - 12usize];
+    ["Offset of field: vmo_pager_packet::offset"]
+        [::core::mem::offset_of!(vmo_pager_packet, offset) - 16usize];
+    ["Offset of field: vmo_pager_packet::length"]
+        [::core::mem::offset_of!(vmo_pager_packet, length) - 24usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_wait_args {
+    pub pager: __u32,
+    pub reserved: __u32,
+    pub timeout_ns: __s64,
+    pub packet: vmo_pager_packet,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_wait_args"][::core::mem::size_of::<vmo_pager_wait_args>() - 48usize];
+    ["Alignment of vmo_pager_wait_args"][::core::mem::align_of::<vmo_pager_wait_args>() - 8usize];
+    ["Offset of field: vmo_pager_wait_args::pager"]
+        [::core::mem::offset_of!(vmo_pager_wait_args, pager) - 0usize];
+    ["Offset of field: vmo_pager_wait_args::reserved"]
+        [::core::mem::offset_of!(vmo_pager_wait_args, reserved) - 4usize];
+    ["Offset of field: vmo_pager_wait_args::timeout_ns"]
+        [::core::mem::offset_of!(vmo_pager_wait_args, timeout_ns) - 8usize];
+    ["Offset of field: vmo_pager_wait_args::packet"]
+        [::core::mem::offset_of!(vmo_pager_wait_args, packet) - 16usize];
 };
