@@ -3,17 +3,20 @@
 //! The per-open state of `/dev/vmo` (one handle table) and the ioctl dispatch: one small
 //! handler per command.
 //!
-//! Lock order: `VmoFile::table` is a leaf lock. It is held only to look handles up, add or
+//! Lock order: `VmoFile::table` is a leaf lock, except that `poll` looks at the packet
+//! queues of the table's pagers under it (table lock, then a pager's lock). It is held only to look handles up, add or
 //! remove them; every allocation happens before it is taken (`new_slot`), objects leave the
 //! table as owned values and are dropped after it is released, and no VMO operation runs
 //! under it.
 
 use crate::{
     handle::{new_slot, Event, Handle, HandleTable, Object},
+    pager::{self, Pager, Readiness},
     rights::Rights,
     status::{Status, ZxResult},
     uapi,
-    vmo::Vmo,
+    vmo::{Vmo, PAGE_SIZE},
+    vmofd,
 };
 use core::mem::size_of;
 use kernel::{
@@ -50,6 +53,15 @@ uapi_structs!(
     vmo_op_range_args = 40,
     vmo_info = 88,
     vmo_event_create_args = 8,
+    vmo_export_args = 16,
+    vmo_import_args = 16,
+    vmo_pager_create_args = 8,
+    vmo_pager_create_vmo_args = 32,
+    vmo_pager_detach_args = 8,
+    vmo_pager_supply_args = 40,
+    vmo_pager_op_args = 40,
+    vmo_pager_packet = 32,
+    vmo_pager_wait_args = 48,
 );
 
 /// Reads the argument struct of an ioctl and returns it with a writer for the results.
@@ -73,6 +85,8 @@ fn reserved_zero(zero: bool) -> ZxResult {
 pub(crate) struct VmoFile {
     #[pin]
     table: Mutex<HandleTable>,
+    /// Notified when a pager of this table queues a packet (`poll`).
+    readiness: Arc<Readiness>,
 }
 
 #[vtable]
@@ -83,6 +97,7 @@ impl MiscDevice for VmoFile {
         KBox::try_pin_init(
             try_pin_init!(VmoFile {
                 table <- new_mutex!(HandleTable::new()),
+                readiness: pager::new_readiness()?,
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -103,6 +118,14 @@ impl MiscDevice for VmoFile {
             uapi::VMO_IOC_OP_RANGE => me.op_range(arg),
             uapi::VMO_IOC_GET_INFO => me.get_info(arg),
             uapi::VMO_IOC_EVENT_CREATE => me.event_create(arg),
+            uapi::VMO_IOC_EXPORT => me.export(arg),
+            uapi::VMO_IOC_IMPORT => me.import(arg),
+            uapi::VMO_IOC_PAGER_CREATE => me.pager_create(arg),
+            uapi::VMO_IOC_PAGER_CREATE_VMO => me.pager_create_vmo(arg),
+            uapi::VMO_IOC_PAGER_DETACH => me.pager_detach(arg),
+            uapi::VMO_IOC_PAGER_SUPPLY => me.pager_supply(arg),
+            uapi::VMO_IOC_PAGER_OP_RANGE => me.pager_op_range(arg),
+            uapi::VMO_IOC_PAGER_WAIT => me.pager_wait(arg),
             _ => return Err(ENOTTY),
         }?;
         Ok(0)
@@ -128,11 +151,17 @@ impl MiscDevice for VmoFile {
                         info.num_children
                     );
                 }
-                Object::Event(_) => {
+                Object::Event(_) | Object::Pager(_) => {
+                    let kind = if h.object.obj_type() == uapi::VMO_OBJ_TYPE_PAGER {
+                        "pager"
+                    } else {
+                        "event"
+                    };
                     seq_print!(
                         m,
-                        "handle:\t{:#x}\ttype: event\tkoid: {}\trights: {:#x}\n",
+                        "handle:\t{:#x}\ttype: {}\tkoid: {}\trights: {:#x}\n",
                         value,
+                        kind,
                         h.object.koid(),
                         h.rights.0
                     );
@@ -143,6 +172,27 @@ impl MiscDevice for VmoFile {
 }
 
 impl VmoFile {
+    /// `poll` on the open file: readable while a pager of its table has a packet waiting.
+    pub(crate) fn poll_ready(&self) -> bool {
+        let table = self.table.lock();
+        let ready = table
+            .iter()
+            .any(|(_, h)| matches!(&h.object, Object::Pager(p) if p.core().has_packets()));
+        ready
+    }
+
+    /// What `poll` waits on.
+    pub(crate) fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// The pager and rights of the handle `value`: `BAD_HANDLE`, then `WRONG_TYPE`.
+    fn pager_handle(&self, value: u32) -> ZxResult<(Arc<Pager>, Rights)> {
+        let table = self.table.lock();
+        let h = table.get(value)?;
+        Ok((h.pager()?.clone(), h.rights))
+    }
+
     /// A copy of the handle `value` (the object's reference count is taken under the lock;
     /// everything else happens after it is released).
     fn handle(&self, value: u32) -> ZxResult<Handle> {
@@ -343,5 +393,141 @@ impl VmoFile {
             a.handle = h;
             w.write(&a)
         })
+    }
+
+    /// `VMO_IOC_EXPORT`: an fd for the VMO (MAP and READ), O_RDWR when the handle can write.
+    fn export(&self, arg: UserPtr) -> Result {
+        let (mut a, mut w) = args::<uapi::vmo_export_args>(arg)?;
+        reserved_zero(a.reserved == 0 && a.flags & !uapi::VMO_EXPORT_CLOEXEC == 0)?;
+        let (vmo, rights) = self.vmo_handle(a.handle)?;
+        rights.require(Rights::MAP.with(Rights::READ))?;
+        vmofd::export(&vmo, rights, a.flags & uapi::VMO_EXPORT_CLOEXEC != 0, |fd| {
+            a.fd = fd;
+            w.write(&a)
+        })
+    }
+
+    /// `VMO_IOC_IMPORT`: a handle for the VMO of a VMO fd, with the fd's rights reduced.
+    fn import(&self, arg: UserPtr) -> Result {
+        let (mut a, mut w) = args::<uapi::vmo_import_args>(arg)?;
+        reserved_zero(a.reserved == 0)?;
+        let (vmo, rights) = vmofd::import(a.fd)?;
+        let handle = Handle {
+            object: Object::Vmo(vmo),
+            rights: rights.reduce(Rights(a.rights))?,
+        };
+        self.install(handle, |h| {
+            a.handle = h;
+            w.write(&a)
+        })
+    }
+
+    fn pager_create(&self, arg: UserPtr) -> Result {
+        let (mut a, mut w) = args::<uapi::vmo_pager_create_args>(arg)?;
+        reserved_zero(a.options == 0)?;
+        let handle = Handle {
+            object: Object::Pager(Pager::new(self.readiness.clone())?),
+            rights: Rights::DEFAULT_PAGER,
+        };
+        self.install(handle, |h| {
+            a.handle = h;
+            w.write(&a)
+        })
+    }
+
+    fn pager_create_vmo(&self, arg: UserPtr) -> Result {
+        let (mut a, mut w) = args::<uapi::vmo_pager_create_vmo_args>(arg)?;
+        reserved_zero(a.reserved == 0)?;
+        let (pager, rights) = self.pager_handle(a.pager)?;
+        rights.require(Rights::ATTACH_VMO)?;
+        let vmo = Vmo::create_pager_backed(&pager, a.options, a.key, a.size)?;
+        let handle = Handle {
+            object: Object::Vmo(vmo),
+            rights: Rights::DEFAULT_VMO,
+        };
+        self.install(handle, |h| {
+            a.handle = h;
+            w.write(&a)
+        })
+    }
+
+    /// The pager (with MANAGE_VMO) and a VMO it backs: handle errors first, then rights, then
+    /// `INVALID_ARGS` for a VMO of another pager (Zircon's order).
+    fn pager_and_vmo(&self, pager: u32, vmo: u32) -> ZxResult<(Arc<Pager>, Arc<Vmo>, Rights)> {
+        let (pager, rights) = self.pager_handle(pager)?;
+        rights.require(Rights::MANAGE_VMO)?;
+        let (vmo, vmo_rights) = self.vmo_handle(vmo)?;
+        if !vmo.is_backed_by(&pager) {
+            return Err(Status::InvalidArgs);
+        }
+        Ok((pager, vmo, vmo_rights))
+    }
+
+    fn pager_detach(&self, arg: UserPtr) -> Result {
+        let (a, _) = args::<uapi::vmo_pager_detach_args>(arg)?;
+        let (_pager, vmo, _) = self.pager_and_vmo(a.pager, a.vmo)?;
+        vmo.detach_pager();
+        Ok(())
+    }
+
+    fn pager_supply(&self, arg: UserPtr) -> Result {
+        let (a, _) = args::<uapi::vmo_pager_supply_args>(arg)?;
+        reserved_zero(a.reserved == 0)?;
+        let (pager, rights) = self.pager_handle(a.pager)?;
+        rights.require(Rights::MANAGE_VMO)?;
+        let aligned = |v: u64| v % PAGE_SIZE == 0;
+        if !aligned(a.offset) || !aligned(a.length) || !aligned(a.aux_offset) {
+            return Err(Status::InvalidArgs.into());
+        }
+        let (vmo, _) = self.vmo_handle(a.vmo)?;
+        if !vmo.is_backed_by(&pager) {
+            return Err(Status::InvalidArgs.into());
+        }
+        let (aux, aux_rights) = self.vmo_handle(a.aux_vmo)?;
+        aux_rights.require(Rights::READ.with(Rights::WRITE))?;
+        Ok(vmo.supply_pages(a.offset, a.length, &aux, a.aux_offset)?)
+    }
+
+    fn pager_op_range(&self, arg: UserPtr) -> Result {
+        let (a, _) = args::<uapi::vmo_pager_op_args>(arg)?;
+        reserved_zero(a.reserved == 0)?;
+        // Zircon: alignment, the pager's MANAGE_VMO, the VMO's WRITE, the pair, then the op.
+        if a.offset % PAGE_SIZE != 0 || a.length % PAGE_SIZE != 0 {
+            return Err(Status::InvalidArgs.into());
+        }
+        let (pager, rights) = self.pager_handle(a.pager)?;
+        rights.require(Rights::MANAGE_VMO)?;
+        let (vmo, vmo_rights) = self.vmo_handle(a.vmo)?;
+        vmo_rights.require(Rights::WRITE)?;
+        if !vmo.is_backed_by(&pager) {
+            return Err(Status::InvalidArgs.into());
+        }
+        match a.op {
+            uapi::VMO_PAGER_OP_FAIL => {
+                let status = Status::pager_failure(a.data).ok_or(Status::InvalidArgs)?;
+                Ok(vmo.fail_pages(a.offset, a.length, status)?)
+            }
+            uapi::VMO_PAGER_OP_DIRTY
+            | uapi::VMO_PAGER_OP_WRITEBACK_BEGIN
+            | uapi::VMO_PAGER_OP_WRITEBACK_END => Err(Status::NotSupported.into()),
+            _ => Err(Status::InvalidArgs.into()),
+        }
+    }
+
+    fn pager_wait(&self, arg: UserPtr) -> Result {
+        let (mut a, mut w) = args::<uapi::vmo_pager_wait_args>(arg)?;
+        reserved_zero(a.reserved == 0)?;
+        // Wait on the pager's state, not on the handle's object, so that closing the last
+        // handle meanwhile closes the pager (and ends this wait).
+        let core = self.pager_handle(a.pager)?.0.core().clone();
+        let p = core.wait(a.timeout_ns)?;
+        a.packet = uapi::vmo_pager_packet {
+            key: p.key,
+            type_: p.kind,
+            reserved: 0,
+            offset: p.offset,
+            length: p.length,
+        };
+        w.write(&a)
     }
 }

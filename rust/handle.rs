@@ -8,6 +8,7 @@
 //! someone else's object.
 
 use crate::{
+    pager::Pager,
     rights::Rights,
     status::{Status, ZxResult},
     uapi,
@@ -48,6 +49,8 @@ pub(crate) enum Object {
     Vmo(Arc<Vmo>),
     /// An event.
     Event(Arc<Event>),
+    /// A user pager.
+    Pager(Arc<Pager>),
 }
 
 impl Object {
@@ -56,6 +59,7 @@ impl Object {
         match self {
             Object::Vmo(_) => uapi::VMO_OBJ_TYPE_VMO,
             Object::Event(_) => uapi::VMO_OBJ_TYPE_EVENT,
+            Object::Pager(_) => uapi::VMO_OBJ_TYPE_PAGER,
         }
     }
 
@@ -64,6 +68,7 @@ impl Object {
         match self {
             Object::Vmo(v) => v.koid(),
             Object::Event(e) => e.koid,
+            Object::Pager(p) => p.koid(),
         }
     }
 }
@@ -82,6 +87,14 @@ impl Handle {
     pub(crate) fn vmo(&self) -> ZxResult<&Arc<Vmo>> {
         match &self.object {
             Object::Vmo(v) => Ok(v),
+            _ => Err(Status::WrongType),
+        }
+    }
+
+    /// The pager this handle refers to, or `WRONG_TYPE`.
+    pub(crate) fn pager(&self) -> ZxResult<&Arc<Pager>> {
+        match &self.object {
+            Object::Pager(p) => Ok(p),
             _ => Err(Status::WrongType),
         }
     }

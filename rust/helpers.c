@@ -7,13 +7,17 @@
  * feature queries).
  */
 #include <linux/fs.h>
+#include <linux/fs_context.h>
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/folio_batch.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/uio.h>
 #ifdef CONFIG_X86
@@ -34,9 +38,14 @@
  * the caller (shmem pages belong to no process). __GFP_NOWARN: a user can
  * cause these failures at will, so they must not print allocation warnings.
  */
-struct file *vmo_shmem_setup(loff_t size)
+struct file *vmo_shmem_setup(loff_t size, u64 koid)
 {
-	struct file *file = shmem_file_setup("vmo", size, mk_vma_flags(VMA_NORESERVE_BIT));
+	char name[32];
+	struct file *file;
+
+	/* The name /proc/<pid>/maps shows for a mapping of the VMO. */
+	snprintf(name, sizeof(name), "vmo:%llu", koid);
+	file = shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
 
 	if (!IS_ERR(file)) {
 		file->f_flags |= O_LARGEFILE;
@@ -147,6 +156,238 @@ long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 		cond_resched();
 	}
 	return ret ? ret : pages;
+}
+
+/*
+ * The first hole (absent page) of [start, end) in pages: returns its first
+ * page, or @end if every page is present, and sets *@hole_end to the first
+ * present page after it (or @end). A swapped-out page counts as present.
+ * Runs under RCU only, so it may be called with the pager's mutex held.
+ */
+pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end)
+{
+	struct address_space *mapping = file->f_mapping;
+	pgoff_t index = start, hole = end;
+	void *entry;
+
+	rcu_read_lock();
+	while (index < end) {
+		entry = xa_load(&mapping->i_pages, index);
+		if (!entry) {
+			if (hole == end)
+				hole = index;
+			index++;
+			continue;
+		}
+		if (hole != end)
+			break;
+		if (xa_is_value(entry))
+			index++;
+		else
+			index = max(index + 1, ((struct folio *)entry)->index +
+				    folio_nr_pages((struct folio *)entry));
+	}
+	rcu_read_unlock();
+	*hole_end = hole == end ? end : min(index, end);
+	return hole;
+}
+
+/*
+ * The fault of a slice's or a pager-backed VMO's mapping: maps the page at
+ * vmf->pgoff of the shmem file. With @alloc an absent page is allocated (as
+ * shmem_fault does); without, *@hole is set instead, so that the caller can
+ * ask the pager (a fallocated page is cleared and used in both cases).
+ */
+vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole)
+{
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+	struct folio *folio = NULL;
+	int err;
+
+	*hole = false;
+	err = shmem_get_folio(inode, vmf->pgoff, 0, &folio, alloc ? SGP_CACHE : SGP_NOALLOC);
+	if (err)
+		return vmf_error(err);
+	if (!folio) {
+		*hole = true;
+		return 0;
+	}
+	vmf->page = folio_file_page(folio, vmf->pgoff);
+	if (PageHWPoison(vmf->page)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return VM_FAULT_HWPOISON;
+	}
+	return VM_FAULT_LOCKED;
+}
+
+/*
+ * Before a fault waits for the pager: if the fault may be retried, drop the
+ * mmap (or VMA) lock, so that the pager, or another thread of the process,
+ * can change mappings meanwhile, and return true; the fault must then return
+ * VM_FAULT_RETRY.
+ */
+bool vmo_fault_release_lock(struct vm_fault *vmf)
+{
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY) || (vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		return false;
+	release_fault_lock(vmf);
+	return true;
+}
+
+/* ---- VMO file descriptors ------------------------------------------------ */
+
+/*
+ * VMO fds are files of a small pseudo filesystem, as dma-bufs are, so that
+ * each VMO has an inode whose size fstat reports. The filesystem is mounted
+ * while any VMO has an inode (simple_pin_fs); with .owner it keeps the module
+ * loaded until the last such inode is gone.
+ */
+#define VMOFS_MAGIC 0x766d6f66	/* "vmof" */
+
+static struct vfsmount *vmo_mnt;
+static int vmo_mnt_count;
+
+static int vmofs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, VMOFS_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type vmo_fs_type = {
+	.owner = THIS_MODULE,
+	.name = "vmofs",
+	.init_fs_context = vmofs_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+static const struct file_operations vmo_fd_fops = {
+	.owner = THIS_MODULE,
+	.mmap = vmo_fd_mmap,
+	.release = vmo_fd_release,
+	.show_fdinfo = vmo_fd_show_fdinfo,
+	.llseek = noop_llseek,
+};
+
+static const struct vm_operations_struct vmo_vm_ops = {
+	.open = vmo_vma_open,
+	.close = vmo_vma_close,
+	.fault = vmo_vma_fault,
+};
+
+/* A new inode of @size bytes for one VMO's fds; ERR_PTR on failure. */
+struct inode *vmo_export_inode_new(loff_t size)
+{
+	struct inode *inode;
+	int err;
+
+	err = simple_pin_fs(&vmo_fs_type, &vmo_mnt, &vmo_mnt_count);
+	if (err)
+		return ERR_PTR(err);
+	inode = alloc_anon_inode(vmo_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		simple_release_fs(&vmo_mnt, &vmo_mnt_count);
+		return inode;
+	}
+	inode->i_mode = S_IFREG | 0600;
+	i_size_write(inode, size);
+	return inode;
+}
+
+/* Drops the reference vmo_export_inode_new() returned. */
+void vmo_export_inode_put(struct inode *inode)
+{
+	iput(inode);
+	simple_release_fs(&vmo_mnt, &vmo_mnt_count);
+}
+
+void vmo_export_inode_set_size(struct inode *inode, loff_t size)
+{
+	inode_lock(inode);
+	i_size_write(inode, size);
+	inode_unlock(inode);
+}
+
+/*
+ * A new VMO fd file on @inode (which the file references on its own) with
+ * @priv as its private data, opened O_RDWR or O_RDONLY.
+ */
+struct file *vmo_export_file(struct inode *inode, bool writable, void *priv)
+{
+	struct file *file;
+
+	/* The file's fops keep the module; __fput() drops this reference. */
+	if (!try_module_get(THIS_MODULE))
+		return ERR_PTR(-ENOENT);
+	ihold(inode);
+	file = alloc_file_pseudo(inode, vmo_mnt, "vmo", writable ? O_RDWR : O_RDONLY,
+				 &vmo_fd_fops);
+	if (IS_ERR(file)) {
+		iput(inode);
+		module_put(THIS_MODULE);
+		return file;
+	}
+	file->private_data = priv;
+	return file;
+}
+
+/* get_unused_fd_flags(), fd_install(), put_unused_fd(), fput(). */
+int vmo_fd_reserve(bool cloexec)
+{
+	return get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
+}
+
+void vmo_fd_install(int fd, struct file *file)
+{
+	fd_install(fd, file);
+}
+
+void vmo_fd_unreserve(int fd)
+{
+	put_unused_fd(fd);
+}
+
+/*
+ * The VMO fd @fd of the calling task: returns its file (with a reference the
+ * caller drops with fput()) and its private data in *@priv, or ERR_PTR:
+ * -EBADF for no open file, -EPROTOTYPE for a file that is not a VMO fd.
+ */
+struct file *vmo_fd_get(int fd, void **priv)
+{
+	struct file *file = fget(fd);
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (file->f_op != &vmo_fd_fops) {
+		fput(file);
+		return ERR_PTR(-EPROTOTYPE);
+	}
+	*priv = file->private_data;
+	return file;
+}
+
+/*
+ * mmap of a VMO fd: maps the shmem file @shmem at page offset @pgoff instead
+ * (the VMO's window in it), with shmem's own vm_ops. The VMA then refers to
+ * the shmem file, so punching a hole in it or truncating it unmaps the pages
+ * from this mapping too.
+ */
+int vmo_mmap_shmem(struct vm_area_struct *vma, struct file *shmem, pgoff_t pgoff)
+{
+	int err;
+
+	vma->vm_pgoff = pgoff;
+	err = vfs_mmap(shmem, vma);
+	if (err)
+		return err;
+	vma_set_file(vma, shmem);
+	return 0;
+}
+
+/* Puts the module's own vm_ops, with @ctx, on a VMA that vmo_mmap_shmem() set up. */
+void vmo_vma_set_ops(struct vm_area_struct *vma, void *ctx)
+{
+	vma->vm_ops = &vmo_vm_ops;
+	vma->vm_private_data = ctx;
 }
 
 #ifdef CONFIG_X86

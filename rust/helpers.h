@@ -9,10 +9,14 @@
 #include <linux/types.h>
 
 struct file;
+struct inode;
+struct seq_file;
+struct vm_area_struct;
+struct vm_fault;
 
 typedef int (*vmo_page_fn)(void *ctx, void *kaddr, size_t len, loff_t pos, bool uptodate);
 
-struct file *vmo_shmem_setup(loff_t size);
+struct file *vmo_shmem_setup(loff_t size, u64 koid);
 int vmo_shmem_commit(struct file *file, loff_t off, loff_t len);
 int vmo_shmem_punch(struct file *file, loff_t off, loff_t len);
 ssize_t vmo_shmem_rw(struct file *file, void __user *buf, size_t len, loff_t pos, bool write);
@@ -21,6 +25,28 @@ int vmo_shmem_set_size(struct file *file, loff_t size);
 u64 vmo_shmem_committed(struct file *file);
 long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 			     vmo_page_fn fn, void *ctx);
+pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end);
+vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
+bool vmo_fault_release_lock(struct vm_fault *vmf);
+
+struct inode *vmo_export_inode_new(loff_t size);
+void vmo_export_inode_put(struct inode *inode);
+void vmo_export_inode_set_size(struct inode *inode, loff_t size);
+struct file *vmo_export_file(struct inode *inode, bool writable, void *priv);
+int vmo_fd_reserve(bool cloexec);
+void vmo_fd_install(int fd, struct file *file);
+void vmo_fd_unreserve(int fd);
+struct file *vmo_fd_get(int fd, void **priv);
+int vmo_mmap_shmem(struct vm_area_struct *vma, struct file *shmem, pgoff_t pgoff);
+void vmo_vma_set_ops(struct vm_area_struct *vma, void *ctx);
+
+/* Implemented in Rust (rust/vmofd.rs): the VMO fd's file and VMA operations. */
+int vmo_fd_mmap(struct file *file, struct vm_area_struct *vma);
+int vmo_fd_release(struct inode *inode, struct file *file);
+void vmo_fd_show_fdinfo(struct seq_file *m, struct file *file);
+void vmo_vma_open(struct vm_area_struct *vma);
+void vmo_vma_close(struct vm_area_struct *vma);
+vm_fault_t vmo_vma_fault(struct vm_fault *vmf);
 
 #ifdef CONFIG_X86
 unsigned int vmo_x86_clflush_size(void);

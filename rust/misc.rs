@@ -4,17 +4,59 @@
 //!
 //! [`kernel::miscdevice::MiscDeviceRegistration`] always registers with mode 0 (root only, 0600).
 //! `/dev/vmo` is meant for every user, as `memfd_create` is, so it is registered here with
-//! mode 0666. Everything else (the file operations, the `owner` that keeps the module loaded
-//! while a file is open) comes from [`MiscDeviceOptions::into_raw`], unchanged.
+//! mode 0666. Its file operations are those of [`MiscDeviceOptions::into_raw`] (and the
+//! `owner` that keeps the module loaded while a file is open), plus `poll`, which the
+//! [`MiscDevice`] trait does not have: a pager sitting in an event loop polls its `/dev/vmo`
+//! file for packets.
 
+use crate::device::VmoFile;
 use core::marker::PhantomData;
 use kernel::{
     bindings,
     error::to_result,
-    miscdevice::{MiscDevice, MiscDeviceOptions},
+    fs::File,
+    miscdevice::MiscDeviceOptions,
     prelude::*,
-    types::Opaque,
+    sync::poll::PollTable,
+    types::{ForeignOwnable, Opaque},
 };
+
+/// A `file_operations` table that can be a `static`.
+#[repr(transparent)]
+struct Fops(bindings::file_operations);
+
+// SAFETY: the table is never written after it is built; its `owner` pointer is only read.
+unsafe impl Sync for Fops {}
+
+/// `/dev/vmo`'s file operations: the misc-device ones for [`VmoFile`], plus [`poll`].
+static FOPS: Fops = Fops({
+    let raw = MiscDeviceOptions { name: c"vmo" }.into_raw::<VmoFile>();
+    // SAFETY: `into_raw` points `fops` at the misc-device vtable of `VmoFile`, a constant.
+    let mut fops = unsafe { *raw.fops };
+    fops.poll = Some(poll);
+    fops
+});
+
+/// `f_op->poll` of `/dev/vmo`: readable while a pager of the file's table has a packet.
+///
+/// # Safety
+///
+/// Called by the VFS with an open `/dev/vmo` file (whose private data the misc-device open
+/// set to a `Pin<KBox<VmoFile>>`) and a valid or null poll table.
+unsafe extern "C" fn poll(file: *mut bindings::file, wait: *mut bindings::poll_table) -> bindings::__poll_t {
+    // SAFETY: the file is open, so its private data is the `VmoFile` that `open` stored with
+    // `into_foreign`, not yet released.
+    let me = unsafe { <Pin<KBox<VmoFile>> as ForeignOwnable>::borrow((*file).private_data) };
+    // SAFETY: the VFS passes a valid or null poll table for the duration of the call.
+    let table = unsafe { PollTable::from_raw(wait) };
+    // SAFETY: `file` is a valid file for the duration of the call.
+    table.register_wait(unsafe { File::from_raw_file(file) }, me.readiness());
+    if me.poll_ready() {
+        bindings::POLLIN | bindings::POLLRDNORM
+    } else {
+        0
+    }
+}
 
 /// A registered misc device whose node has the given mode.
 ///
@@ -40,13 +82,14 @@ unsafe impl<T> Send for Registration<T> {}
 // SAFETY: no `&self` method touches the device.
 unsafe impl<T> Sync for Registration<T> {}
 
-impl<T: MiscDevice> Registration<T> {
+impl Registration<VmoFile> {
     /// Registers the misc device `opts.name` with the node mode `mode`.
     pub(crate) fn register(opts: MiscDeviceOptions, mode: u16) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
-                let mut raw = opts.into_raw::<T>();
+                let mut raw = opts.into_raw::<VmoFile>();
                 raw.mode = mode;
+                raw.fops = &FOPS.0;
                 // SAFETY: the initializer may write to `slot`.
                 unsafe { slot.write(raw) };
                 // SAFETY: `slot` holds a valid `struct miscdevice`, pinned for as long as this

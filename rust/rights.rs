@@ -30,6 +30,12 @@ impl Rights {
     /// `ZX_RIGHT_RESIZE`.
     pub(crate) const RESIZE: Rights = Rights(uapi::VMO_RIGHT_RESIZE);
     /// `ZX_RIGHT_SAME_RIGHTS`: duplicate/replace keep the source's rights.
+    /// Pager: create VMOs backed by it.
+    pub(crate) const ATTACH_VMO: Rights = Rights(uapi::VMO_RIGHT_ATTACH_VMO);
+    /// Pager: supply, fail, detach.
+    pub(crate) const MANAGE_VMO: Rights = Rights(uapi::VMO_RIGHT_MANAGE_VMO);
+    /// `ZX_DEFAULT_PAGER_RIGHTS`.
+    pub(crate) const DEFAULT_PAGER: Rights = Rights(uapi::VMO_DEFAULT_PAGER_RIGHTS);
     pub(crate) const SAME_RIGHTS: Rights = Rights(uapi::VMO_RIGHT_SAME_RIGHTS);
     /// `ZX_DEFAULT_VMO_RIGHTS`.
     pub(crate) const DEFAULT_VMO: Rights = Rights(uapi::VMO_DEFAULT_VMO_RIGHTS);

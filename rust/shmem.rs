@@ -30,7 +30,13 @@ type PageFn = unsafe extern "C" fn(
 // (zero-sized) bindgen members do not matter across this boundary.
 #[allow(improper_ctypes)]
 extern "C" {
-    fn vmo_shmem_setup(size: bindings::loff_t) -> *mut bindings::file;
+    fn vmo_shmem_setup(size: bindings::loff_t, koid: u64) -> *mut bindings::file;
+    fn vmo_shmem_find_hole(
+        file: *mut bindings::file,
+        start: kernel::ffi::c_ulong,
+        end: kernel::ffi::c_ulong,
+        hole_end: *mut kernel::ffi::c_ulong,
+    ) -> kernel::ffi::c_ulong;
     fn vmo_shmem_commit(file: *mut bindings::file, off: bindings::loff_t, len: bindings::loff_t)
         -> c_int;
     fn vmo_shmem_punch(file: *mut bindings::file, off: bindings::loff_t, len: bindings::loff_t)
@@ -96,16 +102,38 @@ pub(crate) struct PageChunk {
 }
 
 impl ShmemFile {
-    /// Creates a shmem file of `size` bytes; no memory is committed.
-    pub(crate) fn new(size: u64) -> Result<Self> {
+    /// Creates a shmem file of `size` bytes for the VMO `koid` (the name mappings show); no
+    /// memory is committed.
+    pub(crate) fn new(size: u64, koid: u64) -> Result<Self> {
         // SAFETY: `vmo_shmem_setup` has no preconditions; it returns a file or an ERR_PTR.
-        let file = from_err_ptr(unsafe { vmo_shmem_setup(loff(size)?) })?;
+        let file = from_err_ptr(unsafe { vmo_shmem_setup(loff(size)?, koid) })?;
         // INVARIANT: a successful `shmem_file_setup` returns a new file with one reference.
         NonNull::new(file).map(|file| Self { file }).ok_or(ENOMEM)
     }
 
-    fn raw(&self) -> *mut bindings::file {
+    /// The `struct file`, for the mmap code (`vmofd.rs`).
+    pub(crate) fn raw(&self) -> *mut bindings::file {
         self.file.as_ptr()
+    }
+
+    /// Another reference to the same file.
+    pub(crate) fn try_clone(&self) -> Self {
+        // SAFETY: `self.file` is valid; `get_file` takes one more reference, owned by the new
+        // value (type invariant).
+        unsafe { bindings::get_file(self.raw()) };
+        Self { file: self.file }
+    }
+
+    /// The first absent page of pages `[start, end)` and the end of that run of absent pages;
+    /// `(end, end)` when every page is present (swapped-out pages are present). Does not sleep.
+    pub(crate) fn find_hole(&self, start: u64, end: u64) -> (u64, u64) {
+        let (Ok(s), Ok(e)) = (kernel::ffi::c_ulong::try_from(start), kernel::ffi::c_ulong::try_from(end)) else {
+            return (end, end);
+        };
+        let mut hole_end: kernel::ffi::c_ulong = 0;
+        // SAFETY: `self.file` is valid; `hole_end` is a valid place for the out value.
+        let hole = unsafe { vmo_shmem_find_hole(self.raw(), s, e, &mut hole_end) };
+        (hole as u64, hole_end as u64)
     }
 
     /// Allocates folios for `[off, off + len)` (shmem's fallocate path, large folios where

@@ -35,6 +35,12 @@ pub(crate) enum Status {
     Io,
     /// `ZX_ERR_IO_DATA_INTEGRITY`.
     IoDataIntegrity,
+    /// `ZX_ERR_NO_SPACE`.
+    NoSpace,
+    /// `ZX_ERR_BUFFER_TOO_SMALL`.
+    BufferTooSmall,
+    /// `ZX_ERR_TIMED_OUT`.
+    TimedOut,
     /// A Linux error passed through as it is.
     Kernel(Error),
 }
@@ -58,10 +64,42 @@ impl Status {
             Status::AccessDenied => uapi::VMO_ERRNO_ACCESS_DENIED,
             Status::Io => uapi::VMO_ERRNO_IO,
             Status::IoDataIntegrity => uapi::VMO_ERRNO_IO_DATA_INTEGRITY,
+            Status::NoSpace => uapi::VMO_ERRNO_NO_SPACE,
+            Status::BufferTooSmall => uapi::VMO_ERRNO_BUFFER_TOO_SMALL,
+            Status::TimedOut => uapi::VMO_ERRNO_TIMED_OUT,
             Status::Kernel(e) => return -e.to_errno(),
         };
         // The table's values are small positive errnos; `as` cannot truncate them.
         e as i32
+    }
+
+    /// The status a pager may fail a range with (Zircon's `IsValidExternalFailureCode`),
+    /// given as its errno; `None` for anything else.
+    pub(crate) fn pager_failure(errno: u64) -> Option<Status> {
+        [
+            Status::Io,
+            Status::IoDataIntegrity,
+            Status::BadState,
+            Status::NoSpace,
+            Status::BufferTooSmall,
+        ]
+        .into_iter()
+        .find(|s| s.errno() as u64 == errno)
+    }
+
+    /// The status whose errno is `errno` among those a pager wait can end with.
+    pub(crate) fn from_pager_errno(errno: i32) -> Status {
+        [
+            Status::Io,
+            Status::IoDataIntegrity,
+            Status::BadState,
+            Status::NoSpace,
+            Status::BufferTooSmall,
+            Status::NoMemory,
+        ]
+        .into_iter()
+        .find(|s| s.errno() == errno)
+        .unwrap_or(Status::BadState)
     }
 
     /// Maps an error from a kernel memory function: running out of memory (or of tmpfs
@@ -81,6 +119,12 @@ impl From<Status> for Error {
             Status::Kernel(e) => e,
             s => Error::from_errno(-s.errno()),
         }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        Status::from_mm(e)
     }
 }
 
@@ -110,6 +154,9 @@ mod tests {
             (Status::AccessDenied, EACCES),
             (Status::Io, EIO),
             (Status::IoDataIntegrity, EBADMSG),
+            (Status::NoSpace, ENOSPC),
+            (Status::BufferTooSmall, ENOBUFS),
+            (Status::TimedOut, ETIMEDOUT),
         ];
         for (i, (s, e)) in all.iter().enumerate() {
             assert_eq!(Error::from(*s), *e);
@@ -117,6 +164,21 @@ mod tests {
                 assert!(s.errno() != t.errno());
             }
         }
+    }
+
+    /// Exactly Zircon's five external failure codes are accepted from a pager.
+    #[test]
+    fn pager_failure_codes_are_zircons() {
+        for s in [Status::Io, Status::IoDataIntegrity, Status::BadState, Status::NoSpace, Status::BufferTooSmall] {
+            assert_eq!(Status::pager_failure(s.errno() as u64), Some(s));
+            assert_eq!(Status::from_pager_errno(s.errno()), s);
+        }
+        for s in [Status::NoMemory, Status::AccessDenied, Status::InvalidArgs, Status::TimedOut] {
+            assert_eq!(Status::pager_failure(s.errno() as u64), None);
+        }
+        assert_eq!(Status::pager_failure(0), None);
+        assert_eq!(Status::pager_failure(u64::MAX), None);
+        assert_eq!(Status::pager_failure((1u64 << 32) + 5), None);
     }
 
     #[test]

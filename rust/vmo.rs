@@ -8,15 +8,23 @@
 //! `VmObjectPaged` (see `shared/spec/zircon-semantics.md`): the handle's rights are checked by
 //! [`Vmo::op_range`] first, then each op validates its range its own way.
 //!
-//! Lock order: a handle table's lock (device.rs) is never held while a VMO method runs;
-//! `resize_lock` is the only lock here, taken alone, and only for resizable VMOs.
+//! A pager-backed VMO (`pager.rs`) owns a shmem file too, but its absent pages are asked of
+//! its pager instead of being allocated: COMMIT, read, write, partial-page ZERO and faults
+//! call [`PageSource::populate`] first.
+//!
+//! Lock order: a handle table's lock (device.rs) is never held while a VMO method runs.
+//! `resize_lock` (only for resizable VMOs, which are never pager-backed) and `export` are
+//! taken alone; a pager's lock is taken inside `with_range` for ZERO only (pager-backed VMOs
+//! are not resizable, so never under `resize_lock`).
 
 use crate::{
     cache::{self, CacheOp, CacheStats},
+    pager::{PageSource, Pager},
     rights::Rights,
     shmem::ShmemFile,
     status::{Status, ZxResult},
     uapi,
+    vmofd::ExportInode,
 };
 use kernel::{
     new_mutex,
@@ -126,6 +134,15 @@ impl Drop for ParentLink {
     }
 }
 
+/// The page source of a pager-backed VMO; detaches it when the VMO goes.
+struct SourceLink(Arc<PageSource>);
+
+impl Drop for SourceLink {
+    fn drop(&mut self) {
+        self.0.detach();
+    }
+}
+
 /// A virtual memory object.
 ///
 /// # Invariants
@@ -142,6 +159,11 @@ pub(crate) struct Vmo {
     parent: Option<ParentLink>,
     resizable: bool,
     size: Atomic<u64>,
+    /// The pager of a pager-backed VMO (which owns its pages).
+    source: Option<SourceLink>,
+    /// The inode of the VMO's fds, made by the first export.
+    #[pin]
+    export: Mutex<Option<ExportInode>>,
     /// Serialises `set_size` with the operations whose range check must hold while they run
     /// (COMMIT, DECOMMIT, ZERO, write). Taken only for resizable VMOs.
     #[pin]
@@ -158,10 +180,17 @@ pub(crate) struct VmoInfo {
 }
 
 impl Vmo {
-    fn new(pages: Pages, size: u64, resizable: bool, parent: Option<ParentLink>) -> ZxResult<Arc<Vmo>> {
+    fn new(
+        koid: u64,
+        pages: Pages,
+        size: u64,
+        resizable: bool,
+        parent: Option<ParentLink>,
+        source: Option<SourceLink>,
+    ) -> ZxResult<Arc<Vmo>> {
         let links = Arc::new(
             Links {
-                koid: new_koid(),
+                koid,
                 children: Atomic::new(0),
                 cow_children: Atomic::new(0),
             },
@@ -174,6 +203,8 @@ impl Vmo {
                 parent,
                 resizable,
                 size: Atomic::new(size),
+                source,
+                export <- new_mutex!(None),
                 resize_lock <- new_mutex!(()),
             }? Error),
             GFP_KERNEL_ACCOUNT,
@@ -187,13 +218,29 @@ impl Vmo {
         if options & !uapi::VMO_CREATE_RESIZABLE != 0 {
             return Err(Status::InvalidArgs);
         }
-        let file = ShmemFile::new(size).map_err(Status::from_mm)?;
+        let koid = new_koid();
+        let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
         Vmo::new(
+            koid,
             Pages::Own(file),
             size,
             options & uapi::VMO_CREATE_RESIZABLE != 0,
             None,
+            None,
         )
+    }
+
+    /// `zx_pager_create_vmo` after the handle checks: a VMO of `size` bytes whose pages
+    /// `pager` supplies, named `key` in its packets.
+    pub(crate) fn create_pager_backed(pager: &Pager, options: u32, key: u64, size: u64) -> ZxResult<Arc<Vmo>> {
+        let size = round_size(size)?;
+        if options != 0 {
+            return Err(Status::InvalidArgs);
+        }
+        let koid = new_koid();
+        let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
+        let source = pager.attach(koid, key, file.try_clone(), size)?;
+        Vmo::new(koid, Pages::Own(file), size, false, None, Some(SourceLink(source)))
     }
 
     /// The checks of `zx_vmo_create_child` that Zircon makes before it looks the parent handle
@@ -243,6 +290,18 @@ impl Vmo {
         if opts & (uapi::VMO_CHILD_SNAPSHOT | uapi::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE) == 0 {
             return Err(Status::InvalidArgs);
         }
+        if let Some(source) = self.page_source() {
+            // Zircon: a pager-backed VMO has no SNAPSHOT children. A SNAPSHOT_AT_LEAST_ON_WRITE
+            // child sees the parent's contents at creation: page them in, then copy them.
+            if opts & uapi::VMO_CHILD_SNAPSHOT != 0 {
+                return Err(Status::NotSupported);
+            }
+            let copy_end = end.min(self.size());
+            if offset < copy_end {
+                let base = self.window().1;
+                source.populate((base + offset) / PAGE_SIZE, (base + copy_end) / PAGE_SIZE)?;
+            }
+        }
         self.create_snapshot(offset, end, size, opts & uapi::VMO_CHILD_RESIZABLE != 0)
     }
 
@@ -262,7 +321,14 @@ impl Vmo {
             // Cannot overflow: the window lies inside `root` (type invariant).
             offset: base + offset,
         };
-        Vmo::new(pages, size, false, Some(ParentLink::new(self, ChildKind::Slice)))
+        Vmo::new(
+            new_koid(),
+            pages,
+            size,
+            false,
+            Some(ParentLink::new(self, ChildKind::Slice)),
+            None,
+        )
     }
 
     /// A snapshot copies the committed pages of `[offset, end)` that lie inside this VMO: the
@@ -270,7 +336,8 @@ impl Vmo {
     /// COMMIT but has not initialised yet (it reads as zeros; shmem clears it on first use, or
     /// when a later COMMIT covers it again) is not copied.
     fn create_snapshot(self: &Arc<Self>, offset: u64, end: u64, size: u64, resizable: bool) -> ZxResult<Arc<Vmo>> {
-        let file = ShmemFile::new(size).map_err(Status::from_mm)?;
+        let koid = new_koid();
+        let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
         let copy_end = end.min(self.size());
         if offset < copy_end {
             let (root, base) = self.root_window();
@@ -286,10 +353,12 @@ impl Vmo {
             .map_err(Status::from_mm)?;
         }
         Vmo::new(
+            koid,
             Pages::Own(file),
             size,
             resizable,
             Some(ParentLink::new(self, ChildKind::Snapshot)),
+            None,
         )
     }
 
@@ -324,6 +393,80 @@ impl Vmo {
             // Unreachable by the type invariant: a slice's root owns its pages.
             Pages::Slice { root, .. } => root.file(),
         }
+    }
+
+    /// The page source of the VMO owning this VMO's pages, if it is pager-backed.
+    fn page_source(&self) -> Option<&PageSource> {
+        self.owner().source.as_ref().map(|l| &*l.0)
+    }
+
+    /// Whether this VMO's pages come from a pager.
+    pub(crate) fn is_pager_backed(&self) -> bool {
+        self.page_source().is_some()
+    }
+
+    /// Whether this VMO is a page source of `pager` (as a VMO created by it, not a slice).
+    pub(crate) fn is_backed_by(&self, pager: &Pager) -> bool {
+        matches!(&self.source, Some(l) if l.0.is_of(pager))
+    }
+
+    /// Asks the pager, if any, for the absent pages of bytes `[offset, offset + len)` of this
+    /// VMO (rounded out to pages) and waits for them.
+    fn populate_bytes(&self, offset: u64, len: u64) -> ZxResult {
+        let Some(source) = self.page_source() else {
+            return Ok(());
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        let base = self.window().1;
+        // The caller checked that the range lies inside the VMO, so nothing overflows.
+        let start = page_round_down(base + offset) / PAGE_SIZE;
+        let end = page_round_up(base + offset + len).ok_or(Status::OutOfRange)? / PAGE_SIZE;
+        source.populate(start, end)
+    }
+
+    /// `BAD_STATE` if the VMO's pager was detached while an access ran.
+    fn check_attached(&self) -> ZxResult {
+        match self.page_source() {
+            Some(s) if s.is_detached() => Err(Status::BadState),
+            _ => Ok(()),
+        }
+    }
+
+    /// The shmem file to map, where the VMO's window starts in it, and whether faults need the
+    /// module's own handling (a slice's window, a pager).
+    pub(crate) fn map_target(&self) -> (&ShmemFile, u64, bool) {
+        let (file, base) = self.window();
+        let own = matches!(self.pages, Pages::Slice { .. }) || self.is_pager_backed();
+        (file, base, own)
+    }
+
+    /// Whether page `pgoff` of the shmem file lies inside this VMO's window.
+    pub(crate) fn window_has_page(&self, pgoff: u64) -> bool {
+        let first = self.window().1 / PAGE_SIZE;
+        pgoff >= first && pgoff - first < self.size() / PAGE_SIZE
+    }
+
+    /// A fault on page `pgoff` (of the shmem file) of a pager-backed VMO waits for it; see
+    /// [`PageSource::fault_wait`].
+    pub(crate) fn fault_wait(&self, pgoff: u64, record: bool) -> ZxResult {
+        self.page_source().map_or(Ok(()), |s| s.fault_wait(pgoff, record))
+    }
+
+    /// Whether this thread's last fault on `pgoff` failed; see [`PageSource::take_fault_failure`].
+    pub(crate) fn take_fault_failure(&self, pgoff: u64) -> bool {
+        self.page_source().is_some_and(|s| s.take_fault_failure(pgoff))
+    }
+
+    /// The inode of this VMO's fds, made on first use.
+    pub(crate) fn export_inode(&self) -> Result<*mut kernel::bindings::inode> {
+        let mut export = self.export.lock();
+        if export.is_none() {
+            // The size read here is final: `set_size` updates the inode under this lock.
+            *export = Some(ExportInode::new(self.size())?);
+        }
+        Ok(export.as_ref().map_or(core::ptr::null_mut(), |i| i.raw()))
     }
 
     /// The object id.
@@ -402,6 +545,13 @@ impl Vmo {
         let end = offset.checked_add(len).ok_or(Status::OutOfRange)?;
         let end = page_round_up(end).ok_or(Status::OutOfRange)?;
         let start = page_round_down(offset);
+        if self.is_pager_backed() {
+            // Pager-backed VMOs are not resizable: the range check holds while waiting.
+            if !in_range(start, end - start, self.size()) {
+                return Err(Status::OutOfRange);
+            }
+            return self.populate_bytes(start, end - start);
+        }
         self.with_range(start, end - start, |file, base| {
             file.commit(base + start, end - start).map_err(Status::from_mm)
         })
@@ -433,7 +583,10 @@ impl Vmo {
     fn decommit(&self, offset: u64, len: u64) -> ZxResult {
         self.with_range(offset, len, |file, base| {
             let owner = self.owner();
-            if owner.is_snapshot() || owner.links.cow_children.load(Relaxed) != 0 {
+            if owner.is_snapshot()
+                || owner.links.cow_children.load(Relaxed) != 0
+                || owner.source.is_some()
+            {
                 return Err(Status::NotSupported);
             }
             if !is_page_aligned(offset) || !is_page_aligned(len) {
@@ -445,9 +598,38 @@ impl Vmo {
 
     /// ZERO: byte granular. Whole pages are freed (and unmapped), the covered bytes of present
     /// partial pages are zeroed in place, absent pages stay absent.
+    ///
+    /// On a pager-backed VMO, ZERO must not leave holes (they would be asked of the pager
+    /// again): the partial pages at the ends are paged in and zeroed in place, the whole pages
+    /// are replaced by zero pages, under the pager's lock so that no request or supply comes
+    /// between the two steps.
     fn zero(&self, offset: u64, len: u64) -> ZxResult {
-        self.with_range(offset, len, |file, base| {
-            file.punch(base + offset, len).map_err(Status::from_mm)
+        let Some(source) = self.page_source() else {
+            return self.with_range(offset, len, |file, base| {
+                file.punch(base + offset, len).map_err(Status::from_mm)
+            });
+        };
+        if !in_range(offset, len, self.size()) {
+            return Err(Status::OutOfRange);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let end = offset + len;
+        let (head, tail) = (page_round_up(offset).unwrap_or(end).min(end), page_round_down(end).max(offset));
+        if head != offset {
+            self.populate_bytes(offset, head - offset)?;
+        }
+        if tail != end && tail >= head {
+            self.populate_bytes(tail, end - tail)?;
+        }
+        let (file, base) = self.window();
+        source.locked(|| {
+            file.punch(base + offset, len).map_err(Status::from_mm)?;
+            if tail > head {
+                file.commit(base + head, tail - head).map_err(Status::from_mm)?;
+            }
+            Ok(())
         })
     }
 
@@ -478,13 +660,14 @@ impl Vmo {
             return Err(Status::OutOfRange);
         }
         let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
+        self.populate_bytes(offset, len as u64)?;
         let (file, base) = self.window();
         let n = file.read_user(buf, len, base + offset).map_err(Status::Kernel)?;
         if n != len {
             // The VMO shrank while the read ran.
             return Err(Status::OutOfRange);
         }
-        Ok(())
+        self.check_attached()
     }
 
     /// `zx_vmo_write` of `len` bytes from the user buffer `buf` at `offset`.
@@ -494,6 +677,7 @@ impl Vmo {
                 return Err(Status::OutOfRange);
             }
             let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
+            self.populate_bytes(offset, len as u64)?;
             let (file, base) = self.window();
             let n = file
                 .write_user(buf, len, base + offset)
@@ -501,7 +685,7 @@ impl Vmo {
             if n != len {
                 return Err(Status::NoMemory);
             }
-            Ok(())
+            self.check_attached()
         })
     }
 
@@ -515,7 +699,51 @@ impl Vmo {
         // A resizable VMO owns its pages: slices of resizable VMOs are refused.
         self.file().set_size(size).map_err(Status::from_mm)?;
         self.size.store(size, Relaxed);
+        if let Some(inode) = self.export.lock().as_ref() {
+            inode.set_size(size);
+        }
         Ok(())
+    }
+
+    /// `zx_pager_detach_vmo`: see [`PageSource::detach`].
+    pub(crate) fn detach_pager(&self) {
+        if let Some(l) = &self.source {
+            l.0.detach();
+        }
+    }
+
+    /// `zx_pager_supply_pages` after the handle checks: moves the pages of
+    /// `[aux_offset, aux_offset + len)` of `aux` into `[offset, offset + len)` where this VMO
+    /// has none; the aux range is decommitted afterwards, as Zircon's move leaves it.
+    pub(crate) fn supply_pages(&self, offset: u64, len: u64, aux: &Vmo, aux_offset: u64) -> ZxResult {
+        let source = self.source.as_ref().ok_or(Status::InvalidArgs)?;
+        if !in_range(offset, len, self.size()) || !in_range(aux_offset, len, aux.size()) {
+            return Err(Status::OutOfRange);
+        }
+        if aux.is_pager_backed() {
+            return Err(Status::NotSupported);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let (afile, abase) = aux.window();
+        source
+            .0
+            .supply(offset / PAGE_SIZE, (offset + len) / PAGE_SIZE, afile, abase + aux_offset)?;
+        // The pages were moved: failing to free the aux copies loses nothing.
+        let _ = afile.punch(abase + aux_offset, len);
+        Ok(())
+    }
+
+    /// `ZX_PAGER_OP_FAIL` after the checks: the requests overlapping the range fail.
+    pub(crate) fn fail_pages(&self, offset: u64, len: u64, status: Status) -> ZxResult {
+        let source = self.source.as_ref().ok_or(Status::InvalidArgs)?;
+        if !in_range(offset, len, self.size()) {
+            return Err(Status::OutOfRange);
+        }
+        source
+            .0
+            .fail(offset / PAGE_SIZE, (offset + len) / PAGE_SIZE, status)
     }
 
     /// What `get_info` reports.
@@ -533,6 +761,9 @@ impl Vmo {
         };
         if self.is_snapshot() {
             flags |= uapi::VMO_INFO_FLAG_IS_COW_CLONE;
+        }
+        if self.is_pager_backed() {
+            flags |= uapi::VMO_INFO_FLAG_PAGER_BACKED;
         }
         VmoInfo {
             parent_koid: self.parent.as_ref().map_or(0, |l| l.parent.koid),

@@ -12,7 +12,9 @@
 //! - `vmo.rs`: the VMO object and `op_range`; `status.rs`: Zircon statuses and errnos;
 //! - `shmem.rs`: the only Rust file that calls mm/shmem functions (through `helpers.c`);
 //! - `cache.rs` and `arch/`: the data-cache primitives per architecture;
-//! - `misc.rs`: the device registration with mode 0666.
+//! - `vmofd.rs`: VMO file descriptors (export, import, mmap, faults);
+//! - `pager.rs`: user pagers and the requests of pager-backed VMOs;
+//! - `misc.rs`: the device registration with mode 0666 and `poll`.
 
 use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
 
@@ -20,10 +22,12 @@ mod cache;
 mod device;
 mod handle;
 mod misc;
+mod pager;
 mod rights;
 mod shmem;
 mod status;
 mod vmo;
+mod vmofd;
 
 /// The UAPI header, translated by bindgen at build time (see Kbuild).
 #[allow(

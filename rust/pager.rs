@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! User pagers (Zircon's `zx_pager_*`): VMOs whose pages a userspace process supplies.
+//!
+//! A [`Pager`] is the object a pager handle refers to; its state lives in a [`PagerCore`],
+//! which the VMOs it backs reach through their [`PageSource`]. An access to an absent page of a
+//! pager-backed VMO (COMMIT, read, write, a fault) calls [`PageSource::populate`]: it finds the
+//! first missing run of pages, joins the outstanding request that covers its first page or
+//! queues a new one (requests never overlap), and sleeps until the request completes. The pager
+//! reads requests as packets ([`PagerCore::wait`], or `poll` on its `/dev/vmo` file) and
+//! completes them by supplying pages ([`PageSource::supply`]: the request is done once all of
+//! its pages are present) or by failing a range ([`PageSource::fail`]: every overlapping
+//! request ends with that status). Detaching the VMO or closing the pager's last handle ends
+//! every request with `BAD_STATE` and frees the VMO's pages.
+//!
+//! Lock order: a handle table's lock, then [`PagerCore::inner`] (`poll` looks at the pagers of
+//! a table under the table lock). `inner` is the one lock of a pager and of all its sources; it
+//! is held while pages are looked up in, copied into or punched from a pager-backed VMO's shmem
+//! file (shmem takes its own inode and folio locks under it), and never while user memory is
+//! touched or the mmap lock is taken. Tree nodes and requests are allocated before it is taken.
+
+use crate::{
+    shmem::ShmemFile,
+    status::{Status, ZxResult},
+    uapi,
+    vmo::{new_koid, PAGE_SIZE},
+};
+use kernel::{
+    new_condvar, new_mutex, new_poll_condvar,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{
+        atomic::{ordering::Relaxed, Atomic},
+        poll::PollCondVar,
+        Arc, CondVar, CondVarTimeoutResult, LockedBy, Mutex, UniqueArc,
+    },
+    time::msecs_to_jiffies,
+};
+
+/// A packet for the pager (`struct vmo_pager_packet`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Packet {
+    /// The key the VMO was created with.
+    pub(crate) key: u64,
+    /// `VMO_PAGER_VMO_READ` or `VMO_PAGER_VMO_COMPLETE`.
+    pub(crate) kind: u32,
+    /// Byte offset of a READ request (page aligned).
+    pub(crate) offset: u64,
+    /// Byte length of a READ request (page aligned).
+    pub(crate) length: u64,
+}
+
+/// The readiness of one open `/dev/vmo` file: notified whenever a pager made in that file
+/// queues a packet.
+pub(crate) type Readiness = PollCondVar;
+
+/// A new [`Readiness`].
+pub(crate) fn new_readiness() -> Result<Arc<Readiness>> {
+    Arc::pin_init(new_poll_condvar!("vmo_pager_readiness"), GFP_KERNEL_ACCOUNT)
+}
+
+/// `Request::result` while the request is outstanding.
+const PENDING: i32 = 1;
+/// `Request::result` once its pages are all present.
+const SUPPLIED: i32 = 0;
+
+/// One outstanding request: pages `[start, end)` of the shmem file.
+struct Request {
+    start: u64,
+    end: u64,
+    /// The key of its READ packet in the pager's queue.
+    seq: u64,
+    /// [`PENDING`], [`SUPPLIED`], or the negated errno of the status it failed with. Written
+    /// under the pager's lock.
+    result: Atomic<i32>,
+}
+
+/// A failure that a fault found after dropping the fault lock, kept for its retry.
+#[derive(Clone, Copy)]
+struct FaultFailure {
+    pid: i32,
+    pgoff: u64,
+}
+
+/// How many fault failures a source remembers for the faults' retries.
+const FAULT_FAILURES: usize = 8;
+
+struct SourceState {
+    detached: bool,
+    /// Outstanding requests by first page; they never overlap.
+    requests: RBTree<u64, Arc<Request>>,
+    failures: [Option<FaultFailure>; FAULT_FAILURES],
+    next_failure: usize,
+}
+
+struct PagerInner {
+    /// The pager's last handle is closed.
+    closed: bool,
+    next_seq: u64,
+    /// Packets not yet read by the pager, in order.
+    queue: RBTree<u64, Packet>,
+    /// Attached sources by VMO koid.
+    sources: RBTree<u64, Arc<PageSource>>,
+}
+
+/// The state of a pager, shared by its handles' object and the VMOs it backs.
+#[pin_data]
+pub(crate) struct PagerCore {
+    koid: u64,
+    readiness: Arc<Readiness>,
+    #[pin]
+    inner: Mutex<PagerInner>,
+    /// Notified when requests complete.
+    #[pin]
+    done: CondVar,
+    /// Notified when a packet is queued or the pager closes.
+    #[pin]
+    queued: CondVar,
+}
+
+/// The object a pager handle refers to: closing its last handle closes the pager.
+pub(crate) struct Pager {
+    core: Arc<PagerCore>,
+}
+
+impl Pager {
+    /// `zx_pager_create`; `readiness` is notified when packets are queued.
+    pub(crate) fn new(readiness: Arc<Readiness>) -> ZxResult<Arc<Pager>> {
+        let core = Arc::pin_init(
+            pin_init!(PagerCore {
+                koid: new_koid(),
+                readiness,
+                inner <- new_mutex!(PagerInner {
+                    closed: false,
+                    next_seq: 0,
+                    queue: RBTree::new(),
+                    sources: RBTree::new(),
+                }),
+                done <- new_condvar!("vmo_pager_done"),
+                queued <- new_condvar!("vmo_pager_queued"),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(Arc::new(Pager { core }, GFP_KERNEL_ACCOUNT)?)
+    }
+
+    /// The pager's shared state.
+    pub(crate) fn core(&self) -> &Arc<PagerCore> {
+        &self.core
+    }
+
+    /// The object id.
+    pub(crate) fn koid(&self) -> u64 {
+        self.core.koid
+    }
+
+    /// Attaches a new VMO (`koid`, pages in `file`, `size` bytes) with `key` to this pager.
+    pub(crate) fn attach(
+        &self,
+        koid: u64,
+        key: u64,
+        file: ShmemFile,
+        size: u64,
+    ) -> ZxResult<Arc<PageSource>> {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+        let source = Arc::new(
+            PageSource {
+                koid,
+                key,
+                size,
+                core: self.core.clone(),
+                file,
+                state: LockedBy::new(
+                    &self.core.inner,
+                    SourceState {
+                        detached: false,
+                        requests: RBTree::new(),
+                        failures: [None; FAULT_FAILURES],
+                        next_failure: 0,
+                    },
+                ),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        let mut inner = self.core.inner.lock();
+        if inner.closed {
+            return Err(Status::BadState);
+        }
+        inner.sources.insert(node.into_node(koid, source.clone()));
+        Ok(source)
+    }
+}
+
+impl Drop for Pager {
+    fn drop(&mut self) {
+        self.core.close();
+    }
+}
+
+impl PagerCore {
+    /// Whether a packet is waiting.
+    pub(crate) fn has_packets(&self) -> bool {
+        !self.inner.lock().queue.is_empty()
+    }
+
+    fn wake_pager(&self) {
+        self.queued.notify_all();
+        self.readiness.notify_all();
+    }
+
+    /// `VMO_IOC_PAGER_WAIT`: the next packet. `timeout_ns` < 0 waits until one comes, 0 only
+    /// looks. `TIMED_OUT` when none came; `EINTR` on a signal; `BAD_STATE` once closed.
+    pub(crate) fn wait(&self, timeout_ns: i64) -> ZxResult<Packet> {
+        let mut remaining = if timeout_ns > 0 {
+            let ms = (timeout_ns as u64).div_ceil(1_000_000);
+            msecs_to_jiffies(u32::try_from(ms).unwrap_or(u32::MAX))
+        } else {
+            0
+        };
+        let mut inner = self.inner.lock();
+        loop {
+            if let Some(front) = inner.queue.cursor_front_mut() {
+                let (_, node) = front.remove_current();
+                return Ok(node.to_key_value().1);
+            }
+            if inner.closed {
+                return Err(Status::BadState);
+            }
+            if timeout_ns == 0 {
+                return Err(Status::TimedOut);
+            }
+            if timeout_ns < 0 {
+                if self.queued.wait_interruptible(&mut inner) {
+                    return Err(Status::Kernel(EINTR));
+                }
+                continue;
+            }
+            match self
+                .queued
+                .wait_interruptible_timeout(&mut inner, remaining)
+            {
+                CondVarTimeoutResult::Timeout => {
+                    // One last look: a packet may have come with the timeout.
+                    if inner.queue.is_empty() {
+                        return Err(Status::TimedOut);
+                    }
+                }
+                CondVarTimeoutResult::Signal { .. } => return Err(Status::Kernel(EINTR)),
+                CondVarTimeoutResult::Woken { jiffies } => remaining = jiffies,
+            }
+        }
+    }
+
+    /// Closes the pager (its last handle is gone): every source is detached.
+    fn close(&self) {
+        let mut inner = self.inner.lock();
+        inner.closed = true;
+        loop {
+            let Some(source) = inner.sources.values().next().cloned() else {
+                break;
+            };
+            source.detach_locked(&mut inner, None);
+        }
+        inner.queue = RBTree::new();
+        drop(inner);
+        self.done.notify_all();
+        self.wake_pager();
+    }
+}
+
+/// The pager side of one pager-backed VMO.
+///
+/// # Invariants
+///
+/// `state` is locked by `core.inner`; `file` is the VMO's shmem file of `size` bytes.
+pub(crate) struct PageSource {
+    koid: u64,
+    key: u64,
+    size: u64,
+    core: Arc<PagerCore>,
+    file: ShmemFile,
+    state: LockedBy<SourceState, PagerInner>,
+}
+
+/// The first hole of pages `[start, end)` of `file` and the end of that hole; `(end, end)`
+/// when every page is present.
+fn find_hole(file: &ShmemFile, start: u64, end: u64) -> (u64, u64) {
+    file.find_hole(start, end)
+}
+
+impl PageSource {
+    /// Whether `pager` is the pager of this source.
+    pub(crate) fn is_of(&self, pager: &Pager) -> bool {
+        Arc::ptr_eq(&self.core, &pager.core)
+    }
+
+    /// Whether the source is detached (or its pager closed).
+    pub(crate) fn is_detached(&self) -> bool {
+        let mut inner = self.core.inner.lock();
+        self.state.access_mut(&mut inner).detached
+    }
+
+    /// Makes pages `[start, end)` present, asking the pager for each missing run and waiting.
+    /// Returns the status the pager failed a request with, `BAD_STATE` when detached, or
+    /// `ERESTARTSYS` when a signal ended the wait (the request stays with the pager).
+    pub(crate) fn populate(&self, mut start: u64, end: u64) -> ZxResult {
+        while start < end {
+            let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+            let packet = RBTreeNodeReservation::new(GFP_KERNEL)?;
+            let fresh = UniqueArc::new(
+                Request {
+                    start: 0,
+                    end: 0,
+                    seq: 0,
+                    result: Atomic::new(PENDING),
+                },
+                GFP_KERNEL,
+            )?;
+            let mut inner = self.core.inner.lock();
+            let (hole, hole_end) = find_hole(&self.file, start, end);
+            if hole == end {
+                return Ok(());
+            }
+            let req = self.request(&mut inner, hole, hole_end, node, packet, fresh)?;
+            loop {
+                match req.result.load(Relaxed) {
+                    PENDING => {
+                        if self.core.done.wait_interruptible(&mut inner) {
+                            return Err(Status::Kernel(ERESTARTSYS));
+                        }
+                    }
+                    SUPPLIED => break,
+                    e => return Err(Status::from_pager_errno(-e)),
+                }
+            }
+            drop(inner);
+            start = hole;
+        }
+        Ok(())
+    }
+
+    /// The request covering page `hole`: the outstanding one that contains it, or a new one
+    /// for `[hole, hole_end)` cut short where the next outstanding request starts.
+    fn request(
+        &self,
+        inner: &mut PagerInner,
+        hole: u64,
+        hole_end: u64,
+        node: RBTreeNodeReservation<u64, Arc<Request>>,
+        packet: RBTreeNodeReservation<u64, Packet>,
+        mut fresh: UniqueArc<Request>,
+    ) -> ZxResult<Arc<Request>> {
+        if inner.closed {
+            return Err(Status::BadState);
+        }
+        let seq = inner.next_seq;
+        let st = self.state.access_mut(inner);
+        if st.detached {
+            return Err(Status::BadState);
+        }
+        let mut end = hole_end;
+        for r in st.requests.values() {
+            if r.start <= hole && hole < r.end {
+                return Ok(r.clone());
+            }
+            if r.start > hole && r.start < end {
+                end = r.start;
+            }
+        }
+        fresh.start = hole;
+        fresh.end = end;
+        fresh.seq = seq;
+        let req: Arc<Request> = fresh.into();
+        st.requests.insert(node.into_node(hole, req.clone()));
+        inner.next_seq += 1;
+        inner.queue.insert(packet.into_node(
+            seq,
+            Packet {
+                key: self.key,
+                kind: uapi::VMO_PAGER_VMO_READ,
+                offset: hole * PAGE_SIZE,
+                length: (end - hole) * PAGE_SIZE,
+            },
+        ));
+        self.core.wake_pager();
+        Ok(req)
+    }
+
+    /// Ends the outstanding requests that overlap pages `[start, end)` with `result`; with
+    /// `if_present`, only those whose pages are all present.
+    fn complete_locked(
+        &self,
+        inner: &mut PagerInner,
+        start: u64,
+        end: u64,
+        result: i32,
+        if_present: bool,
+    ) {
+        loop {
+            let st = self.state.access_mut(inner);
+            let found = st
+                .requests
+                .values()
+                .find(|r| {
+                    r.start < end
+                        && start < r.end
+                        && (!if_present || find_hole(&self.file, r.start, r.end).0 == r.end)
+                })
+                .map(|r| (r.start, r.seq));
+            let Some((first, seq)) = found else {
+                break;
+            };
+            if let Some(r) = st.requests.remove(&first) {
+                r.result.store(result, Relaxed);
+            }
+            // A request that ends before the pager read it is not delivered.
+            inner.queue.remove(&seq);
+        }
+    }
+
+    /// `zx_pager_supply_pages` after the handle and range checks: pages `[start, end)` get the
+    /// pages of `aux` from byte `aux_pos` on where they are absent (zeros where `aux` has
+    /// none); the caller then decommits the aux range.
+    pub(crate) fn supply(&self, start: u64, end: u64, aux: &ShmemFile, aux_pos: u64) -> ZxResult {
+        let mut inner = self.core.inner.lock();
+        if inner.closed || self.state.access_mut(&mut inner).detached {
+            return Err(Status::BadState);
+        }
+        let mut pos = start;
+        while pos < end {
+            let (hole, hole_end) = find_hole(&self.file, pos, end);
+            if hole == end {
+                break;
+            }
+            // In range: `hole >= start`, and the caller checked the aux range.
+            let from = aux_pos + (hole - start) * PAGE_SIZE;
+            let to = from + (hole_end - hole) * PAGE_SIZE;
+            aux.for_each_page(from, to, |chunk| {
+                if chunk.uptodate {
+                    self.file
+                        .copy_chunk(chunk, hole * PAGE_SIZE + (chunk.pos - from))?;
+                }
+                Ok(())
+            })
+            .map_err(Status::from_mm)?;
+            // The pages aux did not have are zeros.
+            self.file
+                .commit(hole * PAGE_SIZE, (hole_end - hole) * PAGE_SIZE)
+                .map_err(Status::from_mm)?;
+            pos = hole_end;
+        }
+        self.complete_locked(&mut inner, start, end, SUPPLIED, true);
+        drop(inner);
+        self.core.done.notify_all();
+        Ok(())
+    }
+
+    /// `ZX_PAGER_OP_FAIL` after the checks: every request overlapping pages `[start, end)`
+    /// fails with `status`.
+    pub(crate) fn fail(&self, start: u64, end: u64, status: Status) -> ZxResult {
+        let mut inner = self.core.inner.lock();
+        if inner.closed || self.state.access_mut(&mut inner).detached {
+            return Err(Status::BadState);
+        }
+        self.complete_locked(&mut inner, start, end, -status.errno(), false);
+        drop(inner);
+        self.core.done.notify_all();
+        Ok(())
+    }
+
+    /// `zx_pager_detach_vmo`, or the VMO is gone: ends every request with `BAD_STATE`, frees
+    /// the pages and tells the pager (a COMPLETE packet). Detaching twice does nothing.
+    pub(crate) fn detach(&self) {
+        let packet = RBTreeNodeReservation::new(GFP_KERNEL).ok();
+        let mut inner = self.core.inner.lock();
+        self.detach_locked(&mut inner, packet);
+        drop(inner);
+        self.core.done.notify_all();
+        self.core.wake_pager();
+    }
+
+    fn detach_locked(
+        &self,
+        inner: &mut PagerInner,
+        packet: Option<RBTreeNodeReservation<u64, Packet>>,
+    ) {
+        let st = self.state.access_mut(inner);
+        if st.detached {
+            return;
+        }
+        st.detached = true;
+        self.complete_locked(inner, 0, u64::MAX, -Status::BadState.errno(), false);
+        let removed = inner.sources.remove(&self.koid);
+        if let (Some(packet), false) = (packet, inner.closed) {
+            let seq = inner.next_seq;
+            inner.next_seq += 1;
+            inner.queue.insert(packet.into_node(
+                seq,
+                Packet {
+                    key: self.key,
+                    kind: uapi::VMO_PAGER_VMO_COMPLETE,
+                    offset: 0,
+                    length: 0,
+                },
+            ));
+        }
+        // Under the lock, so that no supply puts pages back meanwhile. A failure leaves pages
+        // that go with the VMO; later accesses are BAD_STATE all the same.
+        let _ = self.file.punch(0, self.size);
+        drop(removed);
+    }
+
+    /// A fault on page `pgoff` waits for it. With `record` (the fault dropped its lock and will
+    /// be retried) a failure is kept for the retry of this thread to find.
+    pub(crate) fn fault_wait(&self, pgoff: u64, record: bool) -> ZxResult {
+        let r = self.populate(pgoff, pgoff + 1);
+        if let (Err(s), true) = (r, record) {
+            if !matches!(s, Status::Kernel(_)) {
+                let pid = kernel::current!().pid();
+                let mut inner = self.core.inner.lock();
+                let st = self.state.access_mut(&mut inner);
+                let i = st.next_failure % FAULT_FAILURES;
+                st.failures[i] = Some(FaultFailure { pid, pgoff });
+                st.next_failure = st.next_failure.wrapping_add(1);
+            }
+        }
+        r
+    }
+
+    /// Whether this thread's last fault on `pgoff` failed (and forgets it).
+    pub(crate) fn take_fault_failure(&self, pgoff: u64) -> bool {
+        let pid = kernel::current!().pid();
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        for f in st.failures.iter_mut() {
+            if matches!(f, Some(x) if x.pid == pid && x.pgoff == pgoff) {
+                *f = None;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Runs `f` under the pager's lock, unless detached (`BAD_STATE`): nothing asks the pager
+    /// or supplies pages while it runs.
+    pub(crate) fn locked<T>(&self, f: impl FnOnce() -> ZxResult<T>) -> ZxResult<T> {
+        let mut inner = self.core.inner.lock();
+        if inner.closed || self.state.access_mut(&mut inner).detached {
+            return Err(Status::BadState);
+        }
+        f()
+    }
+}
