@@ -551,3 +551,171 @@ impl PageSource {
         f()
     }
 }
+
+#[kunit_tests(vmo_pager)]
+mod tests {
+    use super::*;
+
+    const PG: u64 = PAGE_SIZE;
+
+    /// A pager and one source of `pages` pages attached to it.
+    fn setup(pages: u64) -> Result<(Arc<Pager>, Arc<PageSource>)> {
+        let pager = Pager::new(new_readiness()?)?;
+        let koid = new_koid();
+        let file = ShmemFile::new(pages * PG, koid)?;
+        let source = pager.attach(koid, 42, file, pages * PG)?;
+        Ok((pager, source))
+    }
+
+    /// Queues (or joins) the request for the first hole of pages `[start, end)`, as
+    /// `populate` does, without waiting for it.
+    fn request(source: &PageSource, start: u64, end: u64) -> ZxResult<Option<Arc<Request>>> {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let packet = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let fresh = UniqueArc::new(
+            Request {
+                start: 0,
+                end: 0,
+                seq: 0,
+                result: Atomic::new(PENDING),
+            },
+            GFP_KERNEL,
+        )?;
+        let mut inner = source.core.inner.lock();
+        let (hole, hole_end) = find_hole(&source.file, start, end);
+        if hole == end {
+            return Ok(None);
+        }
+        source
+            .request(&mut inner, hole, hole_end, node, packet, fresh)
+            .map(Some)
+    }
+
+    /// An aux file of `pages` pages, each filled with its page number plus 1.
+    fn aux(pages: u64) -> Result<ShmemFile> {
+        let f = ShmemFile::new(pages * PG, new_koid())?;
+        for p in 0..pages {
+            let b = [p as u8 + 1; 1];
+            let chunk = crate::shmem::PageChunk {
+                addr: b.as_ptr().cast_mut(),
+                len: 1,
+                pos: 0,
+                uptodate: true,
+            };
+            f.copy_chunk(&chunk, p * PG)?;
+        }
+        Ok(f)
+    }
+
+    fn read_packet(pager: &Pager) -> ZxResult<Packet> {
+        pager.core().wait(0)
+    }
+
+    #[test]
+    fn one_request_per_missing_run_shared_by_overlapping_waiters() -> Result {
+        let (pager, source) = setup(16)?;
+        let a = request(&source, 0, 11)?.ok_or(EINVAL)?;
+        // A second waiter for pages inside the first request joins it.
+        let b = request(&source, 3, 11)?.ok_or(EINVAL)?;
+        assert!(Arc::ptr_eq(&a, &b));
+        // A waiter for [8, 16) joins too (page 8 is in [0, 11)).
+        let c = request(&source, 8, 16)?.ok_or(EINVAL)?;
+        assert!(Arc::ptr_eq(&a, &c));
+        // A waiter for [11, 16) gets a new request that starts where the first one ends.
+        let d = request(&source, 11, 16)?.ok_or(EINVAL)?;
+        assert!(!Arc::ptr_eq(&a, &d));
+        let p1 = read_packet(&pager)?;
+        assert_eq!(
+            (p1.key, p1.kind, p1.offset, p1.length),
+            (42, uapi::VMO_PAGER_VMO_READ, 0, 11 * PG)
+        );
+        let p2 = read_packet(&pager)?;
+        assert_eq!((p2.offset, p2.length), (11 * PG, 5 * PG));
+        assert_eq!(read_packet(&pager), Err(Status::TimedOut));
+        Ok(())
+    }
+
+    #[test]
+    fn supply_completes_only_fully_present_requests() -> Result {
+        let (pager, source) = setup(8)?;
+        let req = request(&source, 0, 4)?.ok_or(EINVAL)?;
+        let aux = aux(8)?;
+        source.supply(0, 2, &aux, 0)?;
+        assert_eq!(req.result.load(Relaxed), PENDING);
+        // A waiter for the missing half joins the same request.
+        let again = request(&source, 0, 4)?.ok_or(EINVAL)?;
+        assert!(Arc::ptr_eq(&req, &again));
+        source.supply(2, 4, &aux, 2 * PG)?;
+        assert_eq!(req.result.load(Relaxed), SUPPLIED);
+        // Supplied pages need no request; the contents are aux's.
+        assert!(request(&source, 0, 4)?.is_none());
+        let mut seen = KVec::new();
+        source.file.for_each_page(0, 4 * PG, |c| {
+            if c.pos % PG == 0 {
+                // SAFETY: `c.addr` is mapped for `c.len >= 1` bytes during the callback.
+                seen.push(unsafe { c.addr.read_volatile() }, GFP_KERNEL)?;
+            }
+            Ok(())
+        })?;
+        assert_eq!(&seen[..], &[1, 2, 3, 4]);
+        // Supplying present pages keeps them.
+        source.supply(0, 4, &aux, 4 * PG)?;
+        assert_eq!(source.file.committed_bytes(), 4 * PG);
+        // The request ended before the pager read it: its packet is gone.
+        assert_eq!(read_packet(&pager), Err(Status::TimedOut));
+        Ok(())
+    }
+
+    #[test]
+    fn fail_ends_overlapping_requests_and_is_not_sticky() -> Result {
+        let (pager, source) = setup(12)?;
+        let aux = aux(12)?;
+        source.supply(4, 8, &aux, 0)?;
+        let first = request(&source, 0, 12)?.ok_or(EINVAL)?;
+        let second = request(&source, 8, 12)?.ok_or(EINVAL)?;
+        assert_eq!(
+            (first.start, first.end, second.start, second.end),
+            (0, 4, 8, 12)
+        );
+        source.fail(2, 3, Status::IoDataIntegrity)?;
+        assert_eq!(first.result.load(Relaxed), -Status::IoDataIntegrity.errno());
+        assert_eq!(second.result.load(Relaxed), PENDING);
+        // The failed request's packet was read or dropped; a new access asks again.
+        let again = request(&source, 0, 4)?.ok_or(EINVAL)?;
+        assert!(!Arc::ptr_eq(&first, &again));
+        assert_eq!(again.result.load(Relaxed), PENDING);
+        // Failing a range with no request is fine (Zircon's FailRedundant).
+        source.fail(4, 8, Status::Io)?;
+        drop(pager);
+        Ok(())
+    }
+
+    #[test]
+    fn detach_and_close_end_everything_with_bad_state() -> Result {
+        let (pager, source) = setup(4)?;
+        let aux = aux(4)?;
+        source.supply(0, 1, &aux, 0)?;
+        let req = request(&source, 0, 4)?.ok_or(EINVAL)?;
+        assert_eq!(read_packet(&pager)?.kind, uapi::VMO_PAGER_VMO_READ);
+        source.detach();
+        assert_eq!(req.result.load(Relaxed), -Status::BadState.errno());
+        assert_eq!(source.file.committed_bytes(), 0);
+        let p = read_packet(&pager)?;
+        assert_eq!((p.key, p.kind), (42, uapi::VMO_PAGER_VMO_COMPLETE));
+        assert_eq!(source.populate(0, 1), Err(Status::BadState));
+        assert_eq!(source.supply(0, 1, &aux, 0), Err(Status::BadState));
+        assert_eq!(source.fail(0, 1, Status::Io), Err(Status::BadState));
+        // Detaching twice is harmless and sends nothing.
+        source.detach();
+        assert_eq!(read_packet(&pager), Err(Status::TimedOut));
+
+        let (pager, source) = setup(4)?;
+        let req = request(&source, 0, 4)?.ok_or(EINVAL)?;
+        let core = pager.core().clone();
+        drop(pager);
+        assert_eq!(req.result.load(Relaxed), -Status::BadState.errno());
+        assert_eq!(source.populate(0, 1), Err(Status::BadState));
+        assert_eq!(core.wait(0), Err(Status::BadState));
+        Ok(())
+    }
+}
