@@ -193,6 +193,35 @@ pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff
 }
 
 /*
+ * Writes @len bytes, inside one page, at @pos of the file: a copy of @src, or
+ * zeros when @src is NULL; the page is allocated (cleared) if absent. Unlike
+ * a write, this takes only the folio lock, not the inode lock, so the pager
+ * code may call it under its own lock: a fault or a read that finds the page
+ * waits for the folio lock or sees it whole.
+ */
+int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
+{
+	struct folio *folio;
+	void *kaddr;
+	int err;
+
+	err = shmem_get_folio(file_inode(file), pos >> PAGE_SHIFT, 0, &folio, SGP_CACHE);
+	if (err)
+		return err;
+	kaddr = kmap_local_folio(folio, offset_in_folio(folio, pos));
+	if (src)
+		memcpy(kaddr, src, len);
+	else
+		memset(kaddr, 0, len);
+	kunmap_local(kaddr);
+	flush_dcache_folio(folio);
+	folio_mark_dirty(folio);
+	folio_unlock(folio);
+	folio_put(folio);
+	return 0;
+}
+
+/*
  * The fault of a slice's or a pager-backed VMO's mapping: maps the page at
  * vmf->pgoff of the shmem file. With @alloc an absent page is allocated (as
  * shmem_fault does); without, *@hole is set instead, so that the caller can

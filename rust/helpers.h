@@ -25,6 +25,7 @@ int vmo_shmem_set_size(struct file *file, loff_t size);
 u64 vmo_shmem_committed(struct file *file);
 long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 			     vmo_page_fn fn, void *ctx);
+int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len);
 pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end);
 vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
 bool vmo_fault_release_lock(struct vm_fault *vmf);

@@ -14,10 +14,12 @@
 //! every request with `BAD_STATE` and frees the VMO's pages.
 //!
 //! Lock order: a handle table's lock, then [`PagerCore::inner`] (`poll` looks at the pagers of
-//! a table under the table lock). `inner` is the one lock of a pager and of all its sources; it
-//! is held while pages are looked up in, copied into or punched from a pager-backed VMO's shmem
-//! file (shmem takes its own inode and folio locks under it), and never while user memory is
-//! touched or the mmap lock is taken. Tree nodes and requests are allocated before it is taken.
+//! a table under the table lock); the mmap lock (a fault), then `inner`. `inner` is the one
+//! lock of a pager and of all its sources. Under it pages are only looked up (RCU) and filled
+//! under their folio lock ([`ShmemFile::fill`]); nothing under it takes a shmem inode lock or
+//! the mmap lock, because a `write` holds the inode lock while its user copy faults, and the
+//! fault may come here. Freeing pages (punching) therefore happens after `inner` is released.
+//! Tree nodes and requests are allocated before it is taken.
 
 use crate::{
     shmem::ShmemFile,
@@ -253,16 +255,18 @@ impl PagerCore {
 
     /// Closes the pager (its last handle is gone): every source is detached.
     fn close(&self) {
-        let mut inner = self.inner.lock();
-        inner.closed = true;
+        self.inner.lock().closed = true;
         loop {
+            let mut inner = self.inner.lock();
             let Some(source) = inner.sources.values().next().cloned() else {
+                inner.queue = RBTree::new();
                 break;
             };
             source.detach_locked(&mut inner, None);
+            drop(inner);
+            self.done.notify_all();
+            source.free_pages();
         }
-        inner.queue = RBTree::new();
-        drop(inner);
         self.done.notify_all();
         self.wake_pager();
     }
@@ -438,20 +442,54 @@ impl PageSource {
             aux.for_each_page(from, to, |chunk| {
                 if chunk.uptodate {
                     self.file
-                        .copy_chunk(chunk, hole * PAGE_SIZE + (chunk.pos - from))?;
+                        .fill(hole * PAGE_SIZE + (chunk.pos - from), Some(chunk), 0)?;
                 }
                 Ok(())
             })
             .map_err(Status::from_mm)?;
             // The pages aux did not have are zeros.
-            self.file
-                .commit(hole * PAGE_SIZE, (hole_end - hole) * PAGE_SIZE)
-                .map_err(Status::from_mm)?;
+            self.fill_zero_pages(hole, hole_end)?;
             pos = hole_end;
         }
         self.complete_locked(&mut inner, start, end, SUPPLIED, true);
         drop(inner);
         self.core.done.notify_all();
+        Ok(())
+    }
+
+    /// Fills the absent pages of `[start, end)` with zeros (under the pager's lock).
+    fn fill_zero_pages(&self, start: u64, end: u64) -> ZxResult {
+        let mut pos = start;
+        while pos < end {
+            let (hole, hole_end) = find_hole(&self.file, pos, end);
+            for p in hole..hole_end {
+                self.file
+                    .fill(p * PAGE_SIZE, None, PAGE_SIZE as usize)
+                    .map_err(Status::from_mm)?;
+            }
+            pos = hole_end;
+        }
+        Ok(())
+    }
+
+    /// ZERO of bytes `[start, end)` of the shmem file, whose partial pages at the ends the
+    /// caller paged in: every byte becomes zero and every page stays present (a hole would be
+    /// asked of the pager again). Runs under the pager's lock, so no request and no supply
+    /// comes between; `BAD_STATE` if detached.
+    pub(crate) fn zero(&self, start: u64, end: u64) -> ZxResult {
+        let mut inner = self.core.inner.lock();
+        if inner.closed || self.state.access_mut(&mut inner).detached {
+            return Err(Status::BadState);
+        }
+        let mut pos = start;
+        while pos < end {
+            let len = (PAGE_SIZE - pos % PAGE_SIZE).min(end - pos);
+            // At most a page: `as` cannot truncate.
+            self.file
+                .fill(pos, None, len as usize)
+                .map_err(Status::from_mm)?;
+            pos += len;
+        }
         Ok(())
     }
 
@@ -473,20 +511,31 @@ impl PageSource {
     pub(crate) fn detach(&self) {
         let packet = RBTreeNodeReservation::new(GFP_KERNEL).ok();
         let mut inner = self.core.inner.lock();
-        self.detach_locked(&mut inner, packet);
+        let detached = self.detach_locked(&mut inner, packet);
         drop(inner);
         self.core.done.notify_all();
         self.core.wake_pager();
+        if detached {
+            self.free_pages();
+        }
     }
 
+    /// Frees the pages of a detached source. No supply adds pages once it is detached; a
+    /// failure leaves pages that go with the VMO (later accesses are BAD_STATE all the same).
+    fn free_pages(&self) {
+        let _ = self.file.punch(0, self.size);
+    }
+
+    /// Detaches the source; false if it already was. The caller frees the pages after
+    /// releasing the lock.
     fn detach_locked(
         &self,
         inner: &mut PagerInner,
         packet: Option<RBTreeNodeReservation<u64, Packet>>,
-    ) {
+    ) -> bool {
         let st = self.state.access_mut(inner);
         if st.detached {
-            return;
+            return false;
         }
         st.detached = true;
         self.complete_locked(inner, 0, u64::MAX, -Status::BadState.errno(), false);
@@ -504,10 +553,8 @@ impl PageSource {
                 },
             ));
         }
-        // Under the lock, so that no supply puts pages back meanwhile. A failure leaves pages
-        // that go with the VMO; later accesses are BAD_STATE all the same.
-        let _ = self.file.punch(0, self.size);
         drop(removed);
+        true
     }
 
     /// A fault on page `pgoff` waits for it. With `record` (the fault dropped its lock and will
@@ -539,16 +586,6 @@ impl PageSource {
             }
         }
         false
-    }
-
-    /// Runs `f` under the pager's lock, unless detached (`BAD_STATE`): nothing asks the pager
-    /// or supplies pages while it runs.
-    pub(crate) fn locked<T>(&self, f: impl FnOnce() -> ZxResult<T>) -> ZxResult<T> {
-        let mut inner = self.core.inner.lock();
-        if inner.closed || self.state.access_mut(&mut inner).detached {
-            return Err(Status::BadState);
-        }
-        f()
     }
 }
 

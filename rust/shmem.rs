@@ -11,6 +11,7 @@
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
+    page::PAGE_SIZE,
     error::{from_err_ptr, to_result},
     ffi::{c_int, c_long},
     prelude::*,
@@ -31,6 +32,12 @@ type PageFn = unsafe extern "C" fn(
 #[allow(improper_ctypes)]
 extern "C" {
     fn vmo_shmem_setup(size: bindings::loff_t, koid: u64) -> *mut bindings::file;
+    fn vmo_shmem_fill(
+        file: *mut bindings::file,
+        pos: bindings::loff_t,
+        src: *const c_void,
+        len: usize,
+    ) -> c_int;
     fn vmo_shmem_find_hole(
         file: *mut bindings::file,
         start: kernel::ffi::c_ulong,
@@ -203,6 +210,22 @@ impl ShmemFile {
             return Err(ENOSPC);
         }
         Ok(())
+    }
+
+    /// Writes `chunk` (a page of another shmem file), or zeros for `None`, at `pos`, without
+    /// the inode lock (see `vmo_shmem_fill`): the pager code calls this under its own lock.
+    /// `len` bytes of zeros are written for `None`; the bytes must lie inside one page.
+    pub(crate) fn fill(&self, pos: u64, chunk: Option<&PageChunk>, len: usize) -> Result {
+        let (src, len) = match chunk {
+            Some(c) => (c.addr.cast_const().cast::<c_void>(), c.len),
+            None => (core::ptr::null(), len),
+        };
+        if len == 0 || (pos % PAGE_SIZE as u64) as usize + len > PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        // SAFETY: `self.file` is valid; `src` is null or mapped for `len` bytes while the
+        // visiting callback that made `chunk` runs; the range lies inside one page.
+        to_result(unsafe { vmo_shmem_fill(self.raw(), loff(pos)?, src, len) })
     }
 
     /// Sets the file size; shrinking frees (and unmaps) the pages past the end.

@@ -14,8 +14,7 @@
 //!
 //! Lock order: a handle table's lock (device.rs) is never held while a VMO method runs.
 //! `resize_lock` (only for resizable VMOs, which are never pager-backed) and `export` are
-//! taken alone; a pager's lock is taken inside `with_range` for ZERO only (pager-backed VMOs
-//! are not resizable, so never under `resize_lock`).
+//! taken alone; a pager's lock (`pager.rs`) is taken only by the pager code.
 
 use crate::{
     cache::{self, CacheOp, CacheStats},
@@ -600,9 +599,8 @@ impl Vmo {
     /// partial pages are zeroed in place, absent pages stay absent.
     ///
     /// On a pager-backed VMO, ZERO must not leave holes (they would be asked of the pager
-    /// again): the partial pages at the ends are paged in and zeroed in place, the whole pages
-    /// are replaced by zero pages, under the pager's lock so that no request or supply comes
-    /// between the two steps.
+    /// again): the partial pages at the ends are paged in, then every page of the range is
+    /// zeroed in place or made a zero page (see [`PageSource::zero`]).
     fn zero(&self, offset: u64, len: u64) -> ZxResult {
         let Some(source) = self.page_source() else {
             return self.with_range(offset, len, |file, base| {
@@ -623,14 +621,8 @@ impl Vmo {
         if tail != end && tail >= head {
             self.populate_bytes(tail, end - tail)?;
         }
-        let (file, base) = self.window();
-        source.locked(|| {
-            file.punch(base + offset, len).map_err(Status::from_mm)?;
-            if tail > head {
-                file.commit(base + head, tail - head).map_err(Status::from_mm)?;
-            }
-            Ok(())
-        })
+        let base = self.window().1;
+        source.zero(base + offset, base + end)
     }
 
     /// The cache ops: size 0 is `INVALID_ARGS` (first), then the byte range must lie inside

@@ -269,8 +269,9 @@ pub(crate) unsafe extern "C" fn vmo_fd_mmap(
 unsafe fn mmap(vmo: &Arc<Vmo>, vma: *mut bindings::vm_area_struct) -> Result {
     // SAFETY: `vma` is valid and its mmap lock is held (the caller's contract).
     let flags = unsafe { VmaRef::from_raw(vma) }.flags();
-    if flags & flags::SHARED == 0 {
-        // A private (copy-on-write) view of a VMO has no Zircon counterpart.
+    if flags & flags::MAYSHARE == 0 {
+        // MAP_SHARED (on a read-only fd mm keeps VM_MAYSHARE only). A private
+        // (copy-on-write) view of a VMO has no Zircon counterpart.
         return Err(EINVAL);
     }
     let (shmem, base, own_ops) = vmo.map_target();
