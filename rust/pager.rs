@@ -506,18 +506,25 @@ impl PageSource {
         Ok(())
     }
 
-    /// `zx_pager_detach_vmo`, or the VMO is gone: ends every request with `BAD_STATE`, frees
+    /// `zx_pager_detach_vmo`: ends every request with `BAD_STATE`, frees
     /// the pages and tells the pager (a COMPLETE packet). Detaching twice does nothing.
     pub(crate) fn detach(&self) {
+        if self.detach_only() {
+            self.free_pages();
+        }
+    }
+
+    /// Detaches without freeing the pages: for a VMO that is going away, whose pages go with
+    /// its file (this may run in `munmap`, under the mmap lock, where punching a hole, which
+    /// takes the inode lock, must not). Returns whether it was attached.
+    pub(crate) fn detach_only(&self) -> bool {
         let packet = RBTreeNodeReservation::new(GFP_KERNEL).ok();
         let mut inner = self.core.inner.lock();
         let detached = self.detach_locked(&mut inner, packet);
         drop(inner);
         self.core.done.notify_all();
         self.core.wake_pager();
-        if detached {
-            self.free_pages();
-        }
+        detached
     }
 
     /// Frees the pages of a detached source. No supply adds pages once it is detached; a

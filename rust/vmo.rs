@@ -133,12 +133,13 @@ impl Drop for ParentLink {
     }
 }
 
-/// The page source of a pager-backed VMO; detaches it when the VMO goes.
+/// The page source of a pager-backed VMO; detaches it when the VMO goes (the pages then go
+/// with the VMO's shmem file).
 struct SourceLink(Arc<PageSource>);
 
 impl Drop for SourceLink {
     fn drop(&mut self) {
-        self.0.detach();
+        self.0.detach_only();
     }
 }
 

@@ -29,6 +29,9 @@ pub const UNALIGNED_MARGIN: u64 = 100;
 /// Committed pages of the sparse cache-op figure.
 pub const SPARSE_PAGES: u64 = 64;
 
+/// Pages touched once each by the page-fault figure.
+pub const FAULT_PAGES: u64 = 1024;
+
 /// How an op's figures are taken and judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -42,6 +45,11 @@ pub enum OpKind {
     /// against a VMO of just those pages; the ratio must stay within the
     /// sparse target.
     Sparse,
+    /// First-touch page faults over a fresh mapping of [`FAULT_PAGES`]
+    /// pages: each sample is the time of the whole run divided by the pages
+    /// (the time per fault); the size column is the mapped bytes. Both sides
+    /// take shmem's fault path, so the large-size ratio target applies.
+    PerFault,
 }
 
 /// One op of the benchmark.
@@ -78,6 +86,9 @@ pub const MADV_NORMAL: &str = "madv_normal";
 /// Baseline of the sparse op: the same cache op over a VMO of just the
 /// committed pages.
 pub const VMO_64_PAGES: &str = "vmo_64_pages";
+/// Native side of the page-fault figure: the same touches on a `MAP_SHARED`
+/// mapping of a new memfd.
+pub const MEMFD_FAULT: &str = "memfd_fault";
 
 /// Op name: `ZX_VMO_OP_COMMIT`.
 pub const COMMIT: &str = "COMMIT";
@@ -95,6 +106,9 @@ pub const CACHE_CLEAN_INVALIDATE: &str = "CACHE_CLEAN_INVALIDATE";
 pub const COMMIT_SIZE0: &str = "COMMIT_SIZE0";
 /// Op name: `CACHE_CLEAN` over a 1 TiB VMO with 64 committed pages.
 pub const CACHE_CLEAN_SPARSE: &str = "CACHE_CLEAN_SPARSE_1TIB";
+/// Op name: the first-touch write fault of a page of a mapped VMO, against
+/// the same on a mapped memfd (time per fault).
+pub const PAGE_FAULT: &str = "PAGE_FAULT";
 
 /// Every op, in the order of the report.
 pub const OPS: &[OpInfo] = &[
@@ -179,6 +193,18 @@ pub const OPS: &[OpInfo] = &[
         natives: &[(VMO_64_PAGES, "`op_range(CACHE_CLEAN)` of a 64-page VMO, every page written")],
         quick: false,
     },
+    OpInfo {
+        name: PAGE_FAULT,
+        kind: OpKind::PerFault,
+        vmo: "a one-byte write to each page of a new VMO mapped `MAP_SHARED` through its \
+              exported fd (`Vmo::map`), i.e. one first-touch write fault per page; cells are \
+              the time per fault (the run / 1024 pages)",
+        natives: &[(
+            MEMFD_FAULT,
+            "the same writes to a `MAP_SHARED` mapping of a new memfd of the same size",
+        )],
+        quick: false,
+    },
 ];
 
 /// The op called `name`, if it is one of [`OPS`].
@@ -206,5 +232,14 @@ mod tests {
         assert!(SIZES.windows(2).all(|w| w[0] < w[1]));
         assert!(QUICK_SIZES.iter().all(|s| SIZES.contains(s)));
         assert!(SIZES.iter().all(|s| *s > 2 * UNALIGNED_MARGIN));
+    }
+
+    #[test]
+    fn the_page_fault_row_is_per_fault() {
+        let o = op_info(PAGE_FAULT).unwrap();
+        assert_eq!(o.kind, OpKind::PerFault);
+        assert_eq!(o.natives.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [MEMFD_FAULT]);
+        assert!(o.vmo.contains("1024 pages"));
+        assert_eq!(FAULT_PAGES, 1024);
     }
 }

@@ -1,6 +1,7 @@
 //! `vmo-bench`: the VMO operations of `/dev/vmo` against their native Linux
 //! counterparts (memfd, `fallocate`, `madvise`, `pwrite`, user-space cache
-//! instructions).
+//! instructions), and the page-fault cost of a mapped VMO against a mapped
+//! memfd.
 //!
 //! The crate has two programs and this library, which they share:
 //!

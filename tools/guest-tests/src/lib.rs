@@ -119,15 +119,24 @@ pub const CHILD_ROLE_ENV: &str = "VMO_GUEST_CHILD_ROLE";
 /// [`CHILD_ROLE_ENV`] set to `role` and the extra `env`. Its standard output
 /// is piped; see [`finish_child`].
 pub fn spawn_child_role(test_name: &str, role: &str, env: &[(&str, &str)]) -> std::process::Child {
+    child_role_command(test_name, role, env).spawn().expect("spawn the child process")
+}
+
+/// The command [`spawn_child_role`] runs, for callers that set more up
+/// before spawning it (e.g. a socket as the child's standard input).
+pub fn child_role_command(
+    test_name: &str,
+    role: &str,
+    env: &[(&str, &str)],
+) -> std::process::Command {
     let exe = std::env::current_exe().expect("current_exe");
-    std::process::Command::new(exe)
-        .args(["--exact", test_name, "--ignored", "--nocapture", "--test-threads=1"])
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--exact", test_name, "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_ROLE_ENV, role)
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("spawn the child process")
+        .stderr(std::process::Stdio::inherit());
+    cmd
 }
 
 /// Waits for a child started by [`spawn_child_role`], fails the test if it

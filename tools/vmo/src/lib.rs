@@ -9,6 +9,15 @@
 //!   [`VmoInfo`]: the values of the ABI with Zircon's numbers.
 //! * [`sys`]: the raw ABI (bindgen mirror of `include/uapi/linux/vmo.h`) and
 //!   one wrapper per ioctl; the only module with `unsafe` code.
+//! * [`Mapping`]: a VMO mapped into the process (`MAP_SHARED`), with
+//!   bounds-checked [`Mapping::read_at`] and [`Mapping::write_at`];
+//!   [`Vmo::export_fd`] and [`Vmo::import_fd`] turn a handle into a file
+//!   descriptor (to map, or to pass to another process) and back, and
+//!   [`Vmo::map`] does export and map in one call.
+//! * [`Pager`], [`PagerPacket`], [`PacketKind`], [`PagerOp`]: user pagers
+//!   (`zx_pager_*`): VMOs whose pages a process supplies on demand
+//!   ([`Pager::create_vmo`], [`Pager::wait`], [`Pager::supply_pages`],
+//!   [`Pager::fail`]); [`Device::poll_pager`] waits for any pager's packet.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -18,12 +27,16 @@
 struct ReadmeDoctests;
 
 mod handle;
+mod mapping;
+mod pager;
 mod status;
 pub mod sys;
 mod types;
 mod vmo;
 
 pub use handle::{AsHandleRef, Device, Event, Handle, HandleBased};
+pub use mapping::Mapping;
+pub use pager::{PacketKind, Pager, PagerOp, PagerPacket};
 pub use status::Status;
 pub use types::{ObjectType, Rights, VmoChildOptions, VmoInfoFlags, VmoOp, VmoOptions};
 pub use vmo::{Vmo, VmoInfo};

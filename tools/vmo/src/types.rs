@@ -42,6 +42,12 @@ bitflags! {
         const INSPECT = sys::VMO_RIGHT_INSPECT;
         /// `ZX_RIGHT_RESIZE`: the VMO may be resized.
         const RESIZE = sys::VMO_RIGHT_RESIZE;
+        /// `ZX_RIGHT_ATTACH_VMO`: VMOs backed by the pager may be created
+        /// ([`Pager::create_vmo`](crate::Pager::create_vmo)).
+        const ATTACH_VMO = sys::VMO_RIGHT_ATTACH_VMO;
+        /// `ZX_RIGHT_MANAGE_VMO`: the pager may supply, fail and detach its
+        /// VMOs.
+        const MANAGE_VMO = sys::VMO_RIGHT_MANAGE_VMO;
         /// `ZX_RIGHT_SAME_RIGHTS`: for duplicate/replace, keep the source
         /// handle's rights.
         const SAME_RIGHTS = sys::VMO_RIGHT_SAME_RIGHTS;
@@ -59,6 +65,10 @@ bitflags! {
         /// `ZX_DEFAULT_EVENT_RIGHTS`: the rights of a new event handle
         /// (BASIC | SIGNAL).
         const DEFAULT_EVENT = sys::VMO_DEFAULT_EVENT_RIGHTS;
+        /// `ZX_DEFAULT_PAGER_RIGHTS`: the rights of a new pager handle
+        /// (TRANSFER | INSPECT | PROPERTY | ATTACH_VMO | MANAGE_VMO; no
+        /// DUPLICATE, as in Zircon).
+        const DEFAULT_PAGER = sys::VMO_DEFAULT_PAGER_RIGHTS;
     }
 }
 
@@ -127,6 +137,9 @@ bitflags! {
         const IS_COW_CLONE = sys::VMO_INFO_FLAG_IS_COW_CLONE;
         /// `ZX_INFO_VMO_VIA_HANDLE`: the information came through a handle.
         const VIA_HANDLE = sys::VMO_INFO_FLAG_VIA_HANDLE;
+        /// `ZX_INFO_VMO_PAGER_BACKED`: the VMO's pages come from a
+        /// [`Pager`](crate::Pager).
+        const PAGER_BACKED = sys::VMO_INFO_FLAG_PAGER_BACKED;
         /// Not in Zircon's set: the VMO is a slice (a window on its parent).
         const SLICE = sys::VMO_INFO_FLAG_SLICE;
         // Keep bits a newer module reports.
@@ -147,6 +160,8 @@ impl ObjectType {
     pub const VMO: ObjectType = ObjectType(sys::VMO_OBJ_TYPE_VMO);
     /// `ZX_OBJ_TYPE_EVENT`.
     pub const EVENT: ObjectType = ObjectType(sys::VMO_OBJ_TYPE_EVENT);
+    /// `ZX_OBJ_TYPE_PAGER`.
+    pub const PAGER: ObjectType = ObjectType(sys::VMO_OBJ_TYPE_PAGER);
 
     /// Wraps a raw `zx_obj_type_t`.
     pub const fn from_raw(raw: u32) -> ObjectType {
@@ -165,6 +180,7 @@ impl fmt::Debug for ObjectType {
             ObjectType::NONE => f.write_str("NONE"),
             ObjectType::VMO => f.write_str("VMO"),
             ObjectType::EVENT => f.write_str("EVENT"),
+            ObjectType::PAGER => f.write_str("PAGER"),
             ObjectType(raw) => write!(f, "ObjectType({raw})"),
         }
     }
@@ -302,6 +318,8 @@ mod tests {
             (Rights::WAIT, 1 << 14),
             (Rights::INSPECT, 1 << 15),
             (Rights::RESIZE, 1 << 22),
+            (Rights::ATTACH_VMO, 1 << 23),
+            (Rights::MANAGE_VMO, 1 << 24),
             (Rights::SAME_RIGHTS, 1 << 31),
         ];
         for (r, bits) in expect {
@@ -321,6 +339,15 @@ mod tests {
         assert!(!Rights::DEFAULT_VMO.contains(Rights::EXECUTE));
         assert!(!Rights::DEFAULT_VMO.contains(Rights::RESIZE));
         assert!(!Rights::DEFAULT_EVENT.intersects(Rights::IO));
+        assert_eq!(
+            Rights::DEFAULT_PAGER,
+            Rights::TRANSFER
+                | Rights::INSPECT
+                | Rights::PROPERTY
+                | Rights::ATTACH_VMO
+                | Rights::MANAGE_VMO
+        );
+        assert!(!Rights::DEFAULT_PAGER.contains(Rights::DUPLICATE));
     }
 
     #[test]
@@ -360,9 +387,12 @@ mod tests {
         assert_eq!(VmoInfoFlags::RESIZABLE.bits(), 2);
         assert_eq!(VmoInfoFlags::IS_COW_CLONE.bits(), 4);
         assert_eq!(VmoInfoFlags::VIA_HANDLE.bits(), 8);
+        assert_eq!(VmoInfoFlags::PAGER_BACKED.bits(), 1 << 5);
         assert_eq!(VmoInfoFlags::SLICE.bits(), 1 << 16);
         assert_eq!(ObjectType::VMO.into_raw(), 3);
         assert_eq!(ObjectType::EVENT.into_raw(), 5);
+        assert_eq!(ObjectType::PAGER.into_raw(), 28);
+        assert_eq!(format!("{:?}", ObjectType::PAGER), "PAGER");
         assert_eq!(ObjectType::from_raw(3), ObjectType::VMO);
         assert_eq!(format!("{:?}", ObjectType::from_raw(42)), "ObjectType(42)");
     }

@@ -58,6 +58,15 @@ fn layout_table() -> LayoutTable {
             num_children, reserved0, reserved,
         }
         vmo_event_create_args { options, handle }
+        vmo_export_args { handle, flags, fd, reserved }
+        vmo_import_args { fd, rights, handle, reserved }
+        vmo_pager_create_args { options, handle }
+        vmo_pager_create_vmo_args { pager, options, key, size, handle, reserved }
+        vmo_pager_detach_args { pager, vmo }
+        vmo_pager_supply_args { pager, vmo, offset, length, aux_vmo, reserved, aux_offset }
+        vmo_pager_op_args { pager, op, vmo, reserved, offset, length, data }
+        vmo_pager_packet { key, type_, reserved, offset, length }
+        vmo_pager_wait_args { pager, reserved, timeout_ns, packet }
     }
 }
 
@@ -208,6 +217,9 @@ fn crate_constants_are_the_headers() {
     assert_eq!(u64::from(vmo::MAX_HANDLES), consts["VMO_MAX_HANDLES"]);
     assert_eq!(u64::from(vmo::Rights::DEFAULT_VMO.bits()), consts["VMO_DEFAULT_VMO_RIGHTS"]);
     assert_eq!(u64::from(vmo::Rights::DEFAULT_EVENT.bits()), consts["VMO_DEFAULT_EVENT_RIGHTS"]);
+    assert_eq!(u64::from(vmo::Rights::DEFAULT_PAGER.bits()), consts["VMO_DEFAULT_PAGER_RIGHTS"]);
+    assert_eq!(u64::from(vmo::ObjectType::PAGER.into_raw()), consts["VMO_OBJ_TYPE_PAGER"]);
+    assert_eq!(u64::from(vmo::PagerOp::FAIL.into_raw()), consts["VMO_PAGER_OP_FAIL"]);
     assert_eq!(u64::from(vmo::VmoOp::ZERO.into_raw()), consts["VMO_OP_ZERO"]);
     assert_eq!(vmo::MAX_SIZE, (1u64 << 63) - 4096);
 }

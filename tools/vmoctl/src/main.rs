@@ -2,8 +2,10 @@
 //!
 //! Handles live only as long as the open file, so each invocation is one
 //! handle table: `demo` and `script` run whole sequences in one; `create`,
-//! `op` and `info` are single shots.
+//! `op` and `info` are single shots; `pager-file` serves a file through a
+//! user pager.
 
+mod pager_file;
 mod parse;
 mod script;
 
@@ -68,6 +70,14 @@ enum Command {
         /// The script; - or nothing for standard input.
         file: Option<PathBuf>,
     },
+    /// Serve a pager-backed VMO from FILE: a pager thread answers each READ
+    /// request by reading the file into an aux VMO and supplying it; the
+    /// VMO is then read through the read ioctl (and a second one through a
+    /// mapping) and compared with the file.
+    PagerFile {
+        /// The file to page in (not empty).
+        path: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +93,7 @@ fn main() -> ExitCode {
                     one_op(&dev, op, offset, size, vmo_size, commit_first, rights)
                 }
                 Command::Script { file } => script::run_file(&dev, file.as_deref()),
+                Command::PagerFile { path } => pager_file::run(&dev, &path),
                 Command::Info => unreachable!(),
             },
         },
@@ -271,6 +282,57 @@ fn demo(dev: &Device) -> Result<(), String> {
     if let Ok(ro) = ro {
         s.status("COMMIT through the read-only handle", ro.commit(0, pg), Status::ACCESS_DENIED);
     }
+
+    // A fd of the VMO, mapped: page 3 (decommitted above) comes back with
+    // the write fault.
+    let fd = v.export_fd();
+    s.check(
+        "export the VMO as a file descriptor",
+        match &fd {
+            Ok(fd) => format!("fd {}", std::os::fd::AsRawFd::as_raw_fd(fd)),
+            Err(e) => e.to_string(),
+        },
+        fd.is_ok(),
+    );
+    if let Ok(fd) = &fd {
+        let koid = |r: Result<Vmo, Status>| r.and_then(|v| v.info()).map(|i| i.koid);
+        let theirs = koid(Vmo::import_fd(dev, std::os::fd::AsFd::as_fd(fd)));
+        s.check(
+            "import the fd: a new handle to the same VMO",
+            format!("koid {}", show_u64(theirs)),
+            theirs.is_ok() && theirs == v.info().map(|i| i.koid),
+        );
+    }
+    let map = v.map(0, 4 * pg as usize, true);
+    s.check(
+        "map all 4 pages (MAP_SHARED, read-write)",
+        match &map {
+            Ok(m) => format!("at {:p}", m.as_ptr()),
+            Err(e) => e.to_string(),
+        },
+        map.is_ok(),
+    );
+    if let Ok(map) = map {
+        let off = 3 * pg + 8;
+        s.status(
+            "write \"via mapping\" at page 3 + 8 through the mapping",
+            map.write_at(off as usize, b"via mapping"),
+            Status::OK,
+        );
+        let back = v.read_to_vec(off, 11);
+        s.check(
+            "read it back through the read ioctl",
+            show(&back),
+            back.as_deref() == Ok(&b"via mapping"[..]),
+        );
+        let c = committed(&v);
+        s.check("the write fault committed page 3 again", bytes(c), c == Ok(4 * pg));
+        s.status("DECOMMIT page 3", v.decommit(3 * pg, pg), Status::OK);
+        let back = map.read_to_vec(off as usize, 11);
+        s.check("the mapping reads zeros there now", show(&back), back == Ok(vec![0; 11]));
+    }
+
+    pager_file::demo_steps(dev, &mut s);
 
     if s.failed == 0 {
         println!("demo: all {} steps as expected", s.n);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::FallocateFlags;
 use rustix::fs::fallocate;
 use rustix::mm::Advice;
-use vmo::{Device, Vmo, VmoOptions};
+use vmo::{Device, Mapping as VmoMapping, Vmo, VmoOptions};
 use vmo_bench::catalog::*;
 use vmo_bench::record::Policy;
 use vmo_bench::sysinfo::CpuFeatures;
@@ -144,6 +144,29 @@ impl Bench {
         Ok(m)
     }
 
+    /// A new VMO of `size` bytes mapped writable and `MAP_SHARED` through
+    /// its exported fd (the mapping keeps the VMO; the handle and the fd
+    /// are closed again).
+    fn vmo_mapped(&self, size: u64) -> Res<VmoMapping> {
+        Ok(self.vmo(size)?.map(0, usize::try_from(size)?, true)?)
+    }
+
+    /// A new memfd of `size` bytes mapped writable and `MAP_SHARED` through
+    /// the same [`VmoMapping`] type, so that both sides touch pages with the
+    /// same code.
+    fn memfd_mapped(size: u64) -> Res<VmoMapping> {
+        Ok(VmoMapping::new(memfd(size)?.as_fd(), 0, usize::try_from(size)?, true)?)
+    }
+
+    /// Writes one byte to each page of `m`: one first-touch fault per page.
+    fn touch_pages(&self, m: &mut VmoMapping) -> Res<()> {
+        let page = usize::try_from(self.page)?;
+        for off in (0..m.len()).step_by(page) {
+            m.write_at(off, &[1])?;
+        }
+        Ok(())
+    }
+
     /// A 1 TiB VMO with [`SPARSE_PAGES`] pages written, spread evenly.
     fn vmo_sparse(&self) -> Res<Vmo> {
         let v = self.vmo(TIB)?;
@@ -233,9 +256,22 @@ impl Bench {
             (CACHE_CLEAN_SPARSE, VMO_64_PAGES) => {
                 run_series(p, || self.vmo_written(size), |v| Ok(v.cache_clean(0, size)?))
             }
+            (PAGE_FAULT, VMO) => {
+                let s = run_series(p, || self.vmo_mapped(size), |m| self.touch_pages(m))?;
+                Ok(per_page(s, size / self.page))
+            }
+            (PAGE_FAULT, MEMFD_FAULT) => {
+                let s = run_series(p, || Self::memfd_mapped(size), |m| self.touch_pages(m))?;
+                Ok(per_page(s, size / self.page))
+            }
             _ => Err(format!("no way to measure {op} on {side}").into()),
         }
     }
+}
+
+/// Samples of whole runs over `pages` pages as times per page.
+fn per_page(samples: Vec<u64>, pages: u64) -> Vec<u64> {
+    samples.into_iter().map(|ns| ns / pages.max(1)).collect()
 }
 
 /// `pwrite` of `len` bytes at `off`, repeating `buf` as the source.
@@ -284,6 +320,12 @@ mod tests {
         assert_eq!(samples.len(), 3);
         // Warm-up only.
         assert!(run_series(&policy(1, 0, 0, 0), || Ok(()), |_| Ok(())).unwrap().is_empty());
+    }
+
+    #[test]
+    fn per_page_divides_each_sample() {
+        assert_eq!(per_page(vec![1024, 2048, 1023], 1024), vec![1, 2, 0]);
+        assert_eq!(per_page(vec![5], 0), vec![5]);
     }
 
     #[test]

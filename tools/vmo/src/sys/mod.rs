@@ -12,13 +12,15 @@
 //! the kernel a pointer to exactly the struct that the header names for it.
 #![allow(unsafe_code)]
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, FromRawFd as _, OwnedFd};
 
 use rustix::ioctl::{Setter, Updater, ioctl, opcode};
 
 #[rustfmt::skip]
 mod uapi;
+mod mm;
 
+pub use mm::{MapFlags, MappedRegion, ProtFlags, mmap};
 pub use uapi::*;
 
 /// The result of one ioctl: `Err` holds the positive errno.
@@ -40,6 +42,14 @@ const _: () = {
     assert!(VMO_IOC_OP_RANGE == opcode::write::<vmo_op_range_args>(g, 0x89));
     assert!(VMO_IOC_GET_INFO == opcode::read_write::<vmo_info>(g, 0x8a));
     assert!(VMO_IOC_EVENT_CREATE == opcode::read_write::<vmo_event_create_args>(g, 0x8b));
+    assert!(VMO_IOC_EXPORT == opcode::read_write::<vmo_export_args>(g, 0x8c));
+    assert!(VMO_IOC_IMPORT == opcode::read_write::<vmo_import_args>(g, 0x8d));
+    assert!(VMO_IOC_PAGER_CREATE == opcode::read_write::<vmo_pager_create_args>(g, 0x8e));
+    assert!(VMO_IOC_PAGER_CREATE_VMO == opcode::read_write::<vmo_pager_create_vmo_args>(g, 0x8f));
+    assert!(VMO_IOC_PAGER_DETACH == opcode::write::<vmo_pager_detach_args>(g, 0x90));
+    assert!(VMO_IOC_PAGER_SUPPLY == opcode::write::<vmo_pager_supply_args>(g, 0x91));
+    assert!(VMO_IOC_PAGER_OP_RANGE == opcode::write::<vmo_pager_op_args>(g, 0x92));
+    assert!(VMO_IOC_PAGER_WAIT == opcode::read_write::<vmo_pager_wait_args>(g, 0x93));
 };
 
 fn errno(e: rustix::io::Errno) -> i32 {
@@ -189,6 +199,102 @@ pub fn event_create(fd: BorrowedFd<'_>, args: &mut vmo_event_create_args) -> Ioc
         .map_err(errno)
 }
 
+/// `VMO_IOC_EXPORT`: fills `args.fd` with a new file descriptor for the
+/// handle's VMO on success. The caller owns that descriptor and must close
+/// it; [`export_owned`] returns it as an [`OwnedFd`].
+pub fn export(fd: BorrowedFd<'_>, args: &mut vmo_export_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_EXPORT is _IOWR(.., struct vmo_export_args) (checked
+    // above); only that struct, lent exclusively, is read and written, and
+    // it holds no pointers. The descriptor it installs is new, so no memory
+    // or descriptor of this process changes meaning.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_EXPORT }, vmo_export_args>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_EXPORT` of `handle` with `flags` (`VMO_EXPORT_*`): the new file
+/// descriptor, owned.
+pub fn export_owned(fd: BorrowedFd<'_>, handle: u32, flags: u32) -> Result<OwnedFd, i32> {
+    let mut args = vmo_export_args { handle, flags, ..Default::default() };
+    export(fd, &mut args)?;
+    if args.fd < 0 {
+        // Success without a descriptor breaks the ABI; never wrap -1.
+        return Err(rustix::io::Errno::PROTO.raw_os_error());
+    }
+    // SAFETY: on success the kernel has just installed `args.fd` as a new
+    // open descriptor of this process, and nothing else in the program owns
+    // that number yet, so this `OwnedFd` is its only owner.
+    Ok(unsafe { OwnedFd::from_raw_fd(args.fd) })
+}
+
+/// `VMO_IOC_IMPORT`: fills `args.handle` with a handle for the VMO of the
+/// file descriptor `args.fd` on success. `args.fd` is only a number to the
+/// kernel (looked up in this process's descriptor table, never closed).
+pub fn import(fd: BorrowedFd<'_>, args: &mut vmo_import_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_IMPORT is _IOWR(.., struct vmo_import_args) (checked
+    // above); only that struct, lent exclusively, is read and written, and
+    // it holds no pointers; the descriptor it names is only looked up.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_IMPORT }, vmo_import_args>::new(args)) }.map_err(errno)
+}
+
+/// `VMO_IOC_PAGER_CREATE`: fills `args.handle` on success.
+pub fn pager_create(fd: BorrowedFd<'_>, args: &mut vmo_pager_create_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_PAGER_CREATE is _IOWR(.., struct vmo_pager_create_args)
+    // (checked above); only that struct, lent exclusively, is read and
+    // written, and it holds no pointers.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_PAGER_CREATE }, vmo_pager_create_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_PAGER_CREATE_VMO`: fills `args.handle` on success.
+pub fn pager_create_vmo(fd: BorrowedFd<'_>, args: &mut vmo_pager_create_vmo_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_PAGER_CREATE_VMO is
+    // _IOWR(.., struct vmo_pager_create_vmo_args) (checked above); only that
+    // struct, lent exclusively, is read and written, and it holds no
+    // pointers.
+    unsafe {
+        ioctl(fd, Updater::<{ VMO_IOC_PAGER_CREATE_VMO }, vmo_pager_create_vmo_args>::new(args))
+    }
+    .map_err(errno)
+}
+
+/// `VMO_IOC_PAGER_DETACH`.
+pub fn pager_detach(fd: BorrowedFd<'_>, args: vmo_pager_detach_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_PAGER_DETACH is _IOW(.., struct vmo_pager_detach_args)
+    // (checked above); the kernel only reads the struct, which the Setter
+    // owns for the call, and it holds no pointers.
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_PAGER_DETACH }, vmo_pager_detach_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_PAGER_SUPPLY`.
+pub fn pager_supply(fd: BorrowedFd<'_>, args: vmo_pager_supply_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_PAGER_SUPPLY is _IOW(.., struct vmo_pager_supply_args)
+    // (checked above); the kernel only reads the struct, which the Setter
+    // owns for the call, and it holds no pointers (the pages move between
+    // VMOs inside the kernel).
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_PAGER_SUPPLY }, vmo_pager_supply_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_PAGER_OP_RANGE`.
+pub fn pager_op_range(fd: BorrowedFd<'_>, args: vmo_pager_op_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_PAGER_OP_RANGE is _IOW(.., struct vmo_pager_op_args)
+    // (checked above); the kernel only reads the struct, which the Setter
+    // owns for the call; `data` is a value (an errno for FAIL), not a
+    // pointer.
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_PAGER_OP_RANGE }, vmo_pager_op_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_PAGER_WAIT`: fills `args.packet` on success. Blocks for up to
+/// `args.timeout_ns` (forever if negative); a signal ends it with `EINTR`.
+pub fn pager_wait(fd: BorrowedFd<'_>, args: &mut vmo_pager_wait_args) -> IoctlResult {
+    // SAFETY: VMO_IOC_PAGER_WAIT is _IOWR(.., struct vmo_pager_wait_args)
+    // (checked above); only that struct, lent exclusively, is read and
+    // written, and it holds no pointers.
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_PAGER_WAIT }, vmo_pager_wait_args>::new(args)) }
+        .map_err(errno)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +306,8 @@ mod tests {
         assert_eq!(size(VMO_IOC_CREATE), size_of::<vmo_create_args>());
         assert_eq!(size(VMO_IOC_GET_INFO), size_of::<vmo_info>());
         assert_eq!(size(VMO_IOC_OP_RANGE), size_of::<vmo_op_range_args>());
+        assert_eq!(size(VMO_IOC_EXPORT), size_of::<vmo_export_args>());
+        assert_eq!(size(VMO_IOC_IMPORT), size_of::<vmo_import_args>());
         assert_eq!(VMO_IOC_MAGIC, b'Z');
         let all = [
             VMO_IOC_CREATE,
@@ -214,11 +322,35 @@ mod tests {
             VMO_IOC_OP_RANGE,
             VMO_IOC_GET_INFO,
             VMO_IOC_EVENT_CREATE,
+            VMO_IOC_EXPORT,
+            VMO_IOC_IMPORT,
         ];
         for (i, op) in all.iter().enumerate() {
             assert_eq!(op & 0xff, 0x80 + i as u32);
             assert_eq!((op >> 8) & 0xff, u32::from(b'Z'));
         }
+    }
+
+    #[test]
+    fn pager_opcodes_encode_their_structs() {
+        let size = |op: u32| ((op >> 16) & 0x3fff) as usize;
+        let dir = |op: u32| op >> 30; // 1: _IOW, 3: _IOWR
+        let ops = [
+            (VMO_IOC_PAGER_CREATE, 0x8e, size_of::<vmo_pager_create_args>(), 3),
+            (VMO_IOC_PAGER_CREATE_VMO, 0x8f, size_of::<vmo_pager_create_vmo_args>(), 3),
+            (VMO_IOC_PAGER_DETACH, 0x90, size_of::<vmo_pager_detach_args>(), 1),
+            (VMO_IOC_PAGER_SUPPLY, 0x91, size_of::<vmo_pager_supply_args>(), 1),
+            (VMO_IOC_PAGER_OP_RANGE, 0x92, size_of::<vmo_pager_op_args>(), 1),
+            (VMO_IOC_PAGER_WAIT, 0x93, size_of::<vmo_pager_wait_args>(), 3),
+        ];
+        for (op, nr, sz, d) in ops {
+            assert_eq!(op & 0xff, nr, "{op:#x}");
+            assert_eq!((op >> 8) & 0xff, u32::from(b'Z'));
+            assert_eq!(size(op), sz, "{op:#x}");
+            assert_eq!(dir(op), d, "{op:#x}");
+        }
+        assert_eq!(size_of::<vmo_pager_packet>(), 32);
+        assert_eq!(size_of::<vmo_pager_wait_args>(), 48);
     }
 
     #[test]
