@@ -297,9 +297,25 @@ static const struct file_operations vmo_fd_fops = {
 	.llseek = noop_llseek,
 };
 
+/*
+ * A VMA with the module's vm_ops keeps the module loaded: its fault handler
+ * is module code, and the VMA can outlive every file of the module.
+ */
+static void vmo_vm_open(struct vm_area_struct *vma)
+{
+	__module_get(THIS_MODULE);	/* the VMA copied from holds one */
+	vmo_vma_open(vma);
+}
+
+static void vmo_vm_close(struct vm_area_struct *vma)
+{
+	vmo_vma_close(vma);
+	module_put(THIS_MODULE);
+}
+
 static const struct vm_operations_struct vmo_vm_ops = {
-	.open = vmo_vma_open,
-	.close = vmo_vma_close,
+	.open = vmo_vm_open,
+	.close = vmo_vm_close,
 	.fault = vmo_vma_fault,
 };
 
@@ -415,6 +431,7 @@ int vmo_mmap_shmem(struct vm_area_struct *vma, struct file *shmem, pgoff_t pgoff
 /* Puts the module's own vm_ops, with @ctx, on a VMA that vmo_mmap_shmem() set up. */
 void vmo_vma_set_ops(struct vm_area_struct *vma, void *ctx)
 {
+	__module_get(THIS_MODULE);	/* the file being mapped holds one */
 	vma->vm_ops = &vmo_vm_ops;
 	vma->vm_private_data = ctx;
 }
