@@ -235,6 +235,11 @@ vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole)
 
 	*hole = false;
 	err = shmem_get_folio(inode, vmf->pgoff, 0, &folio, alloc ? SGP_CACHE : SGP_NOALLOC);
+	/* SGP_NOALLOC reports a hole as -ENOENT (or no folio). */
+	if (!alloc && (err == -ENOENT || (!err && !folio))) {
+		*hole = true;
+		return 0;
+	}
 	if (err)
 		return vmf_error(err);
 	if (!folio) {

@@ -16,6 +16,7 @@ mod handles;
 mod mapping;
 mod memory;
 mod pager;
+mod pager_mapping;
 mod rights;
 mod semantics;
 mod stress;

@@ -30,23 +30,23 @@ use vmo::{
 use vmo_guest_tests::*;
 
 /// How long anything that should happen may take.
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 /// How long to watch for something that should not happen.
-const QUIET: Duration = Duration::from_millis(100);
+pub(crate) const QUIET: Duration = Duration::from_millis(100);
 
 /// The byte at `offset` of every VMO these tests fill: differs from page
 /// to page and within a page, and is never all zeros over a page.
-fn pattern_byte(offset: u64) -> u8 {
+pub(crate) fn pattern_byte(offset: u64) -> u8 {
     ((offset / pg()).wrapping_mul(37) + offset % 251 + 1) as u8
 }
 
-fn pattern(range: Range<u64>) -> Vec<u8> {
+pub(crate) fn pattern(range: Range<u64>) -> Vec<u8> {
     range.map(pattern_byte).collect()
 }
 
 /// Supplies `range` of `vmo` with [`pattern`] through a new aux VMO, and
 /// checks that the aux pages were taken (decommitted from the aux VMO).
-fn supply_pattern(dev: &Device, pager: &Pager, vmo: &Vmo, range: Range<u64>) {
+pub(crate) fn supply_pattern(dev: &Device, pager: &Pager, vmo: &Vmo, range: Range<u64>) {
     let len = range.end - range.start;
     let aux = new_vmo(dev, len.div_ceil(pg()));
     aux.write(&pattern(range.clone()), 0).expect("write the aux VMO");
@@ -56,7 +56,7 @@ fn supply_pattern(dev: &Device, pager: &Pager, vmo: &Vmo, range: Range<u64>) {
 }
 
 /// The next packet, which must be a READ request for `key`.
-fn next_read(pager: &Pager, key: u64) -> PagerPacket {
+pub(crate) fn next_read(pager: &Pager, key: u64) -> PagerPacket {
     let p = pager.wait(Some(WAIT)).unwrap_or_else(|s| panic!("no request within {WAIT:?}: {s}"));
     assert_eq!(p.kind, PacketKind::Read, "{p:?}");
     assert_eq!(p.key, key, "{p:?}");
@@ -66,7 +66,7 @@ fn next_read(pager: &Pager, key: u64) -> PagerPacket {
 }
 
 /// Asserts that the pager gets no packet for [`QUIET`].
-fn assert_no_packet(pager: &Pager, when: &str) {
+pub(crate) fn assert_no_packet(pager: &Pager, when: &str) {
     assert_eq!(pager.wait(Some(QUIET)), Err(Status::TIMED_OUT), "{when}: no packet expected");
 }
 
@@ -93,14 +93,14 @@ fn union_is(ranges: &[Range<u64>], whole: Range<u64>) -> bool {
 
 /// A thread that may block forever if the module is broken: its result is
 /// awaited with a bound, and the thread is leaked if it never comes.
-struct Bg<T> {
-    what: String,
-    task: PathBuf,
+pub(crate) struct Bg<T> {
+    pub(crate) what: String,
+    pub(crate) task: PathBuf,
     rx: mpsc::Receiver<std::thread::Result<T>>,
     done: Option<std::thread::Result<T>>,
 }
 
-fn bg<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> Bg<T> {
+pub(crate) fn bg<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> Bg<T> {
     let (tx, rx) = mpsc::channel();
     let (ttx, trx) = mpsc::channel();
     std::thread::Builder::new()
@@ -119,7 +119,7 @@ fn bg<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> 
 
 impl<T> Bg<T> {
     /// Whether the thread has finished, waiting at most `d` for it.
-    fn finished_within(&mut self, d: Duration) -> bool {
+    pub(crate) fn finished_within(&mut self, d: Duration) -> bool {
         if self.done.is_none() {
             self.done = self.rx.recv_timeout(d).ok();
         }
@@ -127,7 +127,7 @@ impl<T> Bg<T> {
     }
 
     /// The thread's result; fails the test if it takes longer than `d`.
-    fn join_within(mut self, d: Duration) -> T {
+    pub(crate) fn join_within(mut self, d: Duration) -> T {
         if !self.finished_within(d) {
             panic!("{} did not finish within {d:?} (thread leaked)", self.what);
         }
@@ -137,7 +137,7 @@ impl<T> Bg<T> {
         }
     }
 
-    fn join(self) -> T {
+    pub(crate) fn join(self) -> T {
         self.join_within(WAIT)
     }
 
