@@ -1007,3 +1007,42 @@ fn mapped_writers_race_decommit() {
     mwrite(&m, pages * p - 5, b"final");
     assert_eq!(read(&v, (pages * p - 5) as u64, 5), b"final");
 }
+
+/// A slice's mapping runs the module's own fault handler, which is module
+/// code: its VMA takes a reference on the module, so a mapping left after
+/// every fd and handle is closed keeps the module loaded. A plain VMO's
+/// mapping runs shmem's fault handler and takes none. When everything is
+/// gone the module's reference count is back where it was: nothing leaks.
+#[test]
+fn a_mapping_with_the_modules_fault_handler_keeps_the_module_loaded() {
+    let _g = exclusive();
+    let refcnt = || -> i64 {
+        let s =
+            std::fs::read_to_string("/sys/module/vmo/refcnt").expect("read /sys/module/vmo/refcnt");
+        s.trim().parse().expect("refcnt is a number")
+    };
+    let baseline = refcnt();
+    let dev = dev();
+    let parent = new_vmo(&dev, 2);
+    let slice = parent.create_child(VmoChildOptions::SLICE, 0, pg()).unwrap();
+    let sm = slice.map(0, up(), true).unwrap();
+    let pm = parent.map(0, up(), true).unwrap();
+    let with_both = refcnt();
+    drop(pm);
+    assert_eq!(refcnt(), with_both, "a plain VMO's VMA holds no reference");
+    let pm = parent.map(0, up(), true).unwrap();
+    drop(sm);
+    assert_eq!(refcnt(), with_both - 1, "the slice's VMA held one reference");
+    let sm = slice.map(0, up(), true).unwrap();
+    assert_eq!(refcnt(), with_both);
+    mwrite(&sm, 0, b"kept");
+    // Close the handles and /dev/vmo: only the two mappings are left.
+    drop((slice, parent, dev));
+    assert!(refcnt() > baseline, "the mappings alone keep the module loaded");
+    assert_eq!(mread(&sm, 0, 4), b"kept");
+    assert_eq!(mread(&pm, 0, 4), b"kept");
+    drop(sm);
+    assert_eq!(mread(&pm, 0, 4), b"kept", "the plain mapping still works");
+    drop(pm);
+    assert_eq!(refcnt(), baseline, "every reference is returned");
+}
