@@ -297,9 +297,10 @@ struct vmo_import_args {
 /* ---- User pagers: Zircon's zx_pager_* --------------------------------------
  * A pager is an object in the handle table (VMO_OBJ_TYPE_PAGER, rights
  * VMO_DEFAULT_PAGER_RIGHTS). A pager-backed VMO has no pages of its own until
- * the pager supplies them: COMMIT, read, write, ZERO of partial pages and page
- * faults on absent pages send the pager one READ request per missing run of
- * pages (threads that need the same pages share a request) and wait for it.
+ * the pager supplies them: COMMIT, read, write and ZERO of partial pages send
+ * the pager one READ request per missing run of pages, a page fault one for
+ * its page (threads that need the same pages share a request), and wait for
+ * it; a request is done when all its pages are present.
  * The wait ends when the pager supplies the pages (the op goes on) or fails a
  * range that overlaps the request: the op then fails with exactly the status
  * the pager gave, and a fault is SIGBUS. A failure is not sticky: the next
