@@ -162,34 +162,38 @@ long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
  * The first hole (absent page) of [start, end) in pages: returns its first
  * page, or @end if every page is present, and sets *@hole_end to the first
  * present page after it (or @end). A swapped-out page counts as present.
- * Runs under RCU only, so it may be called with the pager's mutex held.
+ * The cost follows the present pages before the hole (one lookup per folio),
+ * not the length of the hole, which is measured with one xa_find().
  */
 pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end)
 {
-	struct address_space *mapping = file->f_mapping;
-	pgoff_t index = start, hole = end;
+	struct xarray *xa = &file->f_mapping->i_pages;
+	unsigned long index = start, next;
+	unsigned int n = 0;
 	void *entry;
 
-	rcu_read_lock();
 	while (index < end) {
-		entry = xa_load(&mapping->i_pages, index);
-		if (!entry) {
-			if (hole == end)
-				hole = index;
-			index++;
-			continue;
-		}
-		if (hole != end)
-			break;
-		if (xa_is_value(entry))
-			index++;
-		else
+		rcu_read_lock();
+		entry = xa_load(xa, index);
+		if (entry && !xa_is_value(entry))
 			index = max(index + 1, ((struct folio *)entry)->index +
 				    folio_nr_pages((struct folio *)entry));
+		else if (entry)
+			index++;
+		rcu_read_unlock();
+		if (!entry)
+			break;
+		if (!(++n % 1024))
+			cond_resched();
 	}
-	rcu_read_unlock();
-	*hole_end = hole == end ? end : min(index, end);
-	return hole;
+	if (index >= end) {
+		*hole_end = end;
+		return end;
+	}
+	next = index;
+	entry = xa_find(xa, &next, end - 1, XA_PRESENT);
+	*hole_end = entry ? min_t(unsigned long, next, end) : end;
+	return index;
 }
 
 /*
@@ -204,6 +208,11 @@ int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
 	struct folio *folio;
 	void *kaddr;
 	int err;
+
+	/* Callers loop over ranges a user chose: let a killed task go. */
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
 
 	err = shmem_get_folio(file_inode(file), pos >> PAGE_SHIFT, 0, &folio, SGP_CACHE);
 	if (err)

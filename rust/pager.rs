@@ -655,6 +655,30 @@ mod tests {
         pager.core().wait(0)
     }
 
+    /// Holes are found at the cost of the present pages, not of the holes' length: a
+    /// 32 TiB file with two pages is searched at once.
+    #[test]
+    fn holes_are_found_without_walking_them() -> Result {
+        let pages: u64 = 1 << 33;
+        let file = ShmemFile::new(pages * PG, new_koid())?;
+        let b = [1u8; 1];
+        let chunk = crate::shmem::PageChunk {
+            addr: b.as_ptr().cast_mut(),
+            len: 1,
+            pos: 0,
+            uptodate: true,
+        };
+        file.copy_chunk(&chunk, 5 * PG)?;
+        file.copy_chunk(&chunk, (1 << 32) * PG)?;
+        assert_eq!(file.find_hole(0, pages), (0, 5));
+        assert_eq!(file.find_hole(5, pages), (6, 1 << 32));
+        assert_eq!(file.find_hole(1 << 32, pages), ((1 << 32) + 1, pages));
+        assert_eq!(file.find_hole(5, 6), (6, 6));
+        assert_eq!(file.find_hole(1 << 32, (1 << 32) + 1), ((1 << 32) + 1, (1 << 32) + 1));
+        assert_eq!(file.find_hole(7, 9), (7, 9));
+        Ok(())
+    }
+
     #[test]
     fn one_request_per_missing_run_shared_by_overlapping_waiters() -> Result {
         let (pager, source) = setup(16)?;
