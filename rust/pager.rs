@@ -34,7 +34,7 @@ use kernel::{
     sync::{
         atomic::{ordering::Relaxed, Atomic},
         poll::PollCondVar,
-        Arc, CondVar, CondVarTimeoutResult, LockedBy, Mutex, UniqueArc,
+        Arc, CondVar, CondVarTimeoutResult, LockedBy, Mutex, MutexGuard, UniqueArc,
     },
     time::msecs_to_jiffies,
 };
@@ -272,6 +272,9 @@ impl PagerCore {
     }
 }
 
+/// A request for a hole, with the pager's lock still held and the hole's first page.
+type Queued<'a> = (MutexGuard<'a, PagerInner>, Arc<Request>, u64);
+
 /// The pager side of one pager-backed VMO.
 ///
 /// # Invariants
@@ -284,12 +287,6 @@ pub(crate) struct PageSource {
     core: Arc<PagerCore>,
     file: ShmemFile,
     state: LockedBy<SourceState, PagerInner>,
-}
-
-/// The first hole of pages `[start, end)` of `file` and the end of that hole; `(end, end)`
-/// when every page is present.
-fn find_hole(file: &ShmemFile, start: u64, end: u64) -> (u64, u64) {
-    file.find_hole(start, end)
 }
 
 impl PageSource {
@@ -309,23 +306,9 @@ impl PageSource {
     /// `ERESTARTSYS` when a signal ended the wait (the request stays with the pager).
     pub(crate) fn populate(&self, mut start: u64, end: u64) -> ZxResult {
         while start < end {
-            let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-            let packet = RBTreeNodeReservation::new(GFP_KERNEL)?;
-            let fresh = UniqueArc::new(
-                Request {
-                    start: 0,
-                    end: 0,
-                    seq: 0,
-                    result: Atomic::new(PENDING),
-                },
-                GFP_KERNEL,
-            )?;
-            let mut inner = self.core.inner.lock();
-            let (hole, hole_end) = find_hole(&self.file, start, end);
-            if hole == end {
+            let Some((mut inner, req, hole)) = self.request_first_hole(start, end)? else {
                 return Ok(());
-            }
-            let req = self.request(&mut inner, hole, hole_end, node, packet, fresh)?;
+            };
             loop {
                 match req.result.load(Relaxed) {
                     PENDING => {
@@ -341,6 +324,31 @@ impl PageSource {
             start = hole;
         }
         Ok(())
+    }
+
+    /// Queues (or joins) the request for the first hole of pages `[start, end)`; returns it
+    /// with the pager's lock still held and the hole's first page, or `None` if every page is
+    /// present. The tree nodes
+    /// and the request are allocated before the lock is taken.
+    fn request_first_hole(&self, start: u64, end: u64) -> ZxResult<Option<Queued<'_>>> {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let packet = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let fresh = UniqueArc::new(
+            Request {
+                start: 0,
+                end: 0,
+                seq: 0,
+                result: Atomic::new(PENDING),
+            },
+            GFP_KERNEL,
+        )?;
+        let mut inner = self.core.inner.lock();
+        let (hole, hole_end) = self.file.find_hole(start, end);
+        if hole == end {
+            return Ok(None);
+        }
+        let req = self.request(&mut inner, hole, hole_end, node, packet, fresh)?;
+        Ok(Some((inner, req, hole)))
     }
 
     /// The request covering page `hole`: the outstanding one that contains it, or a new one
@@ -408,7 +416,7 @@ impl PageSource {
                 .find(|r| {
                     r.start < end
                         && start < r.end
-                        && (!if_present || find_hole(&self.file, r.start, r.end).0 == r.end)
+                        && (!if_present || self.file.find_hole(r.start, r.end).0 == r.end)
                 })
                 .map(|r| (r.start, r.seq));
             let Some((first, seq)) = found else {
@@ -432,7 +440,7 @@ impl PageSource {
         }
         let mut pos = start;
         while pos < end {
-            let (hole, hole_end) = find_hole(&self.file, pos, end);
+            let (hole, hole_end) = self.file.find_hole(pos, end);
             if hole == end {
                 break;
             }
@@ -461,7 +469,7 @@ impl PageSource {
     fn fill_zero_pages(&self, start: u64, end: u64) -> ZxResult {
         let mut pos = start;
         while pos < end {
-            let (hole, hole_end) = find_hole(&self.file, pos, end);
+            let (hole, hole_end) = self.file.find_hole(pos, end);
             for p in hole..hole_end {
                 self.file
                     .fill(p * PAGE_SIZE, None, PAGE_SIZE as usize)
@@ -614,25 +622,9 @@ mod tests {
     /// Queues (or joins) the request for the first hole of pages `[start, end)`, as
     /// `populate` does, without waiting for it.
     fn request(source: &PageSource, start: u64, end: u64) -> ZxResult<Option<Arc<Request>>> {
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let packet = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let fresh = UniqueArc::new(
-            Request {
-                start: 0,
-                end: 0,
-                seq: 0,
-                result: Atomic::new(PENDING),
-            },
-            GFP_KERNEL,
-        )?;
-        let mut inner = source.core.inner.lock();
-        let (hole, hole_end) = find_hole(&source.file, start, end);
-        if hole == end {
-            return Ok(None);
-        }
-        source
-            .request(&mut inner, hole, hole_end, node, packet, fresh)
-            .map(Some)
+        Ok(source
+            .request_first_hole(start, end)?
+            .map(|(_, req, _)| req))
     }
 
     /// An aux file of `pages` pages, each filled with its page number plus 1.
@@ -674,7 +666,10 @@ mod tests {
         assert_eq!(file.find_hole(5, pages), (6, 1 << 32));
         assert_eq!(file.find_hole(1 << 32, pages), ((1 << 32) + 1, pages));
         assert_eq!(file.find_hole(5, 6), (6, 6));
-        assert_eq!(file.find_hole(1 << 32, (1 << 32) + 1), ((1 << 32) + 1, (1 << 32) + 1));
+        assert_eq!(
+            file.find_hole(1 << 32, (1 << 32) + 1),
+            ((1 << 32) + 1, (1 << 32) + 1)
+        );
         assert_eq!(file.find_hole(7, 9), (7, 9));
         Ok(())
     }
