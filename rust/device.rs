@@ -395,12 +395,15 @@ impl VmoFile {
         })
     }
 
-    /// `VMO_IOC_EXPORT`: an fd for the VMO (MAP and READ), O_RDWR when the handle can write.
+    /// `VMO_IOC_EXPORT`: an fd for the VMO, O_RDWR when the handle can write. An fd can be
+    /// imported any number of times and passed to any process, so it needs what a handle needs
+    /// to be duplicated and transferred (DUPLICATE, TRANSFER), besides MAP and READ.
     fn export(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_export_args>(arg)?;
         reserved_zero(a.reserved == 0 && a.flags & !uapi::VMO_EXPORT_CLOEXEC == 0)?;
         let (vmo, rights) = self.vmo_handle(a.handle)?;
         rights.require(Rights::MAP.with(Rights::READ))?;
+        rights.require(Rights::DUPLICATE.with(Rights::TRANSFER))?;
         vmofd::export(&vmo, rights, a.flags & uapi::VMO_EXPORT_CLOEXEC != 0, |fd| {
             a.fd = fd;
             w.write(&a)

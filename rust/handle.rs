@@ -2,10 +2,12 @@
 
 //! Kernel objects and the per-open-file handle table.
 //!
-//! Handle values look like Zircon's (the two low bits set, never 0) and come from one counter
-//! shared by every table, so a value is not handed out again, in any table, until 2^30 more
-//! handles have been made: a stale handle, or one from another open file, is `BAD_HANDLE`, not
-//! someone else's object.
+//! Handle values look like Zircon's (the two low bits set, never 0) and come from a counter of
+//! each table that starts at a random value, so a value is not handed out again in a table
+//! until 2^30 more handles have been made there (a stale handle is `BAD_HANDLE`, not another
+//! object), one table's activity shows nothing of another's, and a value from another open
+//! file names nothing here but with a chance of 2^-30 per handle, as with Zircon's per-process
+//! random handle values.
 
 use crate::{
     pager::Pager,
@@ -15,20 +17,15 @@ use crate::{
     vmo::{new_koid, Vmo},
 };
 use kernel::{
+    bindings,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{
-        atomic::{ordering::Relaxed, Atomic},
-        Arc,
-    },
+    sync::Arc,
 };
 
-/// The source of handle values, shared by all tables.
-static NEXT_HANDLE: Atomic<u32> = Atomic::new(0);
-
-/// The next candidate handle value: 30 counter bits, then the two low bits set.
-fn next_handle_value() -> u32 {
-    ((NEXT_HANDLE.fetch_add(1, Relaxed) & ((1 << 30) - 1)) << 2) | 3
+/// A handle value from a counter: 30 counter bits, then the two low bits set.
+fn handle_value(counter: u32) -> u32 {
+    ((counter & ((1 << 30) - 1)) << 2) | 3
 }
 /// An event object (`zx_event_create`): it exists so that `WRONG_TYPE` is real.
 pub(crate) struct Event {
@@ -118,6 +115,8 @@ pub(crate) struct HandleTable {
     handles: RBTree<u32, Handle>,
     count: u32,
     limit: u32,
+    /// The counter the next handle value comes from.
+    next: u32,
 }
 
 impl HandleTable {
@@ -132,6 +131,8 @@ impl HandleTable {
             handles: RBTree::new(),
             count: 0,
             limit,
+            // SAFETY: `get_random_u32` has no preconditions.
+            next: unsafe { bindings::get_random_u32() },
         }
     }
 
@@ -143,7 +144,8 @@ impl HandleTable {
         // At most `limit` (VMO_MAX_HANDLES) values are taken, far fewer than the 2^30
         // candidates, so a free one is found within `limit + 1` steps.
         let value = loop {
-            let v = next_handle_value();
+            let v = handle_value(self.next);
+            self.next = self.next.wrapping_add(1);
             if self.handles.get(&v).is_none() {
                 break v;
             }
@@ -202,11 +204,30 @@ mod tests {
         assert!(matches!(t.get(0), Err(Status::BadHandle)));
         assert!(t.get(b).is_ok());
         assert_eq!(t.len(), 1);
-        // Another table never holds the same value.
+        // Another table counts on its own, from a random start: its first value is b's
+        // with a chance of 2^-30, and b names nothing there otherwise.
         let mut u = HandleTable::new();
         let c = u.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
-        assert!(c != b && c != a);
-        assert!(matches!(u.get(b), Err(Status::BadHandle)));
+        assert_eq!(c & 3, 3);
+        if c != b {
+            assert!(matches!(u.get(b), Err(Status::BadHandle)));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn closed_values_come_back_only_after_the_counter_wraps() -> Result {
+        // 2,000 handles made and closed one after the other: every value is new.
+        let mut t = HandleTable::new();
+        let mut seen = KVec::with_capacity(2000, GFP_KERNEL)?;
+        for _ in 0..2000 {
+            let v = t.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+            assert!(!seen.contains(&v));
+            seen.push(v, GFP_KERNEL)?;
+            assert!(t.remove(v).is_ok());
+        }
+        // Consecutive values: the table's own counter, not one shared with other tables.
+        assert!(seen.windows(2).all(|w| w[1] == handle_value(((w[0] >> 2) + 1) & ((1 << 30) - 1))));
         Ok(())
     }
 

@@ -20,6 +20,7 @@
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/uio.h>
+#include <linux/wait_bit.h>
 #ifdef CONFIG_X86
 #include <asm/cpufeature.h>
 #include <asm/processor.h>
@@ -27,6 +28,46 @@
 #endif
 
 #include "helpers.h"
+
+/*
+ * The module's own tmpfs instance, mounted "huge=never": a VMO's pages are
+ * order-0 folios whatever the system's shmem_enabled says, so COMMIT, DECOMMIT
+ * and committed_bytes are exact to the page as in Zircon, and filling one page
+ * of a pager-backed VMO never makes its neighbours present (a huge folio would
+ * turn the pager's holes into zeros nobody asked for). Only the testing-only
+ * shmem_enabled=force overrides a mount's huge= option.
+ */
+static struct vfsmount *vmo_shm_mnt;
+
+int vmo_shmem_mount(void)
+{
+	struct file_system_type *type = get_fs_type("tmpfs");
+	struct fs_context *fc;
+	struct vfsmount *mnt;
+	int err;
+
+	if (!type)
+		return -ENODEV;
+	fc = fs_context_for_mount(type, SB_KERNMOUNT);
+	if (IS_ERR(fc))
+		return PTR_ERR(fc);
+	err = vfs_parse_fs_string(fc, "source", "vmo");
+	if (!err)
+		err = vfs_parse_fs_string(fc, "huge", "never");
+	mnt = err ? ERR_PTR(err) : fc_mount_longterm(fc);
+	put_fs_context(fc);
+	if (IS_ERR(mnt))
+		return PTR_ERR(mnt);
+	vmo_shm_mnt = mnt;
+	return 0;
+}
+
+/* At module exit, when no VMO (hence no file of the mount) is left. */
+void vmo_shmem_unmount(void)
+{
+	kern_unmount(vmo_shm_mnt);
+	vmo_shm_mnt = NULL;
+}
 
 /*
  * A new shmem file of @size bytes with no memory reserved up front. Like a
@@ -43,9 +84,9 @@ struct file *vmo_shmem_setup(loff_t size, u64 koid)
 	char name[32];
 	struct file *file;
 
-	/* The name /proc/<pid>/maps shows for a mapping of the VMO. */
 	snprintf(name, sizeof(name), "vmo:%llu", koid);
-	file = shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
+	file = shmem_file_setup_with_mnt(vmo_shm_mnt, name, size,
+					 mk_vma_flags(VMA_NORESERVE_BIT));
 
 	if (!IS_ERR(file)) {
 		file->f_flags |= O_LARGEFILE;
@@ -159,6 +200,74 @@ long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 }
 
 /*
+ * Like vmo_shmem_for_each_page(), but for copying the data of [start, end):
+ * swapped-out pages are read back in (a page in swap holds data, which
+ * filemap_get_folios() would skip), and pages that read as zeros (holes, and
+ * folios allocated by COMMIT but never written, which are not uptodate) are
+ * not visited. @fn gets uptodate == true. Each folio is visited with a
+ * reference held, unlocked. Returns pages visited or a negated errno.
+ */
+long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
+				  vmo_page_fn fn, void *ctx)
+{
+	struct inode *inode = file_inode(file);
+	struct xarray *xa = &file->f_mapping->i_pages;
+	pgoff_t index, last;
+	long pages = 0;
+	int ret = 0;
+
+	if (end <= start)
+		return 0;
+	index = start >> PAGE_SHIFT;
+	last = (end - 1) >> PAGE_SHIFT;
+	while (!ret && index <= last) {
+		unsigned long next = index;
+		struct folio *folio;
+		void *entry;
+		loff_t fpos, s, e;
+
+		rcu_read_lock();
+		entry = xa_find(xa, &next, last, XA_PRESENT);
+		rcu_read_unlock();
+		if (!entry)
+			break;
+		index = next;
+		/* SGP_READ: swap in, never allocate; NULL for a hole or a !uptodate folio. */
+		ret = shmem_get_folio(inode, index, 0, &folio, SGP_READ);
+		if (ret == -EINVAL) {
+			ret = 0;	/* past i_size: the file shrank meanwhile */
+			break;
+		}
+		if (ret)
+			break;
+		if (!folio) {
+			index++;
+			continue;
+		}
+		folio_unlock(folio);
+		fpos = folio_pos(folio);
+		s = max(start, fpos);
+		e = min(end, fpos + (loff_t)folio_size(folio));
+		while (!ret && s < e) {
+			size_t off = s - fpos;
+			size_t chunk = min_t(loff_t, e - s, PAGE_SIZE - offset_in_page(off));
+			void *kaddr = kmap_local_folio(folio, off);
+
+			ret = fn(ctx, kaddr, chunk, s, true);
+			kunmap_local(kaddr);
+			s += chunk;
+			pages++;
+		}
+		index = folio_next_index(folio);
+		folio_put(folio);
+		if (!ret && fatal_signal_pending(current))
+			ret = -EINTR;
+		cond_resched();
+	}
+	return ret ? ret : pages;
+}
+
+/*
  * The first hole (absent page) of [start, end) in pages: returns its first
  * page, or @end if every page is present, and sets *@hole_end to the first
  * present page after it (or @end). A swapped-out page counts as present.
@@ -238,7 +347,8 @@ int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
  */
 vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole)
 {
-	struct inode *inode = file_inode(vmf->vma->vm_file);
+	/* vm_file is a VMO fd; its f_mapping is the shmem file's. */
+	struct inode *inode = vmf->vma->vm_file->f_mapping->host;
 	struct folio *folio = NULL;
 	int err;
 
@@ -281,19 +391,56 @@ bool vmo_fault_release_lock(struct vm_fault *vmf)
 /* ---- VMO file descriptors ------------------------------------------------ */
 
 /*
- * VMO fds are files of a small pseudo filesystem, as dma-bufs are, so that
- * each VMO has an inode whose size fstat reports. The filesystem is mounted
- * while any VMO has an inode (simple_pin_fs); with .owner it keeps the module
- * loaded until the last such inode is gone.
+ * VMO fds are files of a small pseudo filesystem, as dma-bufs are. Each fd has
+ * an inode of its own whose inode number is the VMO's koid (so fstat shows one
+ * st_ino per VMO), whose i_private holds a reference to the VMO (so getattr
+ * can report the VMO's size and committed bytes however long the inode lives),
+ * and whose permission bits are the fd's rights: 0666 for an fd with WRITE,
+ * 0444 without, owned by root. mm asks the inode for the rights of the mapped
+ * file where it works from vm_file alone (MADV_PAGEOUT/COLD of pages that are
+ * shared with others: can_do_file_pageout()).
+ *
+ * The file's f_mapping is the shmem mapping that holds the VMO's pages (as a
+ * block device file's is the bdev mapping), so a mapping of the fd joins that
+ * mapping's rmap: punching a hole in the shmem file (DECOMMIT, ZERO) or
+ * truncating it unmaps the pages from every mapping, and the page cache keeps
+ * mappings, the ioctls and other processes coherent. Every path that works
+ * from vm_file and vm_pgoff (remap_file_pages, mremap, madvise, mincore, smaps,
+ * khugepaged) meets this file: mmap validates the window, the inode refuses
+ * setattr, and the file has no fallocate, read, write or splice.
+ *
+ * The filesystem is mounted while any VMO fd exists (simple_pin_fs: one pin per
+ * file, dropped by its release); with .owner its superblock keeps the module
+ * loaded until the last inode is evicted.
  */
 #define VMOFS_MAGIC 0x766d6f66	/* "vmof" */
 
 static struct vfsmount *vmo_mnt;
 static int vmo_mnt_count;
 
+static void vmofs_evict_inode(struct inode *inode)
+{
+	void *vmo = inode->i_private;
+
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+	if (vmo)
+		vmo_fd_inode_release(vmo);
+}
+
+static const struct super_operations vmofs_sops = {
+	.statfs = simple_statfs,
+	.evict_inode = vmofs_evict_inode,
+};
+
 static int vmofs_init_fs_context(struct fs_context *fc)
 {
-	return init_pseudo(fc, VMOFS_MAGIC) ? 0 : -ENOMEM;
+	struct pseudo_fs_context *ctx = init_pseudo(fc, VMOFS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->ops = &vmofs_sops;
+	return 0;
 }
 
 static struct file_system_type vmo_fs_type = {
@@ -303,40 +450,82 @@ static struct file_system_type vmo_fs_type = {
 	.kill_sb = kill_anon_super,
 };
 
+/* fstat: the VMO's size now, and its committed memory as the blocks used. */
+static int vmofs_getattr(struct mnt_idmap *idmap, const struct path *path,
+			 struct kstat *stat, u32 request_mask, unsigned int query_flags)
+{
+	struct inode *inode = d_inode(path->dentry);
+	u64 committed = 0;
+
+	generic_fillattr(&nop_mnt_idmap, request_mask, inode, stat);
+	stat->size = vmo_fd_inode_stat(inode->i_private, &committed);
+	stat->blocks = committed >> 9;
+	return 0;
+}
+
+/*
+ * ftruncate, truncate(2) of /proc/<pid>/fd/<n>, chmod, chown, utimes: the size
+ * of a VMO changes only through VMO_IOC_SET_SIZE (with RESIZE), and the inode's
+ * owner and mode state the fd's rights, which nobody may change.
+ */
+static int vmofs_setattr(struct mnt_idmap *idmap, struct dentry *dentry, struct iattr *attr)
+{
+	return -EPERM;
+}
+
+static const struct inode_operations vmofs_iops = {
+	.getattr = vmofs_getattr,
+	.setattr = vmofs_setattr,
+};
+
+static int vmo_fd_release_file(struct inode *inode, struct file *file)
+{
+	vmo_fd_release(file->private_data);
+	simple_release_fs(&vmo_mnt, &vmo_mnt_count);
+	return 0;
+}
+
+static void vmo_fd_fdinfo(struct seq_file *m, struct file *file)
+{
+	vmo_fd_show_fdinfo(m, file->private_data);
+}
+
+static int vmo_fd_mmap_file(struct file *file, struct vm_area_struct *vma)
+{
+	return vmo_fd_mmap(file->private_data, vma);
+}
+
 static const struct file_operations vmo_fd_fops = {
 	.owner = THIS_MODULE,
-	.mmap = vmo_fd_mmap,
-	.release = vmo_fd_release,
-	.show_fdinfo = vmo_fd_show_fdinfo,
+	.mmap = vmo_fd_mmap_file,
+	.release = vmo_fd_release_file,
+	.show_fdinfo = vmo_fd_fdinfo,
 	.llseek = noop_llseek,
 };
 
 /*
- * A VMA with the module's vm_ops keeps the module loaded: its fault handler
- * is module code, and the VMA can outlive every file of the module.
+ * A mapping of a VMO fd: the module's fault handler (which keeps a slice in
+ * its window and asks a pager for absent pages), shmem's page-cache fault-around
+ * for present pages (bounded by the VMA, which lies inside the window).
  */
-static void vmo_vm_open(struct vm_area_struct *vma)
-{
-	__module_get(THIS_MODULE);	/* the VMA copied from holds one */
-	vmo_vma_open(vma);
-}
-
-static void vmo_vm_close(struct vm_area_struct *vma)
-{
-	vmo_vma_close(vma);
-	module_put(THIS_MODULE);
-}
-
 static const struct vm_operations_struct vmo_vm_ops = {
-	.open = vmo_vm_open,
-	.close = vmo_vm_close,
 	.fault = vmo_vma_fault,
+	.map_pages = filemap_map_pages,
 };
 
-/* A new inode of @size bytes for one VMO's fds; ERR_PTR on failure. */
-struct inode *vmo_export_inode_new(loff_t size)
+/*
+ * A new VMO fd file: O_RDWR or O_RDONLY, showing the shmem file @shmem's pages
+ * (the VMO's root). @inode_priv becomes the inode's i_private (released by
+ * vmo_fd_inode_release() when the inode is evicted) and @file_priv the file's
+ * private data (released by vmo_fd_release()), both only on success: on
+ * failure the caller still owns them. Returns the file or an ERR_PTR.
+ */
+struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable,
+			     void *inode_priv, void *file_priv)
 {
 	struct inode *inode;
+	struct file *file;
+	char name[32];
 	int err;
 
 	err = simple_pin_fs(&vmo_fs_type, &vmo_mnt, &vmo_mnt_count);
@@ -344,110 +533,85 @@ struct inode *vmo_export_inode_new(loff_t size)
 		return ERR_PTR(err);
 	inode = alloc_anon_inode(vmo_mnt->mnt_sb);
 	if (IS_ERR(inode)) {
-		simple_release_fs(&vmo_mnt, &vmo_mnt_count);
-		return inode;
+		file = ERR_CAST(inode);
+		goto unpin;
 	}
-	inode->i_mode = S_IFREG | 0600;
-	i_size_write(inode, size);
-	return inode;
-}
-
-/* Drops the reference vmo_export_inode_new() returned. */
-void vmo_export_inode_put(struct inode *inode)
-{
-	iput(inode);
-	simple_release_fs(&vmo_mnt, &vmo_mnt_count);
-}
-
-void vmo_export_inode_set_size(struct inode *inode, loff_t size)
-{
-	inode_lock(inode);
-	i_size_write(inode, size);
-	inode_unlock(inode);
-}
-
-/*
- * A new VMO fd file on @inode (which the file references on its own) with
- * @priv as its private data, opened O_RDWR or O_RDONLY.
- */
-struct file *vmo_export_file(struct inode *inode, bool writable, void *priv)
-{
-	struct file *file;
-
+	inode->i_ino = koid;
+	inode->i_mode = S_IFREG | (writable ? 0666 : 0444);
+	inode->i_uid = GLOBAL_ROOT_UID;
+	inode->i_gid = GLOBAL_ROOT_GID;
+	inode->i_op = &vmofs_iops;
 	/* The file's fops keep the module; __fput() drops this reference. */
-	if (!try_module_get(THIS_MODULE))
-		return ERR_PTR(-ENOENT);
-	ihold(inode);
-	file = alloc_file_pseudo(inode, vmo_mnt, "vmo", writable ? O_RDWR : O_RDONLY,
+	if (!try_module_get(THIS_MODULE)) {
+		iput(inode);
+		file = ERR_PTR(-ENOENT);
+		goto unpin;
+	}
+	/* The name /proc/<pid>/maps shows for a mapping of the VMO. */
+	snprintf(name, sizeof(name), "vmo:%llu", koid);
+	file = alloc_file_pseudo(inode, vmo_mnt, name, writable ? O_RDWR : O_RDONLY,
 				 &vmo_fd_fops);
 	if (IS_ERR(file)) {
 		iput(inode);
 		module_put(THIS_MODULE);
-		return file;
+		goto unpin;
 	}
-	file->private_data = priv;
+	file->f_mapping = shmem->f_mapping;
+	inode->i_private = inode_priv;
+	file->private_data = file_priv;
+	return file;	/* the pin is the file's until its release */
+unpin:
+	simple_release_fs(&vmo_mnt, &vmo_mnt_count);
 	return file;
 }
 
-/* get_unused_fd_flags(), fd_install(), put_unused_fd(), fput(). */
-int vmo_fd_reserve(bool cloexec)
+/* Whether @file is a VMO fd; if so, *@priv is its private data. */
+bool vmo_fd_file_priv(struct file *file, void **priv)
 {
-	return get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
-}
-
-void vmo_fd_install(int fd, struct file *file)
-{
-	fd_install(fd, file);
-}
-
-void vmo_fd_unreserve(int fd)
-{
-	put_unused_fd(fd);
-}
-
-/*
- * The VMO fd @fd of the calling task: returns its file (with a reference the
- * caller drops with fput()) and its private data in *@priv, or ERR_PTR:
- * -EBADF for no open file, -EPROTOTYPE for a file that is not a VMO fd.
- */
-struct file *vmo_fd_get(int fd, void **priv)
-{
-	struct file *file = fget(fd);
-
-	if (!file)
-		return ERR_PTR(-EBADF);
-	if (file->f_op != &vmo_fd_fops) {
-		fput(file);
-		return ERR_PTR(-EPROTOTYPE);
-	}
+	if (file->f_op != &vmo_fd_fops)
+		return false;
 	*priv = file->private_data;
-	return file;
+	return true;
 }
 
 /*
- * mmap of a VMO fd: maps the shmem file @shmem at page offset @pgoff instead
- * (the VMO's window in it), with shmem's own vm_ops. The VMA then refers to
- * the shmem file, so punching a hole in it or truncating it unmaps the pages
- * from this mapping too.
+ * Finishes the mmap of a VMO fd once the Rust side validated it: the VMA
+ * starts at page @pgoff of the shmem mapping and runs the module's vm_ops.
  */
-int vmo_mmap_shmem(struct vm_area_struct *vma, struct file *shmem, pgoff_t pgoff)
+void vmo_vma_set_ops(struct vm_area_struct *vma, pgoff_t pgoff)
 {
-	int err;
-
 	vma->vm_pgoff = pgoff;
-	err = vfs_mmap(shmem, vma);
-	if (err)
-		return err;
-	vma_set_file(vma, shmem);
-	return 0;
+	vma->vm_ops = &vmo_vm_ops;
 }
 
-/* Puts the module's own vm_ops, with @ctx, on a VMA that vmo_mmap_shmem() set up. */
-void vmo_vma_set_ops(struct vm_area_struct *vma, void *ctx)
+/* The private data of the VMO fd a VMA maps (vm_file is a VMO fd). */
+void *vmo_vma_fd_priv(struct vm_area_struct *vma)
 {
-	__module_get(THIS_MODULE);	/* the file being mapped holds one */
-	vma->vm_ops = &vmo_vm_ops;
-	vma->vm_private_data = ctx;
+	return vma->vm_file->private_data;
+}
+
+/* ---- waits of pager requests ------------------------------------------------ */
+
+/*
+ * Sleeps until *@done is non-zero, on the kernel's hashed variable wait
+ * queues: killable (only a fatal signal ends the wait; for faults taken in
+ * kernel mode, which would otherwise retry at once while a handled signal is
+ * pending) or interruptible. Returns 0 or -ERESTARTSYS.
+ */
+int vmo_wait_done(int *done, bool killable)
+{
+	if (killable)
+		return wait_var_event_killable(done, READ_ONCE(*done));
+	return wait_var_event_interruptible(done, READ_ONCE(*done));
+}
+
+/* Sets *@done and wakes its waiters. */
+void vmo_set_done(int *done)
+{
+	WRITE_ONCE(*done, 1);
+	/* Pairs with the barrier in prepare_to_wait_event() of the waiter. */
+	smp_mb();
+	wake_up_var(done);
 }
 
 #ifdef CONFIG_X86

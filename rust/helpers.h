@@ -16,6 +16,8 @@ struct vm_fault;
 
 typedef int (*vmo_page_fn)(void *ctx, void *kaddr, size_t len, loff_t pos, bool uptodate);
 
+int vmo_shmem_mount(void);
+void vmo_shmem_unmount(void);
 struct file *vmo_shmem_setup(loff_t size, u64 koid);
 int vmo_shmem_commit(struct file *file, loff_t off, loff_t len);
 int vmo_shmem_punch(struct file *file, loff_t off, loff_t len);
@@ -25,28 +27,27 @@ int vmo_shmem_set_size(struct file *file, loff_t size);
 u64 vmo_shmem_committed(struct file *file);
 long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 			     vmo_page_fn fn, void *ctx);
+long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
+				  vmo_page_fn fn, void *ctx);
 int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len);
 pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end);
 vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
 bool vmo_fault_release_lock(struct vm_fault *vmf);
 
-struct inode *vmo_export_inode_new(loff_t size);
-void vmo_export_inode_put(struct inode *inode);
-void vmo_export_inode_set_size(struct inode *inode, loff_t size);
-struct file *vmo_export_file(struct inode *inode, bool writable, void *priv);
-int vmo_fd_reserve(bool cloexec);
-void vmo_fd_install(int fd, struct file *file);
-void vmo_fd_unreserve(int fd);
-struct file *vmo_fd_get(int fd, void **priv);
-int vmo_mmap_shmem(struct vm_area_struct *vma, struct file *shmem, pgoff_t pgoff);
-void vmo_vma_set_ops(struct vm_area_struct *vma, void *ctx);
+struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable,
+			     void *inode_priv, void *file_priv);
+bool vmo_fd_file_priv(struct file *file, void **priv);
+void vmo_vma_set_ops(struct vm_area_struct *vma, unsigned long pgoff);
+void *vmo_vma_fd_priv(struct vm_area_struct *vma);
+int vmo_wait_done(int *done, bool killable);
+void vmo_set_done(int *done);
 
-/* Implemented in Rust (rust/vmofd.rs): the VMO fd's file and VMA operations. */
-int vmo_fd_mmap(struct file *file, struct vm_area_struct *vma);
-int vmo_fd_release(struct inode *inode, struct file *file);
-void vmo_fd_show_fdinfo(struct seq_file *m, struct file *file);
-void vmo_vma_open(struct vm_area_struct *vma);
-void vmo_vma_close(struct vm_area_struct *vma);
+/* Implemented in Rust (rust/vmofd.rs): the VMO fd's file, inode and VMA operations. */
+int vmo_fd_mmap(void *priv, struct vm_area_struct *vma);
+void vmo_fd_release(void *priv);
+void vmo_fd_show_fdinfo(struct seq_file *m, void *priv);
+u64 vmo_fd_inode_stat(void *vmo, u64 *committed);
+void vmo_fd_inode_release(void *vmo);
 vm_fault_t vmo_vma_fault(struct vm_fault *vmf);
 
 #ifdef CONFIG_X86

@@ -6,20 +6,38 @@
 //! which the VMOs it backs reach through their [`PageSource`]. An access to an absent page of a
 //! pager-backed VMO (COMMIT, read, write, a fault) calls [`PageSource::populate`]: it finds the
 //! first missing run of pages, joins the outstanding request that covers its first page or
-//! queues a new one (requests never overlap), and sleeps until the request completes. The pager
-//! reads requests as packets ([`PagerCore::wait`], or `poll` on its `/dev/vmo` file) and
-//! completes them by supplying pages ([`PageSource::supply`]: the request is done once all of
-//! its pages are present) or by failing a range ([`PageSource::fail`]: every overlapping
-//! request ends with that status). Detaching the VMO or closing the pager's last handle ends
-//! every request with `BAD_STATE` and frees the VMO's pages.
+//! queues a new one (requests never overlap), and sleeps until the request ends. The pager
+//! reads requests as packets ([`PagerCore::wait`], or `poll` on its `/dev/vmo` file) and ends
+//! them by supplying pages ([`PageSource::supply`]: a request is done once all of its pages are
+//! present) or by failing a range ([`PageSource::fail`]: every overlapping request ends with
+//! that status). Detaching the VMO or closing the pager's last handle ends every request with
+//! `BAD_STATE` and frees the VMO's pages.
 //!
-//! Lock order: a handle table's lock, then [`PagerCore::inner`] (`poll` looks at the pagers of
-//! a table under the table lock); the mmap lock (a fault), then `inner`. `inner` is the one
-//! lock of a pager and of all its sources. Under it pages are only looked up (RCU) and filled
-//! under their folio lock ([`ShmemFile::fill`]); nothing under it takes a shmem inode lock or
-//! the mmap lock, because a `write` holds the inode lock while its user copy faults, and the
-//! fault may come here. Freeing pages (punching) therefore happens after `inner` is released.
-//! Tree nodes and requests are allocated before it is taken.
+//! **Bounded memory.** Everything is charged to the memory cgroup of the task that caused it
+//! (`GFP_KERNEL_ACCOUNT`). A request lives only while a thread waits for it: the last waiter to
+//! give up (a signal) withdraws it, with its packet if the pager has not read it yet, so
+//! requests and READ packets are at most the waiting threads. A source's COMPLETE packet is
+//! allocated when the VMO is created and coalesced per key. Requests are found with range
+//! lookups in a tree keyed by first page, never by a scan. Pages are filled under the lock in
+//! batches of [`BATCH`] pages, between which the lock is released.
+//!
+//! **Fault failures.** A fault that waited for a request drops the fault lock, so it must be
+//! retried before it can raise `SIGBUS`; when its request failed it leaves a record keyed by
+//! page and thread in the source, which that thread's retry takes (one `SIGBUS` per failed
+//! wait, however many threads and processes fault at once). A supply of the page drops records
+//! left behind (by a thread that never retried), detach drops all.
+//!
+//! Lock order (the module's one list; other files refer to it):
+//! 1. the mmap lock or a VMA lock (a fault);
+//! 2. a handle table's lock (`device.rs`; `poll` looks at the table's pagers under it);
+//! 3. [`PagerCore::inner`], the one lock of a pager and of all its sources;
+//! 4. folio locks (shmem, taken by the page fill under 3);
+//! 5. `Vmo::resize_lock` (`vmo.rs`) is taken with none of the above held and takes none.
+//!
+//! Nothing under 3 takes a shmem inode lock or the mmap lock, because a `write` holds the inode
+//! lock while its user copy faults, and the fault may come here: pages are filled under their
+//! folio lock only ([`ShmemFile::fill`]) and freed (punched) after 3 is released. Tree nodes,
+//! requests and packets are allocated before 3 is taken. Waiters sleep with no lock held.
 
 use crate::{
     shmem::ShmemFile,
@@ -28,16 +46,25 @@ use crate::{
     vmo::{new_koid, PAGE_SIZE},
 };
 use kernel::{
+    ffi::c_int,
     new_condvar, new_mutex, new_poll_condvar,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{
-        atomic::{ordering::Relaxed, Atomic},
+        atomic::Atomic,
         poll::PollCondVar,
         Arc, CondVar, CondVarTimeoutResult, LockedBy, Mutex, MutexGuard, UniqueArc,
     },
     time::msecs_to_jiffies,
 };
+
+extern "C" {
+    fn vmo_wait_done(done: *mut c_int, killable: bool) -> c_int;
+    fn vmo_set_done(done: *mut c_int);
+}
+
+/// Pages filled (or zeroed) under the pager's lock before it is released again.
+const BATCH: u64 = 64;
 
 /// A packet for the pager (`struct vmo_pager_packet`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,10 +88,23 @@ pub(crate) fn new_readiness() -> Result<Arc<Readiness>> {
     Arc::pin_init(new_poll_condvar!("vmo_pager_readiness"), GFP_KERNEL_ACCOUNT)
 }
 
-/// `Request::result` while the request is outstanding.
-const PENDING: i32 = 1;
-/// `Request::result` once its pages are all present.
-const SUPPLIED: i32 = 0;
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestState {
+    /// Outstanding.
+    Pending,
+    /// All its pages are present.
+    Supplied,
+    /// The pager failed a range overlapping it, or the source was detached.
+    Failed(Status),
+}
+
+/// The part of a request that changes, under the pager's lock.
+struct RequestMut {
+    state: RequestState,
+    /// Threads waiting for it.
+    waiters: u32,
+}
 
 /// One outstanding request: pages `[start, end)` of the shmem file.
 struct Request {
@@ -72,27 +112,20 @@ struct Request {
     end: u64,
     /// The key of its READ packet in the pager's queue.
     seq: u64,
-    /// [`PENDING`], [`SUPPLIED`], or the negated errno of the status it failed with. Written
-    /// under the pager's lock.
-    result: Atomic<i32>,
+    st: LockedBy<RequestMut, PagerInner>,
+    /// Non-zero once the request ended (`state` is no longer `Pending`): what waiters sleep
+    /// on with no lock held. Set by `vmo_set_done`, never cleared.
+    done: Atomic<c_int>,
 }
-
-/// A failure that a fault found after dropping the fault lock, kept for its retry.
-#[derive(Clone, Copy)]
-struct FaultFailure {
-    pid: i32,
-    pgoff: u64,
-}
-
-/// How many fault failures a source remembers for the faults' retries.
-const FAULT_FAILURES: usize = 8;
 
 struct SourceState {
     detached: bool,
     /// Outstanding requests by first page; they never overlap.
     requests: RBTree<u64, Arc<Request>>,
-    failures: [Option<FaultFailure>; FAULT_FAILURES],
-    next_failure: usize,
+    /// Failed fault waits by (page, thread id), for the threads' retries to take.
+    failures: RBTree<(u64, i32), ()>,
+    /// The COMPLETE packet and its index node, allocated with the source.
+    complete: Option<(RBTreeNodeReservation<u64, Packet>, RBTreeNodeReservation<u64, u64>)>,
 }
 
 struct PagerInner {
@@ -101,6 +134,8 @@ struct PagerInner {
     next_seq: u64,
     /// Packets not yet read by the pager, in order.
     queue: RBTree<u64, Packet>,
+    /// Unread COMPLETE packets: key to sequence number (one per key).
+    completes: RBTree<u64, u64>,
     /// Attached sources by VMO koid.
     sources: RBTree<u64, Arc<PageSource>>,
 }
@@ -112,9 +147,6 @@ pub(crate) struct PagerCore {
     readiness: Arc<Readiness>,
     #[pin]
     inner: Mutex<PagerInner>,
-    /// Notified when requests complete.
-    #[pin]
-    done: CondVar,
     /// Notified when a packet is queued or the pager closes.
     #[pin]
     queued: CondVar,
@@ -136,9 +168,9 @@ impl Pager {
                     closed: false,
                     next_seq: 0,
                     queue: RBTree::new(),
+                    completes: RBTree::new(),
                     sources: RBTree::new(),
                 }),
-                done <- new_condvar!("vmo_pager_done"),
                 queued <- new_condvar!("vmo_pager_queued"),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -165,6 +197,10 @@ impl Pager {
         size: u64,
     ) -> ZxResult<Arc<PageSource>> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+        let complete = (
+            RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?,
+            RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?,
+        );
         let source = Arc::new(
             PageSource {
                 koid,
@@ -177,8 +213,8 @@ impl Pager {
                     SourceState {
                         detached: false,
                         requests: RBTree::new(),
-                        failures: [None; FAULT_FAILURES],
-                        next_failure: 0,
+                        failures: RBTree::new(),
+                        complete: Some(complete),
                     },
                 ),
             },
@@ -223,7 +259,11 @@ impl PagerCore {
         loop {
             if let Some(front) = inner.queue.cursor_front_mut() {
                 let (_, node) = front.remove_current();
-                return Ok(node.to_key_value().1);
+                let packet = node.to_key_value().1;
+                if packet.kind == uapi::VMO_PAGER_VMO_COMPLETE {
+                    inner.completes.remove(&packet.key);
+                }
+                return Ok(packet);
             }
             if inner.closed {
                 return Err(Status::BadState);
@@ -260,20 +300,42 @@ impl PagerCore {
             let mut inner = self.inner.lock();
             let Some(source) = inner.sources.values().next().cloned() else {
                 inner.queue = RBTree::new();
+                inner.completes = RBTree::new();
                 break;
             };
-            source.detach_locked(&mut inner, None);
+            source.detach_locked(&mut inner);
             drop(inner);
-            self.done.notify_all();
             source.free_pages();
         }
-        self.done.notify_all();
         self.wake_pager();
     }
 }
 
 /// A request for a hole, with the pager's lock still held and the hole's first page.
 type Queued<'a> = (MutexGuard<'a, PagerInner>, Arc<Request>, u64);
+
+/// The request that contains page `page` (its first page) and the first page of the next
+/// request after `page`. Requests never overlap, so only the last one that starts at or before
+/// `page` can contain it.
+fn around(reqs: &RBTree<u64, Arc<Request>>, page: u64) -> (Option<u64>, Option<u64>) {
+    match reqs.cursor_lower_bound(&page) {
+        Some(c) => {
+            let (start, _) = c.current();
+            if *start == page {
+                return (Some(page), c.peek_next().map(|(k, _)| *k));
+            }
+            let covering = c.peek_prev().filter(|(_, r)| r.end > page).map(|(k, _)| *k);
+            (covering, Some(*start))
+        }
+        None => {
+            let covering = reqs.cursor_back().and_then(|c| {
+                let (k, r) = c.current();
+                (r.end > page).then_some(*k)
+            });
+            (covering, None)
+        }
+    }
+}
 
 /// The pager side of one pager-backed VMO.
 ///
@@ -301,23 +363,32 @@ impl PageSource {
         self.state.access_mut(&mut inner).detached
     }
 
-    /// Makes pages `[start, end)` present, asking the pager for each missing run and waiting.
-    /// Returns the status the pager failed a request with, `BAD_STATE` when detached, or
-    /// `ERESTARTSYS` when a signal ended the wait (the request stays with the pager).
-    pub(crate) fn populate(&self, mut start: u64, end: u64) -> ZxResult {
+    /// Makes pages `[start, end)` present, asking the pager for each missing run and waiting
+    /// (`killable`: only a fatal signal ends a wait; otherwise any signal does). Returns the
+    /// status the pager failed a request with, `BAD_STATE` when detached, or `ERESTARTSYS`
+    /// when a signal ended the wait (the request is withdrawn if nobody else waits for it).
+    pub(crate) fn populate(&self, mut start: u64, end: u64, killable: bool) -> ZxResult {
         while start < end {
-            let Some((mut inner, req, hole)) = self.request_first_hole(start, end)? else {
+            let Some((inner, req, hole)) = self.request_first_hole(start, end)? else {
                 return Ok(());
             };
-            loop {
-                match req.result.load(Relaxed) {
-                    PENDING => {
-                        if self.core.done.wait_interruptible(&mut inner) {
-                            return Err(Status::Kernel(ERESTARTSYS));
-                        }
+            drop(inner);
+            // SAFETY: `done` is a live `c_int` (we hold `req`) that only `vmo_set_done` writes.
+            let interrupted = unsafe { vmo_wait_done(req.done.as_ptr(), killable) } != 0;
+            let mut inner = self.core.inner.lock();
+            let rm = req.st.access_mut(&mut inner);
+            rm.waiters -= 1;
+            match rm.state {
+                RequestState::Supplied => {}
+                RequestState::Failed(s) => return Err(s),
+                RequestState::Pending => {
+                    // Only a signal ends the wait of a pending request.
+                    let orphan = rm.waiters == 0;
+                    if orphan {
+                        self.withdraw(&mut inner, &req);
                     }
-                    SUPPLIED => break,
-                    e => return Err(Status::from_pager_errno(-e)),
+                    debug_assert!(interrupted);
+                    return Err(Status::Kernel(ERESTARTSYS));
                 }
             }
             drop(inner);
@@ -326,21 +397,28 @@ impl PageSource {
         Ok(())
     }
 
-    /// Queues (or joins) the request for the first hole of pages `[start, end)`; returns it
-    /// with the pager's lock still held and the hole's first page, or `None` if every page is
-    /// present. The tree nodes
-    /// and the request are allocated before the lock is taken.
+    /// Queues (or joins) the request for the first hole of pages `[start, end)` and counts the
+    /// caller as its waiter; returns it with the pager's lock still held and the hole's first
+    /// page, or `None` if every page is present. The tree nodes and the request are allocated
+    /// before the lock is taken.
     fn request_first_hole(&self, start: u64, end: u64) -> ZxResult<Option<Queued<'_>>> {
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let packet = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+        let packet = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let fresh = UniqueArc::new(
             Request {
                 start: 0,
                 end: 0,
                 seq: 0,
-                result: Atomic::new(PENDING),
+                st: LockedBy::new(
+                    &self.core.inner,
+                    RequestMut {
+                        state: RequestState::Pending,
+                        waiters: 0,
+                    },
+                ),
+                done: Atomic::new(0),
             },
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         let mut inner = self.core.inner.lock();
         let (hole, hole_end) = self.file.find_hole(start, end);
@@ -348,6 +426,7 @@ impl PageSource {
             return Ok(None);
         }
         let req = self.request(&mut inner, hole, hole_end, node, packet, fresh)?;
+        req.st.access_mut(&mut inner).waiters += 1;
         Ok(Some((inner, req, hole)))
     }
 
@@ -370,15 +449,11 @@ impl PageSource {
         if st.detached {
             return Err(Status::BadState);
         }
-        let mut end = hole_end;
-        for r in st.requests.values() {
-            if r.start <= hole && hole < r.end {
-                return Ok(r.clone());
-            }
-            if r.start > hole && r.start < end {
-                end = r.start;
-            }
+        let (covering, next) = around(&st.requests, hole);
+        if let Some(r) = covering.and_then(|k| st.requests.get(&k)) {
+            return Ok(r.clone());
         }
+        let end = next.map_or(hole_end, |n| n.min(hole_end));
         fresh.start = hole;
         fresh.end = end;
         fresh.seq = seq;
@@ -398,70 +473,106 @@ impl PageSource {
         Ok(req)
     }
 
-    /// Ends the outstanding requests that overlap pages `[start, end)` with `result`; with
-    /// `if_present`, only those whose pages are all present.
+    /// Removes `req`, which nobody waits for any more, with its packet if still unread.
+    fn withdraw(&self, inner: &mut PagerInner, req: &Arc<Request>) {
+        let st = self.state.access_mut(inner);
+        if st.requests.get(&req.start).is_some_and(|r| Arc::ptr_eq(r, req)) {
+            st.requests.remove(&req.start);
+            inner.queue.remove(&req.seq);
+        }
+    }
+
+    /// Ends the outstanding requests that overlap pages `[start, end)` in `state`; with
+    /// `if_present`, only those whose pages are all present. Each is found with a range
+    /// lookup: the cost follows the requests ended (and skipped), not all of them.
     fn complete_locked(
         &self,
         inner: &mut PagerInner,
         start: u64,
         end: u64,
-        result: i32,
+        state: RequestState,
         if_present: bool,
     ) {
-        loop {
+        let mut pos = start;
+        while pos < end {
             let st = self.state.access_mut(inner);
-            let found = st
-                .requests
-                .values()
-                .find(|r| {
-                    r.start < end
-                        && start < r.end
-                        && (!if_present || self.file.find_hole(r.start, r.end).0 == r.end)
-                })
-                .map(|r| (r.start, r.seq));
-            let Some((first, seq)) = found else {
+            let (covering, next) = around(&st.requests, pos);
+            let Some(first) = covering.or(next).filter(|k| *k < end) else {
                 break;
             };
-            if let Some(r) = st.requests.remove(&first) {
-                r.result.store(result, Relaxed);
+            let Some(r) = st.requests.get(&first) else {
+                break;
+            };
+            pos = r.end;
+            if if_present && self.file.find_hole(r.start, r.end).0 != r.end {
+                continue;
             }
+            let Some(r) = st.requests.remove(&first) else {
+                break;
+            };
+            r.st.access_mut(inner).state = state;
             // A request that ends before the pager read it is not delivered.
-            inner.queue.remove(&seq);
+            inner.queue.remove(&r.seq);
+            // SAFETY: `done` is a live `c_int` (we hold `r`) that waiters only read.
+            unsafe { vmo_set_done(r.done.as_ptr()) };
         }
+    }
+
+    /// Drops the fault-failure records of pages `[start, end)` (they are present now).
+    fn forget_failures(&self, inner: &mut PagerInner, start: u64, end: u64) {
+        let st = self.state.access_mut(inner);
+        while let Some(c) = st.failures.cursor_lower_bound_mut(&(start, i32::MIN)) {
+            if c.current().0 .0 >= end {
+                break;
+            }
+            let _ = c.remove_current();
+        }
+    }
+
+    /// `BAD_STATE` if detached or the pager is closed.
+    fn check_attached(&self, inner: &mut PagerInner) -> ZxResult {
+        if inner.closed || self.state.access_mut(inner).detached {
+            return Err(Status::BadState);
+        }
+        Ok(())
     }
 
     /// `zx_pager_supply_pages` after the handle and range checks: pages `[start, end)` get the
     /// pages of `aux` from byte `aux_pos` on where they are absent (zeros where `aux` has
-    /// none); the caller then decommits the aux range.
+    /// none; pages of `aux` in swap are read back); the caller then decommits the aux range.
+    /// The pages are filled [`BATCH`] at a time, each batch under the lock.
     pub(crate) fn supply(&self, start: u64, end: u64, aux: &ShmemFile, aux_pos: u64) -> ZxResult {
-        let mut inner = self.core.inner.lock();
-        if inner.closed || self.state.access_mut(&mut inner).detached {
-            return Err(Status::BadState);
-        }
-        let mut pos = start;
-        while pos < end {
-            let (hole, hole_end) = self.file.find_hole(pos, end);
-            if hole == end {
-                break;
-            }
-            // In range: `hole >= start`, and the caller checked the aux range.
-            let from = aux_pos + (hole - start) * PAGE_SIZE;
-            let to = from + (hole_end - hole) * PAGE_SIZE;
-            aux.for_each_page(from, to, |chunk| {
-                if chunk.uptodate {
-                    self.file
-                        .fill(hole * PAGE_SIZE + (chunk.pos - from), Some(chunk), 0)?;
+        let mut batch = start;
+        while batch < end {
+            let batch_end = end.min(batch.saturating_add(BATCH));
+            let mut inner = self.core.inner.lock();
+            self.check_attached(&mut inner)?;
+            let mut pos = batch;
+            while pos < batch_end {
+                let (hole, hole_end) = self.file.find_hole(pos, batch_end);
+                if hole == batch_end {
+                    break;
                 }
-                Ok(())
-            })
-            .map_err(Status::from_mm)?;
-            // The pages aux did not have are zeros.
-            self.fill_zero_pages(hole, hole_end)?;
-            pos = hole_end;
+                // In range: `hole >= start`, and the caller checked the aux range.
+                let from = aux_pos + (hole - start) * PAGE_SIZE;
+                let to = from + (hole_end - hole) * PAGE_SIZE;
+                aux.for_each_data_page(from, to, |chunk| {
+                    self.file
+                        .fill(hole * PAGE_SIZE + (chunk.pos - from), Some(chunk), 0)
+                })
+                .map_err(Status::from_mm)?;
+                // The pages aux did not have are zeros.
+                self.fill_zero_pages(hole, hole_end)?;
+                pos = hole_end;
+            }
+            self.complete_locked(&mut inner, batch, batch_end, RequestState::Supplied, true);
+            self.forget_failures(&mut inner, batch, batch_end);
+            drop(inner);
+            batch = batch_end;
         }
-        self.complete_locked(&mut inner, start, end, SUPPLIED, true);
-        drop(inner);
-        self.core.done.notify_all();
+        // A request that reaches past both ends of the range is complete only now.
+        let mut inner = self.core.inner.lock();
+        self.complete_locked(&mut inner, start, end, RequestState::Supplied, true);
         Ok(())
     }
 
@@ -482,21 +593,23 @@ impl PageSource {
 
     /// ZERO of bytes `[start, end)` of the shmem file, whose partial pages at the ends the
     /// caller paged in: every byte becomes zero and every page stays present (a hole would be
-    /// asked of the pager again). Runs under the pager's lock, so no request and no supply
-    /// comes between; `BAD_STATE` if detached.
+    /// asked of the pager again). [`BATCH`] pages at a time under the lock; `BAD_STATE` if
+    /// detached.
     pub(crate) fn zero(&self, start: u64, end: u64) -> ZxResult {
-        let mut inner = self.core.inner.lock();
-        if inner.closed || self.state.access_mut(&mut inner).detached {
-            return Err(Status::BadState);
-        }
         let mut pos = start;
         while pos < end {
-            let len = (PAGE_SIZE - pos % PAGE_SIZE).min(end - pos);
-            // At most a page: `as` cannot truncate.
-            self.file
-                .fill(pos, None, len as usize)
-                .map_err(Status::from_mm)?;
-            pos += len;
+            let batch_end = end.min(pos.saturating_add(BATCH * PAGE_SIZE));
+            let mut inner = self.core.inner.lock();
+            self.check_attached(&mut inner)?;
+            while pos < batch_end {
+                let len = (PAGE_SIZE - pos % PAGE_SIZE).min(batch_end - pos);
+                // At most a page: `as` cannot truncate.
+                self.file
+                    .fill(pos, None, len as usize)
+                    .map_err(Status::from_mm)?;
+                pos += len;
+            }
+            drop(inner);
         }
         Ok(())
     }
@@ -505,12 +618,8 @@ impl PageSource {
     /// fails with `status`.
     pub(crate) fn fail(&self, start: u64, end: u64, status: Status) -> ZxResult {
         let mut inner = self.core.inner.lock();
-        if inner.closed || self.state.access_mut(&mut inner).detached {
-            return Err(Status::BadState);
-        }
-        self.complete_locked(&mut inner, start, end, -status.errno(), false);
-        drop(inner);
-        self.core.done.notify_all();
+        self.check_attached(&mut inner)?;
+        self.complete_locked(&mut inner, start, end, RequestState::Failed(status), false);
         Ok(())
     }
 
@@ -526,11 +635,9 @@ impl PageSource {
     /// its file (this may run in `munmap`, under the mmap lock, where punching a hole, which
     /// takes the inode lock, must not). Returns whether it was attached.
     pub(crate) fn detach_only(&self) -> bool {
-        let packet = RBTreeNodeReservation::new(GFP_KERNEL).ok();
         let mut inner = self.core.inner.lock();
-        let detached = self.detach_locked(&mut inner, packet);
+        let detached = self.detach_locked(&mut inner);
         drop(inner);
-        self.core.done.notify_all();
         self.core.wake_pager();
         detached
     }
@@ -542,65 +649,63 @@ impl PageSource {
     }
 
     /// Detaches the source; false if it already was. The caller frees the pages after
-    /// releasing the lock.
-    fn detach_locked(
-        &self,
-        inner: &mut PagerInner,
-        packet: Option<RBTreeNodeReservation<u64, Packet>>,
-    ) -> bool {
+    /// releasing the lock. Queues the source's COMPLETE packet unless the pager is closed or
+    /// one for the same key is still unread.
+    fn detach_locked(&self, inner: &mut PagerInner) -> bool {
         let st = self.state.access_mut(inner);
         if st.detached {
             return false;
         }
         st.detached = true;
-        self.complete_locked(inner, 0, u64::MAX, -Status::BadState.errno(), false);
+        st.failures = RBTree::new();
+        let complete = st.complete.take();
+        self.complete_locked(inner, 0, u64::MAX, RequestState::Failed(Status::BadState), false);
         let removed = inner.sources.remove(&self.koid);
-        if let (Some(packet), false) = (packet, inner.closed) {
-            let seq = inner.next_seq;
-            inner.next_seq += 1;
-            inner.queue.insert(packet.into_node(
-                seq,
-                Packet {
-                    key: self.key,
-                    kind: uapi::VMO_PAGER_VMO_COMPLETE,
-                    offset: 0,
-                    length: 0,
-                },
-            ));
+        if let (Some((packet, index)), false) = (complete, inner.closed) {
+            if inner.completes.get(&self.key).is_none() {
+                let seq = inner.next_seq;
+                inner.next_seq += 1;
+                inner.completes.insert(index.into_node(self.key, seq));
+                inner.queue.insert(packet.into_node(
+                    seq,
+                    Packet {
+                        key: self.key,
+                        kind: uapi::VMO_PAGER_VMO_COMPLETE,
+                        offset: 0,
+                        length: 0,
+                    },
+                ));
+            }
         }
         drop(removed);
         true
     }
 
-    /// A fault on page `pgoff` waits for it. With `record` (the fault dropped its lock and will
-    /// be retried) a failure is kept for the retry of this thread to find.
-    pub(crate) fn fault_wait(&self, pgoff: u64, record: bool) -> ZxResult {
-        let r = self.populate(pgoff, pgoff + 1);
-        if let (Err(s), true) = (r, record) {
-            if !matches!(s, Status::Kernel(_)) {
-                let pid = kernel::current!().pid();
-                let mut inner = self.core.inner.lock();
-                let st = self.state.access_mut(&mut inner);
-                let i = st.next_failure % FAULT_FAILURES;
-                st.failures[i] = Some(FaultFailure { pid, pgoff });
-                st.next_failure = st.next_failure.wrapping_add(1);
-            }
+    /// A fault on the absent page `pgoff`, which dropped the fault lock, waits for it. If its
+    /// request failed, it leaves a record for this thread's retry (see the module
+    /// documentation); nothing when a signal ended the wait.
+    pub(crate) fn fault_wait(&self, pgoff: u64, killable: bool) {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT);
+        let Err(s) = self.populate(pgoff, pgoff + 1, killable) else {
+            return;
+        };
+        let Ok(node) = node else {
+            return;
+        };
+        if !matches!(s, Status::Kernel(_)) {
+            let tid = kernel::current!().pid();
+            let mut inner = self.core.inner.lock();
+            let st = self.state.access_mut(&mut inner);
+            st.failures.insert(node.into_node((pgoff, tid), ()));
         }
-        r
     }
 
     /// Whether this thread's last fault on `pgoff` failed (and forgets it).
     pub(crate) fn take_fault_failure(&self, pgoff: u64) -> bool {
-        let pid = kernel::current!().pid();
+        let tid = kernel::current!().pid();
         let mut inner = self.core.inner.lock();
         let st = self.state.access_mut(&mut inner);
-        for f in st.failures.iter_mut() {
-            if matches!(f, Some(x) if x.pid == pid && x.pgoff == pgoff) {
-                *f = None;
-                return true;
-            }
-        }
-        false
+        st.failures.remove(&(pgoff, tid)).is_some()
     }
 }
 
@@ -641,6 +746,12 @@ mod tests {
             f.copy_chunk(&chunk, p * PG)?;
         }
         Ok(f)
+    }
+
+    /// Where `req` stands.
+    fn state(source: &PageSource, req: &Request) -> RequestState {
+        let mut inner = source.core.inner.lock();
+        req.st.access_mut(&mut inner).state
     }
 
     fn read_packet(pager: &Pager) -> ZxResult<Packet> {
@@ -704,12 +815,12 @@ mod tests {
         let req = request(&source, 0, 4)?.ok_or(EINVAL)?;
         let aux = aux(8)?;
         source.supply(0, 2, &aux, 0)?;
-        assert_eq!(req.result.load(Relaxed), PENDING);
+        assert_eq!(state(&source, &req), RequestState::Pending);
         // A waiter for the missing half joins the same request.
         let again = request(&source, 0, 4)?.ok_or(EINVAL)?;
         assert!(Arc::ptr_eq(&req, &again));
         source.supply(2, 4, &aux, 2 * PG)?;
-        assert_eq!(req.result.load(Relaxed), SUPPLIED);
+        assert_eq!(state(&source, &req), RequestState::Supplied);
         // Supplied pages need no request; the contents are aux's.
         assert!(request(&source, 0, 4)?.is_none());
         let mut seen = KVec::new();
@@ -741,12 +852,12 @@ mod tests {
             (0, 4, 8, 12)
         );
         source.fail(2, 3, Status::IoDataIntegrity)?;
-        assert_eq!(first.result.load(Relaxed), -Status::IoDataIntegrity.errno());
-        assert_eq!(second.result.load(Relaxed), PENDING);
+        assert_eq!(state(&source, &first), RequestState::Failed(Status::IoDataIntegrity));
+        assert_eq!(state(&source, &second), RequestState::Pending);
         // The failed request's packet was read or dropped; a new access asks again.
         let again = request(&source, 0, 4)?.ok_or(EINVAL)?;
         assert!(!Arc::ptr_eq(&first, &again));
-        assert_eq!(again.result.load(Relaxed), PENDING);
+        assert_eq!(state(&source, &again), RequestState::Pending);
         // Failing a range with no request is fine (Zircon's FailRedundant).
         source.fail(4, 8, Status::Io)?;
         drop(pager);
@@ -761,11 +872,11 @@ mod tests {
         let req = request(&source, 0, 4)?.ok_or(EINVAL)?;
         assert_eq!(read_packet(&pager)?.kind, uapi::VMO_PAGER_VMO_READ);
         source.detach();
-        assert_eq!(req.result.load(Relaxed), -Status::BadState.errno());
+        assert_eq!(state(&source, &req), RequestState::Failed(Status::BadState));
         assert_eq!(source.file.committed_bytes(), 0);
         let p = read_packet(&pager)?;
         assert_eq!((p.key, p.kind), (42, uapi::VMO_PAGER_VMO_COMPLETE));
-        assert_eq!(source.populate(0, 1), Err(Status::BadState));
+        assert_eq!(source.populate(0, 1, false), Err(Status::BadState));
         assert_eq!(source.supply(0, 1, &aux, 0), Err(Status::BadState));
         assert_eq!(source.fail(0, 1, Status::Io), Err(Status::BadState));
         // Detaching twice is harmless and sends nothing.
@@ -776,8 +887,8 @@ mod tests {
         let req = request(&source, 0, 4)?.ok_or(EINVAL)?;
         let core = pager.core().clone();
         drop(pager);
-        assert_eq!(req.result.load(Relaxed), -Status::BadState.errno());
-        assert_eq!(source.populate(0, 1), Err(Status::BadState));
+        assert_eq!(state(&source, &req), RequestState::Failed(Status::BadState));
+        assert_eq!(source.populate(0, 1, false), Err(Status::BadState));
         assert_eq!(core.wait(0), Err(Status::BadState));
         Ok(())
     }

@@ -13,6 +13,8 @@ use kernel::prelude::*;
 pub(crate) struct Rights(pub(crate) u32);
 
 impl Rights {
+    /// `ZX_RIGHT_TRANSFER`.
+    pub(crate) const TRANSFER: Rights = Rights(uapi::VMO_RIGHT_TRANSFER);
     /// `ZX_RIGHT_DUPLICATE`.
     pub(crate) const DUPLICATE: Rights = Rights(uapi::VMO_RIGHT_DUPLICATE);
     /// `ZX_RIGHT_READ`.
@@ -29,13 +31,13 @@ impl Rights {
     pub(crate) const SET_PROPERTY: Rights = Rights(uapi::VMO_RIGHT_SET_PROPERTY);
     /// `ZX_RIGHT_RESIZE`.
     pub(crate) const RESIZE: Rights = Rights(uapi::VMO_RIGHT_RESIZE);
-    /// `ZX_RIGHT_SAME_RIGHTS`: duplicate/replace keep the source's rights.
     /// Pager: create VMOs backed by it.
     pub(crate) const ATTACH_VMO: Rights = Rights(uapi::VMO_RIGHT_ATTACH_VMO);
     /// Pager: supply, fail, detach.
     pub(crate) const MANAGE_VMO: Rights = Rights(uapi::VMO_RIGHT_MANAGE_VMO);
     /// `ZX_DEFAULT_PAGER_RIGHTS`.
     pub(crate) const DEFAULT_PAGER: Rights = Rights(uapi::VMO_DEFAULT_PAGER_RIGHTS);
+    /// `ZX_RIGHT_SAME_RIGHTS`: duplicate/replace keep the source's rights.
     pub(crate) const SAME_RIGHTS: Rights = Rights(uapi::VMO_RIGHT_SAME_RIGHTS);
     /// `ZX_DEFAULT_VMO_RIGHTS`.
     pub(crate) const DEFAULT_VMO: Rights = Rights(uapi::VMO_DEFAULT_VMO_RIGHTS);

@@ -11,10 +11,12 @@
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
-    page::PAGE_SIZE,
     error::{from_err_ptr, to_result},
     ffi::{c_int, c_long},
+    fs::File,
+    page::PAGE_SIZE,
     prelude::*,
+    sync::aref::ARef,
     uaccess::UserPtr,
 };
 
@@ -31,6 +33,8 @@ type PageFn = unsafe extern "C" fn(
 // (zero-sized) bindgen members do not matter across this boundary.
 #[allow(improper_ctypes)]
 extern "C" {
+    fn vmo_shmem_mount() -> c_int;
+    fn vmo_shmem_unmount();
     fn vmo_shmem_setup(size: bindings::loff_t, koid: u64) -> *mut bindings::file;
     fn vmo_shmem_fill(
         file: *mut bindings::file,
@@ -70,6 +74,34 @@ extern "C" {
         f: PageFn,
         ctx: *mut c_void,
     ) -> c_long;
+    fn vmo_shmem_for_each_data_page(
+        file: *mut bindings::file,
+        start: bindings::loff_t,
+        end: bindings::loff_t,
+        f: PageFn,
+        ctx: *mut c_void,
+    ) -> c_long;
+}
+
+/// The module's tmpfs instance (`huge=never`, see `vmo_shmem_mount` in `helpers.c`), mounted
+/// for the module's lifetime: every VMO's shmem file lives on it.
+pub(crate) struct Mount(());
+
+impl Mount {
+    /// Mounts the instance; dropping the value unmounts it.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: called once, at module init, before any VMO can be made.
+        to_result(unsafe { vmo_shmem_mount() })?;
+        Ok(Mount(()))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        // SAFETY: the module is going away: no file of the module is open, so no VMO (and no
+        // file of the mount) is left.
+        unsafe { vmo_shmem_unmount() };
+    }
 }
 
 /// A byte position or length as a `loff_t`; callers keep everything below `VMO_MAX_SIZE`.
@@ -77,20 +109,14 @@ fn loff(v: u64) -> Result<bindings::loff_t> {
     bindings::loff_t::try_from(v).map_err(|_| EFBIG)
 }
 
-/// A shmem file owned by one VMO.
+/// A shmem file owned by one VMO (a reference to it).
 ///
 /// # Invariants
 ///
-/// `file` is a shmem file made by `shmem_file_setup` to which this value holds one reference.
+/// `file` is a shmem file made by `vmo_shmem_setup`.
 pub(crate) struct ShmemFile {
-    file: NonNull<bindings::file>,
+    file: ARef<File>,
 }
-
-// SAFETY: a `struct file` reference may be used and released on any thread, and every shmem
-// function used here does its own locking.
-unsafe impl Send for ShmemFile {}
-// SAFETY: as above; no method needs exclusive access.
-unsafe impl Sync for ShmemFile {}
 
 /// One page (or the part of it inside the range) that [`ShmemFile::for_each_page`] visits.
 ///
@@ -114,21 +140,28 @@ impl ShmemFile {
     pub(crate) fn new(size: u64, koid: u64) -> Result<Self> {
         // SAFETY: `vmo_shmem_setup` has no preconditions; it returns a file or an ERR_PTR.
         let file = from_err_ptr(unsafe { vmo_shmem_setup(loff(size)?, koid) })?;
-        // INVARIANT: a successful `shmem_file_setup` returns a new file with one reference.
-        NonNull::new(file).map(|file| Self { file }).ok_or(ENOMEM)
+        let file = NonNull::new(file).ok_or(ENOMEM)?;
+        // SAFETY: a successful `shmem_file_setup` returns a new file with one reference, which
+        // the `ARef` owns from now on.
+        // INVARIANT: it is a shmem file.
+        let file = unsafe { ARef::from_raw(file.cast::<File>()) };
+        Ok(Self { file })
     }
 
-    /// The `struct file`, for the mmap code (`vmofd.rs`).
-    pub(crate) fn raw(&self) -> *mut bindings::file {
+    /// The `struct file`, for the C shims.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.file.as_ptr()
+    }
+
+    fn raw(&self) -> *mut bindings::file {
         self.file.as_ptr()
     }
 
     /// Another reference to the same file.
     pub(crate) fn try_clone(&self) -> Self {
-        // SAFETY: `self.file` is valid; `get_file` takes one more reference, owned by the new
-        // value (type invariant).
-        unsafe { bindings::get_file(self.raw()) };
-        Self { file: self.file }
+        Self {
+            file: self.file.clone(),
+        }
     }
 
     /// The first absent page of pages `[start, end)` and the end of that run of absent pages;
@@ -241,9 +274,40 @@ impl ShmemFile {
     }
 
     /// Calls `f` on every present page of `[start, end)`, clipped to the range, in order.
-    /// Holes are skipped without any work, so the cost follows the present pages. Stops at
-    /// the first error `f` returns. Returns the number of page chunks visited.
-    pub(crate) fn for_each_page<F>(&self, start: u64, end: u64, mut f: F) -> Result<u64>
+    /// Holes are skipped without any work, so the cost follows the present pages; pages in swap
+    /// are not visited (they are in no CPU cache). Stops at the first error `f` returns.
+    /// Returns the number of page chunks visited.
+    pub(crate) fn for_each_page<F>(&self, start: u64, end: u64, f: F) -> Result<u64>
+    where
+        F: FnMut(&PageChunk) -> Result,
+    {
+        self.walk(vmo_shmem_for_each_page, start, end, f)
+    }
+
+    /// Calls `f` on every page of `[start, end)` that holds data, clipped to the range, in
+    /// order: pages in swap are read back in first, pages that read as zeros (holes, and pages
+    /// COMMIT allocated but nobody wrote) are skipped. For copying: a snapshot, a supply.
+    pub(crate) fn for_each_data_page<F>(&self, start: u64, end: u64, f: F) -> Result<u64>
+    where
+        F: FnMut(&PageChunk) -> Result,
+    {
+        self.walk(vmo_shmem_for_each_data_page, start, end, f)
+    }
+
+    /// Runs the C page walk `walker` with `f` as its callback.
+    fn walk<F>(
+        &self,
+        walker: unsafe extern "C" fn(
+            *mut bindings::file,
+            bindings::loff_t,
+            bindings::loff_t,
+            PageFn,
+            *mut c_void,
+        ) -> c_long,
+        start: u64,
+        end: u64,
+        mut f: F,
+    ) -> Result<u64>
     where
         F: FnMut(&PageChunk) -> Result,
     {
@@ -260,7 +324,7 @@ impl ShmemFile {
             pos: bindings::loff_t,
             uptodate: bool,
         ) -> c_int {
-            // SAFETY: the caller passes the `&mut F` that `for_each_page` gave as `ctx`.
+            // SAFETY: the caller passes the `&mut F` that `walk` gave as `ctx`.
             let f = unsafe { &mut *ctx.cast::<F>() };
             let chunk = PageChunk {
                 addr: kaddr.cast(),
@@ -278,9 +342,10 @@ impl ShmemFile {
             return Ok(0);
         }
         // SAFETY: `self.file` is valid; `trampoline::<F>` matches `PageFn` and gets a pointer
-        // to `f`, which outlives the call and is not used elsewhere meanwhile.
+        // to `f`, which outlives the call and is not used elsewhere meanwhile. Both walkers
+        // call it with a page mapped for `len` bytes.
         let r = unsafe {
-            vmo_shmem_for_each_page(
+            walker(
                 self.raw(),
                 loff(start)?,
                 loff(end)?,
@@ -292,12 +357,5 @@ impl ShmemFile {
             return Err(Error::from_errno(r as i32));
         }
         Ok(r as u64)
-    }
-}
-
-impl Drop for ShmemFile {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant this value owns one reference to the file.
-        unsafe { bindings::fput(self.raw()) };
     }
 }

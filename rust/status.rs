@@ -87,21 +87,6 @@ impl Status {
         .find(|s| s.errno() as u64 == errno)
     }
 
-    /// The status whose errno is `errno` among those a pager wait can end with.
-    pub(crate) fn from_pager_errno(errno: i32) -> Status {
-        [
-            Status::Io,
-            Status::IoDataIntegrity,
-            Status::BadState,
-            Status::NoSpace,
-            Status::BufferTooSmall,
-            Status::NoMemory,
-        ]
-        .into_iter()
-        .find(|s| s.errno() == errno)
-        .unwrap_or(Status::BadState)
-    }
-
     /// Maps an error from a kernel memory function: running out of memory (or of tmpfs
     /// space) is `NO_MEMORY`; everything else passes through.
     pub(crate) fn from_mm(e: Error) -> Status {
@@ -171,7 +156,6 @@ mod tests {
     fn pager_failure_codes_are_zircons() {
         for s in [Status::Io, Status::IoDataIntegrity, Status::BadState, Status::NoSpace, Status::BufferTooSmall] {
             assert_eq!(Status::pager_failure(s.errno() as u64), Some(s));
-            assert_eq!(Status::from_pager_errno(s.errno()), s);
         }
         for s in [Status::NoMemory, Status::AccessDenied, Status::InvalidArgs, Status::TimedOut] {
             assert_eq!(Status::pager_failure(s.errno() as u64), None);

@@ -23,7 +23,6 @@ use crate::{
     shmem::ShmemFile,
     status::{Status, ZxResult},
     uapi,
-    vmofd::ExportInode,
 };
 use kernel::{
     new_mutex,
@@ -161,9 +160,6 @@ pub(crate) struct Vmo {
     size: Atomic<u64>,
     /// The pager of a pager-backed VMO (which owns its pages).
     source: Option<SourceLink>,
-    /// The inode of the VMO's fds, made by the first export.
-    #[pin]
-    export: Mutex<Option<ExportInode>>,
     /// Serialises `set_size` with the operations whose range check must hold while they run
     /// (COMMIT, DECOMMIT, ZERO, write). Taken only for resizable VMOs.
     #[pin]
@@ -204,7 +200,6 @@ impl Vmo {
                 resizable,
                 size: Atomic::new(size),
                 source,
-                export <- new_mutex!(None),
                 resize_lock <- new_mutex!(()),
             }? Error),
             GFP_KERNEL_ACCOUNT,
@@ -299,7 +294,7 @@ impl Vmo {
             let copy_end = end.min(self.size());
             if offset < copy_end {
                 let base = self.window().1;
-                source.populate((base + offset) / PAGE_SIZE, (base + copy_end) / PAGE_SIZE)?;
+                source.populate((base + offset) / PAGE_SIZE, (base + copy_end) / PAGE_SIZE, false)?;
             }
         }
         self.create_snapshot(offset, end, size, opts & uapi::VMO_CHILD_RESIZABLE != 0)
@@ -344,12 +339,8 @@ impl Vmo {
             let src = root.file();
             // The window lies inside the root, so these cannot overflow.
             let (from, to) = (base + offset, base + copy_end);
-            src.for_each_page(from, to, |chunk| {
-                if chunk.uptodate {
-                    file.copy_chunk(chunk, chunk.pos - from)?;
-                }
-                Ok(())
-            })
+            // Pages in swap are read back in and copied: they hold data.
+            src.for_each_data_page(from, to, |chunk| file.copy_chunk(chunk, chunk.pos - from))
             .map_err(Status::from_mm)?;
         }
         Vmo::new(
@@ -423,7 +414,7 @@ impl Vmo {
         // The caller checked that the range lies inside the VMO, so nothing overflows.
         let start = page_round_down(base + offset) / PAGE_SIZE;
         let end = page_round_up(base + offset + len).ok_or(Status::OutOfRange)? / PAGE_SIZE;
-        source.populate(start, end)
+        source.populate(start, end, false)
     }
 
     /// `BAD_STATE` if the VMO's pager was detached while an access ran.
@@ -434,12 +425,24 @@ impl Vmo {
         }
     }
 
-    /// The shmem file to map, where the VMO's window starts in it, and whether faults need the
-    /// module's own handling (a slice's window, a pager).
-    pub(crate) fn map_target(&self) -> (&ShmemFile, u64, bool) {
-        let (file, base) = self.window();
-        let own = matches!(self.pages, Pages::Slice { .. }) || self.is_pager_backed();
-        (file, base, own)
+    /// The shmem file holding this VMO's pages (its root's), for its fds.
+    pub(crate) fn shmem_file(&self) -> &ShmemFile {
+        self.window().0
+    }
+
+    /// A new mapping of `pages` pages at page `pgoff` of this VMO: returns the page of the
+    /// shmem file it starts at. A slice's mapping must lie inside its window (`EINVAL`, as
+    /// dma-buf refuses a mapping past its buffer): past it are the parent's pages. A VMO that
+    /// owns its pages may be mapped past its end, as a memfd may (that part is `SIGBUS`).
+    pub(crate) fn map_window(&self, pgoff: u64, pages: u64) -> Result<u64> {
+        let end = pgoff.checked_add(pages).ok_or(EOVERFLOW)?;
+        let (_, base) = self.window();
+        if matches!(self.pages, Pages::Slice { .. }) && end > self.size() / PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        let start = pgoff.checked_add(base / PAGE_SIZE).ok_or(EOVERFLOW)?;
+        start.checked_add(pages).ok_or(EOVERFLOW)?;
+        Ok(start)
     }
 
     /// Whether page `pgoff` of the shmem file lies inside this VMO's window.
@@ -448,25 +451,17 @@ impl Vmo {
         pgoff >= first && pgoff - first < self.size() / PAGE_SIZE
     }
 
-    /// A fault on page `pgoff` (of the shmem file) of a pager-backed VMO waits for it; see
-    /// [`PageSource::fault_wait`].
-    pub(crate) fn fault_wait(&self, pgoff: u64, record: bool) -> ZxResult {
-        self.page_source().map_or(Ok(()), |s| s.fault_wait(pgoff, record))
+    /// A fault on the absent page `pgoff` (of the shmem file) of a pager-backed VMO, which
+    /// dropped its lock, waits for it; see [`PageSource::fault_wait`].
+    pub(crate) fn fault_wait(&self, pgoff: u64, killable: bool) {
+        if let Some(s) = self.page_source() {
+            s.fault_wait(pgoff, killable);
+        }
     }
 
     /// Whether this thread's last fault on `pgoff` failed; see [`PageSource::take_fault_failure`].
     pub(crate) fn take_fault_failure(&self, pgoff: u64) -> bool {
         self.page_source().is_some_and(|s| s.take_fault_failure(pgoff))
-    }
-
-    /// The inode of this VMO's fds, made on first use.
-    pub(crate) fn export_inode(&self) -> Result<*mut kernel::bindings::inode> {
-        let mut export = self.export.lock();
-        if export.is_none() {
-            // The size read here is final: `set_size` updates the inode under this lock.
-            *export = Some(ExportInode::new(self.size())?);
-        }
-        Ok(export.as_ref().map_or(core::ptr::null_mut(), |i| i.raw()))
     }
 
     /// The object id.
@@ -692,9 +687,6 @@ impl Vmo {
         // A resizable VMO owns its pages: slices of resizable VMOs are refused.
         self.file().set_size(size).map_err(Status::from_mm)?;
         self.size.store(size, Relaxed);
-        if let Some(inode) = self.export.lock().as_ref() {
-            inode.set_size(size);
-        }
         Ok(())
     }
 

@@ -51,8 +51,12 @@ module! {
     license: "GPL",
 }
 
+/// The module's state. Fields are set up in order and dropped in order: the tmpfs instance that
+/// holds every VMO's pages exists before `/dev/vmo` does. It is unmounted first at exit, when
+/// no file of the module is open (each holds a module reference), hence no VMO is left.
 #[pin_data]
 struct VmoModule {
+    _shmem: shmem::Mount,
     #[pin]
     _dev: misc::Registration<device::VmoFile>,
 }
@@ -60,6 +64,7 @@ struct VmoModule {
 impl kernel::InPlaceModule for VmoModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            _shmem: shmem::Mount::new()?,
             _dev <- misc::Registration::register(MiscDeviceOptions { name: c"vmo" }, 0o666),
         })
     }

@@ -1,60 +1,67 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! VMO file descriptors: export, import, mmap.
+//! VMO file descriptors and mappings: export, import, mmap, and the fault handler.
 //!
 //! A VMO fd is a file of the module's small pseudo filesystem (`helpers.c`), as a dma-buf is.
-//! All fds of one VMO share one inode ([`ExportInode`]), whose size follows the VMO, so that
-//! `fstat` reports the VMO's size and one `st_ino` per VMO. The file's private data is a
-//! [`VmoFd`]: a reference to the VMO and the rights of the handle it was exported from.
+//! Its private data is a [`VmoFd`]: a reference to the VMO and the rights of the handle it was
+//! exported from. Its inode (one per fd) holds another reference to the VMO, so that `fstat`
+//! reports the VMO's size and committed memory for as long as the inode lives, and its
+//! permission bits state the fd's WRITE right. Its `f_mapping` is the shmem mapping of the VMO's
+//! root, so the page cache keeps every mapping, the ioctls and other processes coherent, and
+//! punching a hole (DECOMMIT, ZERO) or truncating (a shrinking `set_size`) unmaps the pages from
+//! every mapping.
 //!
-//! `mmap` maps the shmem file that holds the VMO's pages, at the VMO's window in it, with
-//! shmem's own fault handling: every mapping, `read`/`write` and other processes share the
-//! page-cache folios, and punching a hole (DECOMMIT, ZERO) or truncating (a shrinking
-//! `set_size`) unmaps the pages from every mapping. Slices and pager-backed VMOs get the
-//! module's VMA operations instead, which keep faults inside the slice's window and make a
-//! fault on an absent page of a pager-backed VMO wait for the pager.
+//! **A mapping's `vm_file` is the VMO fd itself**, never the shmem file: every mm path that works
+//! from `vm_file` and `vm_pgoff` rather than through the fault handler (`remap_file_pages`,
+//! `mremap`, `madvise`, `mincore`, khugepaged) meets the fd's own operations, which grant exactly
+//! what the handle granted:
+//! - `mmap` refuses `MAP_PRIVATE`, refuses a slice's mapping that reaches past its window
+//!   (`EINVAL`, as dma-buf refuses a mapping past its buffer), refuses `PROT_EXEC` without
+//!   `EXECUTE` (`EACCES`) and clears `VM_MAYEXEC`, sets `VM_DONTEXPAND` (`mremap` cannot grow a
+//!   mapping, and `VM_DONTEXPAND` keeps khugepaged and `MADV_COLLAPSE` away: they would fill a
+//!   pager's holes with zeros), and translates the offset into the root's pages;
+//! - the file has no `fallocate` (`MADV_REMOVE` is `EOPNOTSUPP`), `read`, `write` or `splice`,
+//!   and its inode refuses `setattr` (`ftruncate` is `EPERM`).
 //!
-//! This is, with `shmem.rs`, the only Rust file that handles VFS and mm structures.
+//! A mapping of a VMO that owns its pages may reach past the VMO's end, as a memfd's may: the part
+//! past the end is `SIGBUS` (it follows `set_size`). Faults run [`vmo_vma_fault`]: outside the
+//! window `SIGBUS`; an absent page of a plain VMO is allocated as shmem does; an absent page of a
+//! pager-backed VMO is asked of the pager (see [`Vmo::fault_wait`]).
 
 use crate::{
     rights::Rights,
     status::{Status, ZxResult},
-    vmo::{Vmo, PAGE_SIZE},
+    vmo::Vmo,
 };
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
-    error::{from_err_ptr, to_result},
+    error::from_err_ptr,
     ffi::c_int,
-    mm::virt::{flags, VmaRef},
+    fs::{file::FileDescriptorReservation, File, LocalFile},
+    mm::virt::{flags, VmaNew},
+    page::PAGE_SHIFT,
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    sync::{Arc, ArcBorrow},
+    sync::{aref::ARef, Arc, ArcBorrow},
+    types::ForeignOwnable,
 };
 
-// `struct file`, `struct inode`, `struct vm_area_struct` and `struct vm_fault` are only
-// passed by pointer across this boundary.
+// `struct file`, `struct vm_area_struct` and `struct vm_fault` are only passed by pointer
+// across this boundary.
 #[allow(improper_ctypes)]
 extern "C" {
-    fn vmo_export_inode_new(size: bindings::loff_t) -> *mut bindings::inode;
-    fn vmo_export_inode_put(inode: *mut bindings::inode);
-    fn vmo_export_inode_set_size(inode: *mut bindings::inode, size: bindings::loff_t);
-    fn vmo_export_file(
-        inode: *mut bindings::inode,
-        writable: bool,
-        private: *mut c_void,
-    ) -> *mut bindings::file;
-    fn vmo_fd_reserve(cloexec: bool) -> c_int;
-    fn vmo_fd_install(fd: c_int, file: *mut bindings::file);
-    fn vmo_fd_unreserve(fd: c_int);
-    fn vmo_fd_get(fd: c_int, private: *mut *mut c_void) -> *mut bindings::file;
-    fn vmo_mmap_shmem(
-        vma: *mut bindings::vm_area_struct,
+    fn vmo_fd_file_new(
         shmem: *mut bindings::file,
-        pgoff: kernel::ffi::c_ulong,
-    ) -> c_int;
-    fn vmo_vma_set_ops(vma: *mut bindings::vm_area_struct, ctx: *mut c_void);
+        koid: u64,
+        writable: bool,
+        inode_priv: *mut c_void,
+        file_priv: *mut c_void,
+    ) -> *mut bindings::file;
+    fn vmo_fd_file_priv(file: *mut bindings::file, private: *mut *mut c_void) -> bool;
+    fn vmo_vma_set_ops(vma: *mut bindings::vm_area_struct, pgoff: kernel::ffi::c_ulong);
+    fn vmo_vma_fd_priv(vma: *mut bindings::vm_area_struct) -> *mut c_void;
     fn vmo_shmem_fault_get(
         vmf: *mut bindings::vm_fault,
         alloc: bool,
@@ -63,57 +70,11 @@ extern "C" {
     fn vmo_fault_release_lock(vmf: *mut bindings::vm_fault) -> bool;
 }
 
-const PAGE_SHIFT: u32 = PAGE_SIZE.trailing_zeros();
 const VM_FAULT_SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS;
 const VM_FAULT_RETRY: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_RETRY;
-
-/// The inode shared by every fd of one VMO.
-///
-/// # Invariants
-///
-/// `inode` is an inode of the module's pseudo filesystem to which this value holds the
-/// reference `vmo_export_inode_new` returned.
-pub(crate) struct ExportInode {
-    inode: NonNull<bindings::inode>,
-}
-
-// SAFETY: an inode reference may be used and dropped on any thread.
-unsafe impl Send for ExportInode {}
-// SAFETY: `set_size` takes the inode lock; nothing else mutates through `&self`.
-unsafe impl Sync for ExportInode {}
-
-impl ExportInode {
-    /// A new inode of `size` bytes.
-    pub(crate) fn new(size: u64) -> Result<Self> {
-        let size = bindings::loff_t::try_from(size).map_err(|_| EFBIG)?;
-        // SAFETY: no preconditions; returns an inode or an ERR_PTR.
-        let inode = from_err_ptr(unsafe { vmo_export_inode_new(size) })?;
-        // INVARIANT: a successful call returns a referenced inode.
-        NonNull::new(inode)
-            .map(|inode| Self { inode })
-            .ok_or(ENOMEM)
-    }
-
-    /// The inode.
-    pub(crate) fn raw(&self) -> *mut bindings::inode {
-        self.inode.as_ptr()
-    }
-
-    /// Makes `fstat` report `size`.
-    pub(crate) fn set_size(&self, size: u64) {
-        if let Ok(size) = bindings::loff_t::try_from(size) {
-            // SAFETY: the inode is referenced (type invariant).
-            unsafe { vmo_export_inode_set_size(self.inode.as_ptr(), size) };
-        }
-    }
-}
-
-impl Drop for ExportInode {
-    fn drop(&mut self) {
-        // SAFETY: this value owns one reference (type invariant).
-        unsafe { vmo_export_inode_put(self.inode.as_ptr()) };
-    }
-}
+const FAULT_FLAG_USER: u32 = bindings::fault_flag_FAULT_FLAG_USER;
+const FAULT_FLAG_ALLOW_RETRY: u32 = bindings::fault_flag_FAULT_FLAG_ALLOW_RETRY;
+const FAULT_FLAG_RETRY_NOWAIT: u32 = bindings::fault_flag_FAULT_FLAG_RETRY_NOWAIT;
 
 /// The private data of a VMO fd.
 struct VmoFd {
@@ -122,112 +83,116 @@ struct VmoFd {
     rights: Rights,
 }
 
-/// Makes an fd for `vmo` with `rights` (the caller checked MAP and READ) and passes its
-/// number to `publish`; the fd is installed only if `publish` succeeds.
+/// Makes an fd for `vmo` with `rights` (the caller checked them) and passes its number to
+/// `publish`; the fd is installed only if `publish` succeeds.
 pub(crate) fn export(
     vmo: &Arc<Vmo>,
     rights: Rights,
     cloexec: bool,
     publish: impl FnOnce(i32) -> Result,
 ) -> Result {
-    let inode = vmo.export_inode()?;
-    let private = KBox::new(
+    let file_priv = KBox::new(
         VmoFd {
             vmo: vmo.clone(),
             rights,
         },
         GFP_KERNEL_ACCOUNT,
     )?;
-    // SAFETY: no preconditions.
-    let fd = unsafe { vmo_fd_reserve(cloexec) };
-    to_result(fd)?;
-    let private = KBox::into_raw(private);
-    // SAFETY: `inode` is a live export inode (held by `vmo`); `private` is a `VmoFd` that the
-    // file owns from now on (`vmo_fd_release` frees it).
-    let file = match from_err_ptr(unsafe {
-        vmo_export_file(inode, rights.contains(Rights::WRITE), private.cast())
-    }) {
-        Ok(file) => file,
-        Err(e) => {
-            // SAFETY: the file was not made, so `private` is still ours; `fd` is reserved.
-            drop(unsafe { KBox::from_raw(private) });
-            // SAFETY: `fd` was reserved above and not installed.
-            unsafe { vmo_fd_unreserve(fd) };
-            return Err(e);
+    let reservation =
+        FileDescriptorReservation::get_unused_fd_flags(if cloexec { bindings::O_CLOEXEC } else { 0 })?;
+    let inode_priv = vmo.clone().into_foreign();
+    let file_priv = file_priv.into_foreign();
+    // SAFETY: the shmem file is live (held by `vmo`); on success the inode and the file own
+    // `inode_priv` and `file_priv` (released by `vmo_fd_inode_release` and `vmo_fd_release`).
+    let raw = unsafe {
+        vmo_fd_file_new(
+            vmo.shmem_file().as_ptr(),
+            vmo.koid(),
+            rights.contains(Rights::WRITE),
+            inode_priv,
+            file_priv,
+        )
+    };
+    let file = match from_err_ptr(raw).map(NonNull::new) {
+        Ok(Some(file)) => file,
+        r => {
+            // SAFETY: the file was not made, so both are still ours (from `into_foreign` above).
+            drop(unsafe { <Arc<Vmo>>::from_foreign(inode_priv) });
+            // SAFETY: as above.
+            drop(unsafe { <KBox<VmoFd>>::from_foreign(file_priv) });
+            return Err(r.err().unwrap_or(ENOMEM));
         }
     };
-    if let Err(e) = publish(fd) {
-        // SAFETY: `fd` was reserved and not installed; `file` holds the one reference we
-        // made, and its release frees `private`.
-        unsafe {
-            vmo_fd_unreserve(fd);
-            bindings::fput(file);
-        }
-        return Err(e);
-    }
-    // SAFETY: `fd` is reserved and `file` is ours to give to the fd table.
-    unsafe { vmo_fd_install(fd, file) };
+    // SAFETY: `vmo_fd_file_new` returned a new file with one reference, which we own.
+    let file: ARef<File> = unsafe { ARef::from_raw(file.cast()) };
+    // An fd number is below `INT_MAX`.
+    publish(reservation.reserved_fd() as i32)?;
+    reservation.fd_install(file);
     Ok(())
 }
 
 /// The VMO and rights of the VMO fd `fd` of the calling task: `BAD_HANDLE` if `fd` is not an
 /// open fd, `WRONG_TYPE` if it is not a VMO fd.
 pub(crate) fn import(fd: i32) -> ZxResult<(Arc<Vmo>, Rights)> {
+    let fd = u32::try_from(fd).map_err(|_| Status::BadHandle)?;
+    let file = LocalFile::fget(fd).map_err(|_| Status::BadHandle)?;
     let mut private: *mut c_void = core::ptr::null_mut();
-    // SAFETY: `private` is a valid place for the out pointer.
-    let file = match from_err_ptr(unsafe { vmo_fd_get(fd, &mut private) }) {
-        Ok(f) => f,
-        Err(e) if e == EBADF => return Err(Status::BadHandle),
-        Err(e) if e == EPROTOTYPE => return Err(Status::WrongType),
-        Err(e) => return Err(Status::Kernel(e)),
-    };
-    // SAFETY: the file is a VMO fd, so its private data is a `VmoFd`, alive while we hold
-    // the file reference.
-    let vfd = unsafe { &*private.cast::<VmoFd>() };
-    let r = (vfd.vmo.clone(), vfd.rights);
-    // SAFETY: `vmo_fd_get` returned a reference that we drop here.
-    unsafe { bindings::fput(file) };
-    Ok(r)
-}
-
-/// The `private_data` of a VMO fd.
-///
-/// # Safety
-///
-/// `file` must be a live VMO fd file (made by [`export`]), not yet released.
-unsafe fn vmo_fd<'a>(file: *mut bindings::file) -> &'a VmoFd {
-    // SAFETY: by the function's contract `private_data` is the `VmoFd` set by `export`.
-    unsafe { &*(*file).private_data.cast::<VmoFd>() }
+    // SAFETY: `file` is a live file (we hold a reference); `private` is a valid out place.
+    if !unsafe { vmo_fd_file_priv(file.as_ptr(), &mut private) } {
+        return Err(Status::WrongType);
+    }
+    // SAFETY: the file is a VMO fd, so its private data is a `VmoFd` (from `export`), alive while
+    // we hold the file reference.
+    let vfd = unsafe { <KBox<VmoFd>>::borrow(private) };
+    Ok((vfd.vmo.clone(), vfd.rights))
 }
 
 /// `f_op->release` of a VMO fd: frees its [`VmoFd`].
 ///
 /// # Safety
 ///
-/// Called by the VFS once, on the last reference of a VMO fd.
+/// Called once, on the last reference of a VMO fd, with its private data.
 #[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_release(
-    _inode: *mut bindings::inode,
-    file: *mut bindings::file,
-) -> c_int {
-    // SAFETY: `private_data` is the `VmoFd` that `export` leaked into the file; this is its
-    // only release.
-    drop(unsafe { KBox::from_raw((*file).private_data.cast::<VmoFd>()) });
-    0
+pub(crate) unsafe extern "C" fn vmo_fd_release(private: *mut c_void) {
+    // SAFETY: `private` is the `VmoFd` that `export` gave the file; this is its only release.
+    drop(unsafe { <KBox<VmoFd>>::from_foreign(private) });
+}
+
+/// The inode of a VMO fd is evicted: drops its VMO reference.
+///
+/// # Safety
+///
+/// Called once per VMO fd inode, with the `i_private` that `export` gave it.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn vmo_fd_inode_release(vmo: *mut c_void) {
+    // SAFETY: `vmo` is the inode's own `Arc<Vmo>` (from `export`); this is its only release.
+    drop(unsafe { <Arc<Vmo>>::from_foreign(vmo) });
+}
+
+/// `getattr` of a VMO fd's inode: the VMO's size, and its committed bytes in `*committed`.
+///
+/// # Safety
+///
+/// `vmo` is the `i_private` of a live VMO fd inode; `committed` is valid for a write.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn vmo_fd_inode_stat(vmo: *mut c_void, committed: *mut u64) -> u64 {
+    // SAFETY: the inode holds this reference while it lives (function contract).
+    let vmo = unsafe { <Arc<Vmo>>::borrow(vmo) };
+    let info = vmo.info();
+    // SAFETY: `committed` is valid for a write (function contract).
+    unsafe { committed.write(info.committed_bytes) };
+    info.size
 }
 
 /// `f_op->show_fdinfo` of a VMO fd.
 ///
 /// # Safety
 ///
-/// Called by the VFS with a valid seq_file and a live VMO fd.
+/// Called by the VFS with a valid seq_file and the private data of a live VMO fd.
 #[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(
-    m: *mut bindings::seq_file,
-    file: *mut bindings::file,
-) {
-    // SAFETY: `file` is a live VMO fd.
-    let vfd = unsafe { vmo_fd(file) };
+pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(m: *mut bindings::seq_file, private: *mut c_void) {
+    // SAFETY: `private` is the live fd's `VmoFd` (function contract).
+    let vfd = unsafe { <KBox<VmoFd>>::borrow(private) };
     // SAFETY: the VFS passes a valid seq_file for the duration of the call.
     let m = unsafe { SeqFile::from_raw(m) };
     let info = vfd.vmo.info();
@@ -246,135 +211,101 @@ pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(
 ///
 /// # Safety
 ///
-/// Called by the VFS with a live VMO fd and the new VMA, under the mmap lock.
+/// Called by the VFS with the private data of a live VMO fd and the new VMA, under the mmap lock.
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "C" fn vmo_fd_mmap(
-    file: *mut bindings::file,
+    private: *mut c_void,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
-    // SAFETY: `file` is a live VMO fd.
-    let vfd = unsafe { vmo_fd(file) };
-    // SAFETY: `vma` is the VMA being set up, valid for the call.
-    match unsafe { mmap(&vfd.vmo, vma) } {
-        Ok(()) => 0,
+    // SAFETY: `private` is the live fd's `VmoFd` (function contract).
+    let vfd = unsafe { <KBox<VmoFd>>::borrow(private) };
+    // SAFETY: `vma` is a VMA being set up by `f_op->mmap` (function contract).
+    let new = unsafe { VmaNew::from_raw(vma) };
+    match mmap(vfd, new) {
+        Ok(pgoff) => {
+            // SAFETY: `vma` is the VMA being set up; `pgoff` was validated by `mmap`.
+            unsafe { vmo_vma_set_ops(vma, pgoff) };
+            0
+        }
         Err(e) => e.to_errno(),
     }
 }
 
-/// Maps `vmo` into `vma`: see the module documentation.
-///
-/// # Safety
-///
-/// `vma` must be a VMA that `f_op->mmap` was called for.
-unsafe fn mmap(vmo: &Arc<Vmo>, vma: *mut bindings::vm_area_struct) -> Result {
-    // SAFETY: `vma` is valid and its mmap lock is held (the caller's contract).
-    let flags = unsafe { VmaRef::from_raw(vma) }.flags();
-    if flags & flags::MAYSHARE == 0 {
+/// Validates a new mapping of `vfd`'s VMO (see the module documentation) and returns the page
+/// offset it starts at in the root's shmem file.
+fn mmap(vfd: &VmoFd, vma: &VmaNew) -> Result<usize> {
+    if vma.flags() & flags::MAYSHARE == 0 {
         // MAP_SHARED (on a read-only fd mm keeps VM_MAYSHARE only). A private
         // (copy-on-write) view of a VMO has no Zircon counterpart.
         return Err(EINVAL);
     }
-    let (shmem, base, own_ops) = vmo.map_target();
-    // SAFETY: `vma` is valid.
-    let pgoff = unsafe { (*vma).vm_pgoff };
-    let pgoff = pgoff
-        .checked_add((base >> PAGE_SHIFT) as usize)
-        .ok_or(EOVERFLOW)?;
-    // SAFETY: `vma` is valid and `shmem` is the VMO's live shmem file.
-    to_result(unsafe { vmo_mmap_shmem(vma, shmem.raw(), pgoff) })?;
-    if own_ops {
-        // The VMA holds a reference to the VMO, dropped by `vmo_vma_close`.
-        let ctx = Arc::into_raw(vmo.clone());
-        // SAFETY: `vma` is valid; `ctx` is a leaked `Arc<Vmo>` that the VMA now owns.
-        unsafe { vmo_vma_set_ops(vma, ctx.cast_mut().cast()) };
+    if !vfd.rights.contains(Rights::EXECUTE) {
+        if vma.executable() {
+            return Err(EACCES);
+        }
+        vma.try_clear_mayexec()?;
     }
-    Ok(())
+    let pages = (vma.end() - vma.start()) >> PAGE_SHIFT;
+    // SAFETY: `vma` is valid; its page offset is only read here.
+    let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
+    let start = vfd.vmo.map_window(pgoff as u64, pages as u64)?;
+    vma.set_dontexpand();
+    usize::try_from(start).map_err(|_| EOVERFLOW)
 }
 
-/// The VMO of a VMA that has the module's VMA operations.
+/// `vm_ops->fault` of every VMO mapping.
+///
+/// A fault outside the VMO's window is `SIGBUS`; an absent page of a plain VMO is allocated as
+/// shmem does. An absent page of a pager-backed VMO is asked of the pager: the fault lock is
+/// dropped while it waits (so the pager, even a thread of this process, can change mappings
+/// meanwhile) and the fault is retried; a failure is then found on the retry (see
+/// [`Vmo::take_fault_failure`]) and is `SIGBUS`. The wait is interruptible for a fault from
+/// user mode and killable for one from kernel mode (a `read` into the mapping, say), which
+/// would otherwise be retried at once while a handled signal is pending. A fault that may not
+/// drop the lock (`get_user_pages` without retry: ptrace, `/proc/<pid>/mem`) is `SIGBUS`, as a
+/// userfaultfd's is; one that may not wait (`FAULT_FLAG_RETRY_NOWAIT`) is retried later.
 ///
 /// # Safety
 ///
-/// `vma` must have the module's VMA operations (so its private data holds an `Arc<Vmo>`).
-unsafe fn vma_vmo<'a>(vma: *mut bindings::vm_area_struct) -> ArcBorrow<'a, Vmo> {
-    // SAFETY: `vm_private_data` is a leaked `Arc<Vmo>` (function contract), alive while the
-    // VMA is.
-    unsafe { ArcBorrow::from_raw((*vma).vm_private_data.cast::<Vmo>().cast_const()) }
-}
-
-/// `vm_ops->open`: a copy of the VMA (fork, split) takes its own VMO reference.
-///
-/// # Safety
-///
-/// Called by mm for a VMA copied from one that has the module's VMA operations.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_vma_open(vma: *mut bindings::vm_area_struct) {
-    // SAFETY: the private data is a leaked `Arc<Vmo>` shared with the original VMA, which
-    // is still alive.
-    let vmo: Arc<Vmo> = unsafe { vma_vmo(vma) }.into();
-    // The new VMA owns this reference.
-    let _ = Arc::into_raw(vmo);
-}
-
-/// `vm_ops->close`: drops the VMA's VMO reference.
-///
-/// # Safety
-///
-/// Called by mm once per VMA with the module's VMA operations, when it goes away.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_vma_close(vma: *mut bindings::vm_area_struct) {
-    // SAFETY: the private data is the VMA's own `Arc<Vmo>` reference.
-    drop(unsafe { Arc::from_raw((*vma).vm_private_data.cast::<Vmo>().cast_const()) });
-}
-
-/// `vm_ops->fault` for slices and pager-backed VMOs.
-///
-/// A slice's fault outside its window is `SIGBUS`; an absent page of a plain VMO is allocated
-/// as shmem does. An absent page of a pager-backed VMO is asked of the pager: if the fault may
-/// be retried, the fault lock is dropped while it waits (so the pager, even a thread of this
-/// process, can change mappings meanwhile) and the fault is retried; a failure is then found
-/// on the retry (see [`Vmo::take_fault_failure`]) and is `SIGBUS`.
-///
-/// # Safety
-///
-/// Called by mm with a valid `vmf` whose VMA has the module's VMA operations.
+/// Called by mm with a valid `vmf` whose VMA maps a VMO fd.
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "C" fn vmo_vma_fault(
     vmf: *mut bindings::vm_fault,
 ) -> bindings::vm_fault_t {
     // SAFETY: `vmf` and its VMA are valid for the call (function contract).
-    let (vmo, pgoff) = unsafe {
+    let (vma, pgoff, fault_flags) = unsafe {
         (
-            vma_vmo((*vmf).__bindgen_anon_1.vma),
+            (*vmf).__bindgen_anon_1.vma,
             (*vmf).__bindgen_anon_1.pgoff as u64,
+            (*vmf).flags,
         )
     };
+    // SAFETY: the VMA maps a VMO fd, which it keeps open.
+    let vfd = unsafe { <KBox<VmoFd>>::borrow(vmo_vma_fd_priv(vma)) };
+    let vmo: ArcBorrow<'_, Vmo> = vfd.vmo.as_arc_borrow();
     if !vmo.window_has_page(pgoff) {
         return VM_FAULT_SIGBUS;
     }
     let mut hole = false;
-    if !vmo.is_pager_backed() {
-        // SAFETY: `vmf` is valid; the VMA maps a shmem file.
-        return unsafe { vmo_shmem_fault_get(vmf, true, &mut hole) };
+    // SAFETY: `vmf` is valid and the VMA maps a VMO fd, whose `f_mapping` is shmem's.
+    let ret = unsafe { vmo_shmem_fault_get(vmf, !vmo.is_pager_backed(), &mut hole) };
+    if !hole {
+        return ret;
     }
-    loop {
-        // SAFETY: `vmf` is valid; the VMA maps a shmem file.
-        let ret = unsafe { vmo_shmem_fault_get(vmf, false, &mut hole) };
-        if !hole {
-            return ret;
-        }
-        if vmo.take_fault_failure(pgoff) {
-            return VM_FAULT_SIGBUS;
-        }
-        let vmo_ref: Arc<Vmo> = vmo.into();
-        // SAFETY: `vmf` is valid and the fault lock is held.
-        if unsafe { vmo_fault_release_lock(vmf) } {
-            // The VMA may go away now; `vmo_ref` keeps the VMO.
-            let _ = vmo_ref.fault_wait(pgoff, true);
-            return VM_FAULT_RETRY;
-        }
-        if vmo_ref.fault_wait(pgoff, false).is_err() {
-            return VM_FAULT_SIGBUS;
-        }
+    if vmo.take_fault_failure(pgoff) {
+        return VM_FAULT_SIGBUS;
     }
+    if fault_flags & FAULT_FLAG_RETRY_NOWAIT != 0 {
+        return VM_FAULT_RETRY;
+    }
+    if fault_flags & FAULT_FLAG_ALLOW_RETRY == 0 {
+        return VM_FAULT_SIGBUS;
+    }
+    // The VMA and its file may go once the lock is dropped: hold the VMO.
+    let vmo: Arc<Vmo> = vmo.into();
+    // SAFETY: `vmf` is valid, the fault lock is held and the fault may be retried.
+    if unsafe { vmo_fault_release_lock(vmf) } {
+        vmo.fault_wait(pgoff, fault_flags & FAULT_FLAG_USER == 0);
+    }
+    VM_FAULT_RETRY
 }

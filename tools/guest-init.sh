@@ -14,6 +14,18 @@ mode=$(cat /mode)
 say() { echo "$*" >&3; }
 
 say "@@guest $(uname -r) mode=$mode cpus=$(nproc)"
+# Swap (a 64 MiB zram device) and transparent huge pages for shmem, where the kernel has
+# them: the tests meet VMO mappings with the mm paths that act on a mapping's file (swap-out
+# and swap-in, MADV_PAGEOUT, MADV_COLLAPSE). The benchmark keeps the kernel's defaults.
+if [ "$mode" != bench ] && [ -e /sys/block/zram0/disksize ]; then
+    echo 64M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 \
+        && say "@@swap $(grep zram0 /proc/swaps | tr -s ' \t' ' ')"
+fi
+thp=/sys/kernel/mm/transparent_hugepage
+if [ "$mode" != bench ] && [ -w $thp/shmem_enabled ]; then
+    echo always >$thp/enabled; echo always >$thp/shmem_enabled
+    say "@@thp enabled=$(cat $thp/enabled) shmem_enabled=$(cat $thp/shmem_enabled)"
+fi
 say "@@cpu $(grep -o -w -E 'clwb|clflushopt|clflush' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 # A debug kernel has kmemleak: forget what boot left, so only what follows is reported.
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null

@@ -98,7 +98,7 @@ for p in "${progs[@]}"; do
         run/vmo-bench) echo "--quick --mode $bmode" ;;
         bench/vmo-bench) echo "--mode $bmode" ;;
         */vmo-fuzz) echo "--seconds ${FUZZ_SECONDS:-30}${FUZZ_SEED:+ --seed $FUZZ_SEED}" ;;
-        test/*) echo "--test-threads=2" ;;
+        test/*) echo "--test-threads=2 ${VMO_TEST_FILTER:-}" ;;
     esac >"$root/args/$name"
 done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$B/initramfs.cpio.gz"

@@ -18,5 +18,6 @@ mod memory;
 mod pager;
 mod pager_mapping;
 mod rights;
+mod security;
 mod semantics;
 mod stress;

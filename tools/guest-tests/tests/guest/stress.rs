@@ -544,7 +544,8 @@ fn cgroup_file(name: &str) -> String {
 /// `__GFP_RETRY_MAYFAIL`, so the memcg charge fails after reclaim), and the
 /// VMO stays consistent: committed bytes within the limit, DECOMMIT works,
 /// a smaller COMMIT works. WRITEs past the limit are NO_MEMORY too. The
-/// cgroup's `memory.events` must show no OOM kill.
+/// cgroup's `memory.events` must show no OOM kill. The cgroup may not swap
+/// (`memory.swap.max` 0, where the guest has swap): 32 MiB is its memory.
 #[test]
 fn commit_past_a_memory_cgroup_limit_is_no_memory_without_the_oom_killer() {
     let _g = exclusive();
@@ -564,6 +565,9 @@ fn commit_past_a_memory_cgroup_limit_is_no_memory_without_the_oom_killer() {
     }
     std::fs::create_dir(cg).expect("mkdir the cgroup");
     std::fs::write(cg.join("memory.max"), "32M").expect("memory.max");
+    if cg.join("memory.swap.max").exists() {
+        std::fs::write(cg.join("memory.swap.max"), "0").expect("memory.swap.max");
+    }
     assert_eq!(cgroup_file("memory.max").trim(), CGROUP_LIMIT.to_string());
     let child = spawn_role("cgroup", &[]);
     std::fs::write(cg.join("cgroup.procs"), child.id().to_string())
