@@ -9,6 +9,8 @@
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/falloc.h>
+#include <linux/fcntl.h>
+#include <linux/slab.h>
 #include <linux/file.h>
 #include <linux/folio_batch.h>
 #include <linux/highmem.h>
@@ -418,6 +420,31 @@ bool vmo_fault_release_lock(struct vm_fault *vmf)
 static struct vfsmount *vmo_mnt;
 static int vmo_mnt_count;
 
+/*
+ * The file's f_mapping is a shmem mapping, so mm and memfd code that sees
+ * shmem_file(file) (a check of f_mapping) takes file_inode() for a shmem
+ * inode: memfd's seals (every mmap, fcntl F_GET_SEALS/F_ADD_SEALS) and the
+ * huge-page orders that smaps reports read SHMEM_I(inode) and SHMEM_SB(sb).
+ * Our inodes are therefore embedded in a zeroed shmem_inode_info whose seals
+ * say F_SEAL_SEAL (no seal can be added: F_SEAL_WRITE would deny writable
+ * mappings of the root's mapping to every holder), and our superblock's
+ * s_fs_info is a zeroed shmem_sb_info (huge = SHMEM_HUGE_NEVER).
+ */
+static struct inode *vmofs_alloc_inode(struct super_block *sb)
+{
+	struct shmem_inode_info *info = kzalloc(sizeof(*info), GFP_KERNEL_ACCOUNT);
+
+	if (!info)
+		return NULL;
+	info->seals = F_SEAL_SEAL;
+	return &info->vfs_inode;
+}
+
+static void vmofs_free_inode(struct inode *inode)
+{
+	kfree(SHMEM_I(inode));
+}
+
 static void vmofs_evict_inode(struct inode *inode)
 {
 	void *vmo = inode->i_private;
@@ -429,6 +456,8 @@ static void vmofs_evict_inode(struct inode *inode)
 }
 
 static const struct super_operations vmofs_sops = {
+	.alloc_inode = vmofs_alloc_inode,
+	.free_inode = vmofs_free_inode,
 	.statfs = simple_statfs,
 	.evict_inode = vmofs_evict_inode,
 };
@@ -440,14 +469,23 @@ static int vmofs_init_fs_context(struct fs_context *fc)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->ops = &vmofs_sops;
-	return 0;
+	fc->s_fs_info = kzalloc(sizeof(struct shmem_sb_info), GFP_KERNEL);
+	return fc->s_fs_info ? 0 : -ENOMEM;
+}
+
+static void vmofs_kill_sb(struct super_block *sb)
+{
+	void *info = sb->s_fs_info;
+
+	kill_anon_super(sb);
+	kfree(info);
 }
 
 static struct file_system_type vmo_fs_type = {
 	.owner = THIS_MODULE,
 	.name = "vmofs",
 	.init_fs_context = vmofs_init_fs_context,
-	.kill_sb = kill_anon_super,
+	.kill_sb = vmofs_kill_sb,
 };
 
 /* fstat: the VMO's size now, and its committed memory as the blocks used. */
