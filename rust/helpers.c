@@ -436,6 +436,8 @@ static struct inode *vmofs_alloc_inode(struct super_block *sb)
 
 	if (!info)
 		return NULL;
+	/* What shmem's slab constructor does for its own inodes. */
+	inode_init_once(&info->vfs_inode);
 	info->seals = F_SEAL_SEAL;
 	return &info->vfs_inode;
 }
