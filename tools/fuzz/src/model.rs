@@ -713,6 +713,20 @@ impl Model {
         }
     }
 
+    /// A fault through a mapping of `id` on VMO page `vmo_page` allocated the page if it
+    /// had none, cleared (as it clears one COMMIT allocated): it holds data (zeros) now.
+    pub fn fault_in(&mut self, id: ObjId, vmo_page: u64) {
+        let (o, base) = self.owner_mut(id);
+        if !o.content_known {
+            o.extra_pages += 1;
+            return;
+        }
+        let p = base / pg() + vmo_page;
+        if matches!(o.pages.get(&p), None | Some(Page::Committed)) {
+            o.pages.insert(p, Page::Data(vec![0; pg() as usize].into_boxed_slice()));
+        }
+    }
+
     /// A WRITE through `id` faulted: the pages of `[off, off + len)` (within
     /// the VMO) may have been allocated and partly written.
     pub fn write_unknown(&mut self, id: ObjId, off: u64, len: u64) {

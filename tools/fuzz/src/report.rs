@@ -136,11 +136,31 @@ pub enum Ioctl {
     EventCreate,
     /// Any other ioctl number.
     Unknown,
+    /// `VMO_IOC_EXPORT` (in a mapping episode).
+    Export,
+    /// `mmap` of a VMO fd.
+    Mmap,
+    /// A read through a mapping.
+    MapRead,
+    /// A write through a mapping.
+    MapWrite,
+    /// `madvise` of a mapping (op: the advice).
+    Madvise,
+    /// `mremap` growing a mapping.
+    Mremap,
+    /// `remap_file_pages` of a mapping.
+    RemapFilePages,
+    /// `mprotect` of a mapping (op: the protection).
+    Mprotect,
+    /// `ftruncate` of a VMO fd.
+    Ftruncate,
+    /// `fallocate` of a VMO fd (op: the mode).
+    Fallocate,
 }
 
 impl Ioctl {
     /// Every value, in order.
-    pub const ALL: [Ioctl; 13] = [
+    pub const ALL: [Ioctl; 23] = [
         Ioctl::Create,
         Ioctl::CreateChild,
         Ioctl::Close,
@@ -154,6 +174,16 @@ impl Ioctl {
         Ioctl::GetInfo,
         Ioctl::EventCreate,
         Ioctl::Unknown,
+        Ioctl::Export,
+        Ioctl::Mmap,
+        Ioctl::MapRead,
+        Ioctl::MapWrite,
+        Ioctl::Madvise,
+        Ioctl::Mremap,
+        Ioctl::RemapFilePages,
+        Ioctl::Mprotect,
+        Ioctl::Ftruncate,
+        Ioctl::Fallocate,
     ];
 
     /// The name used in reports.
@@ -172,6 +202,16 @@ impl Ioctl {
             Ioctl::GetInfo => "GET_INFO",
             Ioctl::EventCreate => "EVENT_CREATE",
             Ioctl::Unknown => "UNKNOWN",
+            Ioctl::Export => "EXPORT",
+            Ioctl::Mmap => "mmap",
+            Ioctl::MapRead => "map-read",
+            Ioctl::MapWrite => "map-write",
+            Ioctl::Madvise => "madvise",
+            Ioctl::Mremap => "mremap",
+            Ioctl::RemapFilePages => "remap_file_pages",
+            Ioctl::Mprotect => "mprotect",
+            Ioctl::Ftruncate => "ftruncate",
+            Ioctl::Fallocate => "fallocate",
         }
     }
 

@@ -8,9 +8,10 @@
 //! handles sent to the other `Device`.
 //!
 //! Made-up values can never name a live handle of the shared `Device`, even
-//! one of another worker: they either lack the two low bits every handle
-//! value has, or their 30-bit counter part is at least 2^29 (the module's
-//! counter would need 5*10^8 handles to get there).
+//! one of another worker: they lack the two low bits every handle value has.
+//! (Well-formed values that name nothing are the values this worker closed:
+//! a table's counter starts at a random value and is not reused until 2^30
+//! handles later.)
 //!
 //! What the model accepts where it cannot know (shared pool handles, whose
 //! VMOs other threads use at the same time):
@@ -38,6 +39,9 @@ use crate::pool::{self, Pool, Slot};
 use crate::raw::{self, Arena, Dst, Place, Src};
 use crate::report::*;
 use crate::rng::Rng;
+
+#[path = "mapping.rs"]
+mod mapping;
 
 /// Live handles a worker keeps before it prefers to close.
 const MAX_HANDLES: usize = 48;
@@ -115,6 +119,17 @@ impl Args {
             Ioctl::OpRange => 40,
             Ioctl::GetInfo => 88,
             Ioctl::Unknown => 64,
+            Ioctl::Export => 16,
+            // Not ioctls: the mapping episodes make these calls, never from an `Args`.
+            Ioctl::Mmap
+            | Ioctl::MapRead
+            | Ioctl::MapWrite
+            | Ioctl::Madvise
+            | Ioctl::Mremap
+            | Ioctl::RemapFilePages
+            | Ioctl::Mprotect
+            | Ioctl::Ftruncate
+            | Ioctl::Fallocate => 0,
         }
     }
 }
@@ -465,11 +480,16 @@ impl Worker {
             return Some(c);
         }
         let pool = self.pool.is_some();
-        //             CREATE CHILD CLOSE DUP REPL READ WRITE GSIZE SSIZE OP INFO EVENT UNK ROTATE
-        let weights = [7, 8, 7, 5, 5, 12, 12, 4, 6, 24, 8, 2, 2, u32::from(pool)];
+        //             CREATE CHILD CLOSE DUP REPL READ WRITE GSIZE SSIZE OP INFO EVENT UNK ROTATE MAP
+        let weights = [7, 8, 7, 5, 5, 12, 12, 4, 6, 24, 8, 2, 2, u32::from(pool), 5];
         let kind = self.rng.weighted(&weights);
         if kind == 13 {
             self.rotate();
+            return None;
+        }
+        if kind == 14 {
+            // A mapping episode: EXPORT, mmap and what a process may do to both.
+            self.map_episode();
             return None;
         }
         let ioctl = Ioctl::ALL[kind];
@@ -570,6 +590,18 @@ impl Worker {
                 options: if self.rng.chance(1, 10) { self.nonzero() as u32 | 1 } else { 0 },
             },
             Ioctl::Unknown => Args::Unknown { cmd: self.unknown_cmd() },
+            // `kind` < 13 picks one of the first 13, the ioctls of an `Args`; the mapping
+            // episode makes the others.
+            Ioctl::Export
+            | Ioctl::Mmap
+            | Ioctl::MapRead
+            | Ioctl::MapWrite
+            | Ioctl::Madvise
+            | Ioctl::Mremap
+            | Ioctl::RemapFilePages
+            | Ioctl::Mprotect
+            | Ioctl::Ftruncate
+            | Ioctl::Fallocate => unreachable!("not generated as an ioctl call"),
         };
         let mut args = args;
         let pool_slot = match target {
@@ -672,15 +704,12 @@ impl Worker {
     }
 
     fn made_up(&mut self) -> u32 {
-        if self.rng.chance(1, 2) {
-            loop {
-                let v = self.rng.next_u32();
-                if v & 3 != 3 {
-                    return v;
-                }
+        loop {
+            let v = self.rng.next_u32();
+            if v & 3 != 3 {
+                return v;
             }
         }
-        ((((1u64 << 29) + self.rng.below(1 << 29)) as u32) << 2) | 3
     }
 
     /// The sizes the target's VMO may have (for arguments and for racy
@@ -1464,15 +1493,16 @@ mod tests {
 
     #[test]
     fn made_up_values_are_never_handed_out() {
-        // Two low bits clear, or a counter part of at least 2^29.
+        // The two low bits, which every handle value has set, are never both set.
         let mut r = Rng::new(3);
         for _ in 0..1000 {
-            let v = if r.chance(1, 2) {
-                r.next_u32() & !1
-            } else {
-                ((((1u64 << 29) + r.below(1 << 29)) as u32) << 2) | 3
+            let v = loop {
+                let v = r.next_u32();
+                if v & 3 != 3 {
+                    break v;
+                }
             };
-            assert!(v & 3 != 3 || v >> 2 >= 1 << 29);
+            assert!(v & 3 != 3);
         }
     }
 }

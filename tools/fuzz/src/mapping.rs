@@ -1,0 +1,392 @@
+//! Mapping episodes: the entry points of a VMO that are not ioctls of
+//! `/dev/vmo` — `EXPORT`, then `mmap` of the fd, and on the mapping and the
+//! fd what a process may do to them: reads and writes through the mapping,
+//! every `madvise` advice, `mremap` growth, `remap_file_pages`, `mprotect`,
+//! `ftruncate`, `fallocate` — each predicted from the model of windows and
+//! rights (SECURITY.md), with the model's pages kept exact, so that anything
+//! a mapping reached past its window or its rights shows up in a later
+//! `READ` of the page owner (or in the mapping's own reads here).
+//!
+//! Only this worker's own VMOs (exact content, not the shared pool) are
+//! mapped. A mapping is at most [`MAX_MAP_PAGES`] pages, and only pages
+//! inside the VMO are touched (past its end is `SIGBUS`).
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use vmo::sys::{self, MapFlags, MappedRegion, ProtFlags};
+
+use super::Worker;
+use crate::model::*;
+use crate::report::*;
+
+/// The longest mapping an episode makes.
+const MAX_MAP_PAGES: u64 = 16;
+/// Linux's `EPERM`.
+const EPERM: i32 = 1;
+/// Linux's `EBADF`.
+const EBADF: i32 = 9;
+/// Linux's `EACCES`.
+const EACCES: i32 = 13;
+/// Linux's `EINVAL`.
+const EINVAL: i32 = 22;
+/// Linux's `EOPNOTSUPP`.
+const EOPNOTSUPP: i32 = 95;
+/// `MADV_COLLAPSE` (not in every libc).
+const MADV_COLLAPSE: i32 = 25;
+
+/// Every madvise advice a process may give a shared file mapping, and some
+/// that it may not.
+const ADVICE: [i32; 22] = [
+    libc::MADV_NORMAL,
+    libc::MADV_RANDOM,
+    libc::MADV_SEQUENTIAL,
+    libc::MADV_WILLNEED,
+    libc::MADV_DONTNEED,
+    libc::MADV_FREE,
+    libc::MADV_REMOVE,
+    libc::MADV_DONTFORK,
+    libc::MADV_DOFORK,
+    libc::MADV_MERGEABLE,
+    libc::MADV_UNMERGEABLE,
+    libc::MADV_HUGEPAGE,
+    libc::MADV_NOHUGEPAGE,
+    libc::MADV_DONTDUMP,
+    libc::MADV_DODUMP,
+    libc::MADV_WIPEONFORK,
+    libc::MADV_KEEPONFORK,
+    libc::MADV_COLD,
+    libc::MADV_PAGEOUT,
+    libc::MADV_POPULATE_READ,
+    libc::MADV_POPULATE_WRITE,
+    MADV_COLLAPSE,
+];
+
+/// The advice that changes a VMA's flags.
+const FLAG_ADVICE: [i32; 12] = [
+    libc::MADV_NORMAL,
+    libc::MADV_RANDOM,
+    libc::MADV_SEQUENTIAL,
+    libc::MADV_DONTFORK,
+    libc::MADV_DOFORK,
+    libc::MADV_MERGEABLE,
+    libc::MADV_UNMERGEABLE,
+    libc::MADV_HUGEPAGE,
+    libc::MADV_NOHUGEPAGE,
+    libc::MADV_DONTDUMP,
+    libc::MADV_DODUMP,
+    libc::MADV_KEEPONFORK,
+];
+
+/// The errno of the last libc call.
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+}
+
+/// One live mapping of an episode.
+struct Map {
+    region: MappedRegion,
+    /// The VMO page the mapping starts at.
+    first: u64,
+    pages: u64,
+}
+
+impl Worker {
+    /// One mapping episode on a live handle of this worker (see the module
+    /// documentation). Returns false if the worker has no handle to use.
+    pub(super) fn map_episode(&mut self) -> bool {
+        let candidates: Vec<usize> = (0..self.m.handles.len())
+            .filter(|&i| {
+                let o = self.m.obj(self.m.handles[i].obj);
+                o.kind != Kind::Event && o.pool_slot.is_none() && self.m.content_known(o.owner)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return false;
+        }
+        let i = candidates[self.rng.index(candidates.len())];
+        let h = self.m.handles[i];
+        let (obj, rights) = (h.obj, h.rights);
+        let (kind, size) = (self.m.obj(obj).kind, self.m.obj(obj).size);
+        let size_pages = size / pg();
+
+        // EXPORT: MAP, READ, DUPLICATE and TRANSFER.
+        let flags = if self.rng.chance(1, 2) { sys::VMO_EXPORT_CLOEXEC } else { 0 };
+        let r = sys::export_owned(self.dev.as_fd(), h.raw, flags);
+        let need = sys::VMO_RIGHT_MAP | R_READ | R_DUPLICATE | sys::VMO_RIGHT_TRANSFER;
+        let want = if rights & need == need { OK } else { ACCESS_DENIED };
+        let got = r.as_ref().err().copied().unwrap_or(OK);
+        self.direct(
+            Ioctl::Export,
+            None,
+            got,
+            want,
+            &format!("EXPORT of {kind:?} rights {rights:#x}"),
+        );
+        let Ok(fd) = r else { return true };
+        let fd_writable = rights & R_WRITE != 0;
+
+        // mmap: the fd's checks after mm's own.
+        let first = self.rng.below(size_pages + 3);
+        let pages = match self.rng.below(10) {
+            0 => 0,
+            _ => 1 + self.rng.below(MAX_MAP_PAGES),
+        };
+        let unaligned = self.rng.chance(1, 20);
+        let offset = first * pg() + u64::from(unaligned);
+        let write = self.rng.chance(1, 2);
+        let exec = self.rng.chance(1, 12);
+        let private = self.rng.chance(1, 10);
+        let mut prot = ProtFlags::READ;
+        if write {
+            prot |= ProtFlags::WRITE;
+        }
+        if exec {
+            prot |= ProtFlags::EXEC;
+        }
+        let mflags = if private { MapFlags::PRIVATE } else { MapFlags::SHARED };
+        let want = if pages == 0 || unaligned {
+            EINVAL
+        } else if !private && write && !fd_writable {
+            EACCES
+        } else if exec {
+            EPERM // the fds' filesystem is noexec (and no handle holds EXECUTE)
+        } else if private || (kind == Kind::Slice && first + pages > size_pages) {
+            // No copy-on-write view; a slice maps only inside its window.
+            EINVAL
+        } else {
+            OK
+        };
+        let r = sys::mmap(fd.as_fd(), offset, (pages * pg()) as usize, prot, mflags);
+        let got = r.as_ref().err().copied().unwrap_or(OK);
+        let what = format!(
+            "mmap of {kind:?} ({size_pages} pages) at page {first}{} for {pages} pages, \
+             write {write} exec {exec} private {private}, fd writable {fd_writable}",
+            if unaligned { "+1" } else { "" }
+        );
+        self.direct(Ioctl::Mmap, None, got, want, &what);
+        let Ok(region) = r else { return true };
+        let mut map = Some(Map { region, first, pages });
+
+        for _ in 0..1 + self.rng.below(6) {
+            let Some(m) = map.as_mut() else { break };
+            match self.rng.below(10) {
+                0 | 1 => self.map_read(obj, m),
+                2 | 3 => self.map_write(obj, m),
+                4 | 5 => self.map_madvise(obj, m, size_pages, fd_writable),
+                6 => self.map_mremap(m),
+                7 => {
+                    if !self.map_remap_file_pages(obj, kind, m, size_pages, fd_writable) {
+                        // A failed remap leaves the range unmapped, as any failed MAP_FIXED.
+                        if let Some(m) = map.take() {
+                            std::mem::forget(m.region);
+                        }
+                    }
+                }
+                8 => self.map_mprotect(m, fd_writable),
+                _ => self.fd_calls(&fd, fd_writable),
+            }
+        }
+        drop(map);
+        true
+    }
+
+    /// The VMO pages of the mapping that lie inside the VMO.
+    fn inside(m: &Map, size_pages: u64) -> u64 {
+        size_pages.saturating_sub(m.first).min(m.pages)
+    }
+
+    /// Reads a page through the mapping and compares it with the model.
+    fn map_read(&mut self, obj: ObjId, m: &Map) {
+        let size_pages = self.m.obj(obj).size / pg();
+        let n = Self::inside(m, size_pages);
+        if n == 0 {
+            return;
+        }
+        let k = self.rng.below(n);
+        let mut buf = vec![0u8; pg() as usize];
+        let r = m.region.read((k * pg()) as usize, &mut buf).err().unwrap_or(OK);
+        let vmo_page = m.first + k;
+        let mismatch = self.m.check_read(obj, vmo_page * pg(), &buf);
+        self.direct(Ioctl::MapRead, None, r, OK, "read through a mapping");
+        if let Some(why) = mismatch {
+            self.direct(
+                Ioctl::MapRead,
+                None,
+                -1,
+                OK,
+                &format!("mapping read of page {vmo_page}: {why}"),
+            );
+        }
+        self.m.fault_in(obj, vmo_page);
+    }
+
+    /// Writes a few bytes through a writable mapping; the model follows.
+    fn map_write(&mut self, obj: ObjId, m: &Map) {
+        let size_pages = self.m.obj(obj).size / pg();
+        let n = Self::inside(m, size_pages);
+        if n == 0 || !m.region.prot().contains(ProtFlags::WRITE) {
+            return;
+        }
+        let k = self.rng.below(n);
+        let at = self.rng.below(pg() - 16);
+        let mut data = [0u8; 16];
+        self.rng.fill(&mut data);
+        let r = m.region.write((k * pg() + at) as usize, &data).err().unwrap_or(OK);
+        self.direct(Ioctl::MapWrite, None, r, OK, "write through a mapping");
+        if r == OK {
+            let vmo_page = m.first + k;
+            // The write fault allocated (and cleared) the page if it had none.
+            self.m.fault_in(obj, vmo_page);
+            self.m.write(obj, vmo_page * pg() + at, &data);
+        }
+    }
+
+    /// One madvise advice over a part of the mapping.
+    fn map_madvise(&mut self, obj: ObjId, m: &Map, size_pages: u64, fd_writable: bool) {
+        let advice = ADVICE[self.rng.index(ADVICE.len())];
+        // Advice that changes the VMA's flags goes to the whole mapping: on a part of it, it
+        // would split the VMA, and remap_file_pages refuses a range of VMAs whose flags differ.
+        let (start, len) = if FLAG_ADVICE.contains(&advice) {
+            (0, m.pages)
+        } else {
+            let start = self.rng.below(m.pages);
+            (start, 1 + self.rng.below(m.pages - start))
+        };
+        // SAFETY: the range lies inside the mapping this episode owns, which holds no Rust
+        // objects; no advice here unmaps it (REMOVE and DONTNEED only drop page-table entries
+        // of a shared file mapping, or fail).
+        let r = unsafe {
+            libc::madvise(
+                m.region.as_ptr().add((start * pg()) as usize).cast(),
+                (len * pg()) as usize,
+                advice,
+            )
+        };
+        let got = if r == 0 { OK } else { last_errno() };
+        let want = match advice {
+            libc::MADV_REMOVE if !fd_writable => Some(EACCES), // not VM_SHARED|VM_MAYWRITE
+            libc::MADV_REMOVE => Some(EOPNOTSUPP),             // the fd has no fallocate
+            MADV_COLLAPSE => Some(EINVAL), // VM_DONTEXPAND: no huge-page collapse
+            libc::MADV_FREE | libc::MADV_WIPEONFORK => Some(EINVAL), // not for file mappings
+            _ => None,
+        };
+        self.stats.iterations += 1;
+        self.stats.reached((Ioctl::Madvise, Some(advice as u32), got));
+        if let Some(want) = want
+            && want != got
+        {
+            self.direct(Ioctl::Madvise, Some(advice as u32), got, want, "madvise");
+        }
+        if matches!(advice, libc::MADV_POPULATE_READ | libc::MADV_POPULATE_WRITE) {
+            // Every page of the range inside the VMO was faulted in (all of them on success;
+            // some on failure, e.g. a write populate of a read-only mapping).
+            let end = (start + len).min(Self::inside(m, size_pages));
+            for k in start..end {
+                if got == OK {
+                    self.m.fault_in(obj, m.first + k);
+                } else {
+                    self.m.write_unknown(obj, (m.first + k) * pg(), pg());
+                }
+            }
+        }
+    }
+
+    /// `mremap` may never grow a VMO mapping (VM_DONTEXPAND): EFAULT.
+    fn map_mremap(&mut self, m: &Map) {
+        let len = (m.pages * pg()) as usize;
+        let grow = len + (1 + self.rng.below(4)) as usize * pg() as usize;
+        let flags = if self.rng.chance(1, 2) { libc::MREMAP_MAYMOVE } else { 0 };
+        // SAFETY: asks to grow the mapping this episode owns; the call must fail and change
+        // nothing (checked: a success is a mismatch, and the episode then leaks the range
+        // rather than unmapping something it no longer knows).
+        let r = unsafe { libc::mremap(m.region.as_ptr().cast(), len, grow, flags) };
+        let got = if r == libc::MAP_FAILED { last_errno() } else { OK };
+        self.direct(Ioctl::Mremap, None, got, libc::EFAULT, "mremap growing a VMO mapping");
+    }
+
+    /// `remap_file_pages` of the whole mapping to another page offset: the
+    /// fd's mmap checks it (a slice's window: EINVAL, which leaves the range
+    /// unmapped). A read-only fd's mapping is not VM_SHARED: EINVAL, and the
+    /// mapping stays. Returns whether the mapping is still there.
+    fn map_remap_file_pages(
+        &mut self,
+        obj: ObjId,
+        kind: Kind,
+        m: &mut Map,
+        size_pages: u64,
+        fd_writable: bool,
+    ) -> bool {
+        let to = self.rng.below(size_pages + 3);
+        let want = if !fd_writable || (kind == Kind::Slice && to + m.pages > size_pages) {
+            EINVAL
+        } else {
+            OK
+        };
+        // SAFETY: remaps the range this episode owns onto the same fd (or fails and leaves
+        // it unmapped, which the caller then forgets).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_remap_file_pages,
+                m.region.as_ptr(),
+                (m.pages * pg()) as usize,
+                0,
+                to as usize,
+                0,
+            )
+        };
+        let got = if r == 0 { OK } else { last_errno() };
+        self.direct(
+            Ioctl::RemapFilePages,
+            None,
+            got,
+            want,
+            &format!("remap_file_pages to page {to} ({kind:?} of {size_pages} pages)"),
+        );
+        if got == OK {
+            m.first = to;
+            // MAP_POPULATE: every page inside the VMO was faulted in.
+            for k in 0..Self::inside(m, size_pages) {
+                self.m.fault_in(obj, to + k);
+            }
+        }
+        got == OK || !fd_writable
+    }
+
+    /// `mprotect`: never executable; writable only through a writable fd.
+    fn map_mprotect(&mut self, m: &Map, fd_writable: bool) {
+        let len = (m.pages * pg()) as usize;
+        let (prot, want) = if self.rng.chance(1, 2) {
+            (libc::PROT_READ | libc::PROT_EXEC, EACCES)
+        } else {
+            (libc::PROT_READ | libc::PROT_WRITE, if fd_writable { OK } else { EACCES })
+        };
+        // SAFETY: changes the protection of the mapping this episode owns; its accessors check
+        // `writable` before they write.
+        let r = unsafe { libc::mprotect(m.region.as_ptr().cast(), len, prot) };
+        let got = if r == 0 { OK } else { last_errno() };
+        self.direct(Ioctl::Mprotect, Some(prot as u32), got, want, "mprotect of a VMO mapping");
+        // `MappedRegion` keeps the protection it was made with, so its writes stay with the
+        // mappings made writable.
+    }
+
+    /// `ftruncate` and `fallocate` on the fd: never change the VMO.
+    fn fd_calls(&mut self, fd: &OwnedFd, fd_writable: bool) {
+        let size = (self.rng.below(64) * pg()) as i64;
+        // SAFETY: plain syscalls on an fd this episode owns.
+        let r = unsafe { libc::ftruncate(fd.as_raw_fd(), size) };
+        let got = if r == 0 { OK } else { last_errno() };
+        let want = if fd_writable { EPERM } else { EINVAL };
+        self.direct(Ioctl::Ftruncate, None, got, want, "ftruncate of a VMO fd");
+        let mode = if self.rng.chance(1, 2) {
+            0
+        } else {
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE
+        };
+        // SAFETY: as above.
+        let r = unsafe { libc::fallocate(fd.as_raw_fd(), mode, 0, pg() as i64) };
+        let got = if r == 0 { OK } else { last_errno() };
+        let want = if fd_writable { EOPNOTSUPP } else { EBADF };
+        self.direct(Ioctl::Fallocate, Some(mode as u32), got, want, "fallocate of a VMO fd");
+    }
+}
