@@ -506,3 +506,155 @@ fn madvise_collapse_cannot_fill_a_pager_vmo() {
     assert_eq!(committed(&pv), pg(), "the holes stay holes");
     assert_eq!(pager.wait(Some(Duration::ZERO)).map(|p| p.kind), Err(Status::TIMED_OUT));
 }
+
+/// A fault taken in kernel mode (the copy of a WRITE ioctl whose source is
+/// a pager VMO's hole) waits killably: handled signals sent to the waiting
+/// thread neither end the wait nor make it spin (an interruptible wait ended
+/// at once and the fault was retried at once, for as long as the signal was
+/// pending); the write completes once the page is supplied.
+#[test]
+fn a_kernel_mode_fault_waits_without_spinning_on_a_handled_signal() {
+    let _g = shared();
+    extern "C" fn nothing(_: i32) {}
+    let dev = dev();
+    let pager = Pager::create(&dev).unwrap();
+    let pv = pager.create_vmo(13, 2 * pg()).unwrap();
+    let m = Arc::new(pv.map(0, 2 * up(), false).unwrap());
+    let sink = new_vmo(&dev, 1);
+    // SAFETY: installs a handler that does nothing (with SA_RESTART).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = nothing as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn({
+        let m = m.clone();
+        move || {
+            // SAFETY: unblocks SIGUSR1 for this thread; `pthread_self` has no preconditions.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGUSR1);
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                tx.send((libc::pthread_self(), rustix::thread::gettid().as_raw_nonzero().get()))
+                    .unwrap();
+            }
+            // SAFETY: reads 8 bytes of the mapping `m` owns (a kernel copy, which faults).
+            let buf = unsafe { std::slice::from_raw_parts(m.as_ptr().add(up()), 8) };
+            sink.write(buf, 0).map(|()| sink.read_to_vec(0, 8).unwrap())
+        }
+    });
+    let (pthread, tid) = rx.recv().unwrap();
+    let req = next_read(&pager, 13);
+    let stat = || std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+    // Fields after the command: state is the 1st, utime and stime the 12th and 13th.
+    let fields = |s: &str| -> (char, u64) {
+        let rest: Vec<&str> = s.rsplit_once(") ").unwrap().1.split_whitespace().collect();
+        (
+            rest[0].chars().next().unwrap(),
+            rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap(),
+        )
+    };
+    let start = Instant::now();
+    while fields(&stat()).0 != 'D' {
+        assert!(start.elapsed() < WAIT, "the writer never went to sleep: {}", stat());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (_, cpu_before) = fields(&stat());
+    for _ in 0..20 {
+        // SAFETY: the thread is alive until joined below.
+        unsafe { libc::pthread_kill(pthread, libc::SIGUSR1) };
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let (state, cpu_after) = fields(&stat());
+    assert_eq!(state, 'D', "the writer still waits for the pager");
+    assert!(!t.is_finished(), "the signals ended the wait");
+    // Clock ticks (10 ms each): a spinning fault would burn the whole half second.
+    assert!(cpu_after - cpu_before < 10, "the waiting fault used {} ticks", cpu_after - cpu_before);
+    assert_eq!(req.range(), pg()..2 * pg());
+    supply_pattern(&dev, &pager, &pv, pg()..2 * pg());
+    assert_eq!(t.join().unwrap(), Ok(pattern(pg()..pg() + 8)));
+}
+
+/// MADV_PAGEOUT of pages others map needs write permission on the mapped
+/// file (`can_do_file_pageout`): an unprivileged process holding a
+/// read-only VMO fd cannot push the pages out, one holding a writable fd
+/// can (the fd inode's mode states the fd's WRITE right).
+#[test]
+fn only_a_writable_fd_lets_an_unprivileged_process_page_out() {
+    let _g = shared();
+    if !std::fs::read_to_string("/proc/swaps").unwrap().contains("/dev/") {
+        eprintln!("no swap in this guest: skipped");
+        return;
+    }
+    let dev = dev();
+    for writable in [false, true] {
+        let v = patterned(&dev);
+        let mut rights = Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER;
+        if writable {
+            rights |= Rights::WRITE;
+        }
+        let fd = v.duplicate(rights).unwrap().export_fd().unwrap();
+        let resident = paged_out_by_nobody(fd.as_raw_fd());
+        if writable {
+            assert!(resident < 16, "a writable fd: the pages went to swap ({resident} resident)");
+        } else {
+            assert_eq!(resident, 16, "a read-only fd: every page stays");
+        }
+        assert_pattern(&v, "after the page-out");
+    }
+}
+
+/// Forks a child that becomes `nobody`, maps `fd` read-only, faults its 16
+/// pages in, asks MADV_PAGEOUT and reports how many pages stay resident.
+fn paged_out_by_nobody(fd: i32) -> u32 {
+    let p = up();
+    let mut pipe = [0i32; 2];
+    // SAFETY: a plain pipe.
+    assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+    // SAFETY: the child makes only raw syscalls (no allocation, no locks) and ends with
+    // `_exit`; the parent waits for it.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", errno());
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls only, on memory the child maps itself.
+        unsafe {
+            let mut out = [255u8; 1];
+            if libc::setgid(65534) == 0 && libc::setuid(65534) == 0 {
+                let a = libc::mmap(
+                    std::ptr::null_mut(),
+                    16 * p,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    fd,
+                    0,
+                );
+                if a != libc::MAP_FAILED {
+                    for i in 0..16 {
+                        std::ptr::read_volatile(a.cast::<u8>().add(i * p));
+                    }
+                    libc::madvise(a, 16 * p, libc::MADV_PAGEOUT);
+                    let mut vec = [0u8; 16];
+                    if libc::mincore(a, 16 * p, vec.as_mut_ptr()) == 0 {
+                        out[0] = vec.iter().filter(|b| **b & 1 != 0).count() as u8;
+                    }
+                }
+            }
+            libc::write(pipe[1], out.as_ptr().cast(), 1);
+            libc::_exit(0);
+        }
+    }
+    let mut out = [0u8; 1];
+    let mut status = 0;
+    // SAFETY: reads the child's one byte, reaps it and closes the pipe.
+    unsafe {
+        libc::close(pipe[1]);
+        assert_eq!(libc::read(pipe[0], out.as_mut_ptr().cast(), 1), 1);
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        libc::close(pipe[0]);
+    }
+    assert_ne!(out[0], 255, "the child could not become nobody or map the fd");
+    u32::from(out[0])
+}
