@@ -633,6 +633,17 @@ void *vmo_vma_fd_priv(struct vm_area_struct *vma)
 /* ---- waits of pager requests ------------------------------------------------ */
 
 /*
+ * The calling thread's id. Read here rather than through the kernel crate's
+ * Task::pid(), which on the GCC-built guest kernel returned the same value
+ * for every thread (found by a guest test whose sixteen faulting threads
+ * shared one failure record).
+ */
+pid_t vmo_current_tid(void)
+{
+	return task_pid_nr(current);
+}
+
+/*
  * Sleeps until *@done is non-zero, on the kernel's hashed variable wait
  * queues: killable (only a fatal signal ends the wait; for faults taken in
  * kernel mode, which would otherwise retry at once while a handled signal is

@@ -40,6 +40,7 @@ bool vmo_fd_file_priv(struct file *file, void **priv);
 void vmo_vma_set_ops(struct vm_area_struct *vma, unsigned long pgoff);
 void *vmo_vma_fd_priv(struct vm_area_struct *vma);
 int vmo_wait_done(int *done, bool killable);
+int vmo_current_tid(void);
 void vmo_set_done(int *done);
 
 /* Implemented in Rust (rust/vmofd.rs): the VMO fd's file, inode and VMA operations. */

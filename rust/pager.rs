@@ -61,6 +61,13 @@ use kernel::{
 extern "C" {
     fn vmo_wait_done(done: *mut c_int, killable: bool) -> c_int;
     fn vmo_set_done(done: *mut c_int);
+    fn vmo_current_tid() -> c_int;
+}
+
+/// The calling thread's id.
+fn current_tid() -> i32 {
+    // SAFETY: no preconditions.
+    unsafe { vmo_current_tid() }
 }
 
 /// Pages filled (or zeroed) under the pager's lock before it is released again.
@@ -693,7 +700,7 @@ impl PageSource {
             return;
         };
         if !matches!(s, Status::Kernel(_)) {
-            let tid = kernel::current!().pid();
+            let tid = current_tid();
             let mut inner = self.core.inner.lock();
             let st = self.state.access_mut(&mut inner);
             st.failures.insert(node.into_node((pgoff, tid), ()));
@@ -702,7 +709,7 @@ impl PageSource {
 
     /// Whether this thread's last fault on `pgoff` failed (and forgets it).
     pub(crate) fn take_fault_failure(&self, pgoff: u64) -> bool {
-        let tid = kernel::current!().pid();
+        let tid = current_tid();
         let mut inner = self.core.inner.lock();
         let st = self.state.access_mut(&mut inner);
         st.failures.remove(&(pgoff, tid)).is_some()

@@ -404,10 +404,12 @@ fn a_fault_that_cannot_be_retried_does_not_wait_for_the_pager() {
 }
 
 /// Sixteen threads fault on one absent page of a pager VMO from kernel mode
-/// (a WRITE ioctl whose source buffer is the mapping) and sleep on its
-/// request, which the pager fails (and fails again, should a thread ask
-/// again): every thread gets its failure (EFAULT, the mapping's SIGBUS seen
-/// from a copy) and none is left waiting.
+/// (a WRITE ioctl whose source buffer is the mapping) and all sleep on its
+/// one request, which the pager fails: every thread gets its failure
+/// (EFAULT, the mapping's SIGBUS seen from a copy) and none asks again.
+/// (With failures kept in a fixed table of eight, or keyed by a thread id
+/// that was the same for every thread, some were lost: those threads asked
+/// again.)
 #[test]
 fn a_failed_request_reaches_every_faulting_thread() {
     let _g = shared();
@@ -447,20 +449,19 @@ fn a_failed_request_reaches_every_faulting_thread() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(tids.iter().all(|&t| asleep(t)));
     assert_eq!(pager.fail(&pv, pg()..2 * pg(), Status::IO), Ok(()));
-    let mut requests = 1;
     for t in threads {
         while !t.is_finished() {
             assert!(start.elapsed() < 2 * WAIT, "a faulting thread still waits");
             if let Ok(p) = pager.wait(Some(Duration::ZERO)) {
-                requests += 1;
-                assert_eq!(p.range(), pg()..2 * pg(), "{p:?}");
-                assert_eq!(pager.fail(&pv, p.range(), Status::IO), Ok(()));
+                // Fail it too, so that the thread ends, and report the lost failure.
+                let _ = pager.fail(&pv, p.range(), Status::IO);
+                panic!("a thread asked again ({p:?}): its failure was lost");
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(t.join().unwrap(), Err(Status::INVALID_ARGS), "EFAULT for each thread");
     }
-    println!("16 faulting threads: {requests} request(s)");
+    assert_eq!(pager.wait(Some(Duration::ZERO)).map(|p| p.kind), Err(Status::TIMED_OUT));
 }
 
 /// MADV_COLLAPSE over a 2 MiB-aligned mapping of a pager-backed VMO with one
