@@ -97,7 +97,7 @@ for p in "${progs[@]}"; do
         run/vmoctl) echo "demo" ;;
         run/vmo-bench) echo "--quick --mode $bmode" ;;
         bench/vmo-bench) echo "--mode $bmode" ;;
-        */vmo-fuzz) echo "--seconds ${FUZZ_SECONDS:-30}${FUZZ_SEED:+ --seed $FUZZ_SEED}" ;;
+        */vmo-fuzz) echo "--seconds ${FUZZ_SECONDS:-30}${FUZZ_SEED:+ --seed $FUZZ_SEED} ${FUZZ_ARGS:-}" ;;
         test/*) echo "--test-threads=2 ${VMO_TEST_FILTER:-}" ;;
     esac >"$root/args/$name"
 done

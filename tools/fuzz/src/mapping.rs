@@ -89,6 +89,8 @@ struct Map {
     /// The VMO page the mapping starts at.
     first: u64,
     pages: u64,
+    /// MADV_DONTFORK is in force: a child does not inherit the mapping.
+    dontfork: bool,
 }
 
 impl Worker {
@@ -121,16 +123,21 @@ impl Worker {
             None,
             got,
             want,
-            &format!("EXPORT of {kind:?} rights {rights:#x}"),
+            &format!("EXPORT of {kind:?} obj {obj} rights {rights:#x}"),
         );
         let Ok(fd) = r else { return true };
         let fd_writable = rights & R_WRITE != 0;
+        if self.rng.chance(1, 3) {
+            self.import(&fd, obj, rights);
+        }
 
         // mmap: the fd's checks after mm's own.
         let first = self.rng.below(size_pages + 3);
+        // At least two pages: a one-page mapping could land in the arena's one-page hole
+        // (raw.rs), which must stay unmapped.
         let pages = match self.rng.below(10) {
             0 => 0,
-            _ => 1 + self.rng.below(MAX_MAP_PAGES),
+            _ => 2 + self.rng.below(MAX_MAP_PAGES - 1),
         };
         let unaligned = self.rng.chance(1, 20);
         let offset = first * pg() + u64::from(unaligned);
@@ -166,9 +173,14 @@ impl Worker {
         );
         self.direct(Ioctl::Mmap, None, got, want, &what);
         let Ok(region) = r else { return true };
-        let mut map = Some(Map { region, first, pages });
+        let mut map = Some(Map { region, first, pages, dontfork: false });
 
         for _ in 0..1 + self.rng.below(6) {
+            if self.cfg.trace {
+                let mut info = sys::vmo_info { handle: h.raw, ..Default::default() };
+                let _ = sys::get_info(self.dev.as_fd(), &mut info);
+                println!("trace: committed {:#x}", info.committed_bytes);
+            }
             let Some(m) = map.as_mut() else { break };
             match self.rng.below(10) {
                 0 | 1 => self.map_read(obj, m),
@@ -184,11 +196,104 @@ impl Worker {
                     }
                 }
                 8 => self.map_mprotect(m, fd_writable),
+                9 if self.rng.chance(1, 3) => self.map_fork_read(obj, m),
                 _ => self.fd_calls(&fd, fd_writable),
             }
         }
         drop(map);
         true
+    }
+
+    /// IMPORT of the fd into this worker's table with a random rights mask:
+    /// the fd's rights reduced (INVALID_ARGS for more), naming the same VMO.
+    fn import(&mut self, fd: &OwnedFd, obj: ObjId, rights: u32) {
+        let req = match self.rng.below(4) {
+            0 => SAME_RIGHTS,
+            1 => rights & self.rng.next_u32(),
+            2 => self.rng.next_u32(),
+            _ => rights,
+        };
+        let mut a = sys::vmo_import_args { fd: fd.as_raw_fd(), rights: req, ..Default::default() };
+        let got = sys::import(self.dev.as_fd(), &mut a).err().unwrap_or(OK);
+        let new = reduce(rights, req);
+        let want = if new.is_some() { OK } else { INVALID_ARGS };
+        self.direct(
+            Ioctl::Import,
+            None,
+            got,
+            want,
+            &format!("IMPORT with rights {req:#x} of an fd with {rights:#x}"),
+        );
+        if got == OK {
+            self.m.add_handle(a.handle, obj, new.unwrap_or(rights));
+        }
+    }
+
+    /// A forked child reads a page through the inherited mapping (fork keeps
+    /// shared mappings) and reports a checksum, which must match the model.
+    fn map_fork_read(&mut self, obj: ObjId, m: &Map) {
+        let size_pages = self.m.obj(obj).size / pg();
+        let n = Self::inside(m, size_pages);
+        if n == 0 || m.dontfork {
+            return;
+        }
+        let k = self.rng.below(n);
+        let vmo_page = m.first + k;
+        let mut pipe = [0i32; 2];
+        // SAFETY: a plain pipe.
+        if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
+            return;
+        }
+        let p = pg() as usize;
+        let page = m.region.as_ptr().wrapping_add(k as usize * p);
+        // SAFETY: the child only reads the page (inside the VMO, so no SIGBUS) with volatile
+        // loads, writes to the pipe and calls `_exit`: no allocation or lock after fork in a
+        // multithreaded process. The parent reaps it.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: as above.
+            unsafe {
+                let mut sum: u64 = 0;
+                for i in 0..p {
+                    sum = sum
+                        .wrapping_mul(31)
+                        .wrapping_add(u64::from(std::ptr::read_volatile(page.add(i))));
+                }
+                let b = sum.to_le_bytes();
+                libc::write(pipe[1], b.as_ptr().cast(), 8);
+                libc::_exit(0);
+            }
+        }
+        let mut b = [0u8; 8];
+        let mut status = 0;
+        // SAFETY: reads the child's checksum, reaps the child, closes the pipe.
+        let got = unsafe {
+            libc::close(pipe[1]);
+            let n = if pid > 0 { libc::read(pipe[0], b.as_mut_ptr().cast(), 8) } else { -1 };
+            if pid > 0 {
+                libc::waitpid(pid, &mut status, 0);
+            }
+            libc::close(pipe[0]);
+            n
+        };
+        if pid < 0 || got != 8 {
+            self.direct(Ioctl::MapFork, None, -1, OK, "fork a reader of the mapping");
+            return;
+        }
+        self.m.fault_in(obj, vmo_page, false);
+        let bytes: Option<Vec<u8>> =
+            (0..pg()).map(|i| self.m.byte(obj, vmo_page * pg() + i)).collect();
+        let got = u64::from_le_bytes(b);
+        let want = bytes
+            .map(|v| v.iter().fold(0u64, |s, &b| s.wrapping_mul(31).wrapping_add(u64::from(b))));
+        let r = if want.is_none_or(|w| w == got) { OK } else { -1 };
+        self.direct(
+            Ioctl::MapFork,
+            None,
+            r,
+            OK,
+            &format!("a forked child's checksum of VMO page {vmo_page}"),
+        );
     }
 
     /// The VMO pages of the mapping that lie inside the VMO.
@@ -218,7 +323,7 @@ impl Worker {
                 &format!("mapping read of page {vmo_page}: {why}"),
             );
         }
-        self.m.fault_in(obj, vmo_page);
+        self.m.fault_in(obj, vmo_page, false);
     }
 
     /// Writes a few bytes through a writable mapping; the model follows.
@@ -237,13 +342,13 @@ impl Worker {
         if r == OK {
             let vmo_page = m.first + k;
             // The write fault allocated (and cleared) the page if it had none.
-            self.m.fault_in(obj, vmo_page);
+            self.m.fault_in(obj, vmo_page, true);
             self.m.write(obj, vmo_page * pg() + at, &data);
         }
     }
 
     /// One madvise advice over a part of the mapping.
-    fn map_madvise(&mut self, obj: ObjId, m: &Map, size_pages: u64, fd_writable: bool) {
+    fn map_madvise(&mut self, obj: ObjId, m: &mut Map, size_pages: u64, fd_writable: bool) {
         let advice = ADVICE[self.rng.index(ADVICE.len())];
         // Advice that changes the VMA's flags goes to the whole mapping: on a part of it, it
         // would split the VMA, and remap_file_pages refuses a range of VMAs whose flags differ.
@@ -264,6 +369,12 @@ impl Worker {
             )
         };
         let got = if r == 0 { OK } else { last_errno() };
+        if got == OK && advice == libc::MADV_DONTFORK {
+            m.dontfork = true;
+        }
+        if got == OK && advice == libc::MADV_DOFORK {
+            m.dontfork = false;
+        }
         let want = match advice {
             libc::MADV_REMOVE if !fd_writable => Some(EACCES), // not VM_SHARED|VM_MAYWRITE
             libc::MADV_REMOVE => Some(EOPNOTSUPP),             // the fd has no fallocate
@@ -273,6 +384,15 @@ impl Worker {
         };
         self.stats.iterations += 1;
         self.stats.reached((Ioctl::Madvise, Some(advice as u32), got));
+        if self.cfg.trace {
+            println!(
+                "trace w{} #{}: madvise {advice} pages {start}+{len} of a mapping at VMO page {}: {}",
+                self.cfg.id,
+                self.iter,
+                m.first,
+                status_name(got)
+            );
+        }
         if let Some(want) = want
             && want != got
         {
@@ -284,7 +404,7 @@ impl Worker {
             let end = (start + len).min(Self::inside(m, size_pages));
             for k in start..end {
                 if got == OK {
-                    self.m.fault_in(obj, m.first + k);
+                    self.m.fault_in(obj, m.first + k, advice == libc::MADV_POPULATE_WRITE);
                 } else {
                     self.m.write_unknown(obj, (m.first + k) * pg(), pg());
                 }
@@ -345,9 +465,10 @@ impl Worker {
         );
         if got == OK {
             m.first = to;
-            // MAP_POPULATE: every page inside the VMO was faulted in.
+            // MAP_POPULATE: every page inside the VMO was faulted in (read faults: the
+            // mapping is shared).
             for k in 0..Self::inside(m, size_pages) {
-                self.m.fault_in(obj, to + k);
+                self.m.fault_in(obj, to + k, false);
             }
         }
         got == OK || !fd_writable

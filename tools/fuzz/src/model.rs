@@ -15,7 +15,11 @@
 //!   (`shmem_get_folio_gfp`, `SGP_FALLOC`), which makes it [`Page::Data`];
 //! * [`Page::Data`]: written (shmem marks the folio uptodate), with its bytes;
 //! * [`Page::Unknown`]: a `WRITE` faulted part-way through it: it may or may
-//!   not be allocated, and its bytes are not checked.
+//!   not be allocated, and its bytes are not checked;
+//! * [`Page::ZeroMaybe`]: a read fault through a mapping allocated it over a
+//!   hole: it reads as zeros, and it is clean, so reclaim may drop it again
+//!   at any time (shmem: "the mm can drop undirtied hole pages behind our
+//!   back"): it may or may not be committed.
 
 use std::collections::BTreeMap;
 
@@ -66,6 +70,8 @@ pub enum Page {
     Data(Box<[u8]>),
     /// May or may not be allocated; unknown bytes.
     Unknown,
+    /// Zeros; may or may not be allocated (a clean page a read fault made).
+    ZeroMaybe,
 }
 
 /// One object (VMO or event) of the model.
@@ -532,6 +538,8 @@ impl Model {
                             Page::Committed => continue,
                             Page::Data(d) => Page::Data(d.clone()),
                             Page::Unknown => Page::Unknown,
+                            // Copied if reclaim has not dropped it: zeros either way.
+                            Page::ZeroMaybe => Page::ZeroMaybe,
                         };
                         o.pages.insert(p - first, copy);
                     }
@@ -623,7 +631,9 @@ impl Model {
         if !o.content_known || o.racy {
             return None;
         }
-        let unknown = o.pages.values().filter(|p| matches!(p, Page::Unknown)).count() as u64;
+        let unknown =
+            o.pages.values().filter(|p| matches!(p, Page::Unknown | Page::ZeroMaybe)).count()
+                as u64;
         let lo = o.pages.len() as u64 - unknown;
         Some((lo * pg(), (lo + unknown) * pg()))
     }
@@ -647,6 +657,9 @@ impl Model {
                 // ("SGP_FALLOC on a folio fallocated earlier must initialize
                 // it now"): cleared and marked uptodate, so snapshots copy it.
                 Some(page @ Page::Committed) => *page = Page::Data(vec![0; pg() as usize].into()),
+                // Allocated now either way, as a clean page kept or a fresh !uptodate one
+                // (which a snapshot would not copy): only the zeros are known.
+                Some(page @ Page::ZeroMaybe) => *page = Page::Unknown,
                 Some(_) => {}
                 None => {
                     o.pages.insert(p, Page::Committed);
@@ -701,7 +714,7 @@ impl Model {
             let page = o.pages.entry(p).or_insert(Page::Committed);
             match page {
                 Page::Unknown => {}
-                Page::Committed => {
+                Page::Committed | Page::ZeroMaybe => {
                     let mut d = vec![0u8; ps as usize].into_boxed_slice();
                     d[(s - p * ps) as usize..(e - p * ps) as usize].copy_from_slice(src);
                     *page = Page::Data(d);
@@ -713,17 +726,29 @@ impl Model {
         }
     }
 
-    /// A fault through a mapping of `id` on VMO page `vmo_page` allocated the page if it
-    /// had none, cleared (as it clears one COMMIT allocated): it holds data (zeros) now.
-    pub fn fault_in(&mut self, id: ObjId, vmo_page: u64) {
+    /// A fault through a mapping of `id` on VMO page `vmo_page` (a write fault with
+    /// `write`): a hole gets a cleared page, which a write dirties and a read leaves clean
+    /// (droppable: [`Page::ZeroMaybe`]); a page COMMIT allocated (dirty, not uptodate) is
+    /// cleared and kept: data (zeros).
+    pub fn fault_in(&mut self, id: ObjId, vmo_page: u64, write: bool) {
         let (o, base) = self.owner_mut(id);
         if !o.content_known {
             o.extra_pages += 1;
             return;
         }
         let p = base / pg() + vmo_page;
-        if matches!(o.pages.get(&p), None | Some(Page::Committed)) {
-            o.pages.insert(p, Page::Data(vec![0; pg() as usize].into_boxed_slice()));
+        let zeros = || Page::Data(vec![0; pg() as usize].into_boxed_slice());
+        match o.pages.get(&p) {
+            None if !write => {
+                o.pages.insert(p, Page::ZeroMaybe);
+            }
+            None | Some(Page::Committed) => {
+                o.pages.insert(p, zeros());
+            }
+            Some(Page::ZeroMaybe) if write => {
+                o.pages.insert(p, zeros());
+            }
+            Some(_) => {}
         }
     }
 
@@ -757,6 +782,18 @@ impl Model {
         }
     }
 
+    /// The byte at `off` of `id` as the model has it (`None`: unknown).
+    pub fn byte(&self, id: ObjId, off: u64) -> Option<u8> {
+        let (owner, base) = self.window(id);
+        let ps = pg();
+        let pos = base + off;
+        match self.obj(owner).pages.get(&(pos / ps)) {
+            None | Some(Page::Committed | Page::ZeroMaybe) => Some(0),
+            Some(Page::Data(d)) => Some(d[(pos % ps) as usize]),
+            Some(Page::Unknown) => None,
+        }
+    }
+
     /// Compares what a READ of `data.len()` bytes at `off` through `id`
     /// returned with the model; describes the first difference.
     pub fn check_read(&self, id: ObjId, off: u64, data: &[u8]) -> Option<String> {
@@ -766,7 +803,7 @@ impl Model {
         for (i, &got) in data.iter().enumerate() {
             let pos = base + off + i as u64;
             let want = match o.pages.get(&(pos / ps)) {
-                None | Some(Page::Committed) => 0,
+                None | Some(Page::Committed | Page::ZeroMaybe) => 0,
                 Some(Page::Data(d)) => d[(pos % ps) as usize],
                 Some(Page::Unknown) => continue,
             };

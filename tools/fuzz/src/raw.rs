@@ -17,8 +17,8 @@
 //! The hole is unmapped after the arena is made. The kernel is only ever
 //! *given* it where it only reads (`_IOW` argument structs and `WRITE`
 //! sources): another thread of this process could map something there later
-//! (only a mapping of at most one page fits; nothing in the fuzzer makes one
-//! after start-up), and then the worst outcome is a spurious mismatch, never a
+//! (only a mapping of at most one page fits; the mapping episodes map at
+//! least two pages), and then the worst outcome is a spurious mismatch, never a
 //! write into someone else's memory. Every destination the kernel writes to
 //! is a `PROT_NONE` or read-only page, a kernel address, page 0, or the
 //! straddle page, which no Rust reference ever points into.

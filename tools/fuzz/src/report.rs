@@ -156,11 +156,15 @@ pub enum Ioctl {
     Ftruncate,
     /// `fallocate` of a VMO fd (op: the mode).
     Fallocate,
+    /// `VMO_IOC_IMPORT` of an exported fd.
+    Import,
+    /// A forked child reading through an inherited mapping.
+    MapFork,
 }
 
 impl Ioctl {
     /// Every value, in order.
-    pub const ALL: [Ioctl; 23] = [
+    pub const ALL: [Ioctl; 25] = [
         Ioctl::Create,
         Ioctl::CreateChild,
         Ioctl::Close,
@@ -184,6 +188,8 @@ impl Ioctl {
         Ioctl::Mprotect,
         Ioctl::Ftruncate,
         Ioctl::Fallocate,
+        Ioctl::Import,
+        Ioctl::MapFork,
     ];
 
     /// The name used in reports.
@@ -212,6 +218,8 @@ impl Ioctl {
             Ioctl::Mprotect => "mprotect",
             Ioctl::Ftruncate => "ftruncate",
             Ioctl::Fallocate => "fallocate",
+            Ioctl::Import => "IMPORT",
+            Ioctl::MapFork => "fork-read",
         }
     }
 

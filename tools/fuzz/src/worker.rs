@@ -119,7 +119,7 @@ impl Args {
             Ioctl::OpRange => 40,
             Ioctl::GetInfo => 88,
             Ioctl::Unknown => 64,
-            Ioctl::Export => 16,
+            Ioctl::Export | Ioctl::Import => 16,
             // Not ioctls: the mapping episodes make these calls, never from an `Args`.
             Ioctl::Mmap
             | Ioctl::MapRead
@@ -129,7 +129,8 @@ impl Args {
             | Ioctl::RemapFilePages
             | Ioctl::Mprotect
             | Ioctl::Ftruncate
-            | Ioctl::Fallocate => 0,
+            | Ioctl::Fallocate
+            | Ioctl::MapFork => 0,
         }
     }
 }
@@ -355,6 +356,15 @@ impl Worker {
     /// Counts a call made outside the model and reports it unless it gave
     /// `want` (`got` -1: a failure that is not a call's result).
     fn direct(&mut self, ioctl: Ioctl, op: Option<u32>, got: i32, want: i32, what: &str) {
+        if self.cfg.trace {
+            println!(
+                "trace w{} #{}: {what}: {} (expected {})",
+                self.cfg.id,
+                self.iter,
+                status_name(got),
+                status_name(want)
+            );
+        }
         self.stats.iterations += 1;
         if got >= 0 {
             self.stats.reached((ioctl, op, got));
@@ -593,6 +603,8 @@ impl Worker {
             // `kind` < 13 picks one of the first 13, the ioctls of an `Args`; the mapping
             // episode makes the others.
             Ioctl::Export
+            | Ioctl::Import
+            | Ioctl::MapFork
             | Ioctl::Mmap
             | Ioctl::MapRead
             | Ioctl::MapWrite

@@ -267,6 +267,7 @@ fn swapped_out_pages_are_copied_by_snapshot_and_supply() {
     let m = v.map(0, 16 * p, false).unwrap();
     // MADV_PAGEOUT reclaims what this mapping maps: fault every page in first.
     assert_pattern_mapped(&m);
+    drain_lru();
     assert_eq!(madvise(&m, 0, 16 * p, libc::MADV_PAGEOUT), 0);
     let swapped = resident(&m, 16).iter().filter(|&&r| !r).count();
     assert!(swapped > 0, "MADV_PAGEOUT swapped nothing out");
@@ -279,6 +280,7 @@ fn swapped_out_pages_are_copied_by_snapshot_and_supply() {
     let aux = patterned(&dev);
     let am = aux.map(0, 16 * p, false).unwrap();
     assert_pattern_mapped(&am);
+    drain_lru();
     assert_eq!(madvise(&am, 0, 16 * p, libc::MADV_PAGEOUT), 0);
     assert!(resident(&am, 16).iter().any(|&r| !r), "the aux pages stayed resident");
     assert_eq!(pager.supply_pages(&pv, 0..16 * pg(), &aux, 0), Ok(()));
@@ -292,6 +294,13 @@ fn assert_pattern_mapped(m: &Mapping) {
     for i in 0..16usize {
         assert_eq!(m.read_to_vec(i * up(), 1).unwrap(), [0x40 + i as u8], "page {i}");
     }
+}
+
+/// Moves the pages sitting in per-CPU LRU batches onto the LRU lists, where
+/// MADV_PAGEOUT looks for them (writing `drop_caches` drains every CPU's
+/// batch; shmem pages are not dropped).
+fn drain_lru() {
+    std::fs::write("/proc/sys/vm/drop_caches", "1").expect("write /proc/sys/vm/drop_caches");
 }
 
 /// `mincore` of the first `pages` pages of `m`.
@@ -598,6 +607,7 @@ fn only_a_writable_fd_lets_an_unprivileged_process_page_out() {
             rights |= Rights::WRITE;
         }
         let fd = v.duplicate(rights).unwrap().export_fd().unwrap();
+        drain_lru();
         let resident = paged_out_by_nobody(fd.as_raw_fd());
         if writable {
             assert!(resident < 16, "a writable fd: the pages went to swap ({resident} resident)");
