@@ -1,8 +1,9 @@
 //! `vmo-fuzz`: a model-checked fuzzer for `/dev/vmo`, run in the guest.
 //!
 //! Worker threads share one `Device` and make random but structured calls
-//! of every ioctl (and unknown ioctl numbers), and mapping episodes (EXPORT,
-//! mmap of the fd and the mm calls on the mapping and the fd, `mapping.rs`),
+//! of every ioctl (and unknown ioctl numbers), mapping episodes (EXPORT,
+//! IMPORT, mmap of the fd and the mm calls on the mapping and the fd,
+//! `mapping.rs`) and pager episodes (the pager ioctls, `pager_episode.rs`),
 //! with valid and invalid handles,
 //! edge offsets and sizes, bad argument and buffer pointers, closes and
 //! duplicates interleaved. Each call's status is checked against a model of

@@ -27,6 +27,10 @@ pub const OUT_OF_RANGE: i32 = sys::VMO_ERRNO_OUT_OF_RANGE as i32;
 pub const UNAVAILABLE: i32 = sys::VMO_ERRNO_UNAVAILABLE as i32;
 /// `ZX_ERR_ACCESS_DENIED`.
 pub const ACCESS_DENIED: i32 = sys::VMO_ERRNO_ACCESS_DENIED as i32;
+/// `ZX_ERR_BAD_STATE`.
+pub const BAD_STATE: i32 = sys::VMO_ERRNO_BAD_STATE as i32;
+/// `ZX_ERR_TIMED_OUT`.
+pub const TIMED_OUT: i32 = sys::VMO_ERRNO_TIMED_OUT as i32;
 /// Linux's `EFAULT`: a bad user pointer.
 pub const EFAULT: i32 = 14;
 /// Linux's `ENOTTY`: an unknown ioctl.
@@ -48,6 +52,8 @@ pub fn status_name(errno: i32) -> String {
         OUT_OF_RANGE => "OUT_OF_RANGE",
         UNAVAILABLE => "UNAVAILABLE",
         ACCESS_DENIED => "ACCESS_DENIED",
+        BAD_STATE => "BAD_STATE",
+        TIMED_OUT => "TIMED_OUT",
         EFAULT => "EFAULT",
         ENOTTY => "ENOTTY",
         EINTR => "EINTR",
@@ -69,6 +75,8 @@ pub fn status_from_name(name: &str) -> Option<i32> {
         OUT_OF_RANGE,
         UNAVAILABLE,
         ACCESS_DENIED,
+        BAD_STATE,
+        TIMED_OUT,
         EFAULT,
         ENOTTY,
         EINTR,
@@ -160,11 +168,25 @@ pub enum Ioctl {
     Import,
     /// A forked child reading through an inherited mapping.
     MapFork,
+    /// `VMO_IOC_PAGER_CREATE`.
+    PagerCreate,
+    /// `VMO_IOC_PAGER_CREATE_VMO`.
+    PagerCreateVmo,
+    /// `VMO_IOC_PAGER_SUPPLY`.
+    PagerSupply,
+    /// `VMO_IOC_PAGER_OP_RANGE` (op: the pager op).
+    PagerOp,
+    /// `VMO_IOC_PAGER_DETACH`.
+    PagerDetach,
+    /// `VMO_IOC_PAGER_WAIT`.
+    PagerWait,
+    /// `VMO_IOC_READ` of a pager-backed VMO.
+    PagerRead,
 }
 
 impl Ioctl {
     /// Every value, in order.
-    pub const ALL: [Ioctl; 25] = [
+    pub const ALL: [Ioctl; 32] = [
         Ioctl::Create,
         Ioctl::CreateChild,
         Ioctl::Close,
@@ -190,6 +212,13 @@ impl Ioctl {
         Ioctl::Fallocate,
         Ioctl::Import,
         Ioctl::MapFork,
+        Ioctl::PagerCreate,
+        Ioctl::PagerCreateVmo,
+        Ioctl::PagerSupply,
+        Ioctl::PagerOp,
+        Ioctl::PagerDetach,
+        Ioctl::PagerWait,
+        Ioctl::PagerRead,
     ];
 
     /// The name used in reports.
@@ -220,6 +249,13 @@ impl Ioctl {
             Ioctl::Fallocate => "fallocate",
             Ioctl::Import => "IMPORT",
             Ioctl::MapFork => "fork-read",
+            Ioctl::PagerCreate => "PAGER_CREATE",
+            Ioctl::PagerCreateVmo => "PAGER_CREATE_VMO",
+            Ioctl::PagerSupply => "PAGER_SUPPLY",
+            Ioctl::PagerOp => "PAGER_OP_RANGE",
+            Ioctl::PagerDetach => "PAGER_DETACH",
+            Ioctl::PagerWait => "PAGER_WAIT",
+            Ioctl::PagerRead => "READ(pager)",
         }
     }
 

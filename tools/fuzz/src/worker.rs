@@ -42,6 +42,8 @@ use crate::rng::Rng;
 
 #[path = "mapping.rs"]
 mod mapping;
+#[path = "pager_episode.rs"]
+mod pager_episode;
 
 /// Live handles a worker keeps before it prefers to close.
 const MAX_HANDLES: usize = 48;
@@ -130,7 +132,13 @@ impl Args {
             | Ioctl::Mprotect
             | Ioctl::Ftruncate
             | Ioctl::Fallocate
-            | Ioctl::MapFork => 0,
+            | Ioctl::MapFork
+            | Ioctl::PagerRead => 0,
+            // Pager ioctls, made by the pager episodes.
+            Ioctl::PagerCreate | Ioctl::PagerDetach => 8,
+            Ioctl::PagerCreateVmo => 32,
+            Ioctl::PagerSupply | Ioctl::PagerOp => 40,
+            Ioctl::PagerWait => 48,
         }
     }
 }
@@ -490,8 +498,8 @@ impl Worker {
             return Some(c);
         }
         let pool = self.pool.is_some();
-        //             CREATE CHILD CLOSE DUP REPL READ WRITE GSIZE SSIZE OP INFO EVENT UNK ROTATE MAP
-        let weights = [7, 8, 7, 5, 5, 12, 12, 4, 6, 24, 8, 2, 2, u32::from(pool), 5];
+        //             CREATE CHILD CLOSE DUP REPL READ WRITE GSIZE SSIZE OP INFO EVENT UNK ROTATE MAP PAGER
+        let weights = [7, 8, 7, 5, 5, 12, 12, 4, 6, 24, 8, 2, 2, u32::from(pool), 5, 3];
         let kind = self.rng.weighted(&weights);
         if kind == 13 {
             self.rotate();
@@ -500,6 +508,11 @@ impl Worker {
         if kind == 14 {
             // A mapping episode: EXPORT, mmap and what a process may do to both.
             self.map_episode();
+            return None;
+        }
+        if kind == 15 {
+            // A pager episode: the pager ioctls on a pager of its own.
+            self.pager_episode();
             return None;
         }
         let ioctl = Ioctl::ALL[kind];
@@ -613,7 +626,14 @@ impl Worker {
             | Ioctl::RemapFilePages
             | Ioctl::Mprotect
             | Ioctl::Ftruncate
-            | Ioctl::Fallocate => unreachable!("not generated as an ioctl call"),
+            | Ioctl::Fallocate
+            | Ioctl::PagerCreate
+            | Ioctl::PagerCreateVmo
+            | Ioctl::PagerSupply
+            | Ioctl::PagerOp
+            | Ioctl::PagerDetach
+            | Ioctl::PagerWait
+            | Ioctl::PagerRead => unreachable!("not generated as an ioctl call"),
         };
         let mut args = args;
         let pool_slot = match target {
