@@ -250,14 +250,25 @@ struct vmo_event_create_args {
 
 /* ---- VMO file descriptors: export, import, mmap ----------------------------
  * VMO_IOC_EXPORT turns a VMO handle into a file descriptor for that VMO, as
- * memfd and dma-buf are: it needs MAP and READ (ACCESS_DENIED otherwise).
- * The fd is O_RDWR when the handle has WRITE, else O_RDONLY, and remembers
- * the handle's rights. It can be passed to other processes (SCM_RIGHTS, fork).
+ * memfd and dma-buf are: it needs MAP and READ, and DUPLICATE and TRANSFER
+ * (an fd can be imported any number of times, in any process: it is a handle
+ * copied and sent), ACCESS_DENIED otherwise. The fd is O_RDWR when the handle
+ * has WRITE, else O_RDONLY, and remembers the handle's rights. It can be
+ * passed to other processes (SCM_RIGHTS, fork). The fd itself changes nothing:
+ * read, write, splice and fallocate are refused (EINVAL, EOPNOTSUPP), and so
+ * are ftruncate, chmod and chown (EPERM): the size changes only through
+ * VMO_IOC_SET_SIZE.
  *
  * mmap of the fd must be MAP_SHARED (MAP_PRIVATE is EINVAL) and maps the
  * VMO's own pages: a slice maps its window on its parent, a snapshot its own
- * pages; the mmap offset is relative to the VMO. PROT_WRITE on an O_RDONLY fd
- * is EACCES (Linux's own check). Access past the VMO's size is SIGBUS;
+ * pages; the mmap offset is relative to the VMO. A slice's mapping must lie
+ * inside the slice (EINVAL otherwise, as dma-buf's past its buffer); a VMO
+ * that owns its pages may be mapped past its end, as a memfd may. PROT_WRITE
+ * on an O_RDONLY fd is EACCES (Linux's own check); PROT_EXEC without EXECUTE
+ * is refused (EPERM: the fds' filesystem is noexec; no handle holds EXECUTE
+ * today). A mapping cannot grow (mremap: EFAULT), and mm calls on it act only
+ * inside it (remap_file_pages checks the window as mmap does; MADV_REMOVE is
+ * EOPNOTSUPP; MADV_COLLAPSE is EINVAL). Access past the VMO's size is SIGBUS;
  * shrinking a resizable VMO makes the cut part SIGBUS.
  *
  * Coherence: mappings, read/write ioctls and other processes all use the same
@@ -281,7 +292,7 @@ struct vmo_event_create_args {
 #define VMO_EXPORT_CLOEXEC	(1u << 0)	/* vmo_export_args.flags: O_CLOEXEC */
 
 struct vmo_export_args {
-	__u32 handle;		/* in: a VMO handle with MAP and READ */
+	__u32 handle;		/* in: a VMO handle with MAP, READ, DUPLICATE, TRANSFER */
 	__u32 flags;		/* in: VMO_EXPORT_*; other bits INVALID_ARGS */
 	__s32 fd;		/* out */
 	__u32 reserved;		/* must be zero */

@@ -10,8 +10,9 @@ use crate::{Device, Rights, Status, Vmo};
 
 impl Vmo {
     /// `VMO_IOC_EXPORT`: a file descriptor for this VMO, close-on-exec, as
-    /// a memfd or a dma-buf is. Needs [`Rights::MAP`] and [`Rights::READ`]
-    /// (`ACCESS_DENIED` otherwise).
+    /// a memfd or a dma-buf is. Needs [`Rights::MAP`], [`Rights::READ`],
+    /// [`Rights::DUPLICATE`] and [`Rights::TRANSFER`] (`ACCESS_DENIED`
+    /// otherwise): the fd is a handle that can be copied and sent anywhere.
     ///
     /// The fd is `O_RDWR` if the handle has [`Rights::WRITE`], else
     /// `O_RDONLY`, and carries the handle's rights to
