@@ -15,14 +15,16 @@ say() { echo "$*" >&3; }
 
 say "@@guest $(uname -r) mode=$mode cpus=$(nproc)"
 # Swap (a 64 MiB zram device) and transparent huge pages for shmem, where the kernel has
-# them: the tests meet VMO mappings with the mm paths that act on a mapping's file (swap-out
-# and swap-in, MADV_PAGEOUT, MADV_COLLAPSE). The benchmark keeps the kernel's defaults.
-if [ "$mode" != bench ] && [ -e /sys/block/zram0/disksize ]; then
+# them: the tests and the fuzzer meet VMO mappings with the mm paths that act on a mapping's
+# file (swap-out and swap-in, MADV_PAGEOUT, MADV_COLLAPSE). `make run` and the benchmark keep
+# the kernel's defaults (huge shmem pages would make the native memfd rows incomparable).
+case $mode in test|fuzz) mm_tests=1 ;; *) mm_tests=0 ;; esac
+if [ $mm_tests = 1 ] && [ -e /sys/block/zram0/disksize ]; then
     echo 64M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 \
         && say "@@swap $(grep zram0 /proc/swaps | tr -s ' \t' ' ')"
 fi
 thp=/sys/kernel/mm/transparent_hugepage
-if [ "$mode" != bench ] && [ -w $thp/shmem_enabled ]; then
+if [ $mm_tests = 1 ] && [ -w $thp/shmem_enabled ]; then
     echo always >$thp/enabled; echo always >$thp/shmem_enabled
     say "@@thp enabled=$(cat $thp/enabled) shmem_enabled=$(cat $thp/shmem_enabled)"
 fi
