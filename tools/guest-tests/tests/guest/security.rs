@@ -180,6 +180,27 @@ fn mremap_cannot_grow_a_mapping() {
     let r = unsafe { libc::mremap(plain.as_mut_ptr().cast(), 2 * p, 16 * p, libc::MREMAP_MAYMOVE) };
     assert_eq!((r, errno()), (libc::MAP_FAILED, libc::EFAULT), "a plain VMO's mapping");
     assert_eq!(m.read_to_vec(0, 4).unwrap(), [0x42; 4]);
+    // Moving a mapping (same length, to a place of ours) keeps it a mapping of the window.
+    // SAFETY: reserves a page, moves the page `m` owns over it (MREMAP_FIXED into our own
+    // reservation), checks it there and moves it back, so `m` owns its range again.
+    unsafe {
+        let spot = libc::mmap(
+            std::ptr::null_mut(),
+            p,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(spot, libc::MAP_FAILED);
+        let flags = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED;
+        let to = libc::mremap(m.as_mut_ptr().cast(), p, p, flags, spot);
+        assert_eq!(to, spot, "move: {}", errno());
+        assert_eq!(std::ptr::read_volatile(to.cast::<u8>()), 0x42, "the moved mapping");
+        let back = libc::mremap(to, p, p, flags, m.as_mut_ptr());
+        assert_eq!(back, m.as_mut_ptr().cast(), "move back: {}", errno());
+    }
+    assert_eq!(m.read_to_vec(0, 4).unwrap(), [0x42; 4]);
     assert_pattern(&parent, "after mremap");
 }
 
