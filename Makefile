@@ -12,7 +12,8 @@
 #   make test-all all three passes with one summary line
 #   make bench    VMO ops against native Linux in the guest (build/bench/)
 #   make fuzz     the ioctl fuzzer on the debug kernel (FUZZ_SECONDS, FUZZ_SEED)
-#   make check    rustfmt/clippy of the module and the userspace workspace
+#   make check    rustfmt (the kernel's .rustfmt.toml) and W=e CLIPPY=1 of the module,
+#                 cargo fmt and clippy of the userspace workspace
 
 SHELL := /bin/bash
 export VMO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vmo-rs
@@ -53,6 +54,7 @@ fuzz:
 
 check:
 	@tools/build-module.sh W=e CLIPPY=1
+	@. tools/env.sh && rustfmt --edition 2021 --config-path "$$KSRC/.rustfmt.toml" --check rust/vmo_main.rs
 	@cd tools && cargo fmt --all --check && cargo clippy --workspace --all-targets -- -D warnings
 
 clean:

@@ -100,8 +100,12 @@ mod tests {
     use super::*;
     use kernel::page::PAGE_SIZE;
 
-    const OPS: [CacheOp; 4] =
-        [CacheOp::Sync, CacheOp::Clean, CacheOp::CleanInvalidate, CacheOp::Invalidate];
+    const OPS: [CacheOp; 4] = [
+        CacheOp::Sync,
+        CacheOp::Clean,
+        CacheOp::CleanInvalidate,
+        CacheOp::Invalidate,
+    ];
 
     /// Runs `op` over `[addr, addr + len)` alone, with its closing barrier.
     fn run(op: CacheOp, addr: *mut u8, len: usize) -> CacheStats {
@@ -135,7 +139,11 @@ mod tests {
     #[cfg(CONFIG_X86_64)]
     fn expected(op: CacheOp) -> Option<Instr> {
         let (clwb, clflushopt, _) = arch::features();
-        let flush = if clflushopt { Instr::Clflushopt } else { Instr::Clflush };
+        let flush = if clflushopt {
+            Instr::Clflushopt
+        } else {
+            Instr::Clflush
+        };
         match op {
             // x86 fetches coherently: SYNC only serialises, in `finish`, with no per-line work.
             CacheOp::Sync => None,
@@ -146,7 +154,11 @@ mod tests {
 
     /// A zero-filled kernel buffer of `pages` pages plus one line of slack.
     fn buffer(pages: usize) -> Result<KVec<u8>> {
-        Ok(KVec::from_elem(0u8, pages * PAGE_SIZE + line_size(), GFP_KERNEL)?)
+        Ok(KVec::from_elem(
+            0u8,
+            pages * PAGE_SIZE + line_size(),
+            GFP_KERNEL,
+        )?)
     }
 
     #[test]
@@ -163,7 +175,9 @@ mod tests {
         let line = line_size();
         let mut buf = buffer(4)?;
         // A line-aligned base inside the buffer, with four pages after it.
-        let base = buf.as_mut_ptr().wrapping_add(buf.as_ptr().align_offset(line));
+        let base = buf
+            .as_mut_ptr()
+            .wrapping_add(buf.as_ptr().align_offset(line));
         let at = |off: usize| base.wrapping_add(off);
         for op in OPS {
             // (offset from an aligned base, length, lines touched)
@@ -202,7 +216,12 @@ mod tests {
         let base = buf.as_mut_ptr();
         let mut stats = CacheStats::default();
         run_range(CacheOp::Clean, base, PAGE_SIZE, &mut stats);
-        run_range(CacheOp::Clean, base.wrapping_add(PAGE_SIZE + 1), 2, &mut stats);
+        run_range(
+            CacheOp::Clean,
+            base.wrapping_add(PAGE_SIZE + 1),
+            2,
+            &mut stats,
+        );
         finish(CacheOp::Clean);
         let want = lines_of(base as usize, PAGE_SIZE, line)
             + lines_of(base as usize + PAGE_SIZE + 1, 2, line);

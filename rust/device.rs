@@ -404,10 +404,15 @@ impl VmoFile {
         let (vmo, rights) = self.vmo_handle(a.handle)?;
         rights.require(Rights::MAP.with(Rights::READ))?;
         rights.require(Rights::DUPLICATE.with(Rights::TRANSFER))?;
-        vmofd::export(&vmo, rights, a.flags & uapi::VMO_EXPORT_CLOEXEC != 0, |fd| {
-            a.fd = fd;
-            w.write(&a)
-        })
+        vmofd::export(
+            &vmo,
+            rights,
+            a.flags & uapi::VMO_EXPORT_CLOEXEC != 0,
+            |fd| {
+                a.fd = fd;
+                w.write(&a)
+            },
+        )
     }
 
     /// `VMO_IOC_IMPORT`: a handle for the VMO of a VMO fd, with the fd's rights reduced.

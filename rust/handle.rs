@@ -227,7 +227,9 @@ mod tests {
             assert!(t.remove(v).is_ok());
         }
         // Consecutive values: the table's own counter, not one shared with other tables.
-        assert!(seen.windows(2).all(|w| w[1] == handle_value(((w[0] >> 2) + 1) & ((1 << 30) - 1))));
+        assert!(seen
+            .windows(2)
+            .all(|w| w[1] == handle_value(((w[0] >> 2) + 1) & ((1 << 30) - 1))));
         Ok(())
     }
 
@@ -255,13 +257,19 @@ mod tests {
         for _ in 0..100 {
             t.add(new_slot()?, e.clone())?;
         }
-        assert!(matches!(t.add(new_slot()?, e.clone()), Err(Status::NoResources)));
+        assert!(matches!(
+            t.add(new_slot()?, e.clone()),
+            Err(Status::NoResources)
+        ));
         assert_eq!(t.len(), 100);
         // Closing one makes room for exactly one more.
         let first = t.iter().next().map(|(v, _)| v).ok_or(EINVAL)?;
         assert!(t.remove(first).is_ok());
         assert!(t.add(new_slot()?, e.clone()).is_ok());
-        assert!(matches!(t.add(new_slot()?, e.clone()), Err(Status::NoResources)));
+        assert!(matches!(
+            t.add(new_slot()?, e.clone()),
+            Err(Status::NoResources)
+        ));
         Ok(())
     }
 }

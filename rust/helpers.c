@@ -2,9 +2,10 @@
 /*
  * C shims for the vmo module: kernel functions that are inline, macros, or
  * declared in headers that the kernel's Rust bindings do not include
- * (shmem_fs.h). Each is a thin wrapper with no policy of its own; the only
- * Rust file that calls them is rust/shmem.rs (and rust/arch/ for the CPU
- * feature queries).
+ * (shmem_fs.h), and the file, inode and VMA operation tables of VMO fds.
+ * Their Rust callers: rust/shmem.rs (shmem files), rust/vmofd.rs (VMO fds,
+ * mappings, faults), rust/pager.rs (the waits of pager requests) and
+ * rust/arch/ (CPU feature queries); the declarations are in helpers.h.
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The C shims of the vmo module (helpers.c). Their Rust declarations are in
- * rust/shmem.rs and rust/arch/x86_64.rs; keep the three in step.
+ * rust/shmem.rs, rust/vmofd.rs, rust/pager.rs and rust/arch/x86_64.rs, typed
+ * by hand: keep them in step with this file.
  */
 #ifndef VMO_HELPERS_H
 #define VMO_HELPERS_H

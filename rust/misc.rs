@@ -43,7 +43,10 @@ static FOPS: Fops = Fops({
 ///
 /// Called by the VFS with an open `/dev/vmo` file (whose private data the misc-device open
 /// set to a `Pin<KBox<VmoFile>>`) and a valid or null poll table.
-unsafe extern "C" fn poll(file: *mut bindings::file, wait: *mut bindings::poll_table) -> bindings::__poll_t {
+unsafe extern "C" fn poll(
+    file: *mut bindings::file,
+    wait: *mut bindings::poll_table,
+) -> bindings::__poll_t {
     // SAFETY: the file is open, so its private data is the `VmoFile` that `open` stored with
     // `into_foreign`, not yet released.
     let me = unsafe { <Pin<KBox<VmoFile>> as ForeignOwnable>::borrow((*file).private_data) };

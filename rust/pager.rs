@@ -51,9 +51,8 @@ use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{
-        atomic::Atomic,
-        poll::PollCondVar,
-        Arc, CondVar, CondVarTimeoutResult, LockedBy, Mutex, MutexGuard, UniqueArc,
+        atomic::Atomic, poll::PollCondVar, Arc, CondVar, CondVarTimeoutResult, LockedBy, Mutex,
+        MutexGuard, UniqueArc,
     },
     time::msecs_to_jiffies,
 };
@@ -132,7 +131,10 @@ struct SourceState {
     /// Failed fault waits by (page, thread id), for the threads' retries to take.
     failures: RBTree<(u64, i32), ()>,
     /// The COMPLETE packet and its index node, allocated with the source.
-    complete: Option<(RBTreeNodeReservation<u64, Packet>, RBTreeNodeReservation<u64, u64>)>,
+    complete: Option<(
+        RBTreeNodeReservation<u64, Packet>,
+        RBTreeNodeReservation<u64, u64>,
+    )>,
 }
 
 struct PagerInner {
@@ -483,7 +485,11 @@ impl PageSource {
     /// Removes `req`, which nobody waits for any more, with its packet if still unread.
     fn withdraw(&self, inner: &mut PagerInner, req: &Arc<Request>) {
         let st = self.state.access_mut(inner);
-        if st.requests.get(&req.start).is_some_and(|r| Arc::ptr_eq(r, req)) {
+        if st
+            .requests
+            .get(&req.start)
+            .is_some_and(|r| Arc::ptr_eq(r, req))
+        {
             st.requests.remove(&req.start);
             inner.queue.remove(&req.seq);
         }
@@ -666,7 +672,13 @@ impl PageSource {
         st.detached = true;
         st.failures = RBTree::new();
         let complete = st.complete.take();
-        self.complete_locked(inner, 0, u64::MAX, RequestState::Failed(Status::BadState), false);
+        self.complete_locked(
+            inner,
+            0,
+            u64::MAX,
+            RequestState::Failed(Status::BadState),
+            false,
+        );
         let removed = inner.sources.remove(&self.koid);
         if let (Some((packet, index)), false) = (complete, inner.closed) {
             if inner.completes.get(&self.key).is_none() {
@@ -859,7 +871,10 @@ mod tests {
             (0, 4, 8, 12)
         );
         source.fail(2, 3, Status::IoDataIntegrity)?;
-        assert_eq!(state(&source, &first), RequestState::Failed(Status::IoDataIntegrity));
+        assert_eq!(
+            state(&source, &first),
+            RequestState::Failed(Status::IoDataIntegrity)
+        );
         assert_eq!(state(&source, &second), RequestState::Pending);
         // The failed request's packet was read or dropped; a new access asks again.
         let again = request(&source, 0, 4)?.ok_or(EINVAL)?;

@@ -100,13 +100,19 @@ mod tests {
         assert_eq!(r.reduce(Rights::READ), Ok(Rights::READ));
         assert_eq!(r.reduce(Rights(0)), Ok(Rights(0)));
         assert_eq!(r.reduce(Rights::WRITE), Err(Status::InvalidArgs));
-        assert_eq!(r.reduce(r.with(Rights::SAME_RIGHTS)), Err(Status::InvalidArgs));
+        assert_eq!(
+            r.reduce(r.with(Rights::SAME_RIGHTS)),
+            Err(Status::InvalidArgs)
+        );
     }
 
     #[test]
     fn require_reports_access_denied() {
         assert_eq!(Rights::READ.require(Rights::READ), Ok(()));
-        assert_eq!(Rights::READ.require(Rights::WRITE), Err(Status::AccessDenied));
+        assert_eq!(
+            Rights::READ.require(Rights::WRITE),
+            Err(Status::AccessDenied)
+        );
         assert_eq!(
             Rights::READ.require(Rights::READ.with(Rights::WRITE)),
             Err(Status::AccessDenied)

@@ -31,7 +31,7 @@ type PageFn = unsafe extern "C" fn(
 
 // `struct file` is only passed by pointer and never touched by value here, so its opaque
 // (zero-sized) bindgen members do not matter across this boundary.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes, reason = "`struct file` is passed by pointer only")]
 extern "C" {
     fn vmo_shmem_mount() -> c_int;
     fn vmo_shmem_unmount();
@@ -48,10 +48,16 @@ extern "C" {
         end: kernel::ffi::c_ulong,
         hole_end: *mut kernel::ffi::c_ulong,
     ) -> kernel::ffi::c_ulong;
-    fn vmo_shmem_commit(file: *mut bindings::file, off: bindings::loff_t, len: bindings::loff_t)
-        -> c_int;
-    fn vmo_shmem_punch(file: *mut bindings::file, off: bindings::loff_t, len: bindings::loff_t)
-        -> c_int;
+    fn vmo_shmem_commit(
+        file: *mut bindings::file,
+        off: bindings::loff_t,
+        len: bindings::loff_t,
+    ) -> c_int;
+    fn vmo_shmem_punch(
+        file: *mut bindings::file,
+        off: bindings::loff_t,
+        len: bindings::loff_t,
+    ) -> c_int;
     fn vmo_shmem_rw(
         file: *mut bindings::file,
         buf: *mut c_void,
@@ -167,7 +173,10 @@ impl ShmemFile {
     /// The first absent page of pages `[start, end)` and the end of that run of absent pages;
     /// `(end, end)` when every page is present (swapped-out pages are present). Does not sleep.
     pub(crate) fn find_hole(&self, start: u64, end: u64) -> (u64, u64) {
-        let (Ok(s), Ok(e)) = (kernel::ffi::c_ulong::try_from(start), kernel::ffi::c_ulong::try_from(end)) else {
+        let (Ok(s), Ok(e)) = (
+            kernel::ffi::c_ulong::try_from(start),
+            kernel::ffi::c_ulong::try_from(end),
+        ) else {
             return (end, end);
         };
         let mut hole_end: kernel::ffi::c_ulong = 0;
@@ -233,9 +242,8 @@ impl ShmemFile {
     pub(crate) fn copy_chunk(&self, chunk: &PageChunk, pos: u64) -> Result {
         // SAFETY: `chunk.addr` is mapped for `chunk.len` bytes while the visiting callback
         // runs (the only place a `PageChunk` exists); `self.file` is valid.
-        let n = unsafe {
-            vmo_shmem_write_kernel(self.raw(), chunk.addr.cast(), chunk.len, loff(pos)?)
-        };
+        let n =
+            unsafe { vmo_shmem_write_kernel(self.raw(), chunk.addr.cast(), chunk.len, loff(pos)?) };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }

@@ -154,10 +154,21 @@ mod tests {
     /// Exactly Zircon's five external failure codes are accepted from a pager.
     #[test]
     fn pager_failure_codes_are_zircons() {
-        for s in [Status::Io, Status::IoDataIntegrity, Status::BadState, Status::NoSpace, Status::BufferTooSmall] {
+        for s in [
+            Status::Io,
+            Status::IoDataIntegrity,
+            Status::BadState,
+            Status::NoSpace,
+            Status::BufferTooSmall,
+        ] {
             assert_eq!(Status::pager_failure(s.errno() as u64), Some(s));
         }
-        for s in [Status::NoMemory, Status::AccessDenied, Status::InvalidArgs, Status::TimedOut] {
+        for s in [
+            Status::NoMemory,
+            Status::AccessDenied,
+            Status::InvalidArgs,
+            Status::TimedOut,
+        ] {
             assert_eq!(Status::pager_failure(s.errno() as u64), None);
         }
         assert_eq!(Status::pager_failure(0), None);

@@ -5,7 +5,7 @@
 //! A VMO that owns pages (a root VMO or a snapshot child) owns one shmem file; a slice is a
 //! window on the pages of the VMO that owns them (its "root"; slices of slices collapse to
 //! the root). The check order of every operation follows Zircon's `VmObjectDispatcher` and
-//! `VmObjectPaged` (see `shared/spec/zircon-semantics.md`): the handle's rights are checked by
+//! `VmObjectPaged` (and the `zx_vmo_op_range` reference page): the handle's rights are checked by
 //! [`Vmo::op_range`] first, then each op validates its range its own way.
 //!
 //! A pager-backed VMO (`pager.rs`) owns a shmem file too, but its absent pages are asked of
@@ -227,7 +227,12 @@ impl Vmo {
 
     /// `zx_pager_create_vmo` after the handle checks: a VMO of `size` bytes whose pages
     /// `pager` supplies, named `key` in its packets.
-    pub(crate) fn create_pager_backed(pager: &Pager, options: u32, key: u64, size: u64) -> ZxResult<Arc<Vmo>> {
+    pub(crate) fn create_pager_backed(
+        pager: &Pager,
+        options: u32,
+        key: u64,
+        size: u64,
+    ) -> ZxResult<Arc<Vmo>> {
         let size = round_size(size)?;
         if options != 0 {
             return Err(Status::InvalidArgs);
@@ -235,7 +240,14 @@ impl Vmo {
         let koid = new_koid();
         let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
         let source = pager.attach(koid, key, file.try_clone(), size)?;
-        Vmo::new(koid, Pages::Own(file), size, false, None, Some(SourceLink(source)))
+        Vmo::new(
+            koid,
+            Pages::Own(file),
+            size,
+            false,
+            None,
+            Some(SourceLink(source)),
+        )
     }
 
     /// The checks of `zx_vmo_create_child` that Zircon makes before it looks the parent handle
@@ -270,7 +282,12 @@ impl Vmo {
 
     /// `zx_vmo_create_child`, after the handle checks: a slice or a snapshot of
     /// `[offset, offset + size)`; `size` is already rounded by [`Vmo::check_child_args`].
-    pub(crate) fn create_child(self: &Arc<Self>, options: u32, offset: u64, size: u64) -> ZxResult<Arc<Vmo>> {
+    pub(crate) fn create_child(
+        self: &Arc<Self>,
+        options: u32,
+        offset: u64,
+        size: u64,
+    ) -> ZxResult<Arc<Vmo>> {
         let opts = options & !uapi::VMO_CHILD_NO_WRITE;
         if opts & uapi::VMO_CHILD_SLICE != 0 {
             return self.create_slice(opts, offset, size);
@@ -294,7 +311,11 @@ impl Vmo {
             let copy_end = end.min(self.size());
             if offset < copy_end {
                 let base = self.window().1;
-                source.populate((base + offset) / PAGE_SIZE, (base + copy_end) / PAGE_SIZE, false)?;
+                source.populate(
+                    (base + offset) / PAGE_SIZE,
+                    (base + copy_end) / PAGE_SIZE,
+                    false,
+                )?;
             }
         }
         self.create_snapshot(offset, end, size, opts & uapi::VMO_CHILD_RESIZABLE != 0)
@@ -330,7 +351,13 @@ impl Vmo {
     /// cost follows the parent's committed pages, not the size. A page that shmem allocated for
     /// COMMIT but has not initialised yet (it reads as zeros; shmem clears it on first use, or
     /// when a later COMMIT covers it again) is not copied.
-    fn create_snapshot(self: &Arc<Self>, offset: u64, end: u64, size: u64, resizable: bool) -> ZxResult<Arc<Vmo>> {
+    fn create_snapshot(
+        self: &Arc<Self>,
+        offset: u64,
+        end: u64,
+        size: u64,
+        resizable: bool,
+    ) -> ZxResult<Arc<Vmo>> {
         let koid = new_koid();
         let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
         let copy_end = end.min(self.size());
@@ -341,7 +368,7 @@ impl Vmo {
             let (from, to) = (base + offset, base + copy_end);
             // Pages in swap are read back in and copied: they hold data.
             src.for_each_data_page(from, to, |chunk| file.copy_chunk(chunk, chunk.pos - from))
-            .map_err(Status::from_mm)?;
+                .map_err(Status::from_mm)?;
         }
         Vmo::new(
             koid,
@@ -461,7 +488,8 @@ impl Vmo {
 
     /// Whether this thread's last fault on `pgoff` failed; see [`PageSource::take_fault_failure`].
     pub(crate) fn take_fault_failure(&self, pgoff: u64) -> bool {
-        self.page_source().is_some_and(|s| s.take_fault_failure(pgoff))
+        self.page_source()
+            .is_some_and(|s| s.take_fault_failure(pgoff))
     }
 
     /// The object id.
@@ -497,7 +525,13 @@ impl Vmo {
 
     /// `zx_vmo_op_range` on a handle with `rights`. Returns what a cache op did (the
     /// default for the other ops).
-    pub(crate) fn op_range(&self, rights: Rights, op: u32, offset: u64, len: u64) -> ZxResult<CacheStats> {
+    pub(crate) fn op_range(
+        &self,
+        rights: Rights,
+        op: u32,
+        offset: u64,
+        len: u64,
+    ) -> ZxResult<CacheStats> {
         let cache_op = match op {
             uapi::VMO_OP_COMMIT => {
                 rights.require(Rights::WRITE)?;
@@ -548,7 +582,8 @@ impl Vmo {
             return self.populate_bytes(start, end - start);
         }
         self.with_range(start, end - start, |file, base| {
-            file.commit(base + start, end - start).map_err(Status::from_mm)
+            file.commit(base + start, end - start)
+                .map_err(Status::from_mm)
         })
     }
 
@@ -610,7 +645,10 @@ impl Vmo {
             return Ok(());
         }
         let end = offset + len;
-        let (head, tail) = (page_round_up(offset).unwrap_or(end).min(end), page_round_down(end).max(offset));
+        let (head, tail) = (
+            page_round_up(offset).unwrap_or(end).min(end),
+            page_round_down(end).max(offset),
+        );
         if head != offset {
             self.populate_bytes(offset, head - offset)?;
         }
@@ -643,14 +681,21 @@ impl Vmo {
     }
 
     /// `zx_vmo_read` of `len` bytes at `offset` into the user buffer `buf`.
-    pub(crate) fn read_user(&self, buf: kernel::uaccess::UserPtr, offset: u64, len: u64) -> ZxResult {
+    pub(crate) fn read_user(
+        &self,
+        buf: kernel::uaccess::UserPtr,
+        offset: u64,
+        len: u64,
+    ) -> ZxResult {
         if !in_range(offset, len, self.size()) {
             return Err(Status::OutOfRange);
         }
         let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
         self.populate_bytes(offset, len as u64)?;
         let (file, base) = self.window();
-        let n = file.read_user(buf, len, base + offset).map_err(Status::Kernel)?;
+        let n = file
+            .read_user(buf, len, base + offset)
+            .map_err(Status::Kernel)?;
         if n != len {
             // The VMO shrank while the read ran.
             return Err(Status::OutOfRange);
@@ -659,7 +704,12 @@ impl Vmo {
     }
 
     /// `zx_vmo_write` of `len` bytes from the user buffer `buf` at `offset`.
-    pub(crate) fn write_user(&self, buf: kernel::uaccess::UserPtr, offset: u64, len: u64) -> ZxResult {
+    pub(crate) fn write_user(
+        &self,
+        buf: kernel::uaccess::UserPtr,
+        offset: u64,
+        len: u64,
+    ) -> ZxResult {
         self.with_stable_size(|size| {
             if !in_range(offset, len, size) {
                 return Err(Status::OutOfRange);
@@ -700,7 +750,13 @@ impl Vmo {
     /// `zx_pager_supply_pages` after the handle checks: moves the pages of
     /// `[aux_offset, aux_offset + len)` of `aux` into `[offset, offset + len)` where this VMO
     /// has none; the aux range is decommitted afterwards, as Zircon's move leaves it.
-    pub(crate) fn supply_pages(&self, offset: u64, len: u64, aux: &Vmo, aux_offset: u64) -> ZxResult {
+    pub(crate) fn supply_pages(
+        &self,
+        offset: u64,
+        len: u64,
+        aux: &Vmo,
+        aux_offset: u64,
+    ) -> ZxResult {
         let source = self.source.as_ref().ok_or(Status::InvalidArgs)?;
         if !in_range(offset, len, self.size()) || !in_range(aux_offset, len, aux.size()) {
             return Err(Status::OutOfRange);
@@ -712,9 +768,12 @@ impl Vmo {
             return Ok(());
         }
         let (afile, abase) = aux.window();
-        source
-            .0
-            .supply(offset / PAGE_SIZE, (offset + len) / PAGE_SIZE, afile, abase + aux_offset)?;
+        source.0.supply(
+            offset / PAGE_SIZE,
+            (offset + len) / PAGE_SIZE,
+            afile,
+            abase + aux_offset,
+        )?;
         // The pages were moved: failing to free the aux copies loses nothing.
         let _ = afile.punch(abase + aux_offset, len);
         Ok(())
@@ -810,7 +869,10 @@ mod tests {
         assert_eq!(committed(&v), 0);
         assert_eq!(Vmo::create(0, 0)?.size(), 0);
         assert!(matches!(Vmo::create(u64::MAX, 0), Err(Status::OutOfRange)));
-        assert!(matches!(Vmo::create(VMO_MAX_SIZE + 1, 0), Err(Status::OutOfRange)));
+        assert!(matches!(
+            Vmo::create(VMO_MAX_SIZE + 1, 0),
+            Err(Status::OutOfRange)
+        ));
         assert!(matches!(Vmo::create(PG, 1), Err(Status::InvalidArgs)));
         assert!(matches!(Vmo::create(PG, 1 << 7), Err(Status::InvalidArgs)));
         // Size is checked before the options, as in Zircon.
@@ -823,11 +885,17 @@ mod tests {
         let v = Vmo::create(2 * PG, 0)?;
         assert_eq!(op(&v, VMO_OP_COMMIT, 0x10, 0x100), Ok(()));
         assert_eq!(committed(&v), PG);
-        assert_eq!(op(&v, VMO_OP_COMMIT, PG, u64::MAX - PG + 1), Err(Status::OutOfRange));
+        assert_eq!(
+            op(&v, VMO_OP_COMMIT, PG, u64::MAX - PG + 1),
+            Err(Status::OutOfRange)
+        );
         assert_eq!(op(&v, VMO_OP_COMMIT, 0, 3 * PG), Err(Status::OutOfRange));
         assert_eq!(op(&v, VMO_OP_COMMIT, u64::MAX, 1), Err(Status::OutOfRange));
         // Round-up of the end overflows.
-        assert_eq!(op(&v, VMO_OP_COMMIT, u64::MAX - 1, 1), Err(Status::OutOfRange));
+        assert_eq!(
+            op(&v, VMO_OP_COMMIT, u64::MAX - 1, 1),
+            Err(Status::OutOfRange)
+        );
         assert_eq!(op(&v, VMO_OP_COMMIT, 2 * PG, 0), Ok(()));
         assert_eq!(op(&v, VMO_OP_COMMIT, 0, 2 * PG), Ok(()));
         assert_eq!(committed(&v), 2 * PG);
@@ -847,7 +915,10 @@ mod tests {
         assert_eq!(op(&v, VMO_OP_DECOMMIT, 0, 1), Err(Status::InvalidArgs));
         // Out of range beats misaligned.
         assert_eq!(op(&v, VMO_OP_DECOMMIT, 1, 5 * PG), Err(Status::OutOfRange));
-        assert_eq!(op(&v, VMO_OP_DECOMMIT, PG, u64::MAX), Err(Status::OutOfRange));
+        assert_eq!(
+            op(&v, VMO_OP_DECOMMIT, PG, u64::MAX),
+            Err(Status::OutOfRange)
+        );
         // Size zero is fine, even misaligned.
         assert_eq!(op(&v, VMO_OP_DECOMMIT, 1, 0), Ok(()));
         assert_eq!(committed(&v), 3 * PG);
@@ -891,7 +962,10 @@ mod tests {
         for bad in [0, 5, 11, 12, 13, 14, 0xffff_ffff] {
             assert_eq!(op(&v, bad, 0, PG), Err(Status::InvalidArgs));
             // Unknown op wins over missing rights.
-            assert_eq!(v.op_range(Rights(0), bad, 0, PG).map(|_| ()), Err(Status::InvalidArgs));
+            assert_eq!(
+                v.op_range(Rights(0), bad, 0, PG).map(|_| ()),
+                Err(Status::InvalidArgs)
+            );
         }
         Ok(())
     }
@@ -901,12 +975,27 @@ mod tests {
         let v = Vmo::create(PG, 0)?;
         let read_only = Rights::READ;
         let write_only = Rights::WRITE;
-        for o in [VMO_OP_COMMIT, VMO_OP_DECOMMIT, VMO_OP_ZERO, VMO_OP_CACHE_INVALIDATE] {
-            assert_eq!(v.op_range(read_only, o, 0, u64::MAX).map(|_| ()), Err(Status::AccessDenied));
+        for o in [
+            VMO_OP_COMMIT,
+            VMO_OP_DECOMMIT,
+            VMO_OP_ZERO,
+            VMO_OP_CACHE_INVALIDATE,
+        ] {
+            assert_eq!(
+                v.op_range(read_only, o, 0, u64::MAX).map(|_| ()),
+                Err(Status::AccessDenied)
+            );
             assert!(v.op_range(write_only, o, 0, PG).is_ok());
         }
-        for o in [VMO_OP_CACHE_SYNC, VMO_OP_CACHE_CLEAN, VMO_OP_CACHE_CLEAN_INVALIDATE] {
-            assert_eq!(v.op_range(write_only, o, 0, 0).map(|_| ()), Err(Status::AccessDenied));
+        for o in [
+            VMO_OP_CACHE_SYNC,
+            VMO_OP_CACHE_CLEAN,
+            VMO_OP_CACHE_CLEAN_INVALIDATE,
+        ] {
+            assert_eq!(
+                v.op_range(write_only, o, 0, 0).map(|_| ()),
+                Err(Status::AccessDenied)
+            );
             assert!(v.op_range(read_only, o, 0, PG).is_ok());
         }
         Ok(())
@@ -916,7 +1005,12 @@ mod tests {
     fn cache_ops_visit_exactly_the_committed_lines() -> Result {
         let line = cache::line_size() as u64;
         let v = Vmo::create(8 * PG, 0)?;
-        for o in [VMO_OP_CACHE_SYNC, VMO_OP_CACHE_CLEAN, VMO_OP_CACHE_CLEAN_INVALIDATE, VMO_OP_CACHE_INVALIDATE] {
+        for o in [
+            VMO_OP_CACHE_SYNC,
+            VMO_OP_CACHE_CLEAN,
+            VMO_OP_CACHE_CLEAN_INVALIDATE,
+            VMO_OP_CACHE_INVALIDATE,
+        ] {
             assert_eq!(op(&v, o, 0, 0), Err(Status::InvalidArgs));
             // Size 0 beats the range check.
             assert_eq!(op(&v, o, u64::MAX, 0), Err(Status::InvalidArgs));
@@ -931,7 +1025,9 @@ mod tests {
         poke(&v, 2 * PG, 1)?;
         poke(&v, 5 * PG, 1)?;
         // Whole VMO: two pages, every line of each.
-        let s = v.op_range(ALL, VMO_OP_CACHE_CLEAN, 0, 8 * PG).map_err(Error::from)?;
+        let s = v
+            .op_range(ALL, VMO_OP_CACHE_CLEAN, 0, 8 * PG)
+            .map_err(Error::from)?;
         assert_eq!(s.pages, 2);
         assert_eq!(s.lines, 2 * PG / line);
         assert!(s.instr.is_some());
@@ -956,9 +1052,15 @@ mod tests {
         use crate::cache::Instr;
         let v = Vmo::create(PG, 0)?;
         poke(&v, 0, 1)?;
-        let clean = v.op_range(ALL, VMO_OP_CACHE_CLEAN, 0, PG).map_err(Error::from)?;
-        let flush = v.op_range(ALL, VMO_OP_CACHE_INVALIDATE, 0, PG).map_err(Error::from)?;
-        let sync = v.op_range(ALL, VMO_OP_CACHE_SYNC, 0, PG).map_err(Error::from)?;
+        let clean = v
+            .op_range(ALL, VMO_OP_CACHE_CLEAN, 0, PG)
+            .map_err(Error::from)?;
+        let flush = v
+            .op_range(ALL, VMO_OP_CACHE_INVALIDATE, 0, PG)
+            .map_err(Error::from)?;
+        let sync = v
+            .op_range(ALL, VMO_OP_CACHE_SYNC, 0, PG)
+            .map_err(Error::from)?;
         // The guest runs with `-cpu max`, which has clwb and clflushopt.
         assert_eq!(clean.instr, Some(Instr::Clwb));
         assert_eq!(flush.instr, Some(Instr::Clflushopt));
@@ -975,10 +1077,15 @@ mod tests {
             poke(&v, i * (tib / 64), 1)?;
         }
         let start = kernel::time::Instant::<kernel::time::Monotonic>::now();
-        let s = v.op_range(ALL, VMO_OP_CACHE_CLEAN, 0, tib).map_err(Error::from)?;
+        let s = v
+            .op_range(ALL, VMO_OP_CACHE_CLEAN, 0, tib)
+            .map_err(Error::from)?;
         let elapsed = start.elapsed().as_millis();
         assert_eq!(s.pages, 64);
-        kernel::kunit::info(fmt!("    # CACHE_CLEAN over 1 TiB with 64 committed pages: {} ms\n", elapsed));
+        kernel::kunit::info(fmt!(
+            "    # CACHE_CLEAN over 1 TiB with 64 committed pages: {} ms\n",
+            elapsed
+        ));
         // Generous bound (TCG is slow): a walk over 2^28 absent pages would take minutes.
         assert!(elapsed < 2000);
         Ok(())
@@ -1004,16 +1111,30 @@ mod tests {
         let ss = s.create_child(VMO_CHILD_SLICE, PG, PG)?;
         assert_eq!(peek(&ss, 9)?, 9);
         // Bad slices.
-        assert!(matches!(p.create_child(VMO_CHILD_SLICE, 1, PG), Err(Status::InvalidArgs)));
-        assert!(matches!(p.create_child(VMO_CHILD_SLICE, 4 * PG, PG), Err(Status::InvalidArgs)));
-        assert!(matches!(p.create_child(VMO_CHILD_SLICE, 2 * PG, 3 * PG), Err(Status::InvalidArgs)));
+        assert!(matches!(
+            p.create_child(VMO_CHILD_SLICE, 1, PG),
+            Err(Status::InvalidArgs)
+        ));
+        assert!(matches!(
+            p.create_child(VMO_CHILD_SLICE, 4 * PG, PG),
+            Err(Status::InvalidArgs)
+        ));
+        assert!(matches!(
+            p.create_child(VMO_CHILD_SLICE, 2 * PG, 3 * PG),
+            Err(Status::InvalidArgs)
+        ));
         assert!(matches!(
             p.create_child(VMO_CHILD_SLICE | VMO_CHILD_SNAPSHOT, 0, PG),
             Err(Status::InvalidArgs)
         ));
-        assert!(p.create_child(VMO_CHILD_SLICE | VMO_CHILD_NO_WRITE, 0, PG).is_ok());
+        assert!(p
+            .create_child(VMO_CHILD_SLICE | VMO_CHILD_NO_WRITE, 0, PG)
+            .is_ok());
         let r = Vmo::create(PG, VMO_CREATE_RESIZABLE)?;
-        assert!(matches!(r.create_child(VMO_CHILD_SLICE, 0, PG), Err(Status::NotSupported)));
+        assert!(matches!(
+            r.create_child(VMO_CHILD_SLICE, 0, PG),
+            Err(Status::NotSupported)
+        ));
         drop(ss);
         drop(s);
         assert_eq!(p.info().num_children, 0);
@@ -1051,11 +1172,23 @@ mod tests {
         let c2 = p.create_child(VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 3 * PG, 4 * PG)?;
         assert_eq!(peek(&c2, 0)?, 3);
         assert_eq!(committed(&c2), PG);
-        assert!(matches!(p.create_child(VMO_CHILD_SNAPSHOT, 1, PG), Err(Status::InvalidArgs)));
+        assert!(matches!(
+            p.create_child(VMO_CHILD_SNAPSHOT, 1, PG),
+            Err(Status::InvalidArgs)
+        ));
         assert!(matches!(p.create_child(0, 0, PG), Err(Status::InvalidArgs)));
-        assert!(matches!(p.create_child(VMO_CHILD_SNAPSHOT, u64::MAX - PG + 1, PG), Err(Status::OutOfRange)));
-        assert!(matches!(Vmo::check_child_args(VMO_CHILD_NO_WRITE | VMO_CHILD_RESIZABLE, PG), Err(Status::InvalidArgs)));
-        assert!(matches!(Vmo::check_child_args(0, u64::MAX), Err(Status::OutOfRange)));
+        assert!(matches!(
+            p.create_child(VMO_CHILD_SNAPSHOT, u64::MAX - PG + 1, PG),
+            Err(Status::OutOfRange)
+        ));
+        assert!(matches!(
+            Vmo::check_child_args(VMO_CHILD_NO_WRITE | VMO_CHILD_RESIZABLE, PG),
+            Err(Status::InvalidArgs)
+        ));
+        assert!(matches!(
+            Vmo::check_child_args(0, u64::MAX),
+            Err(Status::OutOfRange)
+        ));
         Ok(())
     }
 
@@ -1106,7 +1239,10 @@ mod tests {
 
     #[test]
     fn child_rights_follow_zircon() {
-        let ro = Rights::READ.with(Rights::DUPLICATE).with(Rights::EXECUTE).with(Rights::RESIZE);
+        let ro = Rights::READ
+            .with(Rights::DUPLICATE)
+            .with(Rights::EXECUTE)
+            .with(Rights::RESIZE);
         let slice = Vmo::child_rights(ro, VMO_CHILD_SLICE);
         assert!(!slice.contains(Rights::WRITE) && !slice.contains(Rights::RESIZE));
         assert!(slice.contains(Rights::EXECUTE));

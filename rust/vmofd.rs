@@ -50,7 +50,7 @@ use kernel::{
 
 // `struct file`, `struct vm_area_struct` and `struct vm_fault` are only passed by pointer
 // across this boundary.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes, reason = "kernel structs are passed by pointer only")]
 extern "C" {
     fn vmo_fd_file_new(
         shmem: *mut bindings::file,
@@ -98,8 +98,11 @@ pub(crate) fn export(
         },
         GFP_KERNEL_ACCOUNT,
     )?;
-    let reservation =
-        FileDescriptorReservation::get_unused_fd_flags(if cloexec { bindings::O_CLOEXEC } else { 0 })?;
+    let reservation = FileDescriptorReservation::get_unused_fd_flags(if cloexec {
+        bindings::O_CLOEXEC
+    } else {
+        0
+    })?;
     let inode_priv = vmo.clone().into_foreign();
     let file_priv = file_priv.into_foreign();
     // SAFETY: the shmem file is live (held by `vmo`); on success the inode and the file own
@@ -190,7 +193,10 @@ pub(crate) unsafe extern "C" fn vmo_fd_inode_stat(vmo: *mut c_void, committed: *
 ///
 /// Called by the VFS with a valid seq_file and the private data of a live VMO fd.
 #[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(m: *mut bindings::seq_file, private: *mut c_void) {
+pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(
+    m: *mut bindings::seq_file,
+    private: *mut c_void,
+) {
     // SAFETY: `private` is the live fd's `VmoFd` (function contract).
     let vfd = unsafe { <KBox<VmoFd>>::borrow(private) };
     // SAFETY: the VFS passes a valid seq_file for the duration of the call.

@@ -62,8 +62,10 @@ if [ "$mode" = test ] && [ "${VMO_FLAVOUR:-normal}" = normal ]; then
     fi
     grep -E '^test result:' "$host_log" | sed 's/^/   /' || true
     "$here/tools/gen-uapi.sh" --check
-    echo "== host: cargo fmt --check, cargo clippy -D warnings"
-    if ! (cd "$here/tools" && cargo fmt --all --check && cargo clippy -q --workspace --all-targets --all-features -- -D warnings) >"$B/lint.log" 2>&1; then
+    echo "== host: rustfmt --check of the module, cargo fmt --check, cargo clippy -D warnings"
+    if ! (rustfmt --edition 2021 --config-path "$KSRC/.rustfmt.toml" --check "$here/rust/vmo_main.rs" \
+            && cd "$here/tools" && cargo fmt --all --check \
+            && cargo clippy -q --workspace --all-targets --all-features -- -D warnings) >"$B/lint.log" 2>&1; then
         head -n 40 "$B/lint.log"
         echo "cargo fmt/clippy of tools/ failed (log: $B/lint.log)" >"$B/lint-failed"
     fi

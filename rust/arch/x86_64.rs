@@ -39,7 +39,13 @@ pub(crate) fn line_size() -> usize {
 /// The CPU's cache-maintenance features: (`clwb`, `clflushopt`, `clflush`).
 pub(crate) fn features() -> (bool, bool, bool) {
     // SAFETY: the three read the boot CPU's feature bits, set up before any module loads.
-    unsafe { (vmo_x86_has_clwb(), vmo_x86_has_clflushopt(), vmo_x86_has_clflush()) }
+    unsafe {
+        (
+            vmo_x86_has_clwb(),
+            vmo_x86_has_clflushopt(),
+            vmo_x86_has_clflush(),
+        )
+    }
 }
 
 /// The per-line work of one op, chosen once per op.

@@ -25,7 +25,7 @@
  * Each ioctl returns 0 or -1 with errno set. Every Zircon status that the
  * module can produce has exactly one errno, listed in the VMO_ERRNO_* table
  * below, so userspace recovers the exact zx_status_t. Two more errnos are
- * Linux's own: EFAULT (a bad user pointer; the seed page calls it
+ * Linux's own: EFAULT (a bad user pointer; the zx_vmo_op_range page calls it
  * INVALID_ARGS) and EINTR (the task was killed during a long operation; the
  * pages that operation allocated are freed again). An unknown ioctl is ENOTTY.
  *
