@@ -69,9 +69,13 @@ unsafe extern "C" fn poll(
 /// with `misc_register()`; it stays registered until this value is dropped.
 ///
 /// The layout is the same as [`kernel::miscdevice::MiscDeviceRegistration`] (both are
-/// `repr(transparent)` over `Opaque<bindings::miscdevice>`): the file operations that
-/// `into_raw` installs find the registration through the `struct miscdevice` pointer, which is
-/// the address of `inner`.
+/// `repr(transparent)` over `Opaque<bindings::miscdevice>`; the sizes and alignments are
+/// asserted below): the file operations that `into_raw` installs find the registration through
+/// the `struct miscdevice` pointer, which is the address of `inner`. The one place upstream
+/// relies on it is `MiscdeviceVTable::<T>::open` (rust/kernel/miscdevice.rs), which casts
+/// `file->private_data` (the `struct miscdevice *` that `misc_open()` stores) to
+/// `&MiscDeviceRegistration<T>` and passes it to [`MiscDevice::open`]; `VmoFile::open` does
+/// not look at it.
 #[repr(transparent)]
 #[pin_data(PinnedDrop)]
 pub(crate) struct Registration<T> {
@@ -79,6 +83,15 @@ pub(crate) struct Registration<T> {
     inner: Opaque<bindings::miscdevice>,
     _t: PhantomData<T>,
 }
+
+// The layout `MiscdeviceVTable::<T>::open` relies on (see the type's documentation).
+const _: () = {
+    use core::mem::{align_of, size_of};
+    use kernel::miscdevice::MiscDeviceRegistration;
+    assert!(size_of::<Registration<VmoFile>>() == size_of::<MiscDeviceRegistration<VmoFile>>());
+    assert!(align_of::<Registration<VmoFile>>() == align_of::<MiscDeviceRegistration<VmoFile>>());
+    assert!(size_of::<Registration<VmoFile>>() == size_of::<bindings::miscdevice>());
+};
 
 // SAFETY: `misc_deregister` may be called from any thread.
 unsafe impl<T> Send for Registration<T> {}
