@@ -13,6 +13,7 @@ mod arch;
 #[path = "arch/x86_64.rs"]
 mod arch;
 
+use crate::shmem::PageChunk;
 pub(crate) use arch::Instr;
 use kernel::prelude::*;
 
@@ -53,13 +54,22 @@ impl Primitive {
         Self { op, prim }
     }
 
-    /// Runs the op over `[addr, addr + len)` of a kernel mapping, adding to `stats`.
+    /// Runs the op over the page chunk a walk of a VMO's pages visits, adding to `stats`.
+    pub(crate) fn run_chunk(&self, chunk: &PageChunk<'_>, stats: &mut CacheStats) {
+        // SAFETY: a `PageChunk` is mapped for its length while it lives (its invariant).
+        unsafe { self.run_range(chunk.as_ptr(), chunk.len(), stats) }
+    }
+
+    /// Runs the op over `[addr, addr + len)`, adding to `stats`. The arch loop aligns the start
+    /// down to a line and never dereferences the memory in Rust.
     ///
-    /// Any address range is accepted; the arch loop aligns the start down to a line and never
-    /// dereferences the memory in Rust.
-    pub(crate) fn run_range(&self, addr: *mut u8, len: usize, stats: &mut CacheStats) {
+    /// # Safety
+    ///
+    /// Every byte of `[addr, addr + len)` must lie in memory mapped in the kernel for the call.
+    pub(crate) unsafe fn run_range(&self, addr: *mut u8, len: usize, stats: &mut CacheStats) {
         stats.pages += 1;
-        stats.lines += arch::run(&self.prim, addr, len);
+        // SAFETY: the caller's contract is `arch::run`'s.
+        stats.lines += unsafe { arch::run(&self.prim, addr, len) };
         if let Some(instr) = self.prim.instr() {
             stats.instr = Some(instr);
         }
@@ -73,10 +83,15 @@ impl Primitive {
     }
 }
 
-/// Runs `op` over `[addr, addr + len)` of a kernel mapping, adding to `stats` (a
-/// [`Primitive`] made for this one range).
-pub(crate) fn run_range(op: CacheOp, addr: *mut u8, len: usize, stats: &mut CacheStats) {
-    Primitive::new(op).run_range(addr, len, stats);
+/// Runs `op` over `[addr, addr + len)`, adding to `stats` (a [`Primitive`] made for this one
+/// range).
+///
+/// # Safety
+///
+/// As for [`Primitive::run_range`]: the range must be mapped kernel memory.
+pub(crate) unsafe fn run_range(op: CacheOp, addr: *mut u8, len: usize, stats: &mut CacheStats) {
+    // SAFETY: the caller's contract is `run_range`'s.
+    unsafe { Primitive::new(op).run_range(addr, len, stats) };
 }
 
 /// Completes `op` after its last range: the barrier that orders the line operations (and, for
@@ -107,10 +122,12 @@ mod tests {
         CacheOp::Invalidate,
     ];
 
-    /// Runs `op` over `[addr, addr + len)` alone, with its closing barrier.
-    fn run(op: CacheOp, addr: *mut u8, len: usize) -> CacheStats {
+    /// Runs `op` over `[addr, addr + len)` of `buf` alone, with its closing barrier.
+    fn run(op: CacheOp, buf: &mut [u8], off: usize, len: usize) -> CacheStats {
+        assert!(off + len <= buf.len());
         let mut stats = CacheStats::default();
-        run_range(op, addr, len, &mut stats);
+        // SAFETY: the range lies inside `buf`, a live kernel allocation.
+        unsafe { run_range(op, buf.as_mut_ptr().wrapping_add(off), len, &mut stats) };
         finish(op);
         stats
     }
@@ -175,10 +192,8 @@ mod tests {
         let line = line_size();
         let mut buf = buffer(4)?;
         // A line-aligned base inside the buffer, with four pages after it.
-        let base = buf
-            .as_mut_ptr()
-            .wrapping_add(buf.as_ptr().align_offset(line));
-        let at = |off: usize| base.wrapping_add(off);
+        let align = buf.as_ptr().align_offset(line);
+        let base = buf.as_ptr() as usize + align;
         for op in OPS {
             // (offset from an aligned base, length, lines touched)
             let cases = [
@@ -197,8 +212,8 @@ mod tests {
                 (0, 4 * PAGE_SIZE, (4 * PAGE_SIZE / line) as u64),
             ];
             for (off, len, want) in cases {
-                assert_eq!(lines_of(at(off) as usize, len, line), want);
-                let s = run(op, at(off), len);
+                assert_eq!(lines_of(base + off, len, line), want);
+                let s = run(op, &mut buf, align + off, len);
                 assert_eq!(s.pages, 1);
                 match expected(op) {
                     Some(_) => assert_eq!(s.lines, want),
@@ -215,13 +230,16 @@ mod tests {
         let mut buf = buffer(2)?;
         let base = buf.as_mut_ptr();
         let mut stats = CacheStats::default();
-        run_range(CacheOp::Clean, base, PAGE_SIZE, &mut stats);
-        run_range(
-            CacheOp::Clean,
-            base.wrapping_add(PAGE_SIZE + 1),
-            2,
-            &mut stats,
-        );
+        // SAFETY: both ranges lie inside `buf` (two pages), a live kernel allocation.
+        unsafe {
+            run_range(CacheOp::Clean, base, PAGE_SIZE, &mut stats);
+            run_range(
+                CacheOp::Clean,
+                base.wrapping_add(PAGE_SIZE + 1),
+                2,
+                &mut stats,
+            );
+        }
         finish(CacheOp::Clean);
         let want = lines_of(base as usize, PAGE_SIZE, line)
             + lines_of(base as usize + PAGE_SIZE + 1, 2, line);
@@ -235,10 +253,9 @@ mod tests {
     fn each_op_runs_its_instruction() -> Result {
         let line = line_size();
         let mut buf = buffer(1)?;
-        let base = buf.as_mut_ptr();
-        let want_lines = lines_of(base as usize, PAGE_SIZE, line);
+        let want_lines = lines_of(buf.as_ptr() as usize, PAGE_SIZE, line);
         for op in OPS {
-            let s = run(op, base, PAGE_SIZE);
+            let s = run(op, &mut buf, 0, PAGE_SIZE);
             assert_eq!(s.instr, expected(op));
             if s.instr.is_some() {
                 assert_eq!(s.lines, want_lines);
@@ -253,10 +270,9 @@ mod tests {
         for (i, b) in buf.iter_mut().enumerate() {
             *b = (i % 251) as u8;
         }
-        let base = buf.as_mut_ptr();
         let len = buf.len();
         for op in OPS {
-            run(op, base, len);
+            run(op, &mut buf, 0, len);
         }
         for (i, b) in buf.iter().enumerate() {
             assert_eq!(*b, (i % 251) as u8);

@@ -571,7 +571,7 @@ impl PageSource {
                 let to = from + (hole_end - hole) * PAGE_SIZE;
                 aux.for_each_data_page(from, to, |chunk| {
                     self.file
-                        .fill(hole * PAGE_SIZE + (chunk.pos - from), Some(chunk), 0)
+                        .fill(hole * PAGE_SIZE + (chunk.pos() - from), Some(chunk), 0)
                 })
                 .map_err(Status::from_mm)?;
                 // The pages aux did not have are zeros.
@@ -755,14 +755,7 @@ mod tests {
     fn aux(pages: u64) -> Result<ShmemFile> {
         let f = ShmemFile::new(pages * PG, new_koid())?;
         for p in 0..pages {
-            let b = [p as u8 + 1; 1];
-            let chunk = crate::shmem::PageChunk {
-                addr: b.as_ptr().cast_mut(),
-                len: 1,
-                pos: 0,
-                uptodate: true,
-            };
-            f.copy_chunk(&chunk, p * PG)?;
+            f.write_bytes(&[p as u8 + 1], p * PG)?;
         }
         Ok(f)
     }
@@ -783,15 +776,8 @@ mod tests {
     fn holes_are_found_without_walking_them() -> Result {
         let pages: u64 = 1 << 33;
         let file = ShmemFile::new(pages * PG, new_koid())?;
-        let b = [1u8; 1];
-        let chunk = crate::shmem::PageChunk {
-            addr: b.as_ptr().cast_mut(),
-            len: 1,
-            pos: 0,
-            uptodate: true,
-        };
-        file.copy_chunk(&chunk, 5 * PG)?;
-        file.copy_chunk(&chunk, (1 << 32) * PG)?;
+        file.write_bytes(&[1], 5 * PG)?;
+        file.write_bytes(&[1], (1 << 32) * PG)?;
         assert_eq!(file.find_hole(0, pages), (0, 5));
         assert_eq!(file.find_hole(5, pages), (6, 1 << 32));
         assert_eq!(file.find_hole(1 << 32, pages), ((1 << 32) + 1, pages));
@@ -844,9 +830,8 @@ mod tests {
         assert!(request(&source, 0, 4)?.is_none());
         let mut seen = KVec::new();
         source.file.for_each_page(0, 4 * PG, |c| {
-            if c.pos % PG == 0 {
-                // SAFETY: `c.addr` is mapped for `c.len >= 1` bytes during the callback.
-                seen.push(unsafe { c.addr.read_volatile() }, GFP_KERNEL)?;
+            if c.pos() % PG == 0 {
+                seen.push(c.byte(0).unwrap_or(0), GFP_KERNEL)?;
             }
             Ok(())
         })?;

@@ -8,7 +8,7 @@
 //! `filemap_get_folios`. shmem does its own locking (the inode lock, folio locks), so every
 //! method may be called from any number of threads at once.
 
-use core::{ffi::c_void, ptr::NonNull};
+use core::{ffi::c_void, marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
     error::{from_err_ptr, to_result},
@@ -124,20 +124,53 @@ pub(crate) struct ShmemFile {
     file: ARef<File>,
 }
 
-/// One page (or the part of it inside the range) that [`ShmemFile::for_each_page`] visits.
+/// One page (or the part of it inside the range) that a walk of a [`ShmemFile`] visits; only
+/// the walk makes one, and it lives only while the walk's callback runs.
 ///
-/// The memory may be written concurrently (by `write` or through a mapping), so it is only
-/// ever handed out as a raw address, never as a Rust reference.
-pub(crate) struct PageChunk {
-    /// Kernel virtual address of the first byte.
-    pub(crate) addr: *mut u8,
-    /// Bytes from `addr` to the end of the chunk; never crosses a page.
-    pub(crate) len: usize,
-    /// Byte position of the chunk in the file.
-    pub(crate) pos: u64,
+/// The memory may be written concurrently (by `write` or through a mapping), so it is never
+/// handed out as a Rust reference: as a raw address ([`PageChunk::as_ptr`]) and by volatile
+/// byte reads ([`PageChunk::byte`]).
+///
+/// # Invariants
+///
+/// `addr` is a kernel address mapped for `len` bytes for as long as `'a` (the walk keeps the
+/// folio referenced and mapped); the bytes never cross a page.
+pub(crate) struct PageChunk<'a> {
+    addr: *mut u8,
+    len: usize,
+    pos: u64,
+    uptodate: bool,
+    _mapped: PhantomData<&'a [u8]>,
+}
+
+impl PageChunk<'_> {
+    /// The kernel address of the first byte: mapped for [`PageChunk::len`] bytes while the
+    /// chunk lives.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.addr
+    }
+
+    /// The bytes from the first to the end of the chunk; never more than a page.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The byte position of the chunk in the file.
+    pub(crate) fn pos(&self) -> u64 {
+        self.pos
+    }
+
     /// False for a folio that was allocated (by COMMIT) but never written: it reads as zeros
     /// and its memory has not been cleared yet, so its bytes must not be copied.
-    pub(crate) uptodate: bool,
+    pub(crate) fn uptodate(&self) -> bool {
+        self.uptodate
+    }
+
+    /// The byte at `i` (a volatile read: others may write it meanwhile), or `None` past the end.
+    pub(crate) fn byte(&self, i: usize) -> Option<u8> {
+        // SAFETY: `i < len`, so the byte is mapped (type invariant).
+        (i < self.len).then(|| unsafe { self.addr.add(i).read_volatile() })
+    }
 }
 
 impl ShmemFile {
@@ -239,15 +272,30 @@ impl ShmemFile {
     }
 
     /// Copies `chunk` (a page of another shmem file) into this file at `pos`.
-    pub(crate) fn copy_chunk(&self, chunk: &PageChunk, pos: u64) -> Result {
-        // SAFETY: `chunk.addr` is mapped for `chunk.len` bytes while the visiting callback
-        // runs (the only place a `PageChunk` exists); `self.file` is valid.
-        let n =
-            unsafe { vmo_shmem_write_kernel(self.raw(), chunk.addr.cast(), chunk.len, loff(pos)?) };
+    pub(crate) fn copy_chunk(&self, chunk: &PageChunk<'_>, pos: u64) -> Result {
+        // SAFETY: the chunk is mapped for its length while it lives (its invariant).
+        unsafe { self.write_kernel(chunk.addr, chunk.len, pos) }
+    }
+
+    /// Writes `data` into this file at `pos` (through the page cache, as `write` does).
+    pub(crate) fn write_bytes(&self, data: &[u8], pos: u64) -> Result {
+        // SAFETY: `data` is a live slice of `data.len()` bytes.
+        unsafe { self.write_kernel(data.as_ptr().cast_mut(), data.len(), pos) }
+    }
+
+    /// Writes `len` bytes from the kernel address `src` at `pos`.
+    ///
+    /// # Safety
+    ///
+    /// `src` must be readable for `len` bytes for the call.
+    unsafe fn write_kernel(&self, src: *mut u8, len: usize, pos: u64) -> Result {
+        // SAFETY: `self.file` is valid; `src` is readable for `len` bytes (the caller's
+        // contract).
+        let n = unsafe { vmo_shmem_write_kernel(self.raw(), src.cast(), len, loff(pos)?) };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
-        if n as usize != chunk.len {
+        if n as usize != len {
             return Err(ENOSPC);
         }
         Ok(())
@@ -256,7 +304,7 @@ impl ShmemFile {
     /// Writes `chunk` (a page of another shmem file), or zeros for `None`, at `pos`, without
     /// the inode lock (see `vmo_shmem_fill`): the pager code calls this under its own lock.
     /// `len` bytes of zeros are written for `None`; the bytes must lie inside one page.
-    pub(crate) fn fill(&self, pos: u64, chunk: Option<&PageChunk>, len: usize) -> Result {
+    pub(crate) fn fill(&self, pos: u64, chunk: Option<&PageChunk<'_>>, len: usize) -> Result {
         let (src, len) = match chunk {
             Some(c) => (c.addr.cast_const().cast::<c_void>(), c.len),
             None => (core::ptr::null(), len),
@@ -264,8 +312,8 @@ impl ShmemFile {
         if len == 0 || (pos % PAGE_SIZE as u64) as usize + len > PAGE_SIZE {
             return Err(EINVAL);
         }
-        // SAFETY: `self.file` is valid; `src` is null or mapped for `len` bytes while the
-        // visiting callback that made `chunk` runs; the range lies inside one page.
+        // SAFETY: `self.file` is valid; `src` is null or a chunk's address, mapped for `len`
+        // bytes while the chunk lives (its invariant); the range lies inside one page.
         to_result(unsafe { vmo_shmem_fill(self.raw(), loff(pos)?, src, len) })
     }
 
@@ -287,7 +335,7 @@ impl ShmemFile {
     /// Returns the number of page chunks visited.
     pub(crate) fn for_each_page<F>(&self, start: u64, end: u64, f: F) -> Result<u64>
     where
-        F: FnMut(&PageChunk) -> Result,
+        F: FnMut(&PageChunk<'_>) -> Result,
     {
         self.walk(vmo_shmem_for_each_page, start, end, f)
     }
@@ -297,7 +345,7 @@ impl ShmemFile {
     /// COMMIT allocated but nobody wrote) are skipped. For copying: a snapshot, a supply.
     pub(crate) fn for_each_data_page<F>(&self, start: u64, end: u64, f: F) -> Result<u64>
     where
-        F: FnMut(&PageChunk) -> Result,
+        F: FnMut(&PageChunk<'_>) -> Result,
     {
         self.walk(vmo_shmem_for_each_data_page, start, end, f)
     }
@@ -317,7 +365,7 @@ impl ShmemFile {
         mut f: F,
     ) -> Result<u64>
     where
-        F: FnMut(&PageChunk) -> Result,
+        F: FnMut(&PageChunk<'_>) -> Result,
     {
         /// Adapts the C callback to the Rust closure `F`.
         ///
@@ -325,7 +373,7 @@ impl ShmemFile {
         ///
         /// `ctx` must point to an `F` that is not otherwise borrowed; `kaddr` must be mapped
         /// for `len` bytes for the duration of the call.
-        unsafe extern "C" fn trampoline<F: FnMut(&PageChunk) -> Result>(
+        unsafe extern "C" fn trampoline<F: FnMut(&PageChunk<'_>) -> Result>(
             ctx: *mut c_void,
             kaddr: *mut c_void,
             len: usize,
@@ -334,11 +382,14 @@ impl ShmemFile {
         ) -> c_int {
             // SAFETY: the caller passes the `&mut F` that `walk` gave as `ctx`.
             let f = unsafe { &mut *ctx.cast::<F>() };
+            // INVARIANT: the walkers map `kaddr` for `len` bytes (within one page) for the
+            // duration of this call, which the chunk does not outlive.
             let chunk = PageChunk {
                 addr: kaddr.cast(),
                 len,
                 pos: pos as u64,
                 uptodate,
+                _mapped: PhantomData,
             };
             match f(&chunk) {
                 Ok(()) => 0,

@@ -367,7 +367,7 @@ impl Vmo {
             // The window lies inside the root, so these cannot overflow.
             let (from, to) = (base + offset, base + copy_end);
             // Pages in swap are read back in and copied: they hold data.
-            src.for_each_data_page(from, to, |chunk| file.copy_chunk(chunk, chunk.pos - from))
+            src.for_each_data_page(from, to, |chunk| file.copy_chunk(chunk, chunk.pos() - from))
                 .map_err(Status::from_mm)?;
         }
         Vmo::new(
@@ -672,7 +672,7 @@ impl Vmo {
         let mut stats = CacheStats::default();
         let prim = cache::Primitive::new(op);
         file.for_each_page(base + offset, base + offset + len, |chunk| {
-            prim.run_range(chunk.addr, chunk.len, &mut stats);
+            prim.run_chunk(chunk, &mut stats);
             Ok(())
         })
         .map_err(Status::Kernel)?;
@@ -837,15 +837,8 @@ mod tests {
 
     /// Writes `data` at `pos` of a VMO that owns its pages, through the kernel-write path.
     fn poke(v: &Vmo, pos: u64, byte: u8) -> Result {
-        let buf = [byte; 1];
-        let chunk = crate::shmem::PageChunk {
-            addr: buf.as_ptr().cast_mut(),
-            len: 1,
-            pos: 0,
-            uptodate: true,
-        };
         let (file, base) = v.window();
-        file.copy_chunk(&chunk, base + pos)
+        file.write_bytes(&[byte], base + pos)
     }
 
     /// Reads one byte at `pos` by visiting the present page that holds it (0 for a hole).
@@ -853,9 +846,8 @@ mod tests {
         let (file, base) = v.window();
         let mut b = 0u8;
         file.for_each_page(base + pos, base + pos + 1, |c| {
-            if c.uptodate {
-                // SAFETY: `c.addr` is mapped for `c.len >= 1` bytes during the callback.
-                b = unsafe { c.addr.read_volatile() };
+            if c.uptodate() {
+                b = c.byte(0).unwrap_or(0);
             }
             Ok(())
         })?;

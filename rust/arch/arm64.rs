@@ -106,11 +106,16 @@ fn each_line(addr: *mut u8, len: usize, line: usize, mut f: impl FnMut(usize)) -
 
 /// Runs the chosen instruction over every line of `[addr, addr + len)`; returns the number of
 /// data-cache lines.
-pub(crate) fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
+///
+/// # Safety
+///
+/// Every byte of `[addr, addr + len)` must lie in memory mapped in the kernel for the whole
+/// call (the instructions fault on an unmapped address).
+pub(crate) unsafe fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
     match prim.instr {
         Instr::DcCvac => each_line(addr, len, prim.line, |p| {
-            // SAFETY: `p` is in a mapped kernel page the caller holds; `dc cvac` writes a line
-            // back without changing memory contents.
+            // SAFETY: `p` is in mapped kernel memory (the function's contract); `dc cvac` writes
+            // a line back without changing memory contents.
             unsafe { asm!("dc cvac, {0}", in(reg) p, options(nostack, preserves_flags)) }
         }),
         Instr::DcCivac => each_line(addr, len, prim.line, |p| {

@@ -87,7 +87,12 @@ impl Prim {
 
 /// Runs the chosen instruction on every line that overlaps `[addr, addr + len)`; returns the
 /// line count.
-pub(crate) fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
+///
+/// # Safety
+///
+/// Every byte of `[addr, addr + len)` must lie in memory mapped in the kernel for the whole
+/// call (the instructions fault on an unmapped address).
+pub(crate) unsafe fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
     let Some(instr) = prim.instr else {
         return 0;
     };
@@ -99,8 +104,8 @@ pub(crate) fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
     let end = (addr as usize).saturating_add(len);
     let mut p = start;
     // One loop per instruction: the choice is made once, not per line.
-    // SAFETY (each block): the caller passes a range of a kernel mapping of a page it holds a
-    // reference to; the line containing any of its bytes lies in the same page (lines never
+    // SAFETY (each block): the caller passes a range of mapped kernel memory (the function's
+    // contract); the line containing any of its bytes lies in the same page (lines never
     // cross pages) and is mapped. These instructions only write back/drop cache lines: they
     // do not change memory contents and fault only on unmapped addresses.
     match instr {
