@@ -94,9 +94,9 @@ struct Map {
 }
 
 impl Worker {
-    /// One mapping episode on a live handle of this worker (see the module
-    /// documentation). Returns false if the worker has no handle to use.
-    pub(super) fn map_episode(&mut self) -> bool {
+    /// A random live handle of this worker to a VMO of its own whose content the model knows
+    /// exactly (not the shared pool's), if there is one.
+    pub(super) fn own_exact_vmo(&mut self) -> Option<H> {
         let candidates: Vec<usize> = (0..self.m.handles.len())
             .filter(|&i| {
                 let o = self.m.obj(self.m.handles[i].obj);
@@ -104,10 +104,17 @@ impl Worker {
             })
             .collect();
         if candidates.is_empty() {
-            return false;
+            return None;
         }
-        let i = candidates[self.rng.index(candidates.len())];
-        let h = self.m.handles[i];
+        Some(self.m.handles[candidates[self.rng.index(candidates.len())]])
+    }
+
+    /// One mapping episode on a live handle of this worker (see the module
+    /// documentation). Returns false if the worker has no handle to use.
+    pub(super) fn map_episode(&mut self) -> bool {
+        let Some(h) = self.own_exact_vmo() else {
+            return false;
+        };
         let (obj, rights) = (h.obj, h.rights);
         let (kind, size) = (self.m.obj(obj).kind, self.m.obj(obj).size);
         let size_pages = size / pg();

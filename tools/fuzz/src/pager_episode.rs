@@ -158,16 +158,9 @@ impl Worker {
     /// PAGER_SUPPLY from one of this worker's VMOs (exact content), checks in
     /// the module's order; the model follows (the aux range is decommitted).
     fn pager_supply(&mut self, ph: u32, manage: bool, p: &mut Paged) {
-        let candidates: Vec<usize> = (0..self.m.handles.len())
-            .filter(|&i| {
-                let o = self.m.obj(self.m.handles[i].obj);
-                o.kind != Kind::Event && o.pool_slot.is_none() && self.m.content_known(o.owner)
-            })
-            .collect();
-        if candidates.is_empty() {
+        let Some(h) = self.own_exact_vmo() else {
             return;
-        }
-        let h = self.m.handles[candidates[self.rng.index(candidates.len())]];
+        };
         let aux_size = self.m.obj(h.obj).size;
         let unaligned = self.rng.chance(1, 12);
         let offset = self.rng.below(p.size / pg() + 2) * pg();
