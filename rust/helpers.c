@@ -152,6 +152,32 @@ u64 vmo_shmem_committed(struct file *file)
 }
 
 /*
+ * Calls @fn on the kernel mapping of each page of @folio inside [start, end),
+ * one page at a time, counting them in *@pages; returns the first non-zero
+ * value @fn returned, or 0. The caller holds a reference to @folio.
+ */
+static int vmo_visit_folio(struct folio *folio, loff_t start, loff_t end, bool uptodate,
+			   vmo_page_fn fn, void *ctx, long *pages)
+{
+	loff_t fpos = folio_pos(folio);
+	loff_t s = max(start, fpos);
+	loff_t e = min(end, fpos + (loff_t)folio_size(folio));
+	int ret = 0;
+
+	while (!ret && s < e) {
+		size_t off = s - fpos;
+		size_t chunk = min_t(loff_t, e - s, PAGE_SIZE - offset_in_page(off));
+		void *kaddr = kmap_local_folio(folio, off);
+
+		ret = fn(ctx, kaddr, chunk, s, uptodate);
+		kunmap_local(kaddr);
+		s += chunk;
+		(*pages)++;
+	}
+	return ret;
+}
+
+/*
  * Calls @fn on the kernel mapping of every present page of [start, end),
  * clipped to the range, one page at a time. @uptodate is false for a folio
  * that was allocated but never written (it reads as zeros; its memory has
@@ -178,21 +204,9 @@ long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 	while (!ret && filemap_get_folios(mapping, &index, last, &fbatch)) {
 		for (i = 0; !ret && i < folio_batch_count(&fbatch); i++) {
 			struct folio *folio = fbatch.folios[i];
-			loff_t fpos = folio_pos(folio);
-			loff_t s = max(start, fpos);
-			loff_t e = min(end, fpos + (loff_t)folio_size(folio));
-			bool uptodate = folio_test_uptodate(folio);
 
-			while (!ret && s < e) {
-				size_t off = s - fpos;
-				size_t chunk = min_t(loff_t, e - s, PAGE_SIZE - offset_in_page(off));
-				void *kaddr = kmap_local_folio(folio, off);
-
-				ret = fn(ctx, kaddr, chunk, s, uptodate);
-				kunmap_local(kaddr);
-				s += chunk;
-				pages++;
-			}
+			ret = vmo_visit_folio(folio, start, end, folio_test_uptodate(folio),
+					      fn, ctx, &pages);
 		}
 		folio_batch_release(&fbatch);
 		if (!ret && fatal_signal_pending(current))
@@ -227,7 +241,6 @@ long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
 		unsigned long next = index;
 		struct folio *folio;
 		void *entry;
-		loff_t fpos, s, e;
 
 		rcu_read_lock();
 		entry = xa_find(xa, &next, last, XA_PRESENT);
@@ -248,19 +261,7 @@ long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
 			continue;
 		}
 		folio_unlock(folio);
-		fpos = folio_pos(folio);
-		s = max(start, fpos);
-		e = min(end, fpos + (loff_t)folio_size(folio));
-		while (!ret && s < e) {
-			size_t off = s - fpos;
-			size_t chunk = min_t(loff_t, e - s, PAGE_SIZE - offset_in_page(off));
-			void *kaddr = kmap_local_folio(folio, off);
-
-			ret = fn(ctx, kaddr, chunk, s, true);
-			kunmap_local(kaddr);
-			s += chunk;
-			pages++;
-		}
+		ret = vmo_visit_folio(folio, start, end, true, fn, ctx, &pages);
 		index = folio_next_index(folio);
 		folio_put(folio);
 		if (!ret && fatal_signal_pending(current))

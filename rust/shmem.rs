@@ -192,10 +192,6 @@ impl ShmemFile {
         self.file.as_ptr()
     }
 
-    fn raw(&self) -> *mut bindings::file {
-        self.file.as_ptr()
-    }
-
     /// Another reference to the same file.
     pub(crate) fn try_clone(&self) -> Self {
         Self {
@@ -214,7 +210,7 @@ impl ShmemFile {
         };
         let mut hole_end: kernel::ffi::c_ulong = 0;
         // SAFETY: `self.file` is valid; `hole_end` is a valid place for the out value.
-        let hole = unsafe { vmo_shmem_find_hole(self.raw(), s, e, &mut hole_end) };
+        let hole = unsafe { vmo_shmem_find_hole(self.as_ptr(), s, e, &mut hole_end) };
         (hole as u64, hole_end as u64)
     }
 
@@ -222,14 +218,14 @@ impl ShmemFile {
     /// enabled). On failure shmem frees what this call allocated.
     pub(crate) fn commit(&self, off: u64, len: u64) -> Result {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.
-        to_result(unsafe { vmo_shmem_commit(self.raw(), loff(off)?, loff(len)?) })
+        to_result(unsafe { vmo_shmem_commit(self.as_ptr(), loff(off)?, loff(len)?) })
     }
 
     /// Frees the whole pages of `[off, off + len)` (unmapping them first) and zeroes the
     /// covered bytes of partial pages that are present. Absent pages stay absent.
     pub(crate) fn punch(&self, off: u64, len: u64) -> Result {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.
-        to_result(unsafe { vmo_shmem_punch(self.raw(), loff(off)?, loff(len)?) })
+        to_result(unsafe { vmo_shmem_punch(self.as_ptr(), loff(off)?, loff(len)?) })
     }
 
     /// Copies between the user buffer `buf` of `len` bytes and the file at `pos`. Returns the
@@ -242,7 +238,7 @@ impl ShmemFile {
             // copies with the fault-tolerant user-copy routines.
             let n = unsafe {
                 vmo_shmem_rw(
-                    self.raw(),
+                    self.as_ptr(),
                     buf.wrapping_byte_add(done).as_mut_ptr(),
                     len - done,
                     loff(at)?,
@@ -291,7 +287,7 @@ impl ShmemFile {
     unsafe fn write_kernel(&self, src: *mut u8, len: usize, pos: u64) -> Result {
         // SAFETY: `self.file` is valid; `src` is readable for `len` bytes (the caller's
         // contract).
-        let n = unsafe { vmo_shmem_write_kernel(self.raw(), src.cast(), len, loff(pos)?) };
+        let n = unsafe { vmo_shmem_write_kernel(self.as_ptr(), src.cast(), len, loff(pos)?) };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
@@ -314,19 +310,19 @@ impl ShmemFile {
         }
         // SAFETY: `self.file` is valid; `src` is null or a chunk's address, mapped for `len`
         // bytes while the chunk lives (its invariant); the range lies inside one page.
-        to_result(unsafe { vmo_shmem_fill(self.raw(), loff(pos)?, src, len) })
+        to_result(unsafe { vmo_shmem_fill(self.as_ptr(), loff(pos)?, src, len) })
     }
 
     /// Sets the file size; shrinking frees (and unmaps) the pages past the end.
     pub(crate) fn set_size(&self, size: u64) -> Result {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.
-        to_result(unsafe { vmo_shmem_set_size(self.raw(), loff(size)?) })
+        to_result(unsafe { vmo_shmem_set_size(self.as_ptr(), loff(size)?) })
     }
 
     /// Bytes of memory this file holds (resident or swapped).
     pub(crate) fn committed_bytes(&self) -> u64 {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.
-        unsafe { vmo_shmem_committed(self.raw()) }
+        unsafe { vmo_shmem_committed(self.as_ptr()) }
     }
 
     /// Calls `f` on every present page of `[start, end)`, clipped to the range, in order.
@@ -405,7 +401,7 @@ impl ShmemFile {
         // call it with a page mapped for `len` bytes.
         let r = unsafe {
             walker(
-                self.raw(),
+                self.as_ptr(),
                 loff(start)?,
                 loff(end)?,
                 trampoline::<F>,

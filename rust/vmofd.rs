@@ -310,8 +310,11 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
     // The VMA and its file may go once the lock is dropped: hold the VMO.
     let vmo: Arc<Vmo> = vmo.into();
     // SAFETY: `vmf` is valid, the fault lock is held and the fault may be retried.
-    if unsafe { vmo_fault_release_lock(vmf) } {
-        vmo.fault_wait(pgoff, fault_flags & FAULT_FLAG_USER == 0);
+    if !unsafe { vmo_fault_release_lock(vmf) } {
+        // The lock is still held: a retry could not wait, so the fault fails (unreachable
+        // after the flag checks above, which are the shim's).
+        return VM_FAULT_SIGBUS;
     }
+    vmo.fault_wait(pgoff, fault_flags & FAULT_FLAG_USER == 0);
     VM_FAULT_RETRY
 }
