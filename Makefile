@@ -3,13 +3,21 @@
 # QEMU guest kernel, built on first use); `make run` and `make test` do all the
 # set-up a fresh Debian 12 machine needs (tools/bootstrap.sh).
 #
-#   make [KDIR=<built Rust-enabled kernel tree>]   build vmo.ko
+#   make          build vmo.ko against the cached QEMU guest kernel (built on first use)
+#   make KDIR=<tree>   build vmo.ko against a prepared Rust-enabled kernel tree with
+#                 nothing but Kbuild (for Debian 13: tools/stock-kernel.sh makes the
+#                 tree /usr/src/linux-rust-$(uname -r)); CONFIG_VMO_KUNIT_TEST=y adds
+#                 the KUnit suites (the kernel needs KUnit)
+#   make install  install vmo.ko into /lib/modules/<release>/updates and run depmod
+#                 (KDIR defaults to /usr/src/linux-rust-$(uname -r)); see dkms.conf
 #   make run      boot the guest, load the module, show the VMO lifecycle
 #   make test     host cargo tests, KUnit and the guest tests on the normal
 #                 x86-64 kernel, and KUnit on arm64; one summary line
 #   make test-debug   the guest tests, KUnit and a 30 s fuzz on the debug
 #                 (sanitizer) kernel; .ci/run runs it before `make test`
-#   make test-all all three passes with one summary line
+#   make test-all all the passes with one summary line
+#   make test-stock   Debian 13's stock 7.3.4 kernel: the module built with its
+#                 rustc 1.85.1 against its headers, the guest tests and the demo, DKMS
 #   make bench    VMO ops against native Linux in the guest (build/bench/)
 #   make fuzz     the ioctl fuzzer on the debug kernel (FUZZ_SECONDS, FUZZ_SEED)
 #   make check    rustfmt (the kernel's .rustfmt.toml) and W=e CLIPPY=1 of the module,
@@ -20,22 +28,38 @@ export VMO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vmo-rs
 
 # The extra passes of `make test`, each a script in tools/ that leaves
 # build/<script>/counts.json.
-TEST_PASSES ?= run-arm64.sh
+TEST_PASSES ?= run-stock.sh run-arm64.sh
 
-.PHONY: all modules run test test-all test-debug bench fuzz check clean kernel
+.PHONY: all modules install run test test-all test-debug test-stock bench fuzz check clean kernel
 all: modules
 
 kernel:
 	@tools/kernel.sh >/dev/null
 
+KBUILD_VARS = $(if $(W),W=$(W)) $(if $(CLIPPY),CLIPPY=$(CLIPPY)) \
+	$(if $(CONFIG_VMO_KUNIT_TEST),CONFIG_VMO_KUNIT_TEST=$(CONFIG_VMO_KUNIT_TEST))
 modules:
-	@tools/build-module.sh $(if $(KDIR),KDIR=$(KDIR)) $(if $(W),W=$(W)) $(if $(CLIPPY),CLIPPY=$(CLIPPY))
+ifneq ($(KDIR),)
+	@test -f $(KDIR)/rust/libkernel.rmeta || { echo "vmo: $(KDIR) has no Rust artifacts" \
+	  "(rust/libkernel.rmeta); for a Debian kernel run tools/stock-kernel.sh first" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KBUILD_VARS) modules
+else
+	@tools/build-module.sh $(KBUILD_VARS)
+endif
+
+INSTALL_KDIR = $(or $(KDIR),/usr/src/linux-rust-$(shell uname -r))
+install:
+	$(MAKE) KDIR=$(INSTALL_KDIR) modules
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) modules_install
 
 run:
 	@tools/run.sh run
 
 test:
 	@VMO_EXTRA_TESTS="$(TEST_PASSES)" tools/run.sh test
+
+test-stock:
+	@tools/run-stock.sh
 
 test-debug:
 	@VMO_FLAVOUR=debug VMO_BUILD_NAME=run-debug GUEST_CMDLINE=panic_on_warn=1 \
@@ -54,6 +78,7 @@ fuzz:
 
 check:
 	@tools/build-module.sh W=e CLIPPY=1
+	@tools/build-module.sh W=e CLIPPY=1 CONFIG_VMO_KUNIT_TEST=y
 	@. tools/env.sh && rustfmt --edition 2021 --config-path "$$KSRC/.rustfmt.toml" --check rust/vmo_main.rs
 	@cd tools && cargo fmt --all --check && cargo clippy --workspace --all-targets -- -D warnings
 

@@ -15,7 +15,6 @@ mod arch;
 
 use crate::shmem::PageChunk;
 pub(crate) use arch::Instr;
-use kernel::prelude::*;
 
 /// The four cache ops of `zx_vmo_op_range`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,11 +83,12 @@ impl Primitive {
 }
 
 /// Runs `op` over `[addr, addr + len)`, adding to `stats` (a [`Primitive`] made for this one
-/// range).
+/// range). Only the KUnit suites run a primitive outside a walk of a VMO's pages.
 ///
 /// # Safety
 ///
 /// As for [`Primitive::run_range`]: the range must be mapped kernel memory.
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 pub(crate) unsafe fn run_range(op: CacheOp, addr: *mut u8, len: usize, stats: &mut CacheStats) {
     // SAFETY: the caller's contract is `run_range`'s.
     unsafe { Primitive::new(op).run_range(addr, len, stats) };
@@ -96,11 +96,13 @@ pub(crate) unsafe fn run_range(op: CacheOp, addr: *mut u8, len: usize, stats: &m
 
 /// Completes `op` after its last range: the barrier that orders the line operations (and, for
 /// SYNC, the instruction-stream synchronisation). Runs once per op, even over an empty range.
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 pub(crate) fn finish(op: CacheOp) {
     arch::finish(op == CacheOp::Sync);
 }
 
 /// The data-cache line size the primitives step by.
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 pub(crate) fn line_size() -> usize {
     arch::line_size()
 }
@@ -110,10 +112,12 @@ pub(crate) fn line_size() -> usize {
 /// QEMU (TCG) does not model caches: every cache-maintenance instruction executes as a no-op
 /// there. These cases therefore prove which instruction ran and on which lines (and that the
 /// data is unchanged afterwards), not that any line was written back or dropped.
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 #[kernel::prelude::kunit_tests(vmo_cache)]
 mod tests {
     use super::*;
     use kernel::page::PAGE_SIZE;
+    use kernel::prelude::*;
 
     const OPS: [CacheOp; 4] = [
         CacheOp::Sync,

@@ -179,6 +179,7 @@ impl HandleTable {
     }
 }
 
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 #[kunit_tests(vmo_handle_table)]
 mod tests {
     use super::*;

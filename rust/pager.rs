@@ -728,6 +728,7 @@ impl PageSource {
     }
 }
 
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 #[kunit_tests(vmo_pager)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@ use crate::{
     status::{Status, ZxResult},
     uapi,
 };
-use kernel::prelude::*;
 
 /// A set of rights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +80,8 @@ impl Rights {
     }
 }
 
-#[kunit_tests(vmo_rights)]
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
+#[kernel::prelude::kunit_tests(vmo_rights)]
 mod tests {
     use super::*;
 

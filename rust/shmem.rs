@@ -139,6 +139,8 @@ pub(crate) struct PageChunk<'a> {
     addr: *mut u8,
     len: usize,
     pos: u64,
+    /// Whether the folio is uptodate; only the KUnit suites look.
+    #[cfg(CONFIG_VMO_KUNIT_TEST)]
     uptodate: bool,
     _mapped: PhantomData<&'a [u8]>,
 }
@@ -162,11 +164,13 @@ impl PageChunk<'_> {
 
     /// False for a folio that was allocated (by COMMIT) but never written: it reads as zeros
     /// and its memory has not been cleared yet, so its bytes must not be copied.
+    #[cfg(CONFIG_VMO_KUNIT_TEST)]
     pub(crate) fn uptodate(&self) -> bool {
         self.uptodate
     }
 
     /// The byte at `i` (a volatile read: others may write it meanwhile), or `None` past the end.
+    #[cfg(CONFIG_VMO_KUNIT_TEST)]
     pub(crate) fn byte(&self, i: usize) -> Option<u8> {
         // SAFETY: `i < len`, so the byte is mapped (type invariant).
         (i < self.len).then(|| unsafe { self.addr.add(i).read_volatile() })
@@ -274,6 +278,7 @@ impl ShmemFile {
     }
 
     /// Writes `data` into this file at `pos` (through the page cache, as `write` does).
+    #[cfg(CONFIG_VMO_KUNIT_TEST)]
     pub(crate) fn write_bytes(&self, data: &[u8], pos: u64) -> Result {
         // SAFETY: `data` is a live slice of `data.len()` bytes.
         unsafe { self.write_kernel(data.as_ptr().cast_mut(), data.len(), pos) }
@@ -378,12 +383,15 @@ impl ShmemFile {
         ) -> c_int {
             // SAFETY: the caller passes the `&mut F` that `walk` gave as `ctx`.
             let f = unsafe { &mut *ctx.cast::<F>() };
+            #[cfg(not(CONFIG_VMO_KUNIT_TEST))]
+            let _ = uptodate;
             // INVARIANT: the walkers map `kaddr` for `len` bytes (within one page) for the
             // duration of this call, which the chunk does not outlive.
             let chunk = PageChunk {
                 addr: kaddr.cast(),
                 len,
                 pos: pos as u64,
+                #[cfg(CONFIG_VMO_KUNIT_TEST)]
                 uptodate,
                 _mapped: PhantomData,
             };

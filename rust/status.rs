@@ -119,6 +119,7 @@ impl From<AllocError> for Status {
     }
 }
 
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 #[kunit_tests(vmo_status)]
 mod tests {
     use super::*;

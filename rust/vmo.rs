@@ -819,6 +819,7 @@ impl Vmo {
     }
 }
 
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 #[kunit_tests(vmo_object)]
 mod tests {
     use super::*;

@@ -17,10 +17,6 @@ if [ "$src" != "$here" ]; then
     # (build/module-$ARCH[-$VMO_FLAVOUR]; vmo.ko ends there), so that its objects never
     # mix with those of the work tree and all can be built at once. rsync keeps the
     # mtimes: rebuilds stay incremental.
-    mkdir -p "$src/rust" "$src/include"
-    cp -p "$here/Kbuild" "$src/Kbuild"
-    rsync -a --delete --exclude=/uapi_generated.rs --include='*/' \
-        --include='*.rs' --include='*.c' --include='*.h' --exclude='*' "$here/rust/" "$src/rust/"
-    rsync -a --delete "$here/include/" "$src/include/"
+    copy_module_sources "$here" "$src"
 fi
 make -s -C "$kdir" M="$src" "${KMAKE_VARS[@]}" "${vars[@]}" modules

@@ -27,3 +27,14 @@ module_dir() {
     [ "${VMO_FLAVOUR:-normal}" = normal ] || name=$name-$VMO_FLAVOUR
     if [ "$name" = x86_64 ]; then echo "$top"; else echo "$top/build/module-$name"; fi
 }
+
+# Copies the module's sources (Kbuild, rust/, include/) from the work tree $1 to
+# the build directory $2. rsync keeps the mtimes: rebuilds stay incremental.
+copy_module_sources() {
+    local from=$1 to=$2
+    mkdir -p "$to/rust" "$to/include"
+    cp -p "$from/Kbuild" "$to/Kbuild"
+    rsync -a --delete --exclude=/uapi_generated.rs --include='*/' \
+        --include='*.rs' --include='*.c' --include='*.h' --exclude='*' "$from/rust/" "$to/rust/"
+    rsync -a --delete "$from/include/" "$to/include/"
+}

@@ -14,6 +14,10 @@ mode=$(cat /mode)
 say() { echo "$*" >&3; }
 
 say "@@guest $(uname -r) mode=$mode cpus=$(nproc)"
+# A distribution kernel's modules the guest needs (zram), in dependency order.
+for m in $(cat /modules/order 2>/dev/null); do
+    insmod /modules/$m && say "@@kmod $m"
+done
 # Swap (a 64 MiB zram device) and transparent huge pages for shmem, where the kernel has
 # them: the tests and the fuzzer meet VMO mappings with the mm paths that act on a mapping's
 # file (swap-out and swap-in, MADV_PAGEOUT, MADV_COLLAPSE). `make run` and the benchmark keep

@@ -28,7 +28,7 @@ unset VMO_FLAVOUR
 . "$here/tools/env.sh"
 busybox=$CACHE/arm64/busybox/bin/busybox
 kdir=$("$here/tools/kernel.sh")
-"$here/tools/build-module.sh" KDIR="$kdir"
+"$here/tools/build-module.sh" KDIR="$kdir" CONFIG_VMO_KUNIT_TEST=y
 ko=$(module_dir "$here")/vmo.ko
 [ -f "$ko" ] || die "$ko was not built"
 
@@ -69,4 +69,4 @@ printf '== arm64 guest: finished in %.1f s\n' "$secs"
 
 # ---- verdict -------------------------------------------------------------------
 exec "$here/tools/verdict.sh" test "$B" "$qrc" "$GUEST_TIMEOUT" \
-    --counts "$B/counts.json" --label "arm64 " --no-summary
+    --counts "$B/counts.json" --label "arm64 " --no-summary --kunit

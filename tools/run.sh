@@ -6,6 +6,11 @@
 #   tools/run.sh bench  VMO ops against native Linux in the guest
 #   tools/run.sh fuzz   the ioctl fuzzer for FUZZ_SECONDS (make fuzz: on the debug kernel)
 #
+# VMO_KERNEL=stock boots Debian 13's unmodified 7.3.4 kernel instead of the
+# project's guest kernel, with vmo.ko built against its headers (tools/stock.sh).
+# The module's KUnit suites are built (CONFIG_VMO_KUNIT_TEST=y) only for `test`
+# on the project's kernels, which have KUnit.
+#
 # Everything missing is built first (toolchain, guest kernel, module, guest
 # programs). The guest's console is kept in build/<mode>/console.log and the
 # programs' output in build/<mode>/user.log. `test` ends with the plain line
@@ -20,13 +25,24 @@ rm -rf "$B"; mkdir -p "$B"
 
 "$here/tools/bootstrap.sh"
 . "$here/tools/env.sh"
-kdir=$("$here/tools/kernel.sh")
-# The test pass builds the module as `make check` does: any warning fails it.
-if [ "$mode" = test ]; then
-    "$here/tools/build-module.sh" KDIR="$kdir" W=e CLIPPY=1
-else
-    "$here/tools/build-module.sh" KDIR="$kdir"
-fi
+kunit=()
+case ${VMO_KERNEL:-guest} in
+    guest)
+        kdir=$("$here/tools/kernel.sh")
+        kimage=$kdir/arch/x86/boot/bzImage; ko=$(module_dir "$here")/vmo.ko; kmods=""
+        klabel="Linux $KERNELVERSION (${VMO_FLAVOUR:-normal})"
+        # The test pass builds the module as `make check` does: any warning fails it.
+        if [ "$mode" = test ]; then
+            "$here/tools/build-module.sh" KDIR="$kdir" W=e CLIPPY=1 CONFIG_VMO_KUNIT_TEST=y
+            kunit=(--kunit)
+        else
+            "$here/tools/build-module.sh" KDIR="$kdir"
+        fi ;;
+    stock)
+        [ "${VMO_FLAVOUR:-normal}" = normal ] || { echo "run: VMO_KERNEL=stock has no debug flavour" >&2; exit 1; }
+        eval "$("$here/tools/stock.sh")" ;;
+    *) echo "run: unknown VMO_KERNEL=${VMO_KERNEL} (guest or stock)" >&2; exit 1 ;;
+esac
 
 # ---- the guest programs (static, for the busybox initramfs) ----------------
 target=x86_64-unknown-linux-gnu
@@ -42,6 +58,10 @@ progs=()
 case $mode in
     run)   mapfile -t progs < <(cargo_guest build -p vmoctl -p vmo-bench | exes) ;;
     test)  mapfile -t progs < <(cargo_guest test --no-run -p vmo-guest-tests | exes)
+           # VMO_TEST_DEMO=1 (the stock and arm64 passes): `vmoctl demo` after the tests.
+           if [ "${VMO_TEST_DEMO:-0}" = 1 ]; then
+               mapfile -t -O ${#progs[@]} progs < <(cargo_guest build -p vmoctl | exes)
+           fi
            # The debug pass also runs the ioctl fuzzer, for FUZZ_SECONDS (default 30).
            if [ "${VMO_FLAVOUR:-normal}" = debug ]; then
                mapfile -t -O ${#progs[@]} progs < <(cargo_guest build -p vmo-fuzz | exes)
@@ -54,7 +74,7 @@ unset RUSTFLAGS
 
 # ---- host-side tests (test mode) ---------------------------------------------
 host_log=$B/host-tests.log
-if [ "$mode" = test ] && [ "${VMO_FLAVOUR:-normal}" = normal ]; then
+if [ "$mode" = test ] && [ "${VMO_FLAVOUR:-normal}" = normal ] && [ "${VMO_KERNEL:-guest}" = guest ]; then
     echo "== host: cargo test (userspace workspace)"
     if ! (cd "$here/tools" && cargo test --workspace --exclude vmo-guest-tests) >"$host_log" 2>&1; then
         grep -E '^test .* FAILED|panicked|error(\[|:)' "$host_log" | head -n 30 || true
@@ -88,7 +108,9 @@ root=$B/initramfs
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,args,progs}
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/tools/guest-init.sh" "$root/init"; chmod +x "$root/init"
-cp "$(module_dir "$here")/vmo.ko" "$root/vmo.ko"
+cp "$ko" "$root/vmo.ko"
+# Modules of a distribution kernel the guest loads first (zram for swap), in order.
+[ -z "$kmods" ] || cp -r "$kmods" "$root/modules"
 echo "$mode" >"$root/mode"
 : >"$root/run-list"
 for p in "${progs[@]}"; do
@@ -100,20 +122,21 @@ for p in "${progs[@]}"; do
         run/vmo-bench) echo "--quick --mode $bmode" ;;
         bench/vmo-bench) echo "--mode $bmode" ;;
         */vmo-fuzz) echo "--seconds ${FUZZ_SECONDS:-30}${FUZZ_SEED:+ --seed $FUZZ_SEED} ${FUZZ_ARGS:-}" ;;
+        test/vmoctl) echo "demo" ;;
         test/*) echo "--test-threads=2 ${VMO_TEST_FILTER:-}" ;;
     esac >"$root/args/$name"
 done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$B/initramfs.cpio.gz"
 
 # ---- boot ----------------------------------------------------------------------
-echo "== guest: Linux $KERNELVERSION (${VMO_FLAVOUR:-normal}), QEMU $accel -cpu $cpu, timeout ${GUEST_TIMEOUT}s (logs in ${B#$here/})"
+echo "== guest: $klabel, QEMU $accel -cpu $cpu, timeout ${GUEST_TIMEOUT}s (logs in ${B#$here/})"
 : >"$B/user.log"
 start=$(date +%s.%N)
 set +e
 timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel "$accel" "${icount[@]}" -cpu "$cpu" -m "${GUEST_MEM:-1024}" -smp 2 \
     -display none -no-reboot -monitor none \
     -serial "file:$B/console.log" -serial "file:$B/user.log" \
-    -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$B/initramfs.cpio.gz" \
+    -kernel "$kimage" -initrd "$B/initramfs.cpio.gz" \
     -append "console=ttyS0 panic=-1 oops=panic ${GUEST_CMDLINE:-}" </dev/null &
 qemu=$!
 if [ "$mode" != test ]; then
@@ -128,8 +151,9 @@ printf '== guest: finished in %.1f s\n' "$secs"
 
 # ---- verdict -------------------------------------------------------------------
 set +e
-host_flag=(); [ "${VMO_FLAVOUR:-normal}" = normal ] || host_flag=(--no-host)
-"$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" --no-summary "${host_flag[@]}"
+host_flag=(); [ "${VMO_FLAVOUR:-normal}/${VMO_KERNEL:-guest}" = normal/guest ] || host_flag=(--no-host)
+"$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" --no-summary \
+    "${host_flag[@]}" "${kunit[@]}" ${VMO_VERDICT_ARGS:-}
 rc=$?
 set -e
 if [ "$mode" = bench ] && [ $rc = 0 ]; then

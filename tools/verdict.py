@@ -4,7 +4,9 @@
 A run fails on: a guest that did not finish (timeout, crash, no `@@done`); any
 kernel complaint in the console (oops, BUG, WARNING, panic, KASAN, UBSAN,
 lockdep, kmemleak, hung task, soft lockup); a module that did not load or
-unload; a KUnit failure or no KUnit output at all; a guest program that failed.
+unload; with --kunit, a KUnit failure or no KUnit output at all (without it,
+any KUnit output of the module: a production build runs no tests); a guest
+program that failed. The module's taint line (out-of-tree, unsigned) is shown.
 In test mode the last line is the plain summary `N passed, N failed, N skipped`
 over the host cargo tests, the KUnit cases and the guest tests.
 """
@@ -87,6 +89,8 @@ def main():
     ap.add_argument("--label", default="", help="prefix of the printed lines (e.g. an arch)")
     ap.add_argument("--no-summary", action="store_true", help="do not print the summary line")
     ap.add_argument("--no-host", action="store_true", help="this pass has no host cargo tests")
+    ap.add_argument("--kunit", action="store_true",
+                    help="the module was built with its KUnit suites (CONFIG_VMO_KUNIT_TEST=y)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
 
@@ -125,8 +129,15 @@ def main():
     if m and m.group(1) == "0" and "@@rmmod rc=0" not in user and "@@done" in user:
         problems.append("rmmod vmo failed after the programs ran (a reference leaked?)")
 
-    res, err = kunit(args, console)
-    if err:
+    taints = sorted({re.sub(r"^\[[^]]*\]\s*", "", l).strip() for l in console.splitlines() if "taint" in l.lower()})
+    for t in taints:
+        print(f"   {args.label}taint: {t}")
+
+    res, err = kunit(args, console) if args.kunit else (None, None)
+    if not args.kunit:
+        if re.search(r"# Subtest: vmo_", console):
+            problems.append("the module ran KUnit suites although it was built without them")
+    elif err:
         problems.append(err)
     else:
         counts, suites, kfailed, rc = res

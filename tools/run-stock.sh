@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The stock-kernel pass of `make test` (and `make test-stock`): Debian 13's
+# unmodified linux-image-7.3.4+deb13-amd64 under QEMU.
+#
+# 1. tools/run.sh test with VMO_KERNEL=stock: vmo.ko built with the kernel's own
+#    rustc 1.85.1 against its headers (tools/stock.sh), every guest test and
+#    `vmoctl demo` in one boot; any kernel complaint fails the pass, the module's
+#    taint line is shown. Logs in build/run-stock/.
+# 2. DKMS as a user runs it, in the trixie root against the installed
+#    linux-headers-7.3.4+deb13-amd64 package: dkms add, build, install; the log
+#    is shown (build/run-stock/dkms.log).
+# The counts go to build/run-stock/counts.json for `make test`'s summary line.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+B=$here/build/run-stock
+KREL=7.3.4+deb13-amd64
+VER=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$here/dkms.conf")
+
+rc=0
+VMO_KERNEL=stock VMO_BUILD_NAME=run-stock VMO_NO_SUMMARY=1 VMO_EXTRA_TESTS="" VMO_TEST_DEMO=1 \
+    VMO_VERDICT_ARGS="--label stock-" "$here/tools/run.sh" test || rc=1
+
+echo "== stock: DKMS install of vmo/$VER for $KREL in the trixie root (log: build/run-stock/dkms.log)"
+# The DKMS source is what a user would copy to /usr/src/vmo-$VER.
+if "$here/tools/trixie.sh" run bash -euo pipefail -c '
+    here=$1 ver=$2 krel=$3
+    dkms remove -q "vmo/$ver" --all >/dev/null 2>&1 || true
+    rm -rf "/usr/src/vmo-$ver"; mkdir -p "/usr/src/vmo-$ver/tools"
+    cp -r "$here/Kbuild" "$here/Makefile" "$here/dkms.conf" "$here/rust" "$here/include" "/usr/src/vmo-$ver/"
+    cp "$here/tools/stock-kernel.sh" "/usr/src/vmo-$ver/tools/"
+    rm -f "/usr/src/vmo-$ver"/rust/*.o "/usr/src/vmo-$ver"/rust/uapi_generated.rs
+    echo "$ dkms add vmo/$ver"; dkms add "vmo/$ver"
+    echo "$ dkms build vmo/$ver -k $krel"; dkms build "vmo/$ver" -k "$krel" || {
+        cat "/var/lib/dkms/vmo/$ver/build/make.log"; exit 1; }
+    echo "$ dkms install vmo/$ver -k $krel"; dkms install --force "vmo/$ver" -k "$krel"
+    echo "$ dkms status"; dkms status
+    ko=$(ls /lib/modules/"$krel"/updates/dkms/vmo.ko* | head -n1)
+    echo "$ modinfo $ko"; modinfo "$ko" | grep -E "^(filename|vermagic|name|license|depends):"
+    modinfo -F vermagic "$ko" | grep -q "^$krel " || { echo "vermagic is not $krel"; exit 1; }
+    # The root has the headers but no linux-image: DKMS may leave depmod for the
+    # image; run it as the kernel package would, then ask modprobe.
+    [ -f "/lib/modules/$krel/modules.dep" ] || depmod -a "$krel"
+    echo "$ modprobe --dry-run --show-depends --set-version $krel vmo"
+    deps=$(modprobe --dry-run --show-depends --set-version "$krel" vmo); echo "$deps"
+    echo "$deps" | grep -q "updates/dkms/vmo.ko"
+    dkms remove -q "vmo/$ver" --all >/dev/null
+' dkms "$here" "$VER" "$KREL" >"$B/dkms.log" 2>&1; then
+    sed 's/^/   /' "$B/dkms.log" | grep -E '^   \$|vermagic|filename|installed|insmod|Signing module' | head -n 20
+    dkms_ok=1
+else
+    sed 's/^/   /' "$B/dkms.log" | tail -n 30
+    echo "FAIL: stock-dkms: the DKMS build or install failed (log: build/run-stock/dkms.log)"
+    dkms_ok=0; rc=1
+fi
+
+# The DKMS round is one more test in the counts.
+python3 - "$B/counts.json" "$dkms_ok" <<'PY'
+import json, sys
+path, ok = sys.argv[1], sys.argv[2] == "1"
+try:
+    c = json.load(open(path))
+except (OSError, ValueError):
+    c = {"passed": 0, "failed": 1, "skipped": 0}
+c["passed" if ok else "failed"] += 1
+json.dump(c, open(path, "w"))
+PY
+exit $rc
