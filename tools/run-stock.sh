@@ -18,7 +18,7 @@ VER=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$here/dkms.conf")
 
 rc=0
 VMO_KERNEL=stock VMO_BUILD_NAME=run-stock VMO_NO_SUMMARY=1 VMO_EXTRA_TESTS="" VMO_TEST_DEMO=1 \
-    VMO_VERDICT_ARGS="--label stock-" "$here/tools/run.sh" test || rc=1
+    VMO_VERDICT_LABEL="stock " "$here/tools/run.sh" test || rc=1
 
 echo "== stock: DKMS install of vmo/$VER for $KREL in the trixie root (log: build/run-stock/dkms.log)"
 # The DKMS source is what a user would copy to /usr/src/vmo-$VER.
@@ -53,15 +53,29 @@ else
     dkms_ok=0; rc=1
 fi
 
-# The DKMS round is one more test in the counts.
-python3 - "$B/counts.json" "$dkms_ok" <<'PY'
+# The artifacts script must refuse another compiler: the host's rustc is not the
+# kernel's 1.85.1, so asking it here (against the root's headers) must fail, naming both.
+echo "== stock: tools/stock-kernel.sh refuses the host's $(rustc --version | cut -d' ' -f1-2)"
+root=$("$here/tools/trixie.sh" root)
+if out=$("$here/tools/stock-kernel.sh" --headers "$root/usr/src/linux-headers-$KREL" \
+        --out "$B/never" "$KREL" 2>&1); then
+    echo "FAIL: stock-refusal: tools/stock-kernel.sh accepted the host's rustc"; refusal_ok=0; rc=1
+elif grep -q "kernel: rustc 1.85.1" <<<"$out" && grep -q "here:   $(rustc --version)" <<<"$out"; then
+    sed 's/^/   /' <<<"$out" | head -n 3; refusal_ok=1
+else
+    echo "FAIL: stock-refusal: unexpected message:"; sed 's/^/   /' <<<"$out"; refusal_ok=0; rc=1
+fi
+
+# The DKMS round and the refusal are two more tests in the counts.
+python3 - "$B/counts.json" "$dkms_ok" "$refusal_ok" <<'PY'
 import json, sys
-path, ok = sys.argv[1], sys.argv[2] == "1"
+path = sys.argv[1]
 try:
     c = json.load(open(path))
 except (OSError, ValueError):
     c = {"passed": 0, "failed": 1, "skipped": 0}
-c["passed" if ok else "failed"] += 1
+for ok in sys.argv[2:]:
+    c["passed" if ok == "1" else "failed"] += 1
 json.dump(c, open(path, "w"))
 PY
 exit $rc

@@ -8,6 +8,10 @@
 #
 # VMO_KERNEL=stock boots Debian 13's unmodified 7.3.4 kernel instead of the
 # project's guest kernel, with vmo.ko built against its headers (tools/stock.sh).
+# ARCH=arm64 (or VMO_ARCH=arm64) boots the project's arm64 kernel under
+# qemu-system-aarch64 -M virt -cpu max; the guest programs are then built for
+# aarch64 in the trixie root (tools/trixie.sh: rustc 1.85.1 with Debian's
+# libstd-rust-dev:arm64), static like the x86-64 ones.
 # The module's KUnit suites are built (CONFIG_VMO_KUNIT_TEST=y) only for `test`
 # on the project's kernels, which have KUnit.
 #
@@ -23,14 +27,22 @@ B=$here/build/${VMO_BUILD_NAME:-$mode}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-600}
 rm -rf "$B"; mkdir -p "$B"
 
-"$here/tools/bootstrap.sh"
+export ARCH=${VMO_ARCH:-${ARCH:-x86_64}}
+case $ARCH in
+    x86_64) "$here/tools/bootstrap.sh" ;;
+    arm64)  "$here/tools/bootstrap.sh" arm64
+            [ "${VMO_KERNEL:-guest}" = guest ] || { echo "run: VMO_KERNEL=${VMO_KERNEL} is x86-64 only" >&2; exit 1; }
+            [ "${VMO_FLAVOUR:-normal}" = normal ] || { echo "run: arm64 has no debug flavour" >&2; exit 1; } ;;
+    *) echo "run: unsupported ARCH=$ARCH" >&2; exit 1 ;;
+esac
 . "$here/tools/env.sh"
 kunit=()
 case ${VMO_KERNEL:-guest} in
     guest)
         kdir=$("$here/tools/kernel.sh")
         kimage=$kdir/arch/x86/boot/bzImage; ko=$(module_dir "$here")/vmo.ko; kmods=""
-        klabel="Linux $KERNELVERSION (${VMO_FLAVOUR:-normal})"
+        [ "$ARCH" = x86_64 ] || kimage=$kdir/arch/arm64/boot/Image
+        klabel="Linux $KERNELVERSION $ARCH (${VMO_FLAVOUR:-normal})"
         # The test pass builds the module as `make check` does: any warning fails it.
         if [ "$mode" = test ]; then
             "$here/tools/build-module.sh" KDIR="$kdir" W=e CLIPPY=1 CONFIG_VMO_KUNIT_TEST=y
@@ -45,9 +57,19 @@ case ${VMO_KERNEL:-guest} in
 esac
 
 # ---- the guest programs (static, for the busybox initramfs) ----------------
-target=x86_64-unknown-linux-gnu
-export RUSTFLAGS="-C target-feature=+crt-static"
-cargo_guest() { (cd "$here/tools" && cargo "$@" --release --target $target --message-format=json-render-diagnostics) ; }
+if [ "$ARCH" = x86_64 ]; then
+    export RUSTFLAGS="-C target-feature=+crt-static"
+    cargo_guest() { (cd "$here/tools" && cargo "$@" --release --target x86_64-unknown-linux-gnu \
+        --message-format=json-render-diagnostics) ; }
+else
+    # In the trixie root, with a target directory in the cache (the paths it prints
+    # are the host's: the cache and the work tree are mounted at their own paths).
+    export RUSTFLAGS="-C target-feature=+crt-static -C linker=aarch64-linux-gnu-gcc"
+    export CARGO_TARGET_DIR=$CACHE/arm64/cargo-target
+    "$here/tools/trixie.sh" root >/dev/null
+    cargo_guest() { "$here/tools/trixie.sh" run bash -c 'cd "$0" && exec cargo "$@"' "$here/tools" \
+        "$@" --release --target aarch64-unknown-linux-gnu --message-format=json-render-diagnostics ; }
+fi
 exes() { python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -62,19 +84,20 @@ case $mode in
            if [ "${VMO_TEST_DEMO:-0}" = 1 ]; then
                mapfile -t -O ${#progs[@]} progs < <(cargo_guest build -p vmoctl | exes)
            fi
-           # The debug pass also runs the ioctl fuzzer, for FUZZ_SECONDS (default 30).
-           if [ "${VMO_FLAVOUR:-normal}" = debug ]; then
+           # The debug pass (and VMO_TEST_FUZZ=1) also runs the ioctl fuzzer, for
+           # FUZZ_SECONDS (default 30).
+           if [ "${VMO_FLAVOUR:-normal}" = debug ] || [ "${VMO_TEST_FUZZ:-0}" = 1 ]; then
                mapfile -t -O ${#progs[@]} progs < <(cargo_guest build -p vmo-fuzz | exes)
            fi ;;
     fuzz)  mapfile -t progs < <(cargo_guest build -p vmo-fuzz | exes) ;;
     bench) mapfile -t progs < <(cargo_guest build -p vmo-bench | exes) ;;
 esac
-unset RUSTFLAGS
+unset RUSTFLAGS CARGO_TARGET_DIR
 [ ${#progs[@]} -gt 0 ] || { echo "run: no guest programs were built" >&2; exit 1; }
 
 # ---- host-side tests (test mode) ---------------------------------------------
 host_log=$B/host-tests.log
-if [ "$mode" = test ] && [ "${VMO_FLAVOUR:-normal}" = normal ] && [ "${VMO_KERNEL:-guest}" = guest ]; then
+if [ "$mode" = test ] && [ "${VMO_FLAVOUR:-normal}/${VMO_KERNEL:-guest}/$ARCH" = normal/guest/x86_64 ]; then
     echo "== host: cargo test (userspace workspace)"
     if ! (cd "$here/tools" && cargo test --workspace --exclude vmo-guest-tests) >"$host_log" 2>&1; then
         grep -E '^test .* FAILED|panicked|error(\[|:)' "$host_log" | head -n 30 || true
@@ -93,8 +116,8 @@ fi
 
 # ---- accelerator and benchmark mode ---------------------------------------------
 accel=tcg; cpu=max
-if [ "${VMO_ACCEL:-auto}" = kvm ] || { [ "${VMO_ACCEL:-auto}" = auto ] && [ -w /dev/kvm ] \
-        && grep -qwE 'vmx|svm' /proc/cpuinfo; }; then
+if [ "$ARCH" = x86_64 ] && { [ "${VMO_ACCEL:-auto}" = kvm ] || { [ "${VMO_ACCEL:-auto}" = auto ] \
+        && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; }; }; then
     accel=kvm; cpu=host
 fi
 # BENCH_ICOUNT=1: the guest clock counts instructions (TCG only): repeatable figures.
@@ -106,8 +129,18 @@ fi
 # ---- initramfs ---------------------------------------------------------------
 root=$B/initramfs
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,args,progs}
-cp /bin/busybox "$root/bin/busybox"
-cp "$here/tools/guest-init.sh" "$root/init"; chmod +x "$root/init"
+if [ "$ARCH" = x86_64 ]; then
+    cp /bin/busybox "$root/bin/busybox"
+    cp "$here/tools/guest-init.sh" "$root/init"
+else
+    # `-M virt` has a single UART (ttyAMA0, the console): the programs' channel, the
+    # second serial port on x86-64 (ttyS1), is a virtio console (hvc0) there.
+    cp "$CACHE/arm64/busybox/bin/busybox" "$root/bin/busybox"
+    sed 's|^exec 3>/dev/ttyS1$|exec 3>/dev/hvc0|' "$here/tools/guest-init.sh" >"$root/init"
+    grep -qx 'exec 3>/dev/hvc0' "$root/init" \
+        || { echo "run: tools/guest-init.sh no longer opens its channel with 'exec 3>/dev/ttyS1'" >&2; exit 1; }
+fi
+chmod +x "$root/init"
 cp "$ko" "$root/vmo.ko"
 # Modules of a distribution kernel the guest loads first (zram for swap), in order.
 [ -z "$kmods" ] || cp -r "$kmods" "$root/modules"
@@ -133,11 +166,23 @@ echo "== guest: $klabel, QEMU $accel -cpu $cpu, timeout ${GUEST_TIMEOUT}s (logs 
 : >"$B/user.log"
 start=$(date +%s.%N)
 set +e
-timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel "$accel" "${icount[@]}" -cpu "$cpu" -m "${GUEST_MEM:-1024}" -smp 2 \
-    -display none -no-reboot -monitor none \
-    -serial "file:$B/console.log" -serial "file:$B/user.log" \
-    -kernel "$kimage" -initrd "$B/initramfs.cpio.gz" \
-    -append "console=ttyS0 panic=-1 oops=panic ${GUEST_CMDLINE:-}" </dev/null &
+if [ "$ARCH" = x86_64 ]; then
+    timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel "$accel" "${icount[@]}" -cpu "$cpu" -m "${GUEST_MEM:-1024}" -smp 2 \
+        -display none -no-reboot -monitor none \
+        -serial "file:$B/console.log" -serial "file:$B/user.log" \
+        -kernel "$kimage" -initrd "$B/initramfs.cpio.gz" \
+        -append "console=ttyS0 panic=-1 oops=panic ${GUEST_CMDLINE:-}" </dev/null &
+else
+    # TCG only (an x86-64 host). `pauth-impdef=on`: the kernel signs return addresses,
+    # and QEMU's implementation-defined pointer-authentication algorithm is much
+    # cheaper to emulate than the architected QARMA5.
+    timeout -k 5 "$GUEST_TIMEOUT" qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on -accel tcg "${icount[@]}" \
+        -m "${GUEST_MEM:-1024}" -smp 2 -display none -no-reboot -monitor none \
+        -serial "file:$B/console.log" -device virtio-serial-device \
+        -chardev "file,id=user,path=$B/user.log" -device virtconsole,chardev=user \
+        -kernel "$kimage" -initrd "$B/initramfs.cpio.gz" \
+        -append "console=ttyAMA0 panic=-1 oops=panic ${GUEST_CMDLINE:-}" </dev/null &
+fi
 qemu=$!
 if [ "$mode" != test ]; then
     tail -n +1 -f --pid=$qemu "$B/user.log" | grep --line-buffered -v '^@@' &
@@ -151,9 +196,9 @@ printf '== guest: finished in %.1f s\n' "$secs"
 
 # ---- verdict -------------------------------------------------------------------
 set +e
-host_flag=(); [ "${VMO_FLAVOUR:-normal}/${VMO_KERNEL:-guest}" = normal/guest ] || host_flag=(--no-host)
+host_flag=(); [ "${VMO_FLAVOUR:-normal}/${VMO_KERNEL:-guest}/$ARCH" = normal/guest/x86_64 ] || host_flag=(--no-host)
 "$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" --no-summary \
-    "${host_flag[@]}" "${kunit[@]}" ${VMO_VERDICT_ARGS:-}
+    "${host_flag[@]}" "${kunit[@]}" --label "${VMO_VERDICT_LABEL:-}"
 rc=$?
 set -e
 if [ "$mode" = bench ] && [ $rc = 0 ]; then

@@ -7,9 +7,10 @@
 # This script regenerates them from the matching kernel source with the very
 # compiler the kernel was built with, and assembles a module build tree:
 #
-#   tools/stock-kernel.sh [--source DIR|TARBALL] [--out DIR] [KERNELRELEASE]
+#   tools/stock-kernel.sh [--source DIR|TARBALL] [--headers DIR] [--out DIR] [KERNELRELEASE]
 #
-#   KERNELRELEASE   default: uname -r; its headers must be in /usr/src/linux-headers-KERNELRELEASE
+#   KERNELRELEASE   default: uname -r
+#   --headers       the kernel's headers package tree (default: /usr/src/linux-headers-KERNELRELEASE)
 #   --source        the kernel source of that release (default: the linux-source
 #                   package's /usr/src/linux-source-VERSION.tar.xz)
 #   --out           the tree to create (default: /usr/src/linux-rust-KERNELRELEASE);
@@ -24,12 +25,13 @@
 # bison bc libelf-dev libssl-dev python3 and linux-source-7.3 (about 4 minutes on
 # 2 cores, 2 GB of scratch space, about 190 MB kept).
 set -euo pipefail
-src="" out="" krel=""
+src="" out="" krel="" headers=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --source) src=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        --headers) headers=$2; shift 2 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         -*) echo "stock-kernel: unknown option $1" >&2; exit 2 ;;
         *) krel=$1; shift ;;
     esac
@@ -38,7 +40,7 @@ die() { echo "stock-kernel: error: $*" >&2; exit 1; }
 log() { echo "stock-kernel: $*" >&2; }
 
 krel=${krel:-$(uname -r)}
-headers=/usr/src/linux-headers-$krel
+headers=${headers:-/usr/src/linux-headers-$krel}
 out=${out:-/usr/src/linux-rust-$krel}
 [ -f "$headers/.config" ] || die "no headers for $krel in $headers (install linux-headers-$krel)"
 grep -q '^CONFIG_RUST=y' "$headers/.config" || die "$krel is not built with CONFIG_RUST=y: no Rust module can load into it"

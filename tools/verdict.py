@@ -18,7 +18,8 @@ import subprocess
 import sys
 
 COMPLAINTS = re.compile(
-    r"Oops|BUG:|WARNING:|Kernel panic|general protection fault|Call Trace:|"
+    r"Oops|BUG:|WARNING:|Kernel panic|general protection fault|Call [Tt]race:|"
+    r"page allocation stall|"
     r"UBSAN:|KASAN:|KFENCE:|kmemleak: \d+ new suspected memory leak|possible circular locking|"
     r"possible recursive locking|INFO: task .* blocked|soft lockup|hard LOCKUP|"
     r"rcu_.*detected stall|list_(add|del) corruption|Unable to handle kernel"
@@ -170,7 +171,7 @@ def main():
 
     if args.mode == "test" and "@@begin" in user:
         gp, gf, gs = libtest_counts(user)
-        print(f"   guest: {gp} passed, {gf} failed, {gs} skipped")
+        print(f"   {args.label}guest: {gp} passed, {gf} failed, {gs} skipped")
         if gp + gf == 0:
             problems.append("the guest tests ran no test")
         hp = hf = hs = 0

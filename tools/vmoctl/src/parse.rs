@@ -75,9 +75,7 @@ pub fn status(s: &str) -> Result<Status, String> {
     let candidates = [upper.clone(), format!("ZX_{upper}"), format!("ZX_ERR_{upper}")];
     for raw in -100..=0 {
         let st = Status::from_raw(raw);
-        if let Some(name) = st.name()
-            && candidates.iter().any(|c| c == name)
-        {
+        if st.name().is_some_and(|name| candidates.iter().any(|c| c == name)) {
             return Ok(st);
         }
     }

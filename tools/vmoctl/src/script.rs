@@ -170,9 +170,7 @@ fn exec(dev: &Device, names: &mut HashMap<String, Vmo>, cmd: &str) -> Outcome {
             let off = parse::size(arg(2)?)?;
             let want = rest_from(3)?;
             let r = get(names, &words, 1)?.read_to_vec(off, want.len());
-            if let Ok(got) = &r
-                && got != want.as_bytes()
-            {
+            if let Some(got) = r.as_ref().ok().filter(|got| *got != want.as_bytes()) {
                 return Err(format!(
                     "check: read \"{}\", want \"{}\"",
                     got.escape_ascii(),
@@ -184,9 +182,7 @@ fn exec(dev: &Device, names: &mut HashMap<String, Vmo>, cmd: &str) -> Outcome {
         "committed" => {
             let want = parse::size(arg(2)?)?;
             let r = get(names, &words, 1)?.info();
-            if let Ok(i) = &r
-                && i.committed_bytes != want
-            {
+            if let Some(i) = r.as_ref().ok().filter(|i| i.committed_bytes != want) {
                 return Err(format!("committed: {} bytes, want {want}", i.committed_bytes));
             }
             (status_of(&r), String::new())

@@ -8,6 +8,7 @@
 //! the test says so in its doc comment.
 
 mod abi;
+mod cache;
 mod children;
 mod concurrency;
 mod create_size_rw;
