@@ -10,7 +10,7 @@
 //! under it.
 
 use crate::{
-    handle::{new_slot, Event, Handle, HandleTable, Object},
+    handle::{ambient_mark_vmo_exec, new_slot, Event, Handle, HandleTable, Object},
     pager::{self, Pager, Readiness},
     rights::Rights,
     status::{Status, ZxResult},
@@ -62,6 +62,7 @@ uapi_structs!(
     vmo_pager_op_args = 40,
     vmo_pager_packet = 32,
     vmo_pager_wait_args = 48,
+    vmo_replace_as_executable_args = 16,
 );
 
 /// Reads the argument struct of an ioctl and returns it with a writer for the results.
@@ -126,6 +127,7 @@ impl MiscDevice for VmoFile {
             uapi::VMO_IOC_PAGER_SUPPLY => me.pager_supply(arg),
             uapi::VMO_IOC_PAGER_OP_RANGE => me.pager_op_range(arg),
             uapi::VMO_IOC_PAGER_WAIT => me.pager_wait(arg),
+            uapi::VMO_IOC_REPLACE_AS_EXECUTABLE => me.replace_as_executable(arg),
             _ => return Err(ENOTTY),
         }?;
         Ok(0)
@@ -310,6 +312,34 @@ impl VmoFile {
                 Err(e) => (Err(e), old),
             }
         };
+        drop(old);
+        a.out_handle = value?;
+        if let Err(e) = w.write(&a) {
+            let closed = self.table.lock().remove(a.out_handle);
+            drop(closed);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// `zx_vmo_replace_as_executable`: the VMO handle is closed, in Zircon's order, whatever
+    /// happens after it is found (see [`HandleTable::replace_as_executable`]); the new handle has
+    /// its rights plus `EXECUTE`. Only `vmex` 0 is ever granted, by the ambient policy.
+    fn replace_as_executable(&self, arg: UserPtr) -> Result {
+        let (mut a, mut w) = args::<uapi::vmo_replace_as_executable_args>(arg)?;
+        reserved_zero(a.reserved == 0)?;
+        // Zircon consults the policy only without a VMEX handle; `capable` may sleep and audit,
+        // so it runs before the table's lock is taken.
+        let ambient = if a.vmex == 0 {
+            ambient_mark_vmo_exec()
+        } else {
+            Ok(())
+        };
+        let slot = new_slot()?;
+        let (value, old) = self
+            .table
+            .lock()
+            .replace_as_executable(slot, a.handle, a.vmex, ambient);
         drop(old);
         a.out_handle = value?;
         if let Err(e) = w.write(&a) {

@@ -97,6 +97,25 @@ impl Handle {
     }
 }
 
+/// Zircon's `ZX_POL_AMBIENT_MARK_VMO_EXEC` job policy, which decides whether
+/// `zx_vmo_replace_as_executable` may add `EXECUTE` without a VMEX resource: here the calling
+/// task must have `CAP_SYS_ADMIN` in the initial user namespace, else `ACCESS_DENIED`. Linux has
+/// neither VMEX resources nor job policies; the system-wide administrative capability, checked
+/// against the initial namespace (a user namespace's root does not get it), stands for both.
+///
+/// Called only when the caller passed no VMEX handle, as Zircon consults the policy only then; a
+/// failed check may be audited, as every `capable()` is.
+pub(crate) fn ambient_mark_vmo_exec() -> ZxResult {
+    // SAFETY: `capable` only reads the current task's credentials (it may sleep, which an ioctl
+    // may) and has no other precondition; `CAP_SYS_ADMIN` (21) is a valid capability number.
+    // It checks against the initial user namespace.
+    if unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as i32) } {
+        Ok(())
+    } else {
+        Err(Status::AccessDenied)
+    }
+}
+
 /// A tree node for one handle, allocated before the table's lock is taken.
 pub(crate) type Slot = RBTreeNodeReservation<u32, Handle>;
 
@@ -166,6 +185,46 @@ impl HandleTable {
         let h = self.handles.remove(&value).ok_or(Status::BadHandle)?;
         self.count -= 1;
         Ok(h)
+    }
+
+    /// `zx_vmo_replace_as_executable` on this table, in the order of Zircon's
+    /// `sys_vmo_replace_as_executable` (`zircon/kernel/lib/syscalls/vmo.cc`): the verdict on `vmex`
+    /// first (0: `ambient`, the caller's [`ambient_mark_vmo_exec`]; a value that names nothing:
+    /// `BAD_HANDLE`; any handle: `WRONG_TYPE`, since no object here is a VMEX resource), then the
+    /// removal of `value` (`BAD_HANDLE` if it names nothing: nothing is closed), then
+    /// `BAD_HANDLE` if it is not a VMO, then the `vmex` verdict, and finally a handle to the same
+    /// VMO with the old rights plus `EXECUTE` in `slot`. Once `value` names a handle it is removed
+    /// whatever the result.
+    ///
+    /// Returns the new handle's value and the removed handle, to be dropped after the table's
+    /// lock is released.
+    pub(crate) fn replace_as_executable(
+        &mut self,
+        slot: Slot,
+        value: u32,
+        vmex: u32,
+        ambient: ZxResult,
+    ) -> (ZxResult<u32>, Option<Handle>) {
+        let vmex = match vmex {
+            0 => ambient,
+            v => self.get(v).and(Err(Status::WrongType)),
+        };
+        let old = match self.remove(value) {
+            Ok(old) => old,
+            Err(e) => return (Err(e), None),
+        };
+        let new = match (old.vmo(), vmex) {
+            (Err(_), _) => Err(Status::BadHandle),
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(_), Ok(())) => self.add(
+                slot,
+                Handle {
+                    object: old.object.clone(),
+                    rights: old.rights.with(Rights::EXECUTE),
+                },
+            ),
+        };
+        (new, Some(old))
     }
 
     /// The number of handles.
@@ -245,6 +304,65 @@ mod tests {
         assert!(v.vmo().is_ok());
         assert_eq!(v.object.obj_type(), uapi::VMO_OBJ_TYPE_VMO);
         assert_eq!(h.object.obj_type(), uapi::VMO_OBJ_TYPE_EVENT);
+        Ok(())
+    }
+
+    /// `zx_vmo_replace_as_executable`'s order and what it closes (Zircon's
+    /// `sys_vmo_replace_as_executable`).
+    #[test]
+    fn replace_as_executable_follows_zircon() -> Result {
+        let mut t = HandleTable::new();
+        let vmo = Vmo::create(4096, 0)?;
+        let koid = vmo.koid();
+        let ro = Rights::READ.with(Rights::MAP).with(Rights::DUPLICATE);
+        let vmo_handle = |rights| Handle {
+            object: Object::Vmo(vmo.clone()),
+            rights,
+        };
+        let ev = t.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+
+        // A value that names nothing: BAD_HANDLE, and nothing is closed.
+        let (r, old) = t.replace_as_executable(new_slot()?, 0x13, 0, Ok(()));
+        assert_eq!(r, Err(Status::BadHandle));
+        assert!(old.is_none());
+        assert_eq!(t.len(), 1);
+
+        // The ambient policy denies: ACCESS_DENIED, and the handle is gone.
+        let v = t.add(new_slot()?, vmo_handle(ro))?;
+        let (r, old) = t.replace_as_executable(new_slot()?, v, 0, Err(Status::AccessDenied));
+        assert_eq!(r, Err(Status::AccessDenied));
+        assert!(old.is_some());
+        assert!(matches!(t.get(v), Err(Status::BadHandle)));
+
+        // A vmex that names nothing, or a handle that is no resource (even the VMO itself).
+        let v = t.add(new_slot()?, vmo_handle(ro))?;
+        let (r, _) = t.replace_as_executable(new_slot()?, v, 0x13, Ok(()));
+        assert_eq!(r, Err(Status::BadHandle));
+        assert!(t.get(v).is_err());
+        let v = t.add(new_slot()?, vmo_handle(ro))?;
+        let (r, _) = t.replace_as_executable(new_slot()?, v, ev, Ok(()));
+        assert_eq!(r, Err(Status::WrongType));
+        assert!(t.get(v).is_err() && t.get(ev).is_ok());
+        let v = t.add(new_slot()?, vmo_handle(ro))?;
+        let (r, _) = t.replace_as_executable(new_slot()?, v, v, Ok(()));
+        assert_eq!(r, Err(Status::WrongType));
+        assert!(t.get(v).is_err());
+
+        // Not a VMO: BAD_HANDLE (not WRONG_TYPE), before the vmex verdict; the event is closed.
+        let (r, _) = t.replace_as_executable(new_slot()?, ev, 0, Err(Status::AccessDenied));
+        assert_eq!(r, Err(Status::BadHandle));
+        assert!(t.get(ev).is_err());
+        assert_eq!(t.len(), 0);
+
+        // Success: the same VMO, every old right plus EXECUTE; the old value is gone.
+        let v = t.add(new_slot()?, vmo_handle(ro))?;
+        let (r, old) = t.replace_as_executable(new_slot()?, v, 0, Ok(()));
+        let x = r?;
+        assert!(old.is_some() && x != v && t.get(v).is_err());
+        let h = t.get(x)?;
+        assert_eq!(h.rights, ro.with(Rights::EXECUTE));
+        assert_eq!(h.object.koid(), koid);
+        assert_eq!(t.len(), 1);
         Ok(())
     }
 

@@ -416,11 +416,36 @@ bool vmo_fault_release_lock(struct vm_fault *vmf)
  * The filesystem is mounted while any VMO fd exists (simple_pin_fs: one pin per
  * file, dropped by its release); with .owner its superblock keeps the module
  * loaded until the last inode is evicted.
+ *
+ * Executable mappings. mm refuses PROT_EXEC (EPERM) and clears VM_MAYEXEC (so
+ * mprotect(PROT_EXEC) is EACCES) for a file whose path is noexec
+ * (path_noexec() in do_mmap(), mm/mmap.c), before f_op->mmap is called, and
+ * a pseudo filesystem is noexec: init_pseudo() sets SB_I_NOEXEC. The module
+ * cannot undo that from its mmap hook, so there are two instances of the
+ * filesystem, each with a superblock of its own:
+ *  - "vmofs" (SB_I_NOEXEC, as every pseudo filesystem): the fds of handles
+ *    without EXECUTE. Their mappings are never executable, by mm's own check
+ *    and again by vmo_fd_mmap().
+ *  - "vmofs-exec" (SB_I_NOEXEC cleared): only the fds of handles with
+ *    EXECUTE, the right VMO_IOC_REPLACE_AS_EXECUTABLE grants (CAP_SYS_ADMIN).
+ *    mm lets PROT_EXEC through and keeps VM_MAYEXEC; vmo_fd_mmap() checks
+ *    the right again. Its inodes are not marked S_ANON_INODE: path_noexec()
+ *    asserts that an anonymous inode lives on a noexec superblock. The
+ *    inodes' mode has no x bit and cannot be changed (setattr is EPERM), so
+ *    execve of such an fd (execveat, /proc/<pid>/fd) still fails in
+ *    may_open(), and reopening it through /proc fails too (no open in
+ *    i_fop, as for every pseudo inode).
+ * An fd never moves between the two: its rights are fixed when it is made.
  */
 #define VMOFS_MAGIC 0x766d6f66	/* "vmof" */
 
-static struct vfsmount *vmo_mnt;
-static int vmo_mnt_count;
+/* One instance of the filesystem: its type and its kernel mount, pinned per fd. */
+struct vmofs {
+	struct file_system_type type;
+	struct vfsmount *mnt;
+	int count;
+	bool exec;
+};
 
 /*
  * The file's f_mapping is a shmem mapping, so mm and memfd code that sees
@@ -468,11 +493,15 @@ static const struct super_operations vmofs_sops = {
 
 static int vmofs_init_fs_context(struct fs_context *fc)
 {
+	struct vmofs *fs = container_of(fc->fs_type, struct vmofs, type);
 	struct pseudo_fs_context *ctx = init_pseudo(fc, VMOFS_MAGIC);
 
 	if (!ctx)
 		return -ENOMEM;
 	ctx->ops = &vmofs_sops;
+	/* The instance for fds with EXECUTE only (see above). */
+	if (fs->exec)
+		fc->s_iflags &= ~SB_I_NOEXEC;
 	fc->s_fs_info = kzalloc(sizeof(struct shmem_sb_info), GFP_KERNEL);
 	return fc->s_fs_info ? 0 : -ENOMEM;
 }
@@ -485,12 +514,30 @@ static void vmofs_kill_sb(struct super_block *sb)
 	kfree(info);
 }
 
-static struct file_system_type vmo_fs_type = {
-	.owner = THIS_MODULE,
-	.name = "vmofs",
-	.init_fs_context = vmofs_init_fs_context,
-	.kill_sb = vmofs_kill_sb,
+static struct vmofs vmofs_noexec = {
+	.type = {
+		.owner = THIS_MODULE,
+		.name = "vmofs",
+		.init_fs_context = vmofs_init_fs_context,
+		.kill_sb = vmofs_kill_sb,
+	},
 };
+
+static struct vmofs vmofs_exec = {
+	.type = {
+		.owner = THIS_MODULE,
+		.name = "vmofs-exec",
+		.init_fs_context = vmofs_init_fs_context,
+		.kill_sb = vmofs_kill_sb,
+	},
+	.exec = true,
+};
+
+/* The instance a VMO fd's inode belongs to. */
+static struct vmofs *vmofs_of(struct inode *inode)
+{
+	return container_of(inode->i_sb->s_type, struct vmofs, type);
+}
 
 /* fstat: the VMO's size now, and its committed memory as the blocks used. */
 static int vmofs_getattr(struct mnt_idmap *idmap, const struct path *path,
@@ -522,8 +569,10 @@ static const struct inode_operations vmofs_iops = {
 
 static int vmo_fd_release_file(struct inode *inode, struct file *file)
 {
+	struct vmofs *fs = vmofs_of(inode);
+
 	vmo_fd_release(file->private_data);
-	simple_release_fs(&vmo_mnt, &vmo_mnt_count);
+	simple_release_fs(&fs->mnt, &fs->count);
 	return 0;
 }
 
@@ -557,27 +606,33 @@ static const struct vm_operations_struct vmo_vm_ops = {
 
 /*
  * A new VMO fd file: O_RDWR or O_RDONLY, showing the shmem file @shmem's pages
- * (the VMO's root). @inode_priv becomes the inode's i_private (released by
- * vmo_fd_inode_release() when the inode is evicted) and @file_priv the file's
- * private data (released by vmo_fd_release()), both only on success: on
- * failure the caller still owns them. Returns the file or an ERR_PTR.
+ * (the VMO's root), on the "vmofs-exec" instance if @exec (the handle has
+ * EXECUTE), else on the noexec "vmofs". @inode_priv becomes the inode's
+ * i_private (released by vmo_fd_inode_release() when the inode is evicted)
+ * and @file_priv the file's private data (released by vmo_fd_release()), both
+ * only on success: on failure the caller still owns them. Returns the file or
+ * an ERR_PTR.
  */
-struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable,
+struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable, bool exec,
 			     void *inode_priv, void *file_priv)
 {
+	struct vmofs *fs = exec ? &vmofs_exec : &vmofs_noexec;
 	struct inode *inode;
 	struct file *file;
 	char name[32];
 	int err;
 
-	err = simple_pin_fs(&vmo_fs_type, &vmo_mnt, &vmo_mnt_count);
+	err = simple_pin_fs(&fs->type, &fs->mnt, &fs->count);
 	if (err)
 		return ERR_PTR(err);
-	inode = alloc_anon_inode(vmo_mnt->mnt_sb);
+	inode = alloc_anon_inode(fs->mnt->mnt_sb);
 	if (IS_ERR(inode)) {
 		file = ERR_CAST(inode);
 		goto unpin;
 	}
+	/* path_noexec() wants anonymous inodes on a noexec superblock only. */
+	if (exec)
+		inode->i_flags &= ~S_ANON_INODE;
 	inode->i_ino = koid;
 	inode->i_mode = S_IFREG | (writable ? 0666 : 0444);
 	inode->i_uid = GLOBAL_ROOT_UID;
@@ -591,7 +646,7 @@ struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable,
 	}
 	/* The name /proc/<pid>/maps shows for a mapping of the VMO. */
 	snprintf(name, sizeof(name), "vmo:%llu", koid);
-	file = alloc_file_pseudo(inode, vmo_mnt, name, writable ? O_RDWR : O_RDONLY,
+	file = alloc_file_pseudo(inode, fs->mnt, name, writable ? O_RDWR : O_RDONLY,
 				 &vmo_fd_fops);
 	if (IS_ERR(file)) {
 		iput(inode);
@@ -603,7 +658,7 @@ struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable,
 	file->private_data = file_priv;
 	return file;	/* the pin is the file's until its release */
 unpin:
-	simple_release_fs(&vmo_mnt, &vmo_mnt_count);
+	simple_release_fs(&fs->mnt, &fs->count);
 	return file;
 }
 

@@ -35,7 +35,7 @@ pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff
 vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
 bool vmo_fault_release_lock(struct vm_fault *vmf);
 
-struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable,
+struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable, bool exec,
 			     void *inode_priv, void *file_priv);
 bool vmo_fd_file_priv(struct file *file, void **priv);
 void vmo_vma_set_ops(struct vm_area_struct *vma, unsigned long pgoff);

@@ -270,12 +270,13 @@ impl Vmo {
         if options & uapi::VMO_CHILD_RESIZABLE != 0 {
             r = r.with(Rights::RESIZE);
         }
-        if options & uapi::VMO_CHILD_SLICE == 0 {
-            // Snapshots are writable copies, never executable.
-            r = r.with(Rights::WRITE).without(Rights::EXECUTE);
-        }
+        // Zircon's `sys_vmo_create_child`: NO_WRITE drops WRITE; otherwise a snapshot gets WRITE
+        // on its own copy "at the expense of executability". A NO_WRITE snapshot keeps EXECUTE
+        // (an immutable copy of code may still be mapped executable).
         if options & uapi::VMO_CHILD_NO_WRITE != 0 {
             r = r.without(Rights::WRITE);
+        } else if options & uapi::VMO_CHILD_SLICE == 0 {
+            r = r.with(Rights::WRITE).without(Rights::EXECUTE);
         }
         r
     }
@@ -1242,7 +1243,10 @@ mod tests {
         let snap = Vmo::child_rights(ro, VMO_CHILD_SNAPSHOT);
         assert!(snap.contains(Rights::WRITE) && !snap.contains(Rights::EXECUTE));
         let snap_ro = Vmo::child_rights(ro, VMO_CHILD_SNAPSHOT | VMO_CHILD_NO_WRITE);
-        assert!(!snap_ro.contains(Rights::WRITE));
+        assert!(!snap_ro.contains(Rights::WRITE) && snap_ro.contains(Rights::EXECUTE));
+        let slice_ro =
+            Vmo::child_rights(ro.with(Rights::WRITE), VMO_CHILD_SLICE | VMO_CHILD_NO_WRITE);
+        assert!(!slice_ro.contains(Rights::WRITE) && slice_ro.contains(Rights::EXECUTE));
         let resizable = Vmo::child_rights(ro, VMO_CHILD_SNAPSHOT | VMO_CHILD_RESIZABLE);
         assert!(resizable.contains(Rights::RESIZE));
     }

@@ -17,11 +17,18 @@
 //! what the handle granted:
 //! - `mmap` refuses `MAP_PRIVATE`, refuses a slice's mapping that reaches past its window
 //!   (`EINVAL`, as dma-buf refuses a mapping past its buffer), refuses `PROT_EXEC` without
-//!   `EXECUTE` (`EACCES`) and clears `VM_MAYEXEC`, sets `VM_DONTEXPAND` (`mremap` cannot grow a
+//!   `EXECUTE` (`EACCES`) and clears `VM_MAYEXEC`, keeps `VM_MAYEXEC` with `EXECUTE` (so a later
+//!   `mprotect(PROT_EXEC)` works), sets `VM_DONTEXPAND` (`mremap` cannot grow a
 //!   mapping, and `VM_DONTEXPAND` keeps khugepaged and `MADV_COLLAPSE` away: they would fill a
 //!   pager's holes with zeros), and translates the offset into the root's pages;
 //! - the file has no `fallocate` (`MADV_REMOVE` is `EOPNOTSUPP`), `read`, `write` or `splice`,
 //!   and its inode refuses `setattr` (`ftruncate` is `EPERM`).
+//!
+//! **Executable mappings.** mm checks `path_noexec` before it calls the fd's `mmap`, and refuses
+//! `PROT_EXEC` there (`EPERM`) on a noexec filesystem. An fd of a handle without `EXECUTE` is made
+//! on the noexec instance of the pseudo filesystem, an fd of a handle with `EXECUTE` (which only
+//! `VMO_IOC_REPLACE_AS_EXECUTABLE` grants) on an instance that is not noexec (`helpers.c` explains
+//! both); [`mmap`] checks the right again, so the exec instance is never what grants execution.
 //!
 //! A mapping of a VMO that owns its pages may reach past the VMO's end, as a memfd's may: the part
 //! past the end is `SIGBUS` (it follows `set_size`). Faults run [`vmo_vma_fault`]: outside the
@@ -56,6 +63,7 @@ extern "C" {
         shmem: *mut bindings::file,
         koid: u64,
         writable: bool,
+        exec: bool,
         inode_priv: *mut c_void,
         file_priv: *mut c_void,
     ) -> *mut bindings::file;
@@ -84,7 +92,8 @@ struct VmoFd {
 }
 
 /// Makes an fd for `vmo` with `rights` (the caller checked them) and passes its number to
-/// `publish`; the fd is installed only if `publish` succeeds.
+/// `publish`; the fd is installed only if `publish` succeeds. With `EXECUTE` in `rights` the fd is
+/// made on the filesystem instance that allows executable mappings, else on the noexec one.
 pub(crate) fn export(
     vmo: &Arc<Vmo>,
     rights: Rights,
@@ -112,6 +121,7 @@ pub(crate) fn export(
             vmo.shmem_file().as_ptr(),
             vmo.koid(),
             rights.contains(Rights::WRITE),
+            rights.contains(Rights::EXECUTE),
             inode_priv,
             file_priv,
         )
@@ -245,6 +255,9 @@ fn mmap(vfd: &VmoFd, vma: &VmaNew) -> Result<usize> {
         // (copy-on-write) view of a VMO has no Zircon counterpart.
         return Err(EINVAL);
     }
+    // An fd without EXECUTE is on the noexec filesystem instance, where mm already refused
+    // PROT_EXEC and cleared VM_MAYEXEC; this check does not rely on that. With EXECUTE the
+    // mapping keeps VM_MAYEXEC, so that mprotect(PROT_EXEC) works as mmap(PROT_EXEC) does.
     if !vfd.rights.contains(Rights::EXECUTE) {
         if vma.executable() {
             return Err(EACCES);

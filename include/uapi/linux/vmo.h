@@ -201,6 +201,39 @@ struct vmo_duplicate_args {
 	__u32 reserved;		/* must be zero */
 };
 
+/*
+ * VMO_IOC_REPLACE_AS_EXECUTABLE: zx_vmo_replace_as_executable. A new handle
+ * in out_handle to the same VMO with the rights of @handle plus EXECUTE
+ * (the only way to obtain EXECUTE); @handle is closed. Zircon's order
+ * (zircon/kernel/lib/syscalls/vmo.cc, sys_vmo_replace_as_executable):
+ *   1. @vmex is judged first, its verdict kept for step 4. There are no
+ *      resource objects on Linux, so no handle is a VMEX resource: a @vmex
+ *      that names no handle is BAD_HANDLE, one that names a handle (of any
+ *      type) is WRONG_TYPE, as Zircon's resource lookup answers for a handle
+ *      that is not a resource. @vmex 0 (ZX_HANDLE_INVALID) asks for the
+ *      ambient policy (Zircon's ZX_POL_AMBIENT_MARK_VMO_EXEC), which here is:
+ *      the caller has CAP_SYS_ADMIN in the initial user namespace; without it,
+ *      ACCESS_DENIED.
+ *   2. @handle is removed from the table: BAD_HANDLE if it names nothing
+ *      (nothing is closed).
+ *   3. @handle is not a VMO: BAD_HANDLE, as in Zircon (not WRONG_TYPE); it is
+ *      closed.
+ *   4. The verdict of step 1, if it is a failure; @handle is closed.
+ * So once @handle names something it is closed, whatever the result; only
+ * INVALID_ARGS for a non-zero reserved field, EFAULT for an unreadable
+ * argument and NO_MEMORY before the lookup leave it open. If out_handle
+ * cannot be written back (EFAULT) the new handle is closed again.
+ * EXECUTE then passes to duplicates, imports, slices and exported fds (see
+ * PROT_EXEC below); a snapshot child, which gets WRITE on its own copy, drops
+ * it unless it is made with VMO_CHILD_NO_WRITE, as in Zircon.
+ */
+struct vmo_replace_as_executable_args {
+	__u32 handle;		/* in: the VMO handle to replace (always closed) */
+	__u32 vmex;		/* in: must be 0 (ZX_HANDLE_INVALID); see above */
+	__u32 out_handle;	/* out */
+	__u32 reserved;		/* must be zero */
+};
+
 /* VMO_IOC_READ / VMO_IOC_WRITE: zx_vmo_read / zx_vmo_write. */
 struct vmo_rw_args {
 	__u32 handle;
@@ -264,9 +297,14 @@ struct vmo_event_create_args {
  * pages; the mmap offset is relative to the VMO. A slice's mapping must lie
  * inside the slice (EINVAL otherwise, as dma-buf's past its buffer); a VMO
  * that owns its pages may be mapped past its end, as a memfd may. PROT_WRITE
- * on an O_RDONLY fd is EACCES (Linux's own check); PROT_EXEC without EXECUTE
- * is refused (EPERM: the fds' filesystem is noexec; no handle holds EXECUTE
- * today). A mapping cannot grow (mremap: EFAULT), and mm calls on it act only
+ * on an O_RDONLY fd is EACCES (Linux's own check). PROT_EXEC needs an fd
+ * exported from a handle with EXECUTE (VMO_IOC_REPLACE_AS_EXECUTABLE): such
+ * an fd lives on a filesystem instance that is not noexec, and its mappings
+ * keep VM_MAYEXEC, so mmap(PROT_EXEC) and a later mprotect(PROT_EXEC) work.
+ * Every other fd lives on a noexec instance: mmap with PROT_EXEC is EPERM
+ * (mm's own noexec check) and mprotect(PROT_EXEC) is EACCES (VM_MAYEXEC is
+ * cleared). No VMO fd can be execve'd: its mode has no x bit and cannot be
+ * changed. A mapping cannot grow (mremap: EFAULT), and mm calls on it act only
  * inside it (remap_file_pages checks the window as mmap does; MADV_REMOVE is
  * EOPNOTSUPP; MADV_COLLAPSE is EINVAL). Access past the VMO's size is SIGBUS;
  * shrinking a resizable VMO makes the cut part SIGBUS.
@@ -279,7 +317,8 @@ struct vmo_event_create_args {
  * or is detached.
  *
  * fstat on the fd gives st_size = the VMO's size and the same st_ino for
- * every fd of one VMO; /proc/<pid>/maps names the mapping "/vmo:<koid>"
+ * every fd of one VMO (st_dev tells the two filesystem instances apart: it
+ * differs between fds with and without EXECUTE); /proc/<pid>/maps names the mapping "/vmo:<koid>"
  * (shmem's "(deleted)" suffix follows); /proc/<pid>/fdinfo/<fd> lists the
  * VMO's koid, rights, size and committed bytes.
  *
@@ -442,5 +481,7 @@ struct vmo_pager_wait_args {
 #define VMO_IOC_PAGER_SUPPLY	_IOW(VMO_IOC_MAGIC, 0x91, struct vmo_pager_supply_args)
 #define VMO_IOC_PAGER_OP_RANGE	_IOW(VMO_IOC_MAGIC, 0x92, struct vmo_pager_op_args)
 #define VMO_IOC_PAGER_WAIT	_IOWR(VMO_IOC_MAGIC, 0x93, struct vmo_pager_wait_args)
+#define VMO_IOC_REPLACE_AS_EXECUTABLE \
+	_IOWR(VMO_IOC_MAGIC, 0x94, struct vmo_replace_as_executable_args)
 
 #endif /* _UAPI_LINUX_VMO_H */

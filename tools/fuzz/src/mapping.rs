@@ -134,6 +134,8 @@ impl Worker {
         );
         let Ok(fd) = r else { return true };
         let fd_writable = rights & R_WRITE != 0;
+        // Only an fd of a handle with EXECUTE is on the filesystem instance that is not noexec.
+        let fd_exec = rights & R_EXECUTE != 0;
         if self.rng.chance(1, 3) {
             self.import(&fd, obj, rights);
         }
@@ -163,8 +165,8 @@ impl Worker {
             EINVAL
         } else if !private && write && !fd_writable {
             EACCES
-        } else if exec {
-            EPERM // the fds' filesystem is noexec (and no handle holds EXECUTE)
+        } else if exec && !fd_exec {
+            EPERM // the fd's filesystem instance is noexec
         } else if private || (kind == Kind::Slice && first + pages > size_pages) {
             // No copy-on-write view; a slice maps only inside its window.
             EINVAL
@@ -202,7 +204,7 @@ impl Worker {
                         }
                     }
                 }
-                8 => self.map_mprotect(m, fd_writable),
+                8 => self.map_mprotect(m, fd_writable, fd_exec),
                 9 if self.rng.chance(1, 3) => self.map_fork_read(obj, m),
                 _ => self.fd_calls(&fd, fd_writable),
             }
@@ -400,9 +402,7 @@ impl Worker {
                 status_name(got)
             );
         }
-        if let Some(want) = want
-            && want != got
-        {
+        if let Some(want) = want.filter(|&want| want != got) {
             self.direct(Ioctl::Madvise, Some(advice as u32), got, want, "madvise");
         }
         if matches!(advice, libc::MADV_POPULATE_READ | libc::MADV_POPULATE_WRITE) {
@@ -481,11 +481,15 @@ impl Worker {
         got == OK || !fd_writable
     }
 
-    /// `mprotect`: never executable; writable only through a writable fd.
-    fn map_mprotect(&mut self, m: &Map, fd_writable: bool) {
+    /// `mprotect`: executable only through an fd with EXECUTE; writable only through a writable
+    /// fd.
+    fn map_mprotect(&mut self, m: &Map, fd_writable: bool, fd_exec: bool) {
         let len = (m.pages * pg()) as usize;
         let (prot, want) = if self.rng.chance(1, 2) {
-            (libc::PROT_READ | libc::PROT_EXEC, EACCES)
+            // Keep PROT_WRITE where the mapping has it: its accessors may still write.
+            let write =
+                if m.region.prot().contains(ProtFlags::WRITE) { libc::PROT_WRITE } else { 0 };
+            (libc::PROT_READ | write | libc::PROT_EXEC, if fd_exec { OK } else { EACCES })
         } else {
             (libc::PROT_READ | libc::PROT_WRITE, if fd_writable { OK } else { EACCES })
         };

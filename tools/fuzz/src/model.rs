@@ -186,11 +186,11 @@ pub fn child_rights(parent: u32, options: u32) -> u32 {
     if options & sys::VMO_CHILD_RESIZABLE != 0 {
         r |= R_RESIZE;
     }
-    if options & sys::VMO_CHILD_SLICE == 0 {
-        r = (r | R_WRITE) & !R_EXECUTE;
-    }
+    // Zircon: NO_WRITE drops WRITE; otherwise a snapshot gets WRITE and loses EXECUTE.
     if options & sys::VMO_CHILD_NO_WRITE != 0 {
         r &= !R_WRITE;
+    } else if options & sys::VMO_CHILD_SLICE == 0 {
+        r = (r | R_WRITE) & !R_EXECUTE;
     }
     r
 }
@@ -688,10 +688,10 @@ impl Model {
         }
         for p in [a / ps, (b - 1) / ps] {
             let (s, e) = (a.max(p * ps), b.min((p + 1) * ps));
-            if e - s < ps
-                && let Some(Page::Data(d)) = o.pages.get_mut(&p)
-            {
-                d[(s - p * ps) as usize..(e - p * ps) as usize].fill(0);
+            if e - s < ps {
+                if let Some(Page::Data(d)) = o.pages.get_mut(&p) {
+                    d[(s - p * ps) as usize..(e - p * ps) as usize].fill(0);
+                }
             }
         }
     }
@@ -868,6 +868,9 @@ mod tests {
         assert_eq!(child_status(R_READ, sys::VMO_CHILD_SNAPSHOT, 0, p, &st(p)), ACCESS_DENIED);
         let r = child_rights(R_READ | R_DUPLICATE | R_EXECUTE, sys::VMO_CHILD_SNAPSHOT);
         assert_eq!(r & (R_WRITE | R_EXECUTE), R_WRITE);
+        let frozen = sys::VMO_CHILD_SNAPSHOT | sys::VMO_CHILD_NO_WRITE;
+        let r = child_rights(R_READ | R_DUPLICATE | R_EXECUTE, frozen);
+        assert_eq!(r & (R_WRITE | R_EXECUTE), R_EXECUTE);
     }
 
     #[test]

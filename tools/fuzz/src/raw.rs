@@ -110,10 +110,11 @@ args!(
     vmo_op_range_args => [VMO_IOC_OP_RANGE],
     vmo_info => [VMO_IOC_GET_INFO],
     vmo_event_create_args => [VMO_IOC_EVENT_CREATE],
+    vmo_replace_as_executable_args => [VMO_IOC_REPLACE_AS_EXECUTABLE],
 );
 
 /// Every ioctl number the module knows.
-pub const KNOWN_CMDS: [u32; 12] = [
+pub const KNOWN_CMDS: [u32; 13] = [
     sys::VMO_IOC_CREATE,
     sys::VMO_IOC_CREATE_CHILD,
     sys::VMO_IOC_CLOSE,
@@ -126,6 +127,7 @@ pub const KNOWN_CMDS: [u32; 12] = [
     sys::VMO_IOC_OP_RANGE,
     sys::VMO_IOC_GET_INFO,
     sys::VMO_IOC_EVENT_CREATE,
+    sys::VMO_IOC_REPLACE_AS_EXECUTABLE,
 ];
 
 /// Whether the VFS answers `cmd` itself before the driver sees it

@@ -182,11 +182,13 @@ pub enum Ioctl {
     PagerWait,
     /// `VMO_IOC_READ` of a pager-backed VMO.
     PagerRead,
+    /// `VMO_IOC_REPLACE_AS_EXECUTABLE`.
+    ReplaceAsExecutable,
 }
 
 impl Ioctl {
     /// Every value, in order.
-    pub const ALL: [Ioctl; 32] = [
+    pub const ALL: [Ioctl; 33] = [
         Ioctl::Create,
         Ioctl::CreateChild,
         Ioctl::Close,
@@ -219,6 +221,7 @@ impl Ioctl {
         Ioctl::PagerDetach,
         Ioctl::PagerWait,
         Ioctl::PagerRead,
+        Ioctl::ReplaceAsExecutable,
     ];
 
     /// The name used in reports.
@@ -256,6 +259,7 @@ impl Ioctl {
             Ioctl::PagerDetach => "PAGER_DETACH",
             Ioctl::PagerWait => "PAGER_WAIT",
             Ioctl::PagerRead => "READ(pager)",
+            Ioctl::ReplaceAsExecutable => "REPLACE_AS_EXECUTABLE",
         }
     }
 
@@ -274,6 +278,7 @@ impl Ioctl {
                 | Ioctl::CreateChild
                 | Ioctl::Duplicate
                 | Ioctl::Replace
+                | Ioctl::ReplaceAsExecutable
                 | Ioctl::GetSize
                 | Ioctl::GetInfo
                 | Ioctl::EventCreate

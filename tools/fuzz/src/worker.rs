@@ -78,19 +78,71 @@ enum Target {
 /// One call's arguments.
 #[derive(Clone, Debug)]
 enum Args {
-    Create { size: u64, options: u32, reserved: [u64; 2] },
-    CreateChild { options: u32, offset: u64, size: u64, reserved: u32 },
-    Close { reserved: u32 },
-    Duplicate { rights: u32, reserved: u32 },
-    Replace { rights: u32, reserved: u32 },
-    Read { offset: u64, length: u64, buf: Place, reserved: u32 },
-    Write { offset: u64, length: u64, buf: Place, reserved: u32 },
-    GetSize { reserved: u32 },
-    SetSize { size: u64, reserved: u32 },
-    OpRange { op: u32, offset: u64, size: u64, buffer: u64, buffer_size: u64 },
-    GetInfo { reserved0: u32, reserved: [u64; 4] },
-    EventCreate { options: u32 },
-    Unknown { cmd: u32 },
+    Create {
+        size: u64,
+        options: u32,
+        reserved: [u64; 2],
+    },
+    CreateChild {
+        options: u32,
+        offset: u64,
+        size: u64,
+        reserved: u32,
+    },
+    Close {
+        reserved: u32,
+    },
+    Duplicate {
+        rights: u32,
+        reserved: u32,
+    },
+    Replace {
+        rights: u32,
+        reserved: u32,
+    },
+    /// `vmex`: 0 (the ambient policy), a live handle of this worker (`vmex_live`: no VMEX
+    /// resource, WRONG_TYPE) or a made-up value (BAD_HANDLE).
+    ReplaceAsExecutable {
+        vmex: u32,
+        vmex_live: bool,
+        reserved: u32,
+    },
+    Read {
+        offset: u64,
+        length: u64,
+        buf: Place,
+        reserved: u32,
+    },
+    Write {
+        offset: u64,
+        length: u64,
+        buf: Place,
+        reserved: u32,
+    },
+    GetSize {
+        reserved: u32,
+    },
+    SetSize {
+        size: u64,
+        reserved: u32,
+    },
+    OpRange {
+        op: u32,
+        offset: u64,
+        size: u64,
+        buffer: u64,
+        buffer_size: u64,
+    },
+    GetInfo {
+        reserved0: u32,
+        reserved: [u64; 4],
+    },
+    EventCreate {
+        options: u32,
+    },
+    Unknown {
+        cmd: u32,
+    },
 }
 
 impl Args {
@@ -101,6 +153,7 @@ impl Args {
             Args::Close { .. } => Ioctl::Close,
             Args::Duplicate { .. } => Ioctl::Duplicate,
             Args::Replace { .. } => Ioctl::Replace,
+            Args::ReplaceAsExecutable { .. } => Ioctl::ReplaceAsExecutable,
             Args::Read { .. } => Ioctl::Read,
             Args::Write { .. } => Ioctl::Write,
             Args::GetSize { .. } => Ioctl::GetSize,
@@ -117,7 +170,11 @@ impl Args {
         match self.ioctl() {
             Ioctl::Create | Ioctl::CreateChild | Ioctl::Read | Ioctl::Write => 32,
             Ioctl::Close | Ioctl::EventCreate => 8,
-            Ioctl::Duplicate | Ioctl::Replace | Ioctl::GetSize | Ioctl::SetSize => 16,
+            Ioctl::Duplicate
+            | Ioctl::Replace
+            | Ioctl::ReplaceAsExecutable
+            | Ioctl::GetSize
+            | Ioctl::SetSize => 16,
             Ioctl::OpRange => 40,
             Ioctl::GetInfo => 88,
             Ioctl::Unknown => 64,
@@ -456,7 +513,7 @@ impl Worker {
         if out.errno == OK && out.out != 0 {
             let _ = self.close_raw(out.out);
         }
-        if let Args::Replace { .. } = call.args {
+        if let Args::Replace { .. } | Args::ReplaceAsExecutable { .. } = call.args {
             // Whatever happened, the old value is closed or should be.
             let _ = self.close_raw(call.raw);
         }
@@ -491,15 +548,14 @@ impl Worker {
 
     fn generate(&mut self) -> Option<Call> {
         let n = self.m.handles.len();
-        if (n > MAX_HANDLES || self.m.budget_pages() > self.budget_pages)
-            && self.rng.chance(1, 2)
-            && let Some(c) = self.reclaim()
-        {
-            return Some(c);
+        if (n > MAX_HANDLES || self.m.budget_pages() > self.budget_pages) && self.rng.chance(1, 2) {
+            if let Some(c) = self.reclaim() {
+                return Some(c);
+            }
         }
         let pool = self.pool.is_some();
-        //             CREATE CHILD CLOSE DUP REPL READ WRITE GSIZE SSIZE OP INFO EVENT UNK ROTATE MAP PAGER
-        let weights = [7, 8, 7, 5, 5, 12, 12, 4, 6, 24, 8, 2, 2, u32::from(pool), 5, 3];
+        //             CREATE CHILD CLOSE DUP REPL READ WRITE GSIZE SSIZE OP INFO EVENT UNK ROTATE MAP PAGER REPL_EXEC
+        let weights = [7, 8, 7, 5, 5, 12, 12, 4, 6, 24, 8, 2, 2, u32::from(pool), 5, 3, 3];
         let kind = self.rng.weighted(&weights);
         if kind == 13 {
             self.rotate();
@@ -515,8 +571,9 @@ impl Worker {
             self.pager_episode();
             return None;
         }
-        let ioctl = Ioctl::ALL[kind];
-        let destructive = matches!(ioctl, Ioctl::Close | Ioctl::Replace);
+        let ioctl = if kind == 16 { Ioctl::ReplaceAsExecutable } else { Ioctl::ALL[kind] };
+        let destructive =
+            matches!(ioctl, Ioctl::Close | Ioctl::Replace | Ioctl::ReplaceAsExecutable);
         let (target, raw, slot) = match ioctl {
             Ioctl::Create | Ioctl::EventCreate | Ioctl::Unknown => (Target::Zero, 0, None),
             _ => self.target(destructive),
@@ -560,6 +617,15 @@ impl Worker {
             }
             Ioctl::Replace => {
                 Args::Replace { rights: self.rights_req(rights), reserved: self.res32() }
+            }
+            Ioctl::ReplaceAsExecutable => {
+                let n = self.m.handles.len();
+                let (vmex, vmex_live) = match self.rng.below(10) {
+                    0 if n > 0 => (self.m.handles[self.rng.index(n)].raw, true),
+                    1 => (self.made_up(), false),
+                    _ => (0, false),
+                };
+                Args::ReplaceAsExecutable { vmex, vmex_live, reserved: self.res32() }
             }
             Ioctl::Read | Ioctl::Write => {
                 let (offset, mut length) = self.range(size);
@@ -613,8 +679,8 @@ impl Worker {
                 options: if self.rng.chance(1, 10) { self.nonzero() as u32 | 1 } else { 0 },
             },
             Ioctl::Unknown => Args::Unknown { cmd: self.unknown_cmd() },
-            // `kind` < 13 picks one of the first 13, the ioctls of an `Args`; the mapping
-            // episode makes the others.
+            // `kind` < 13 picks one of the first 13, the ioctls of an `Args` (16 picks
+            // REPLACE_AS_EXECUTABLE, above); the mapping episode makes the others.
             Ioctl::Export
             | Ioctl::Import
             | Ioctl::MapFork
@@ -927,7 +993,10 @@ impl Worker {
                         | (u32::from(b'Z') << 8)
                         | nr as u32
                 }
-                1 => raw::KNOWN_CMDS[self.rng.index(12)] ^ (1 << (16 + self.rng.below(16))),
+                1 => {
+                    raw::KNOWN_CMDS[self.rng.index(raw::KNOWN_CMDS.len())]
+                        ^ (1 << (16 + self.rng.below(16)))
+                }
                 2 => self.rng.next_u32(),
                 _ => (u32::from(b'Z') << 8) | (0x80 + self.rng.below(12) as u32),
             };
@@ -1077,6 +1146,17 @@ impl Worker {
                 out.out = a.out_handle;
                 r
             }
+            Args::ReplaceAsExecutable { vmex, reserved, .. } => {
+                let mut a =
+                    sys::vmo_replace_as_executable_args { handle, vmex, out_handle: 0, reserved };
+                let r = if normal {
+                    sys::replace_as_executable(fd, &mut a)
+                } else {
+                    arena.ioctl(fd, sys::VMO_IOC_REPLACE_AS_EXECUTABLE, place, &mut a)
+                };
+                out.out = a.out_handle;
+                r
+            }
             Args::Read { offset, length, buf, reserved } => {
                 let a = sys::vmo_rw_args { handle, reserved, offset, buffer: 0, length };
                 if buf == Place::Normal {
@@ -1199,6 +1279,7 @@ impl Worker {
             Args::Close { reserved } => bad(reserved != 0).or((call.raw == 0).then_some(OK)),
             Args::Duplicate { reserved, .. }
             | Args::Replace { reserved, .. }
+            | Args::ReplaceAsExecutable { reserved, .. }
             | Args::Read { reserved, .. }
             | Args::Write { reserved, .. }
             | Args::GetSize { reserved }
@@ -1257,6 +1338,8 @@ impl Worker {
                     OK
                 }
             }
+            // Zircon: a handle that is not a VMO is BAD_HANDLE here (and closed).
+            Args::ReplaceAsExecutable { .. } => BAD_HANDLE,
             _ => WRONG_TYPE,
         }
     }
@@ -1280,6 +1363,14 @@ impl Worker {
             Args::GetSize { .. } => OK,
             Args::SetSize { size, .. } => set_size_status(rights, size, st),
             Args::OpRange { op, offset, size, .. } => op_status(rights, op, offset, size, st),
+            // The verdict on vmex, returned once the VMO handle is removed: 0 asks the ambient
+            // policy (CAP_SYS_ADMIN); no handle is a VMEX resource.
+            Args::ReplaceAsExecutable { vmex, vmex_live, .. } => match vmex {
+                0 if has_cap_sys_admin() => OK,
+                0 => ACCESS_DENIED,
+                _ if vmex_live => WRONG_TYPE,
+                _ => BAD_HANDLE,
+            },
             Args::Create { .. } | Args::EventCreate { .. } | Args::Unknown { .. } => {
                 unreachable!("no handle")
             }
@@ -1357,12 +1448,29 @@ impl Worker {
                     }
                 }
             }
+            Args::ReplaceAsExecutable { reserved, .. } => {
+                if let Target::Live(i) = call.target {
+                    // Closed whatever the result once the struct was read and the handle found
+                    // (a live handle of this worker always is).
+                    let closes = reserved == 0 && Worker::arg_readable(call.place);
+                    if e == OK {
+                        // The new handle first: the old one may be the object's last.
+                        new_handle(&self.m, out.out)?;
+                        self.m.add_handle(out.out, obj.expect("live"), rights | R_EXECUTE);
+                    }
+                    if closes {
+                        self.m.remove_handle(i);
+                    }
+                }
+            }
             Args::Read { offset, .. } if e == OK => {
                 let obj = obj.expect("a VMO");
-                if let Some(data) = &out.read
-                    && self.m.content_known(obj)
-                    && let Some(diff) = self.m.check_read(obj, offset, data)
-                {
+                let diff = out
+                    .read
+                    .as_ref()
+                    .filter(|_| self.m.content_known(obj))
+                    .and_then(|data| self.m.check_read(obj, offset, data));
+                if let Some(diff) = diff {
                     return Err(format!("READ data: {diff}"));
                 }
             }
@@ -1509,6 +1617,21 @@ impl Worker {
             }
         }
     }
+}
+
+/// Whether this process has `CAP_SYS_ADMIN` (the module's ambient policy for
+/// `VMO_IOC_REPLACE_AS_EXECUTABLE` with vmex 0): bit 21 of `CapEff` in
+/// `/proc/self/status`, read once.
+fn has_cap_sys_admin() -> bool {
+    static CAP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAP.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .is_some_and(|caps| caps & (1 << 21) != 0)
+    })
 }
 
 /// The device path the run uses (set once by `main`).

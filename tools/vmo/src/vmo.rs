@@ -220,6 +220,31 @@ impl Vmo {
         self.0.replace(rights).map(Vmo)
     }
 
+    /// `zx_vmo_replace_as_executable`: a new handle to this VMO with this
+    /// handle's rights plus [`Rights::EXECUTE`]; this handle is closed, also
+    /// when the call fails (unless with `BAD_HANDLE` for a value that names
+    /// nothing), as in Zircon.
+    ///
+    /// Linux has no VMEX resource, so there is no `vmex` argument: the call
+    /// passes `ZX_HANDLE_INVALID`, which the module grants by its ambient
+    /// policy, the caller's `CAP_SYS_ADMIN` in the initial user namespace
+    /// (`ACCESS_DENIED` without it). Code written against `zx`,
+    /// `vmo.replace_as_executable(&vmex)`, ports as
+    /// `vmo.replace_as_executable()`; [`sys::replace_as_executable`] takes a
+    /// raw `vmex`.
+    ///
+    /// A file descriptor exported from the new handle
+    /// ([`export_fd`](Vmo::export_fd)) can be mapped `PROT_EXEC` and
+    /// `mprotect`ed to it; run [`VmoOp::CACHE_SYNC`] over code written
+    /// into the VMO before executing it.
+    pub fn replace_as_executable(self) -> Result<Vmo, Status> {
+        let device = self.device().clone();
+        let raw = self.0.into_raw();
+        let mut args = sys::vmo_replace_as_executable_args { handle: raw, ..Default::default() };
+        sys::replace_as_executable(device.as_fd(), &mut args).map_err(Status::from_errno)?;
+        Ok(Vmo(handle_from_kernel(&device, args.out_handle)))
+    }
+
     /// The raw handle value.
     pub fn raw(&self) -> u32 {
         self.raw_handle()

@@ -50,6 +50,7 @@ fn layout_table() -> LayoutTable {
         vmo_create_child_args { handle, options, offset, size, out_handle, reserved }
         vmo_close_args { handle, reserved }
         vmo_duplicate_args { handle, rights, out_handle, reserved }
+        vmo_replace_as_executable_args { handle, vmex, out_handle, reserved }
         vmo_rw_args { handle, reserved, offset, buffer, length }
         vmo_size_args { handle, reserved, size }
         vmo_op_range_args { handle, op, offset, size, buffer, buffer_size }

@@ -13,6 +13,7 @@ mod children;
 mod concurrency;
 mod create_size_rw;
 mod errors;
+mod exec;
 mod handles;
 mod mapping;
 mod memory;

@@ -50,6 +50,10 @@ const _: () = {
     assert!(VMO_IOC_PAGER_SUPPLY == opcode::write::<vmo_pager_supply_args>(g, 0x91));
     assert!(VMO_IOC_PAGER_OP_RANGE == opcode::write::<vmo_pager_op_args>(g, 0x92));
     assert!(VMO_IOC_PAGER_WAIT == opcode::read_write::<vmo_pager_wait_args>(g, 0x93));
+    assert!(
+        VMO_IOC_REPLACE_AS_EXECUTABLE
+            == opcode::read_write::<vmo_replace_as_executable_args>(g, 0x94)
+    );
 };
 
 fn errno(e: rustix::io::Errno) -> i32 {
@@ -99,6 +103,27 @@ pub fn replace(fd: BorrowedFd<'_>, args: &mut vmo_duplicate_args) -> IoctlResult
     // written, and it holds no pointers.
     unsafe { ioctl(fd, Updater::<{ VMO_IOC_REPLACE }, vmo_duplicate_args>::new(args)) }
         .map_err(errno)
+}
+
+/// `VMO_IOC_REPLACE_AS_EXECUTABLE`: closes `args.handle` (whatever the
+/// result, once it names a handle) and fills `args.out_handle` with a handle
+/// that has its rights plus `EXECUTE` on success. `args.vmex` must be 0 (the
+/// ambient policy: `CAP_SYS_ADMIN`); see the header for the other values.
+pub fn replace_as_executable(
+    fd: BorrowedFd<'_>,
+    args: &mut vmo_replace_as_executable_args,
+) -> IoctlResult {
+    // SAFETY: VMO_IOC_REPLACE_AS_EXECUTABLE is
+    // _IOWR(.., struct vmo_replace_as_executable_args) (checked above); only
+    // that struct, lent exclusively, is read and written, and it holds no
+    // pointers.
+    unsafe {
+        ioctl(
+            fd,
+            Updater::<{ VMO_IOC_REPLACE_AS_EXECUTABLE }, vmo_replace_as_executable_args>::new(args),
+        )
+    }
+    .map_err(errno)
 }
 
 /// `VMO_IOC_READ` into `buf`: reads `buf.len()` bytes at `offset`.
@@ -342,6 +367,7 @@ mod tests {
             (VMO_IOC_PAGER_SUPPLY, 0x91, size_of::<vmo_pager_supply_args>(), 1),
             (VMO_IOC_PAGER_OP_RANGE, 0x92, size_of::<vmo_pager_op_args>(), 1),
             (VMO_IOC_PAGER_WAIT, 0x93, size_of::<vmo_pager_wait_args>(), 3),
+            (VMO_IOC_REPLACE_AS_EXECUTABLE, 0x94, size_of::<vmo_replace_as_executable_args>(), 3),
         ];
         for (op, nr, sz, d) in ops {
             assert_eq!(op & 0xff, nr, "{op:#x}");

@@ -90,6 +90,7 @@ pub const VMO_IOC_PAGER_DETACH: u32 = 1074289296;
 pub const VMO_IOC_PAGER_SUPPLY: u32 = 1076386449;
 pub const VMO_IOC_PAGER_OP_RANGE: u32 = 1076386450;
 pub const VMO_IOC_PAGER_WAIT: u32 = 3224394387;
+pub const VMO_IOC_REPLACE_AS_EXECUTABLE: u32 = 3222297236;
 pub type __s32 = core::ffi::c_int;
 pub type __u32 = core::ffi::c_uint;
 pub type __s64 = core::ffi::c_longlong;
@@ -178,6 +179,29 @@ const _: () = {
         [::core::mem::offset_of!(vmo_duplicate_args, out_handle) - 8usize];
     ["Offset of field: vmo_duplicate_args::reserved"]
         [::core::mem::offset_of!(vmo_duplicate_args, reserved) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_replace_as_executable_args {
+    pub handle: __u32,
+    pub vmex: __u32,
+    pub out_handle: __u32,
+    pub reserved: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_replace_as_executable_args"]
+        [::core::mem::size_of::<vmo_replace_as_executable_args>() - 16usize];
+    ["Alignment of vmo_replace_as_executable_args"]
+        [::core::mem::align_of::<vmo_replace_as_executable_args>() - 4usize];
+    ["Offset of field: vmo_replace_as_executable_args::handle"]
+        [::core::mem::offset_of!(vmo_replace_as_executable_args, handle) - 0usize];
+    ["Offset of field: vmo_replace_as_executable_args::vmex"]
+        [::core::mem::offset_of!(vmo_replace_as_executable_args, vmex) - 4usize];
+    ["Offset of field: vmo_replace_as_executable_args::out_handle"]
+        [::core::mem::offset_of!(vmo_replace_as_executable_args, out_handle) - 8usize];
+    ["Offset of field: vmo_replace_as_executable_args::reserved"]
+        [::core::mem::offset_of!(vmo_replace_as_executable_args, reserved) - 12usize];
 };
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
