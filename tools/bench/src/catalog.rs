@@ -4,6 +4,12 @@
 //! The names here are the `op` and `side` strings of the `@@bench` lines; the
 //! guest program measures exactly these, and the report lays its tables out
 //! in this order (an op it does not know still gets a table, after these).
+//!
+//! Most native counterparts are system calls and exist on every
+//! architecture; the cache ops' are user-space loops of the architecture's
+//! own instructions (`clwb`/`clflushopt` on x86-64, `dc cvac`/`dc civac` on
+//! aarch64), so each [`Native`] names the architecture it runs on and a run
+//! measures, and its report shows, only those of its own.
 
 /// 1 KiB.
 pub const KIB: u64 = 1 << 10;
@@ -52,6 +58,40 @@ pub enum OpKind {
     PerFault,
 }
 
+/// Architecture name (as `std::env::consts::ARCH` spells it): x86-64.
+pub const X86_64: &str = "x86_64";
+/// Architecture name (as `std::env::consts::ARCH` spells it): arm64.
+pub const AARCH64: &str = "aarch64";
+
+/// One native counterpart of an op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Native {
+    /// The `side` name of its records.
+    pub side: &'static str,
+    /// What it runs, for the report.
+    pub desc: &'static str,
+    /// The one architecture it exists on ([`X86_64`], [`AARCH64`]), or
+    /// `None` for every architecture.
+    pub arch: Option<&'static str>,
+}
+
+impl Native {
+    /// A counterpart that exists on every architecture.
+    const fn any(side: &'static str, desc: &'static str) -> Native {
+        Native { side, desc, arch: None }
+    }
+
+    /// A counterpart that exists on `arch` only.
+    const fn on(arch: &'static str, side: &'static str, desc: &'static str) -> Native {
+        Native { side, desc, arch: Some(arch) }
+    }
+
+    /// Whether it exists on `arch`.
+    pub fn runs_on(&self, arch: &str) -> bool {
+        self.arch.is_none_or(|a| a == arch)
+    }
+}
+
 /// One op of the benchmark.
 #[derive(Debug, Clone, Copy)]
 pub struct OpInfo {
@@ -61,10 +101,22 @@ pub struct OpInfo {
     pub kind: OpKind,
     /// What the VMO side runs, for the report.
     pub vmo: &'static str,
-    /// The baselines: (`side` name, what it runs).
-    pub natives: &'static [(&'static str, &'static str)],
+    /// The baselines of every architecture, in the report's column order.
+    pub natives: &'static [Native],
     /// Whether `--quick` measures it.
     pub quick: bool,
+}
+
+impl OpInfo {
+    /// The baselines that exist on `arch`, in order.
+    pub fn natives_on<'a>(&'a self, arch: &'a str) -> impl Iterator<Item = &'a Native> {
+        self.natives.iter().filter(move |n| n.runs_on(arch))
+    }
+
+    /// The baseline called `side`, on whichever architecture.
+    pub fn native(&self, side: &str) -> Option<&Native> {
+        self.natives.iter().find(|n| n.side == side)
+    }
 }
 
 /// Native side: `fallocate(memfd, 0, 0, size)`.
@@ -77,10 +129,14 @@ pub const PUNCH_HOLE: &str = "punch_hole";
 pub const MADV_REMOVE: &str = "madv_remove";
 /// Native side: `pwrite` of zeros.
 pub const PWRITE: &str = "pwrite";
-/// Native side: a user-space `clwb` loop and `sfence`.
+/// Native side (x86-64): a user-space `clwb` loop and `sfence`.
 pub const CLWB: &str = "clwb";
-/// Native side: a user-space `clflushopt` loop and `sfence`.
+/// Native side (x86-64): a user-space `clflushopt` loop and `sfence`.
 pub const CLFLUSHOPT: &str = "clflushopt";
+/// Native side (aarch64): a user-space `dc cvac` loop and `dsb sy`.
+pub const DC_CVAC: &str = "dc_cvac";
+/// Native side (aarch64): a user-space `dc civac` loop and `dsb sy`.
+pub const DC_CIVAC: &str = "dc_civac";
 /// Native side: `madvise(addr, 0, MADV_NORMAL)`.
 pub const MADV_NORMAL: &str = "madv_normal";
 /// Baseline of the sparse op: the same cache op over a VMO of just the
@@ -117,8 +173,8 @@ pub const OPS: &[OpInfo] = &[
         kind: OpKind::Sweep,
         vmo: "`op_range(COMMIT, 0, size)` on a new VMO",
         natives: &[
-            (FALLOCATE, "`fallocate(fd, 0, 0, size)` on a new memfd of that size"),
-            (
+            Native::any(FALLOCATE, "`fallocate(fd, 0, 0, size)` on a new memfd of that size"),
+            Native::any(
                 MADV_POPULATE_WRITE,
                 "`madvise(MADV_POPULATE_WRITE)` over a `MAP_SHARED` mapping of a new memfd \
                  (this also zeroes and maps the pages, which COMMIT leaves for later)",
@@ -131,8 +187,8 @@ pub const OPS: &[OpInfo] = &[
         kind: OpKind::Sweep,
         vmo: "`op_range(DECOMMIT, 0, size)` of a committed VMO",
         natives: &[
-            (PUNCH_HOLE, "`fallocate(PUNCH_HOLE | KEEP_SIZE)` of a fallocated memfd"),
-            (
+            Native::any(PUNCH_HOLE, "`fallocate(PUNCH_HOLE | KEEP_SIZE)` of a fallocated memfd"),
+            Native::any(
                 MADV_REMOVE,
                 "`madvise(MADV_REMOVE)` over a `MAP_SHARED` mapping of a fallocated memfd",
             ),
@@ -143,7 +199,7 @@ pub const OPS: &[OpInfo] = &[
         name: ZERO,
         kind: OpKind::Sweep,
         vmo: "`op_range(ZERO, 0, size)` of a committed VMO (whole pages)",
-        natives: &[(
+        natives: &[Native::any(
             MADV_REMOVE,
             "`madvise(MADV_REMOVE)` over a `MAP_SHARED` mapping of a fallocated memfd",
         )],
@@ -153,36 +209,65 @@ pub const OPS: &[OpInfo] = &[
         name: ZERO_UNALIGNED,
         kind: OpKind::Sweep,
         vmo: "`op_range(ZERO, 100, size - 200)` of a committed VMO",
-        natives: &[(PWRITE, "`pwrite` of zeros over the same range of a fallocated memfd")],
+        natives: &[Native::any(
+            PWRITE,
+            "`pwrite` of zeros over the same range of a fallocated memfd",
+        )],
         quick: false,
     },
     OpInfo {
         name: CACHE_CLEAN,
         kind: OpKind::Sweep,
         vmo: "`op_range(CACHE_CLEAN, 0, size)` of a VMO whose every byte was written",
-        natives: &[(
-            CLWB,
-            "a `clwb` per 64-byte line and `sfence`, through a mapping of a memfd whose \
-             every byte was written",
-        )],
+        natives: &[
+            Native::on(
+                X86_64,
+                CLWB,
+                "a user-space `clwb` per cache line (`clflush size` bytes) then `sfence`, \
+                 through a `MAP_SHARED` mapping of a memfd whose every byte was written",
+            ),
+            Native::on(
+                AARCH64,
+                DC_CVAC,
+                "a user-space (EL0) `dc cvac` (clean to the point of coherency) per \
+                 data-cache line (`4 << CTR_EL0.DminLine` bytes, as the module steps) then \
+                 `dsb sy`, through a `MAP_SHARED` mapping of a memfd whose every byte was \
+                 written",
+            ),
+        ],
         quick: false,
     },
     OpInfo {
         name: CACHE_CLEAN_INVALIDATE,
         kind: OpKind::Sweep,
         vmo: "`op_range(CACHE_CLEAN_INVALIDATE, 0, size)` of a VMO whose every byte was written",
-        natives: &[(
-            CLFLUSHOPT,
-            "a `clflushopt` per 64-byte line and `sfence`, through a mapping of a memfd \
-             whose every byte was written",
-        )],
+        natives: &[
+            Native::on(
+                X86_64,
+                CLFLUSHOPT,
+                "a user-space `clflushopt` per cache line (`clflush size` bytes) then \
+                 `sfence`, through a `MAP_SHARED` mapping of a memfd whose every byte was \
+                 written",
+            ),
+            Native::on(
+                AARCH64,
+                DC_CIVAC,
+                "a user-space (EL0) `dc civac` (clean and invalidate to the point of \
+                 coherency) per data-cache line (`4 << CTR_EL0.DminLine` bytes, as the module \
+                 steps) then `dsb sy`, through a `MAP_SHARED` mapping of a memfd whose every \
+                 byte was written",
+            ),
+        ],
         quick: false,
     },
     OpInfo {
         name: COMMIT_SIZE0,
         kind: OpKind::PerCall,
         vmo: "`op_range(COMMIT, 0, 0)` (the fixed cost of one call)",
-        natives: &[(MADV_NORMAL, "`madvise(addr, 0, MADV_NORMAL)` (the fixed cost of a syscall)")],
+        natives: &[Native::any(
+            MADV_NORMAL,
+            "`madvise(addr, 0, MADV_NORMAL)` (the fixed cost of a syscall)",
+        )],
         quick: false,
     },
     OpInfo {
@@ -190,7 +275,10 @@ pub const OPS: &[OpInfo] = &[
         kind: OpKind::Sparse,
         vmo: "`op_range(CACHE_CLEAN, 0, 1 TiB)` of a 1 TiB VMO with 64 written pages spread \
               over it (size column: the committed bytes)",
-        natives: &[(VMO_64_PAGES, "`op_range(CACHE_CLEAN)` of a 64-page VMO, every page written")],
+        natives: &[Native::any(
+            VMO_64_PAGES,
+            "`op_range(CACHE_CLEAN)` of a 64-page VMO, every page written",
+        )],
         quick: false,
     },
     OpInfo {
@@ -199,7 +287,7 @@ pub const OPS: &[OpInfo] = &[
         vmo: "a one-byte write to each page of a new VMO mapped `MAP_SHARED` through its \
               exported fd (`Vmo::map`), i.e. one first-touch write fault per page; cells are \
               the time per fault (the run / 1024 pages)",
-        natives: &[(
+        natives: &[Native::any(
             MEMFD_FAULT,
             "the same writes to a `MAP_SHARED` mapping of a new memfd of the same size",
         )],
@@ -221,10 +309,44 @@ mod tests {
         for (i, o) in OPS.iter().enumerate() {
             assert!(OPS[..i].iter().all(|p| p.name != o.name), "{} twice", o.name);
             assert_eq!(op_info(o.name).map(|p| p.name), Some(o.name));
-            assert!(!o.natives.is_empty());
-            assert!(o.natives.iter().all(|(side, _)| *side != VMO));
+            for arch in [X86_64, AARCH64] {
+                let sides: Vec<&str> = o.natives_on(arch).map(|n| n.side).collect();
+                assert!(!sides.is_empty(), "{} has no baseline on {arch}", o.name);
+                assert!(sides.iter().all(|side| *side != VMO));
+                for (j, side) in sides.iter().enumerate() {
+                    assert!(!sides[..j].contains(side), "{} {side} twice on {arch}", o.name);
+                }
+            }
+            for n in o.natives {
+                assert_eq!(o.native(n.side), Some(n));
+                assert!(!n.desc.is_empty());
+            }
         }
         assert!(op_info("NOPE").is_none());
+    }
+
+    #[test]
+    fn the_cache_baselines_are_per_architecture() {
+        let sides = |op: &str, arch: &str| -> Vec<&str> {
+            op_info(op).unwrap().natives_on(arch).map(|n| n.side).collect()
+        };
+        assert_eq!(sides(CACHE_CLEAN, X86_64), [CLWB]);
+        assert_eq!(sides(CACHE_CLEAN, AARCH64), [DC_CVAC]);
+        assert_eq!(sides(CACHE_CLEAN_INVALIDATE, X86_64), [CLFLUSHOPT]);
+        assert_eq!(sides(CACHE_CLEAN_INVALIDATE, AARCH64), [DC_CIVAC]);
+        // An architecture with neither: the VMO side alone.
+        assert!(sides(CACHE_CLEAN, "riscv64").is_empty());
+        // Every other op has the same baselines everywhere.
+        for o in OPS.iter().filter(|o| ![CACHE_CLEAN, CACHE_CLEAN_INVALIDATE].contains(&o.name)) {
+            assert!(o.natives.iter().all(|n| n.arch.is_none()), "{}", o.name);
+            assert_eq!(sides(o.name, X86_64), sides(o.name, AARCH64));
+        }
+        let cvac = op_info(CACHE_CLEAN).unwrap().native(DC_CVAC).unwrap();
+        assert!(cvac.desc.contains("`dc cvac`") && cvac.desc.contains("`dsb sy`"));
+        assert!(cvac.desc.contains("CTR_EL0.DminLine"));
+        assert!(cvac.desc.ends_with("whose every byte was written"));
+        let civac = op_info(CACHE_CLEAN_INVALIDATE).unwrap().native(DC_CIVAC).unwrap();
+        assert!(civac.desc.contains("`dc civac`") && civac.desc.contains("`dsb sy`"));
     }
 
     #[test]
@@ -238,7 +360,7 @@ mod tests {
     fn the_page_fault_row_is_per_fault() {
         let o = op_info(PAGE_FAULT).unwrap();
         assert_eq!(o.kind, OpKind::PerFault);
-        assert_eq!(o.natives.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [MEMFD_FAULT]);
+        assert_eq!(o.natives.iter().map(|n| n.side).collect::<Vec<_>>(), [MEMFD_FAULT]);
         assert!(o.vmo.contains("1024 pages"));
         assert_eq!(FAULT_PAGES, 1024);
     }

@@ -7,8 +7,8 @@
 //!
 //! * `vmo-bench` runs in the QEMU guest. It measures every figure on a fresh
 //!   object per repetition and prints one `@@bench {json}` line per
-//!   (op, size, side), one `@@bench-meta {json}` line (mode, kernel, CPU
-//!   features, repetition policy), `@@bench-skip` lines for figures it could
+//!   (op, size, side), one `@@bench-meta {json}` line (mode, kernel,
+//!   architecture, CPU features, repetition policy), `@@bench-skip` lines for figures it could
 //!   not take and a closing `@@bench-end` line. With `--quick` it measures a
 //!   few sizes of COMMIT, DECOMMIT and ZERO and prints a readable table
 //!   instead.
@@ -18,13 +18,15 @@
 //!
 //! ## Map of the library
 //!
-//! * [`catalog`]: the ops, their native counterparts and the sizes.
+//! * [`catalog`]: the ops, their native counterparts (per architecture for
+//!   the cache ops) and the sizes.
 //! * [`record`]: the `@@bench*` lines, written by the guest and parsed back.
 //! * [`stats`]: median, minimum and maximum of the samples.
 //! * [`report`]: the comparisons, the target marks, `results.md` and
 //!   `results.json`.
 //! * `plot` (feature `report`): `plot.svg`.
-//! * [`sysinfo`]: what the guest reads of `/proc/cpuinfo`.
+//! * [`sysinfo`]: what the guest knows of the CPU's cache lines
+//!   (`/proc/cpuinfo` on x86-64, `CTR_EL0` on aarch64).
 //! * [`units`]: human-readable sizes and durations.
 #![deny(missing_docs)]
 

@@ -12,6 +12,7 @@
 
 mod guest;
 
+use std::env::consts::ARCH;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -88,12 +89,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cpu =
-        CpuFeatures::from_cpuinfo(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default());
+    // aarch64 reads its line size from CTR_EL0; x86-64 from /proc/cpuinfo.
+    let cpu = guest::sys::ctr_el0().map_or_else(
+        || CpuFeatures::from_cpuinfo(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()),
+        CpuFeatures::from_ctr_el0,
+    );
     let policy = if cli.quick { QUICK_POLICY } else { POLICY };
     let meta = Meta {
         mode: cli.mode.clone(),
         kernel: rustix::system::uname().release().to_string_lossy().into_owned(),
+        arch: ARCH.to_owned(),
         cpu,
         page_size: u64::from(vmo::system_get_page_size()),
         policy,
@@ -126,7 +131,7 @@ fn main() -> ExitCode {
     let mut errors = 0u32;
     for op in &ops {
         let sides: Vec<&str> =
-            std::iter::once(VMO).chain(op.natives.iter().map(|(s, _)| *s)).collect();
+            std::iter::once(VMO).chain(op.natives_on(ARCH).map(|n| n.side)).collect();
         for side in &sides {
             if let Err(reason) = bench.available(side) {
                 let skip = Skip {
@@ -206,8 +211,9 @@ fn print_quick_table(meta: &Meta, ops: &[&OpInfo], records: &[Record], elapsed_m
     };
     let p = &meta.policy;
     println!(
-        "vmo-bench --quick (guest mode {}, kernel {}): median of {}-{} runs, each on a fresh object",
-        meta.mode, meta.kernel, p.min_reps, p.max_reps
+        "vmo-bench --quick (guest mode {}, kernel {} on {}): median of {}-{} runs, each on a \
+         fresh object",
+        meta.mode, meta.kernel, meta.arch, p.min_reps, p.max_reps
     );
     if meta.clock_step_ns > vmo_bench::report::COARSE_CLOCK_NS {
         println!(
@@ -226,7 +232,7 @@ fn print_quick_table(meta: &Meta, ops: &[&OpInfo], records: &[Record], elapsed_m
     for op in ops {
         for &size in &sizes {
             let vmo = find(op.name, size, VMO);
-            for (i, (side, _)) in op.natives.iter().enumerate() {
+            for (i, side) in op.natives_on(&meta.arch).map(|n| n.side).enumerate() {
                 let native = find(op.name, size, side);
                 let (op_col, size_col, vmo_col) = if i == 0 {
                     let v = vmo.map_or_else(|| "-".to_owned(), |r| fmt_ns(r.median_ns as f64));

@@ -62,11 +62,13 @@ type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 fn draw(root: &Area<'_>, report: &Report, panels: &[&OpTable], rows: usize) -> DrawResult {
     root.fill(&WHITE)?;
-    let mode = report.meta.as_ref().map_or("unknown", |m| m.mode.as_str());
+    let (mode, arch) =
+        report.meta.as_ref().map_or(("unknown", "unknown"), |m| (m.mode.as_str(), m.arch.as_str()));
     let (title, body) = root.split_vertically(TITLE_H);
     title.titled(
         &format!(
-            "vmo-bench, guest mode {mode}: median time vs size (log-log; VMO solid, native dashed)"
+            "vmo-bench on {arch}, guest mode {mode}: median time vs size (log-log; VMO solid, \
+             native dashed)"
         ),
         ("sans-serif", 20),
     )?;
@@ -214,6 +216,20 @@ mod tests {
         write_svg(&report, &path).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), svg);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_title_names_the_architecture() {
+        let meta = r#"@@bench-meta {"mode":"tcg","kernel":"7.3.0","arch":"aarch64","cpu":{"clwb":false,"clflushopt":false,"line_size":64,"ctr_el0":2487533572},"page_size":4096,"policy":{"warmup":1,"min_reps":5,"max_reps":50,"budget_ms":200},"per_call_policy":{"warmup":5,"min_reps":5,"max_reps":500,"budget_ms":200}}"#;
+        let mut lines = vec![meta.to_owned()];
+        for side in ["vmo", "dc_cvac"] {
+            let r = Record::from_samples("CACHE_CLEAN", 4096, side, vec![10]).unwrap();
+            lines.push(r.to_line());
+        }
+        let svg = svg_string(&Report::build(parse_log(&lines.join("\n")))).unwrap();
+        assert!(svg.contains("vmo-bench on aarch64, guest mode tcg: median time"), "{svg}");
+        assert!(has_text(&svg, "dc_cvac"));
+        assert!(!has_text(&svg, "clwb"));
     }
 
     #[test]

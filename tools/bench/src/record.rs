@@ -105,6 +105,10 @@ fn no_cap() -> u64 {
     u64::MAX
 }
 
+fn x86_64() -> String {
+    crate::catalog::X86_64.to_owned()
+}
+
 /// The run as a whole: printed once, before the records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
@@ -112,6 +116,13 @@ pub struct Meta {
     pub mode: String,
     /// The guest kernel's release (`uname -r`).
     pub kernel: String,
+    /// The guest program's architecture, `std::env::consts::ARCH`
+    /// ([`catalog::X86_64`](crate::catalog::X86_64),
+    /// [`catalog::AARCH64`](crate::catalog::AARCH64)): which native cache
+    /// baselines the run has. A meta line without it comes from before the
+    /// arm64 guest, so from x86-64.
+    #[serde(default = "x86_64")]
+    pub arch: String,
     /// The CPU features the cache baselines need.
     pub cpu: CpuFeatures,
     /// The page size.
@@ -284,7 +295,8 @@ mod tests {
         Meta {
             mode: "tcg".into(),
             kernel: "7.3.0".into(),
-            cpu: CpuFeatures { clwb: true, clflushopt: false, line_size: 64 },
+            arch: "x86_64".into(),
+            cpu: CpuFeatures { clwb: true, clflushopt: false, line_size: 64, ctr_el0: None },
             page_size: 4096,
             policy,
             per_call_policy: Policy { max_reps: 200, ..policy },
@@ -314,6 +326,21 @@ mod tests {
         assert_eq!(log.skips, vec![skip]);
         assert_eq!(log.end, Some(end));
         assert!(log.warnings.is_empty(), "{:?}", log.warnings);
+    }
+
+    #[test]
+    fn an_arm64_meta_round_trips_and_old_ones_are_x86_64() {
+        let arm =
+            Meta { arch: "aarch64".into(), cpu: CpuFeatures::from_ctr_el0(0x9444_c004), ..meta() };
+        let line = arm.to_line();
+        assert!(line.contains(r#""arch":"aarch64""#), "{line}");
+        assert!(line.contains(r#""ctr_el0":2487533572"#), "{line}");
+        assert_eq!(parse_log(&line).meta, Some(arm));
+        // A meta line of an older guest program: no arch, no CTR_EL0.
+        let old = r#"@@bench-meta {"mode":"tcg","kernel":"7.3.0","cpu":{"clwb":true,"clflushopt":false,"line_size":64},"page_size":4096,"policy":{"warmup":1,"min_reps":5,"max_reps":50,"budget_ms":200,"warmup_max_size":2097152},"per_call_policy":{"warmup":1,"min_reps":5,"max_reps":200,"budget_ms":200,"warmup_max_size":2097152},"quick":false,"clocksource":"tsc","clock_step_ns":30}"#;
+        let log = parse_log(old);
+        assert!(log.warnings.is_empty(), "{:?}", log.warnings);
+        assert_eq!(log.meta, Some(meta()));
     }
 
     #[test]

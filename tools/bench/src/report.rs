@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::catalog::{self, OpKind, VMO};
 use crate::record::{End, Log, Meta, Record, Skip};
 use crate::stats::{Summary, ratio};
+use crate::sysinfo::CpuFeatures;
 use crate::units::{fmt_ns, fmt_size, fmt_spread};
 
 /// Ratio target from [`LARGE_FROM`] bytes up.
@@ -198,6 +199,12 @@ pub struct Report {
 
 impl Report {
     /// Lays a parsed log out in tables and marks the target misses.
+    ///
+    /// A table has a column for each baseline of the catalog that exists on
+    /// the run's architecture (the meta line's `arch`), so an arm64 run shows
+    /// `dc_cvac` where an x86-64 run shows `clwb`; a log without a meta line
+    /// gets the baselines of every architecture that it has figures for.
+    /// A side the log has figures for gets a column in any case.
     pub fn build(log: Log) -> Report {
         let mut ops: Vec<String> = catalog::OPS
             .iter()
@@ -211,7 +218,8 @@ impl Report {
                 ops.push(r.op.clone());
             }
         }
-        let tables = ops.iter().map(|op| build_table(op, &log.records)).collect();
+        let arch = log.meta.as_ref().map(|m| m.arch.as_str());
+        let tables = ops.iter().map(|op| build_table(op, arch, &log.records)).collect();
         Report {
             meta: log.meta,
             end: log.end,
@@ -262,14 +270,12 @@ impl Report {
         let mode = self.meta.as_ref().map_or("unknown", |m| m.mode.as_str());
         let _ = writeln!(md, "**Guest mode: {mode}.** {}\n", mode_note(mode));
         if let Some(m) = &self.meta {
-            let yes = |b: bool| if b { "yes" } else { "no" };
             let _ = writeln!(
                 md,
-                "Kernel {}; CPU clwb: {}, clflushopt: {}, line {} B; page {} B.{}",
+                "Kernel {} on {}; CPU {}; page {} B.{}",
                 m.kernel,
-                yes(m.cpu.clwb),
-                yes(m.cpu.clflushopt),
-                m.cpu.line_size,
+                m.arch,
+                cpu_facts(&m.arch, &m.cpu),
                 m.page_size,
                 if m.quick { " (a `--quick` run)" } else { "" }
             );
@@ -468,6 +474,27 @@ impl Report {
     }
 }
 
+/// What the header says of the CPU of a run on `arch`: what the cache
+/// baselines run and the line they step by.
+pub fn cpu_facts(arch: &str, cpu: &CpuFeatures) -> String {
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    match (arch, cpu.ctr_el0) {
+        (catalog::AARCH64, Some(ctr)) => format!(
+            "data-cache line {} B (`4 << CTR_EL0.DminLine`, DminLine {}; CTR_EL0 {ctr:#x} read \
+             at EL0), `dc cvac`/`dc civac` run at EL0",
+            cpu.line_size,
+            CpuFeatures::dminline(ctr)
+        ),
+        (catalog::X86_64, _) => format!(
+            "clwb: {}, clflushopt: {}, line {} B",
+            yes(cpu.clwb),
+            yes(cpu.clflushopt),
+            cpu.line_size
+        ),
+        _ => format!("line {} B", cpu.line_size),
+    }
+}
+
 /// What the times of a guest mode mean.
 pub fn mode_note(mode: &str) -> &'static str {
     match mode {
@@ -486,16 +513,28 @@ pub fn mode_note(mode: &str) -> &'static str {
     }
 }
 
-fn build_table(op: &str, records: &[Record]) -> OpTable {
+/// The table of `op` over `records` of a run on `arch` (`None`: unknown).
+fn build_table(op: &str, arch: Option<&str>, records: &[Record]) -> OpTable {
     let info = catalog::op_info(op);
     let kind = info.map_or(OpKind::Sweep, |i| i.kind);
-    let mut natives: Vec<(String, String)> = info
-        .map(|i| i.natives.iter().map(|(s, d)| ((*s).to_owned(), (*d).to_owned())).collect())
-        .unwrap_or_default();
     let mine: Vec<&Record> = records.iter().filter(|r| r.op == op).collect();
+    let measured = |side: &str| mine.iter().any(|r| r.side == side);
+    let mut natives: Vec<(String, String)> = info
+        .map(|i| {
+            i.natives
+                .iter()
+                .filter(|n| match arch {
+                    Some(a) => n.runs_on(a),
+                    None => n.arch.is_none() || measured(n.side),
+                })
+                .map(|n| (n.side.to_owned(), n.desc.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     for r in &mine {
         if r.side != VMO && !natives.iter().any(|(s, _)| *s == r.side) {
-            natives.push((r.side.clone(), String::new()));
+            let desc = info.and_then(|i| i.native(&r.side)).map_or("", |n| n.desc);
+            natives.push((r.side.clone(), desc.to_owned()));
         }
     }
     let mut by_key: BTreeMap<(u64, &str), Summary> = BTreeMap::new();
@@ -741,7 +780,8 @@ mod tests {
         let meta = Meta {
             mode: "tcg".into(),
             kernel: "7.3.0".into(),
-            cpu: CpuFeatures { clwb: false, clflushopt: true, line_size: 64 },
+            arch: "x86_64".into(),
+            cpu: CpuFeatures { clwb: false, clflushopt: true, line_size: 64, ctr_el0: None },
             page_size: 4096,
             policy,
             per_call_policy: Policy { max_reps: 200, ..policy },
@@ -768,6 +808,12 @@ mod tests {
         let report = Report::build(parse_log(&lines.join("\n")));
         let md = report.to_markdown();
         assert!(md.contains("**Guest mode: tcg.** Wall-clock times under TCG"), "{md}");
+        assert!(
+            md.contains(
+                "Kernel 7.3.0 on x86_64; CPU clwb: no, clflushopt: yes, line 64 B; page 4096 B.\n"
+            ),
+            "{md}"
+        );
         assert!(md.contains("The run took 61.5 s"));
         assert!(md.contains("Repetitions: 1 warm-up (at 2 MiB for larger sizes), then at least 5"));
         assert!(md.contains("Clock: clocksource refined-jiffies, smallest step seen 4.00 ms."));
@@ -778,8 +824,10 @@ mod tests {
             md.contains("| 4 KiB | 3.00 µs (3.00–3.00) | 1.00 µs (1.00–1.00) | **3.00** ✗ | – | – | 3/3/– | VMO/fallocate 3.00 > 1.50 |"),
             "{md}"
         );
-        // The clwb column says why it is empty.
+        // The clwb column says why it is empty; no arm64 column.
+        assert!(md.contains("| size | VMO | clwb | VMO/clwb | reps | target misses |"), "{md}");
         assert!(md.contains("| 4 KiB | 500 ns (499–501) | skipped | – | 3/– | – |"), "{md}");
+        assert!(!md.contains("dc_cvac") && !md.contains("dc cvac"), "{md}");
         assert!(md.contains("- CACHE_CLEAN clwb (all sizes): skipped: the CPU has no clwb"));
 
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
@@ -803,6 +851,140 @@ mod tests {
         assert_eq!(json["misses"][0]["kind"], "ratio");
         assert_eq!(json["skipped"][0]["side"], "clwb");
         assert_eq!(json["end"]["elapsed_ms"], 61_500);
+    }
+
+    fn meta_on(arch: &str, cpu: CpuFeatures) -> Meta {
+        let policy = Policy {
+            warmup: 1,
+            min_reps: 5,
+            max_reps: 50,
+            budget_ms: 200,
+            warmup_max_size: 2 << 20,
+        };
+        Meta {
+            mode: "tcg".into(),
+            kernel: "7.3.0".into(),
+            arch: arch.into(),
+            cpu,
+            page_size: 4096,
+            policy,
+            per_call_policy: policy,
+            quick: false,
+            clocksource: "arch_sys_counter".into(),
+            clock_step_ns: 16,
+        }
+    }
+
+    /// A run of both cache ops on `meta`'s architecture, against `clean`
+    /// and `inval`.
+    fn cache_run(meta: &Meta, clean: &str, inval: &str) -> Report {
+        let mut lines = vec![meta.to_line()];
+        for r in [
+            rec("CACHE_CLEAN", 4096, "vmo", 1200),
+            rec("CACHE_CLEAN", 4096, clean, 1000),
+            rec("CACHE_CLEAN_INVALIDATE", 4096, "vmo", 3000),
+            rec("CACHE_CLEAN_INVALIDATE", 4096, inval, 1000),
+            rec("ZERO", 4096, "vmo", 1000),
+            rec("ZERO", 4096, "madv_remove", 1000),
+        ] {
+            lines.push(r.to_line());
+        }
+        lines.push(End { elapsed_ms: 1000, errors: 0 }.to_line());
+        Report::build(parse_log(&lines.join("\n")))
+    }
+
+    #[test]
+    fn an_arm64_run_has_dc_columns_and_says_so() {
+        let meta = meta_on("aarch64", CpuFeatures::from_ctr_el0(0x9444_c004));
+        let report = cache_run(&meta, "dc_cvac", "dc_civac");
+        let md = report.to_markdown();
+        assert!(
+            md.contains(
+                "Kernel 7.3.0 on aarch64; CPU data-cache line 64 B (`4 << CTR_EL0.DminLine`, \
+                 DminLine 4; CTR_EL0 0x9444c004 read at EL0), `dc cvac`/`dc civac` run at EL0; \
+                 page 4096 B.\n"
+            ),
+            "{md}"
+        );
+        let natives = |op: &str| -> Vec<&str> {
+            let t = report.tables.iter().find(|t| t.op == op).unwrap();
+            t.natives.iter().map(|(s, _)| s.as_str()).collect()
+        };
+        assert_eq!(natives("CACHE_CLEAN"), ["dc_cvac"]);
+        assert_eq!(natives("CACHE_CLEAN_INVALIDATE"), ["dc_civac"]);
+        assert_eq!(natives("ZERO"), ["madv_remove"]);
+        assert!(md.contains("| size | VMO | dc_cvac | VMO/dc_cvac | reps | target misses |"));
+        assert!(md.contains("| size | VMO | dc_civac | VMO/dc_civac | reps | target misses |"));
+        assert!(md.contains("- `dc_cvac`: a user-space (EL0) `dc cvac`"), "{md}");
+        assert!(md.contains("- `dc_civac`: a user-space (EL0) `dc civac`"), "{md}");
+        assert!(
+            md.contains("| 4 KiB | 1.20 µs (1.20–1.20) | 1.00 µs (1.00–1.00) | 1.20 | 3/3 | – |")
+        );
+        assert!(md.contains("- CACHE_CLEAN_INVALIDATE 4 KiB: VMO/dc_civac 3.00 > 1.50"), "{md}");
+        // Nothing of x86-64: no columns, no skips, no flags.
+        for x86 in ["clwb", "clflushopt", "sfence", "skipped"] {
+            assert!(!md.contains(x86), "{x86} in {md}");
+        }
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["meta"]["arch"], "aarch64");
+        assert_eq!(json["meta"]["cpu"]["line_size"], 64);
+        assert_eq!(json["meta"]["cpu"]["ctr_el0"], 0x9444_c004_u64);
+        let sides: Vec<&str> = json["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["side"].as_str().unwrap())
+            .collect();
+        assert_eq!(sides, ["madv_remove", "dc_cvac", "dc_civac"]);
+    }
+
+    #[test]
+    fn an_x86_64_run_has_no_dc_columns() {
+        let cpu = CpuFeatures { clwb: true, clflushopt: true, line_size: 64, ctr_el0: None };
+        let report = cache_run(&meta_on("x86_64", cpu), "clwb", "clflushopt");
+        let md = report.to_markdown();
+        assert!(md.contains(
+            "Kernel 7.3.0 on x86_64; CPU clwb: yes, clflushopt: yes, line 64 B; page 4096 B.\n"
+        ));
+        assert!(md.contains("| size | VMO | clwb | VMO/clwb | reps | target misses |"));
+        assert!(md.contains("| size | VMO | clflushopt | VMO/clflushopt | reps | target misses |"));
+        assert!(md.contains("- `clwb`: a user-space `clwb` per cache line"), "{md}");
+        for arm in ["dc_cvac", "dc_civac", "dc cvac", "CTR_EL0", "dsb", "skipped"] {
+            assert!(!md.contains(arm), "{arm} in {md}");
+        }
+    }
+
+    #[test]
+    fn the_columns_follow_the_runs_architecture_or_its_figures() {
+        // A log from before the arch field: x86-64.
+        let old = r#"@@bench-meta {"mode":"tcg","kernel":"7.3.0","cpu":{"clwb":true,"clflushopt":true,"line_size":64},"page_size":4096,"policy":{"warmup":1,"min_reps":5,"max_reps":50,"budget_ms":200},"per_call_policy":{"warmup":5,"min_reps":5,"max_reps":500,"budget_ms":200}}
+@@bench {"op":"CACHE_CLEAN","size":4096,"side":"vmo","median_ns":5,"min_ns":4,"max_ns":9,"reps":7}"#;
+        let report = Report::build(parse_log(old));
+        assert_eq!(report.meta.as_ref().unwrap().arch, "x86_64");
+        assert_eq!(report.tables[0].natives[0].0, "clwb");
+        assert!(report.to_markdown().contains("Kernel 7.3.0 on x86_64; CPU clwb: yes"));
+        // No meta line: the baselines it has figures for, with their
+        // descriptions.
+        let report = Report::build(log_of(vec![
+            rec("CACHE_CLEAN", 4096, "vmo", 10),
+            rec("CACHE_CLEAN", 4096, "dc_cvac", 10),
+        ]));
+        let t = &report.tables[0];
+        assert_eq!(t.natives.len(), 1);
+        assert_eq!(t.natives[0].0, "dc_cvac");
+        assert!(t.natives[0].1.contains("`dc cvac`"));
+        // A side of another architecture still shows if it was measured.
+        let mut lines = vec![meta_on("aarch64", CpuFeatures::from_ctr_el0(0)).to_line()];
+        lines.push(rec("CACHE_CLEAN", 4096, "clwb", 10).to_line());
+        let report = Report::build(parse_log(&lines.join("\n")));
+        let sides: Vec<&str> = report.tables[0].natives.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(sides, ["dc_cvac", "clwb"]);
+        // An architecture with no cache baselines: the VMO column alone.
+        let mut lines = vec![meta_on("riscv64", CpuFeatures::default()).to_line()];
+        lines.push(rec("CACHE_CLEAN", 4096, "vmo", 10).to_line());
+        let report = Report::build(parse_log(&lines.join("\n")));
+        assert!(report.tables[0].natives.is_empty());
+        assert!(report.to_markdown().contains("Kernel 7.3.0 on riscv64; CPU line 0 B;"));
     }
 
     #[test]

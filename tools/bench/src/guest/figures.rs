@@ -78,14 +78,22 @@ impl Bench {
     }
 
     /// Whether the CPU has what `side` needs; `Err(reason)` if not.
+    ///
+    /// `dc cvac` and `dc civac` need no check: every arm64 CPU has them,
+    /// and Linux lets EL0 run them (the aarch64 loop in `sys.rs` says how).
     pub fn available(&self, side: &str) -> Result<(), String> {
-        let missing = match side {
-            CLWB if !self.cpu.clwb => "clwb",
-            CLFLUSHOPT if !self.cpu.clflushopt => "clflushopt",
-            CLWB | CLFLUSHOPT if !cfg!(target_arch = "x86_64") => "x86-64",
-            _ => return Ok(()),
-        };
-        Err(format!("the CPU has no {missing} (/proc/cpuinfo flags)"))
+        let arch = std::env::consts::ARCH;
+        match side {
+            CLWB | CLFLUSHOPT if arch != X86_64 => Err(format!("{side} is x86-64 only")),
+            DC_CVAC | DC_CIVAC if arch != AARCH64 => {
+                Err(format!("{} is aarch64 only", side.replace('_', " ")))
+            }
+            CLWB if !self.cpu.clwb => Err("the CPU has no clwb (/proc/cpuinfo flags)".into()),
+            CLFLUSHOPT if !self.cpu.clflushopt => {
+                Err("the CPU has no clflushopt (/proc/cpuinfo flags)".into())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn vmo(&self, size: u64) -> Res<Vmo> {
@@ -133,8 +141,8 @@ impl Bench {
     /// A mapping of a memfd whose every byte was written (by `pwrite`, as
     /// the VMO side is written by `zx_vmo_write`: one copy, no zeroing), its
     /// pages mapped in advance so that the cache loop takes no faults.
-    /// (The PTEs are read-only: `clwb` and `clflushopt` need only read
-    /// permission.)
+    /// (The PTEs are read-only: `clwb`, `clflushopt`, `dc cvac` and
+    /// `dc civac` need only read permission.)
     fn mapping_written(&self, size: u64) -> Res<Mapping> {
         let len = usize::try_from(size)?;
         let fd = memfd(size)?;
@@ -238,6 +246,11 @@ impl Bench {
                 || self.mapping_written(size),
                 |m| m.cache_lines(LineInstr::Clwb, line),
             ),
+            (CACHE_CLEAN, DC_CVAC) => run_series(
+                p,
+                || self.mapping_written(size),
+                |m| m.cache_lines(LineInstr::DcCvac, line),
+            ),
             (CACHE_CLEAN_INVALIDATE, VMO) => {
                 run_series(p, || self.vmo_written(size), |v| Ok(v.cache_clean_invalidate(0, size)?))
             }
@@ -245,6 +258,11 @@ impl Bench {
                 p,
                 || self.mapping_written(size),
                 |m| m.cache_lines(LineInstr::Clflushopt, line),
+            ),
+            (CACHE_CLEAN_INVALIDATE, DC_CIVAC) => run_series(
+                p,
+                || self.mapping_written(size),
+                |m| m.cache_lines(LineInstr::DcCivac, line),
             ),
             (COMMIT_SIZE0, VMO) => run_series(p, || self.vmo(self.page), |v| Ok(v.commit(0, 0)?)),
             (COMMIT_SIZE0, MADV_NORMAL) => {

@@ -1,6 +1,7 @@
 //! The native side's objects: memfds, shared mappings of them, and the
-//! user-space cache-line loops. Every `unsafe` block of the guest program is
-//! here.
+//! user-space cache-line loops (`clwb`/`clflushopt` on x86-64, `dc cvac`/
+//! `dc civac` on aarch64) with what they need to know of the CPU. Every
+//! `unsafe` block of the guest program is here.
 
 use std::ffi::c_void;
 use std::os::fd::OwnedFd;
@@ -59,8 +60,8 @@ impl Mapping {
         Ok(())
     }
 
-    /// Runs `instr` on each `line`-byte cache line of the mapping, then
-    /// `sfence`.
+    /// Runs `instr` on each `line`-byte cache line of the mapping, then the
+    /// architecture's barrier (`sfence`, `dsb sy`).
     pub fn cache_lines(&self, instr: LineInstr, line: usize) -> Res<()> {
         cache_lines(self.ptr.as_ptr().cast::<u8>(), self.len, instr, line)
     }
@@ -77,10 +78,15 @@ impl Drop for Mapping {
 /// The user-space cache-line instruction of a cache baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineInstr {
-    /// Write back, keep the line.
+    /// x86-64: write back, keep the line.
     Clwb,
-    /// Write back and drop the line.
+    /// x86-64: write back and drop the line.
     Clflushopt,
+    /// aarch64: clean to the point of coherency (write back, keep the line).
+    DcCvac,
+    /// aarch64: clean and invalidate to the point of coherency (write back
+    /// and drop the line).
+    DcCivac,
 }
 
 /// `instr` over every line of `[ptr, ptr + len)`, then `sfence`.
@@ -108,14 +114,88 @@ fn cache_lines(ptr: *const u8, len: usize, instr: LineInstr, line: usize) -> Res
                 p += line;
             }
         }
+        LineInstr::DcCvac | LineInstr::DcCivac => {
+            return Err(format!("{instr:?} is aarch64 only").into());
+        }
     }
     // SAFETY: sfence only orders the write-backs before later stores.
     unsafe { asm!("sfence", options(nostack, preserves_flags)) };
     Ok(())
 }
 
+/// `instr` over every line of `[ptr, ptr + len)`, then `dsb sy`.
+///
+/// Linux runs user space with `SCTLR_EL1.UCI` set, so `dc cvac` and
+/// `dc civac` execute at EL0 (where an erratum makes the kernel clear it,
+/// it emulates them on the trap instead). The barrier is `dsb sy`, not
+/// `dsb ish`: a clean to the point of coherency is for observers outside
+/// the inner-shareable domain too (a non-coherent DMA master), and only the
+/// full-system barrier waits until the maintenance is complete for those;
+/// it is also what the module's loop (`rust/arch/arm64.rs`), Zircon's
+/// cache ops and Linux's `dcache_clean_poc` end with, so both sides do the
+/// same work.
+#[cfg(target_arch = "aarch64")]
+fn cache_lines(ptr: *const u8, len: usize, instr: LineInstr, line: usize) -> Res<()> {
+    use core::arch::asm;
+    assert!(line.is_power_of_two());
+    let end = ptr as usize + len;
+    let mut p = ptr as usize & !(line - 1);
+    match instr {
+        LineInstr::DcCvac => {
+            while p < end {
+                // SAFETY: `p` is inside a mapping the caller holds, readable
+                // and populated (Linux takes a fault of a cache maintenance
+                // instruction as a read, so read permission is enough); dc
+                // cvac only writes a cache line back to the point of
+                // coherency and changes no memory or register.
+                unsafe { asm!("dc cvac, {0}", in(reg) p, options(nostack, preserves_flags)) };
+                p += line;
+            }
+        }
+        LineInstr::DcCivac => {
+            while p < end {
+                // SAFETY: as above; dc civac writes the line back before it
+                // drops it from the caches, which changes no memory contents.
+                unsafe { asm!("dc civac, {0}", in(reg) p, options(nostack, preserves_flags)) };
+                p += line;
+            }
+        }
+        LineInstr::Clwb | LineInstr::Clflushopt => {
+            return Err(format!("{instr:?} is x86-64 only").into());
+        }
+    }
+    // SAFETY: dsb sy only waits until the maintenance above is complete; it
+    // changes no memory or register.
+    unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
+    Ok(())
+}
+
 /// No user-space cache-line instructions on this architecture.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn cache_lines(_ptr: *const u8, _len: usize, instr: LineInstr, _line: usize) -> Res<()> {
-    Err(format!("{instr:?} is x86-64 only").into())
+    Err(format!("{instr:?} does not exist on {}", std::env::consts::ARCH).into())
+}
+
+/// `CTR_EL0` as user space reads it.
+///
+/// Linux sets `SCTLR_EL1.UCT`, so the `mrs` reads the register itself; where
+/// the CPUs' cache types differ (or an erratum needs it) the kernel clears
+/// UCT and answers the trapped read with its sanitised system-wide value,
+/// the one the module steps by. Either way `DminLine` is a line size that is
+/// safe to step by on any CPU.
+#[cfg(target_arch = "aarch64")]
+pub fn ctr_el0() -> Option<u64> {
+    let ctr: u64;
+    // SAFETY: reads a system register EL0 may read (or whose read the kernel
+    // emulates) into a register of our own; no memory is touched.
+    unsafe {
+        core::arch::asm!("mrs {0}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags))
+    };
+    Some(ctr)
+}
+
+/// `CTR_EL0`: aarch64 only.
+#[cfg(not(target_arch = "aarch64"))]
+pub fn ctr_el0() -> Option<u64> {
+    None
 }
