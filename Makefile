@@ -11,11 +11,14 @@
 #   make install  install vmo.ko into /lib/modules/<release>/updates and run depmod
 #                 (KDIR defaults to /usr/src/linux-rust-$(uname -r)); see dkms.conf
 #   make run      boot the guest, load the module, show the VMO lifecycle
-#   make test     host cargo tests, KUnit and the guest tests on the normal
-#                 x86-64 kernel, and KUnit on arm64; one summary line
+#   make test     host cargo tests, KUnit and the guest tests on the project's
+#                 x86-64 kernel, the guest tests, demo and DKMS on Debian 13's stock
+#                 kernel, KUnit, guest tests, demo and a short fuzz on arm64; one
+#                 summary line
 #   make test-debug   the guest tests, KUnit and a 30 s fuzz on the debug
 #                 (sanitizer) kernel; .ci/run runs it before `make test`
 #   make test-all all the passes with one summary line
+#   make test-arm64   the arm64 pass alone (KUnit, guest tests, demo, a short fuzz)
 #   make test-stock   Debian 13's stock 7.3.4 kernel: the module built with its
 #                 rustc 1.85.1 against its headers, the guest tests and the demo, DKMS
 #   make bench    VMO ops against native Linux in the guest (build/bench/)
@@ -30,7 +33,7 @@ export VMO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vmo-rs
 # build/<script>/counts.json.
 TEST_PASSES ?= run-stock.sh run-arm64.sh
 
-.PHONY: all modules install run test test-all test-debug test-stock bench fuzz check clean kernel
+.PHONY: all modules install run test test-all test-debug test-stock test-arm64 bench fuzz check clean kernel
 all: modules
 
 kernel:
@@ -59,11 +62,13 @@ test:
 	@VMO_EXTRA_TESTS="$(TEST_PASSES)" tools/run.sh test
 
 test-stock:
-	@tools/run-stock.sh
+	@VMO_SUMMARY=1 tools/run-stock.sh
+
+test-arm64:
+	@VMO_SUMMARY=1 tools/run-arm64.sh
 
 test-debug:
-	@VMO_FLAVOUR=debug VMO_BUILD_NAME=run-debug GUEST_CMDLINE=panic_on_warn=1 \
-	 GUEST_TIMEOUT=$${GUEST_TIMEOUT_DEBUG:-1500} tools/run.sh test
+	@VMO_SUMMARY=1 tools/run-debug.sh
 
 test-all:
 	@VMO_EXTRA_TESTS="run-debug.sh $(TEST_PASSES)" tools/run.sh test

@@ -16,7 +16,6 @@
 #                               with Rust) is built with LLVM=-19
 set -euo pipefail
 
-CACHE=${VMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmo-rs}
 WANT_ARM64=0
 for a in "$@"; do
     case "$a" in
@@ -31,20 +30,15 @@ BINDGEN_VERSION=0.73.2
 die() { echo "bootstrap: error: $*" >&2; exit 1; }
 log() { echo "bootstrap: $*" >&2; }
 
-RUSTC_VER=$(rustc --version 2>/dev/null | awk '{print $2}') || true
+# shellcheck source=tools/env.sh
+. "$(dirname "$0")/env.sh"
 [ -n "${RUSTC_VER:-}" ] || die "rustc not found on PATH (the machine's rustup toolchain is required)"
-
-SRC_DIR=$CACHE/src
-KSRC=$SRC_DIR/linux-$KVER
-RUST_LIB_SRC=$SRC_DIR/rust-src-$RUSTC_VER/usr/src/rustc-$RUSTC_VER/library
-BINDGEN=$CACHE/bindgen/bin/bindgen
-LIBCLANG_PATH=/usr/lib/llvm-19/lib
+[ "$KERNELVERSION" = "$KVER" ] || die "tools/env.sh names Linux $KERNELVERSION, bootstrap fetches $KVER"
 
 DEB_PKGS=(build-essential flex bison bc libelf-dev libssl-dev cpio kmod rsync xz-utils
           qemu-system-x86 busybox-static libclang-19-dev python3 gzip)
 # Only with `arm64`: bookworm's cross compiler and qemu-system-aarch64.
 ARM64_DEB_PKGS=(gcc-aarch64-linux-gnu qemu-system-arm)
-ARM64_BUSYBOX=$CACHE/arm64/busybox/bin/busybox
 # Only for VMO_FLAVOUR=debug: the clang toolchain of the sanitizer kernel.
 DEBUG_DEB_PKGS=(clang-19 lld-19 llvm-19)
 

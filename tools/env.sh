@@ -1,12 +1,19 @@
-# Sourced by the project's scripts: where the toolchain pieces are.
-# (tools/bootstrap.sh fetches them; this file only names them.)
+# Sourced by the project's scripts: every cache and toolchain path, named once.
+# (tools/bootstrap.sh, tools/kernel.sh and tools/trixie.sh fill them; this file
+# only names them.)
 CACHE=${VMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmo-rs}
 KERNELVERSION=7.3
-RUSTC_VER=$(rustc --version | awk '{print $2}')
-KSRC=$CACHE/src/linux-$KERNELVERSION
-RUST_LIB_SRC=$CACHE/src/rust-src-$RUSTC_VER/usr/src/rustc-$RUSTC_VER/library
+RUSTC_VER=$(rustc --version 2>/dev/null | awk '{print $2}') || true
+SRC_DIR=$CACHE/src                       # the kernel source and rust-src, unpacked
+KSRC=$SRC_DIR/linux-$KERNELVERSION
+RUST_LIB_SRC=$SRC_DIR/rust-src-$RUSTC_VER/usr/src/rustc-$RUSTC_VER/library
 BINDGEN=$CACHE/bindgen/bin/bindgen
 LIBCLANG_PATH=/usr/lib/llvm-19/lib
+KERNEL_CACHE=$CACHE/kernel               # built kernels, one tree per key (tools/kernel.sh)
+ARM64_BUSYBOX=$CACHE/arm64/busybox/bin/busybox
+ARM64_CARGO_TARGET=$CACHE/arm64/cargo-target   # the guest programs built for aarch64
+TRIXIE_DIR=$CACHE/trixie                 # the private Debian 13 root and its logs (tools/trixie.sh)
+STOCK_DIR=$CACHE/stock                   # Debian's stock kernel image and modules (tools/stock.sh)
 export LIBCLANG_PATH RUST_LIB_SRC
 # VMO_FLAVOUR=debug: the sanitizer kernel (tests/kconfig/debug.config), built with clang 19.
 case "${VMO_FLAVOUR:-normal}" in

@@ -10,7 +10,6 @@
 #   for VMO_FLAVOUR=debug; for ARCH=arm64 tests/kconfig/arm64.config comes right after base
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmo-rs}
 "$here/tools/bootstrap.sh"
 # shellcheck source=tools/env.sh
 . "$here/tools/env.sh"
@@ -27,15 +26,15 @@ fi
 extra_key=""
 [ ${#FLAVOUR_VARS[@]} -eq 0 ] || extra_key="${FLAVOUR_VARS[*]}"
 key=$( { echo "$KERNELVERSION"; rustc --version; echo "${ARCH:-x86_64}"; cat "${frags[@]}"; [ -z "$extra_key" ] || echo "$extra_key"; } | sha256sum | cut -c1-16)
-out=$CACHE/kernel/$key
+out=$KERNEL_CACHE/$key
 if [ -f "$out/.built" ]; then echo "$out"; exit 0; fi
 # One build per tree at a time: a second caller waits for the first.
-mkdir -p "$CACHE/kernel"
-exec 9>"$CACHE/kernel/$key.lock"
+mkdir -p "$KERNEL_CACHE"
+exec 9>"$KERNEL_CACHE/$key.lock"
 flock 9
 if [ -f "$out/.built" ]; then echo "$out"; exit 0; fi
 
-log=$CACHE/kernel/$key.log
+log=$KERNEL_CACHE/$key.log
 mkdir -p "$out"   # an interrupted build simply continues
 echo "kernel: building Linux $KERNELVERSION into $out (log: $log; about 4 minutes)" >&2
 start=$(date +%s)

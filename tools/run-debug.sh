@@ -5,7 +5,10 @@
 # Logs and counts in build/run-debug/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-export VMO_FLAVOUR=debug VMO_BUILD_NAME=run-debug VMO_EXTRA_TESTS="" VMO_NO_SUMMARY=1
+export VMO_FLAVOUR=debug VMO_BUILD_NAME=run-debug VMO_EXTRA_TESTS=""
+# As an extra pass of `make test-all` the caller prints the summary line; alone
+# (`make test-debug` sets VMO_SUMMARY=1) this pass prints its own.
+[ "${VMO_SUMMARY:-0}" = 1 ] && unset VMO_NO_SUMMARY || export VMO_NO_SUMMARY=1
 export GUEST_CMDLINE="panic_on_warn=1 ${GUEST_CMDLINE:-}"
 export GUEST_TIMEOUT=${GUEST_TIMEOUT_DEBUG:-1500}
 exec "$here/tools/run.sh" test

@@ -77,5 +77,7 @@ except (OSError, ValueError):
 for ok in sys.argv[2:]:
     c["passed" if ok == "1" else "failed"] += 1
 json.dump(c, open(path, "w"))
+if __import__("os").environ.get("VMO_SUMMARY") == "1":
+    print(f"{c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped")
 PY
 exit $rc

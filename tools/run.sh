@@ -65,7 +65,7 @@ else
     # In the trixie root, with a target directory in the cache (the paths it prints
     # are the host's: the cache and the work tree are mounted at their own paths).
     export RUSTFLAGS="-C target-feature=+crt-static -C linker=aarch64-linux-gnu-gcc"
-    export CARGO_TARGET_DIR=$CACHE/arm64/cargo-target
+    export CARGO_TARGET_DIR=$ARM64_CARGO_TARGET
     "$here/tools/trixie.sh" root >/dev/null
     cargo_guest() { "$here/tools/trixie.sh" run bash -c 'cd "$0" && exec cargo "$@"' "$here/tools" \
         "$@" --release --target aarch64-unknown-linux-gnu --message-format=json-render-diagnostics ; }
@@ -135,7 +135,7 @@ if [ "$ARCH" = x86_64 ]; then
 else
     # `-M virt` has a single UART (ttyAMA0, the console): the programs' channel, the
     # second serial port on x86-64 (ttyS1), is a virtio console (hvc0) there.
-    cp "$CACHE/arm64/busybox/bin/busybox" "$root/bin/busybox"
+    cp "$ARM64_BUSYBOX" "$root/bin/busybox"
     sed 's|^exec 3>/dev/ttyS1$|exec 3>/dev/hvc0|' "$here/tools/guest-init.sh" >"$root/init"
     grep -qx 'exec 3>/dev/hvc0' "$root/init" \
         || { echo "run: tools/guest-init.sh no longer opens its channel with 'exec 3>/dev/ttyS1'" >&2; exit 1; }

@@ -25,7 +25,7 @@ log() { echo "stock: $*" >&2; }
 # shellcheck source=tools/env.sh
 . "$here/tools/env.sh"
 "$here/tools/trixie.sh" root >/dev/null
-out=$CACHE/stock/$KREL
+out=$STOCK_DIR/$KREL
 mkdir -p "$out"
 
 # The Rust artifacts (a no-op once made for these headers and this compiler).

@@ -14,8 +14,9 @@
 # namespace (unshare -m), so nothing outlives the command. Needs root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${VMO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vmo-rs}
-ROOT=$CACHE/trixie/root
+# shellcheck source=tools/env.sh
+. "$here/tools/env.sh"   # the cache paths (TRIXIE_DIR)
+ROOT=$TRIXIE_DIR/root
 STOCK_KREL=7.3.4+deb13-amd64
 
 # Everything the root holds: one list, so that a change here rebuilds the root.
@@ -71,8 +72,8 @@ make_root() {
     rm -rf "$ROOT.tmp"; mkdir -p "$ROOT.tmp"
     log "debootstrap --variant=minbase trixie into $ROOT (about a minute)"
     debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
-        trixie "$ROOT.tmp" "$m" >"$CACHE/trixie/debootstrap.log" 2>&1 \
-        || die "debootstrap failed (log: $CACHE/trixie/debootstrap.log)"
+        trixie "$ROOT.tmp" "$m" >"$TRIXIE_DIR/debootstrap.log" 2>&1 \
+        || die "debootstrap failed (log: $TRIXIE_DIR/debootstrap.log)"
     cat >"$ROOT.tmp/etc/apt/sources.list" <<EOF
 deb $m trixie main
 deb $m trixie-updates main
@@ -86,10 +87,10 @@ EOF
     in_root dpkg --add-architecture arm64
     in_root apt-get update -qq >/dev/null || die "apt-get update in the trixie root failed"
     in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PKGS[@]}" \
-        >"$CACHE/trixie/apt.log" 2>&1 || die "apt-get install in the trixie root failed (log: $CACHE/trixie/apt.log)"
+        >"$TRIXIE_DIR/apt.log" 2>&1 || die "apt-get install in the trixie root failed (log: $TRIXIE_DIR/apt.log)"
     in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        -t trixie-backports "${BPO_PKGS[@]}" >>"$CACHE/trixie/apt.log" 2>&1 \
-        || die "installing ${BPO_PKGS[*]} from trixie-backports failed (log: $CACHE/trixie/apt.log)"
+        -t trixie-backports "${BPO_PKGS[@]}" >>"$TRIXIE_DIR/apt.log" 2>&1 \
+        || die "installing ${BPO_PKGS[*]} from trixie-backports failed (log: $TRIXIE_DIR/apt.log)"
     in_root apt-get clean
     ROOT=$old
     echo "$STAMP_TEXT" >"$ROOT.tmp/.vmo-root"
@@ -97,10 +98,10 @@ EOF
     log "trixie root ready in $((SECONDS - t0)) s: $ROOT"
 }
 
-mkdir -p "$CACHE/trixie"
+mkdir -p "$TRIXIE_DIR"
 cmd=${1:?usage: tools/trixie.sh root | run CMD...}; shift
 # One builder at a time: a second caller waits for the first to finish the root.
-exec 9>"$CACHE/trixie/lock"; flock 9
+exec 9>"$TRIXIE_DIR/lock"; flock 9
 make_root
 case "$cmd" in
     root) echo "$ROOT" ;;

@@ -38,6 +38,54 @@ def libtest_counts(text):
     return p, f, s
 
 
+def strip_ts(line):
+    return re.sub(r"^\[[^]]*\]\s?", "", line).rstrip("\r")
+
+
+def kunit_parse(args, path):
+    """Has the kernel's kunit.py parse a KTAP file: (counts or None, its output, its status)."""
+    tool = os.path.join(args.ksrc, "tools/testing/kunit/kunit.py")
+    out = subprocess.run([sys.executable, tool, "parse", path], capture_output=True, text=True)
+    m = re.search(r"Testing complete\. Ran (\d+) tests: ?(.*)", out.stdout)
+    if not m:
+        return None, out.stdout + out.stderr, out.returncode
+    counts = dict((k.strip(), int(v)) for k, v in re.findall(r"(\w+): (\d+)", m.group(2)))
+    return counts, out.stdout + out.stderr, out.returncode
+
+
+def results_ktap(module_ktap, user):
+    """One KTAP document for everything the guest ran, as kselftest's helpers print it: the
+    module's KUnit suites as they are, the guest test program's libtest cases as one suite,
+    the fuzzer and the demo as one test each."""
+    items = []  # (indented lines, "ok" or "not ok", name and directive)
+    block = []
+    for line in (module_ktap or "").splitlines():
+        b = strip_ts(line)
+        m = re.match(r"(not ok|ok) \d+ (\S.*)$", b)
+        if m:
+            items.append((block, m.group(1), m.group(2)))
+            block = []
+        elif b.startswith("    "):
+            block.append(b)
+    cases = re.findall(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", user, re.M)
+    if cases:
+        block = ["    KTAP version 1", "    # Subtest: guest-tests", f"    1..{len(cases)}"]
+        for i, (name, res) in enumerate(cases, 1):
+            block.append({"ok": f"    ok {i} {name}", "FAILED": f"    not ok {i} {name}"}.get(
+                res, f"    ok {i} {name} # SKIP ignored"))
+        items.append((block, "not ok" if any(r == "FAILED" for _, r in cases) else "ok", "guest-tests"))
+    for m in re.finditer(r"^fuzz: seed=\S+ iterations=\d+ combos=\d+ mismatches=(\d+)", user, re.M):
+        items.append(([], "ok" if m.group(1) == "0" else "not ok", "vmo-fuzz"))
+    if re.search(r"^@@begin vmoctl", user, re.M):
+        ok = re.search(r"^demo: all \d+ steps as expected", user, re.M) and re.search(r"^@@end vmoctl rc=0", user, re.M)
+        items.append(([], "ok" if ok else "not ok", "vmoctl-demo"))
+    doc = ["KTAP version 1", f"1..{len(items)}"]
+    for i, (lines, res, name) in enumerate(items, 1):
+        doc += lines
+        doc.append(f"{res} {i} {name}")
+    return "\n".join(doc) + "\n", len(items)
+
+
 def kunit(args, console):
     """Cuts the module's KTAP out of the console and has kunit.py parse it."""
     lines = console.splitlines()
@@ -45,24 +93,17 @@ def kunit(args, console):
     end = next((i for i, l in enumerate(lines) if "vmo-harness: insmod end" in l), len(lines))
     if begin is None:
         return None, "the guest never reached insmod"
-    ktap = "\n".join(lines[begin + 1 : end]) + "\n"
+    ktap = "\n".join(strip_ts(l) for l in lines[begin + 1 : end]) + "\n"
     path = os.path.join(args.build, "ktap.log")
     with open(path, "w") as fh:
         fh.write(ktap)
     if "KTAP version" not in ktap:
         return None, "no KTAP output from the module's KUnit suites"
-    tool = os.path.join(args.ksrc, "tools/testing/kunit/kunit.py")
-    out = subprocess.run(
-        [sys.executable, tool, "parse", path], capture_output=True, text=True
-    )
+    counts, log, rc = kunit_parse(args, path)
     with open(os.path.join(args.build, "kunit-parse.log"), "w") as fh:
-        fh.write(out.stdout + out.stderr)
-    m = re.search(r"Testing complete\. Ran (\d+) tests: ?(.*)", out.stdout)
-    if not m:
+        fh.write(log)
+    if counts is None:
         return None, "kunit.py parse found no results (see kunit-parse.log)"
-    counts = dict(
-        (k.strip(), int(v)) for k, v in re.findall(r"(\w+): (\d+)", m.group(2))
-    )
     suites = re.findall(r"# Subtest: (\S+)", ktap)
     # The failing cases by name, from the KTAP itself ("not ok N name" under its suite).
     failed, suite = [], None
@@ -76,7 +117,7 @@ def kunit(args, console):
             failed.append(f"{suite}.{m.group(2)}")
     assertion = [re.sub(r"^\[[^]]*\]\s*", "", l).strip() for l in ktap.splitlines() if "ASSERTION FAILED" in l]
     failed += assertion
-    return (counts, suites, failed, out.returncode), None
+    return (counts, suites, failed, rc), None
 
 
 def main():
@@ -99,6 +140,7 @@ def main():
     console, user = read("console.log"), read("user.log")
     problems = []
     passed = failed = skipped = 0
+    host = (0, 0, 0)
 
     if args.qemu_rc == 124 or args.qemu_rc == 137:
         problems.append(f"guest hung: killed after the {args.timeout} s timeout")
@@ -181,6 +223,27 @@ def main():
             if hp + hf == 0:
                 problems.append("the host cargo tests ran no test (see host-tests.log)")
         passed, failed, skipped = passed + gp + hp, failed + gf + hf, skipped + gs + hs
+        host = (hp, hf, hs)
+
+    # One result format: everything the guest ran, in one KTAP document that kunit.py
+    # parses; its totals (plus the host's cargo tests) are the pass's counts.
+    doc, n = results_ktap(open(os.path.join(args.build, "ktap.log")).read()
+                          if args.kunit and os.path.exists(os.path.join(args.build, "ktap.log")) else "", user)
+    if n:
+        path = os.path.join(args.build, "results.ktap")
+        with open(path, "w") as fh:
+            fh.write(doc)
+        counts, log, _ = kunit_parse(args, path)
+        with open(os.path.join(args.build, "results-parse.log"), "w") as fh:
+            fh.write(log)
+        if counts is None:
+            problems.append("kunit.py parse could not read results.ktap (see results-parse.log)")
+        else:
+            gp = counts.get("passed", 0)
+            gf = counts.get("failed", 0) + counts.get("crashed", 0) + counts.get("errors", 0)
+            gs = counts.get("skipped", 0)
+            print(f"   {args.label}results.ktap (kunit.py parse): {gp} passed, {gf} failed, {gs} skipped")
+            passed, failed, skipped = gp + host[0], gf + host[1], gs + host[2]
 
     for p in problems:
         print(f"FAIL: {args.label}{p}")
