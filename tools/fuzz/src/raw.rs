@@ -113,8 +113,9 @@ args!(
     vmo_replace_as_executable_args => [VMO_IOC_REPLACE_AS_EXECUTABLE],
 );
 
-/// Every ioctl number the module knows.
-pub const KNOWN_CMDS: [u32; 13] = [
+/// Every ioctl number the module knows (the unknown-ioctl calls must never make one of
+/// these: a random size byte can rebuild a real command exactly).
+pub const KNOWN_CMDS: [u32; 21] = [
     sys::VMO_IOC_CREATE,
     sys::VMO_IOC_CREATE_CHILD,
     sys::VMO_IOC_CLOSE,
@@ -128,6 +129,14 @@ pub const KNOWN_CMDS: [u32; 13] = [
     sys::VMO_IOC_GET_INFO,
     sys::VMO_IOC_EVENT_CREATE,
     sys::VMO_IOC_REPLACE_AS_EXECUTABLE,
+    sys::VMO_IOC_EXPORT,
+    sys::VMO_IOC_IMPORT,
+    sys::VMO_IOC_PAGER_CREATE,
+    sys::VMO_IOC_PAGER_CREATE_VMO,
+    sys::VMO_IOC_PAGER_DETACH,
+    sys::VMO_IOC_PAGER_SUPPLY,
+    sys::VMO_IOC_PAGER_OP_RANGE,
+    sys::VMO_IOC_PAGER_WAIT,
 ];
 
 /// Whether the VFS answers `cmd` itself before the driver sees it
