@@ -51,9 +51,13 @@ else
 endif
 
 INSTALL_KDIR = $(or $(KDIR),/usr/src/linux-rust-$(shell uname -r))
+# modules_install without signing (a distribution's signing key is not on the
+# machine; DKMS signs with its own MOK key) and without its depmod (a headers
+# tree has no System.map): depmod runs for the tree's release afterwards.
 install:
 	$(MAKE) KDIR=$(INSTALL_KDIR) modules
-	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) modules_install
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) CONFIG_MODULE_SIG_ALL= modules_install
+	depmod -a $$(cat $(INSTALL_KDIR)/include/config/kernel.release)
 
 run:
 	@tools/run.sh run

@@ -20,7 +20,7 @@ rc=0
 VMO_KERNEL=stock VMO_BUILD_NAME=run-stock VMO_NO_SUMMARY=1 VMO_EXTRA_TESTS="" VMO_TEST_DEMO=1 \
     VMO_VERDICT_LABEL="stock " "$here/tools/run.sh" test || rc=1
 
-echo "== stock: DKMS install of vmo/$VER for $KREL in the trixie root (log: build/run-stock/dkms.log)"
+echo "== stock: DKMS install of vmo/$VER for $KREL, then make install, in the trixie root (log: build/run-stock/dkms.log)"
 # The DKMS source is what a user would copy to /usr/src/vmo-$VER.
 if "$here/tools/trixie.sh" run bash -euo pipefail -c '
     here=$1 ver=$2 krel=$3
@@ -44,12 +44,18 @@ if "$here/tools/trixie.sh" run bash -euo pipefail -c '
     deps=$(modprobe --dry-run --show-depends --set-version "$krel" vmo); echo "$deps"
     echo "$deps" | grep -q "updates/dkms/vmo.ko"
     dkms remove -q "vmo/$ver" --all >/dev/null
+    # And without DKMS: make install from the same source.
+    echo "$ make KDIR=/usr/src/linux-rust-$krel install"
+    make -s -C "/usr/src/vmo-$ver" KDIR="/usr/src/linux-rust-$krel" install
+    deps=$(modprobe --dry-run --show-depends --set-version "$krel" vmo); echo "$deps"
+    echo "$deps" | grep -q "updates/vmo.ko"
+    rm -f "/lib/modules/$krel/updates/vmo.ko"*; depmod -a "$krel"
 ' dkms "$here" "$VER" "$KREL" >"$B/dkms.log" 2>&1; then
     sed 's/^/   /' "$B/dkms.log" | grep -E '^   \$|vermagic|filename|installed|insmod|Signing module' | head -n 20
     dkms_ok=1
 else
     sed 's/^/   /' "$B/dkms.log" | tail -n 30
-    echo "FAIL: stock-dkms: the DKMS build or install failed (log: build/run-stock/dkms.log)"
+    echo "FAIL: stock-dkms: the DKMS build or install, or make install, failed (log: build/run-stock/dkms.log)"
     dkms_ok=0; rc=1
 fi
 
