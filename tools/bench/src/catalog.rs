@@ -10,6 +10,11 @@
 //! own instructions (`clwb`/`clflushopt` on x86-64, `dc cvac`/`dc civac` on
 //! aarch64), so each [`Native`] names the architecture it runs on and a run
 //! measures, and its report shows, only those of its own.
+//!
+//! [`fuchsia`] holds the second catalog: Fuchsia's own VMO microbenchmarks,
+//! under Fuchsia's names, each beside its Linux counterpart.
+
+pub mod fuchsia;
 
 /// 1 KiB.
 pub const KIB: u64 = 1 << 10;

@@ -4,8 +4,11 @@
 //! A full run prints one `@@bench {json}` line per (op, size, side), with a
 //! `@@bench-meta` line first and a `@@bench-end` line last, plus a readable
 //! progress line per figure; `vmo-bench-report` turns the lines into tables
-//! and a plot on the host. `--quick` measures COMMIT, DECOMMIT and ZERO at
-//! 4 KiB, 64 KiB and 2 MiB and prints a small table instead.
+//! and a plot on the host. After the ops it runs Fuchsia's own VMO
+//! microbenchmarks under their Fuchsia names (`catalog::fuchsia`), one record
+//! per step. `--quick` measures COMMIT, DECOMMIT and ZERO at 4 KiB, 64 KiB
+//! and 2 MiB and two Fuchsia cases at 4 KiB, and prints small tables
+//! instead.
 //!
 //! Exit status: 0 when every figure was taken (a baseline the CPU cannot run
 //! is skipped, not failed), 1 otherwise.
@@ -19,6 +22,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use vmo::Device;
+use vmo_bench::catalog::fuchsia::{self, Case};
 use vmo_bench::catalog::{self, OpInfo, OpKind, VMO};
 use vmo_bench::record::{End, Meta, Policy, Record, Skip};
 use vmo_bench::sysinfo::CpuFeatures;
@@ -32,11 +36,13 @@ struct Cli {
     /// How the guest runs (kvm, tcg or icount); recorded for the report.
     #[arg(long, default_value = "unknown")]
     mode: String,
-    /// Only COMMIT, DECOMMIT and ZERO at 4 KiB, 64 KiB and 2 MiB, printed as
-    /// a table (no @@bench lines).
+    /// Only COMMIT, DECOMMIT and ZERO at 4 KiB, 64 KiB and 2 MiB, and
+    /// Vmo/Clone and Vmo/CreateWriteReadClose at 4 KiB, printed as tables
+    /// (no @@bench lines).
     #[arg(long)]
     quick: bool,
-    /// Only these ops (comma-separated names, e.g. COMMIT,ZERO).
+    /// Only these ops and Fuchsia cases (comma-separated names, e.g.
+    /// COMMIT,ZERO,Vmo/Clone; `fuchsia` for every Fuchsia case).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Leave out sizes above this many bytes.
@@ -56,6 +62,9 @@ const PER_CALL_POLICY: Policy =
 /// Repetitions of `--quick`.
 const QUICK_POLICY: Policy =
     Policy { warmup: 1, min_reps: 5, max_reps: 20, budget_ms: 100, warmup_max_size: 2 << 20 };
+
+/// The `--only` name of every Fuchsia case.
+const FUCHSIA: &str = "fuchsia";
 
 /// Where the kernel names its clocksource.
 const CLOCKSOURCE: &str = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
@@ -108,15 +117,29 @@ fn main() -> ExitCode {
         clock_step_ns: clock_step_ns(),
     };
     let bench = Bench::new(dev, cpu);
+    let asked = |name: &str| cli.only.iter().any(|n| n.eq_ignore_ascii_case(name));
     let ops: Vec<&OpInfo> = catalog::OPS
         .iter()
         .filter(|o| !cli.quick || o.quick)
-        .filter(|o| cli.only.is_empty() || cli.only.iter().any(|n| n.eq_ignore_ascii_case(o.name)))
+        .filter(|o| cli.only.is_empty() || asked(o.name))
+        .collect();
+    let cases: Vec<&Case> = fuchsia::CASES
+        .iter()
+        .filter(|c| !cli.quick || c.quick)
+        .filter(|c| cli.only.is_empty() || asked(c.name) || asked(FUCHSIA))
         .collect();
     for name in &cli.only {
-        if catalog::op_info(&name.to_ascii_uppercase()).is_none() {
+        let known_case = fuchsia::CASES.iter().any(|c| c.name.eq_ignore_ascii_case(name));
+        if catalog::op_info(&name.to_ascii_uppercase()).is_none()
+            && !known_case
+            && !name.eq_ignore_ascii_case(FUCHSIA)
+        {
             let known: Vec<&str> = catalog::OPS.iter().map(|o| o.name).collect();
-            println!("vmo-bench: --only {name}: no such op (ops: {})", known.join(", "));
+            println!(
+                "vmo-bench: --only {name}: no such op or Fuchsia case (ops: {}; `{FUCHSIA}` or a \
+                 case of vmo.cc, e.g. Vmo/Clone)",
+                known.join(", ")
+            );
             return ExitCode::FAILURE;
         }
     }
@@ -194,9 +217,58 @@ fn main() -> ExitCode {
             }
         }
     }
+    for case in &cases {
+        let sides: Vec<&str> =
+            std::iter::once(VMO).chain(case.natives_on(ARCH).map(|n| n.side)).collect();
+        let case_sizes =
+            if cli.quick { fuchsia::QUICK_SIZES.to_vec() } else { case.sizes(bench.page()) };
+        for size in case_sizes.into_iter().filter(|s| cli.max_size.is_none_or(|m| *s <= m)) {
+            for side in &sides {
+                let figure_start = Instant::now();
+                let result = guest::fuchsia::measure(&bench, case, side, size, &policy);
+                let figure_s = figure_start.elapsed().as_secs_f64();
+                let figures = match result {
+                    Ok(f) => f,
+                    Err(e) => {
+                        errors += 1;
+                        let op = case.test_name(size);
+                        let skip = Skip {
+                            op: op.clone(),
+                            side: (*side).into(),
+                            size: Some(size),
+                            reason: e.to_string(),
+                            error: true,
+                        };
+                        if !cli.quick {
+                            println!("{}", skip.to_line());
+                        }
+                        println!("vmo-bench: {op} {side}: error: {e}");
+                        continue;
+                    }
+                };
+                for (step, samples) in case.step_names().into_iter().zip(figures) {
+                    let name = case.result_name(size, step);
+                    let Some(r) = samples.and_then(|s| Record::from_samples(&name, size, side, s))
+                    else {
+                        continue;
+                    };
+                    if !cli.quick {
+                        println!("{}", r.to_line());
+                        println!(
+                            "vmo-bench: {name:<50} {side:<11} {:>26} x{:<3} ({figure_s:.1} s)",
+                            fmt_spread(r.median_ns, r.min_ns, r.max_ns),
+                            r.reps
+                        );
+                    }
+                    records.push(r);
+                }
+            }
+        }
+    }
     let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     if cli.quick {
         print_quick_table(&meta, &ops, &records, elapsed_ms);
+        print_quick_fuchsia(&meta, &cases, &records);
     } else {
         println!("{}", End { elapsed_ms, errors }.to_line());
         println!("vmo-bench: done in {:.1} s, {errors} error(s)", elapsed_ms as f64 / 1000.0);
@@ -258,4 +330,40 @@ fn print_quick_table(meta: &Meta, ops: &[&OpInfo], records: &[Record], elapsed_m
         elapsed_ms as f64 / 1000.0,
         vmo_bench::report::mode_note(&meta.mode)
     );
+}
+
+/// The `--quick` table of the Fuchsia cases: one line per (result name,
+/// baseline), under Fuchsia's names.
+fn print_quick_fuchsia(meta: &Meta, cases: &[&Case], records: &[Record]) {
+    if cases.is_empty() {
+        return;
+    }
+    let find = |op: &str, side: &str| records.iter().find(|r| r.op == op && r.side == side);
+    println!("Fuchsia's microbenchmarks (src/tests/microbenchmarks/vmo.cc), per step:");
+    println!("{:<40} {:>11}  {:<11} {:>11} {:>7}", "case", "VMO", "native", "native", "ratio");
+    for case in cases {
+        for &size in &fuchsia::QUICK_SIZES {
+            for step in case.step_names() {
+                let name = case.result_name(size, step);
+                let vmo = find(&name, VMO);
+                for (i, side) in case.natives_on(&meta.arch).map(|n| n.side).enumerate() {
+                    let native = find(&name, side);
+                    let (name_col, vmo_col) = if i == 0 {
+                        let v = vmo.map_or_else(|| "-".to_owned(), |r| fmt_ns(r.median_ns as f64));
+                        (name.as_str(), v)
+                    } else {
+                        ("", String::new())
+                    };
+                    let nat = native.map_or_else(|| "-".to_owned(), |r| fmt_ns(r.median_ns as f64));
+                    let ratio = match (vmo, native) {
+                        (Some(v), Some(n)) if n.median_ns > 0 => {
+                            format!("{:.2}", v.median_ns as f64 / n.median_ns as f64)
+                        }
+                        _ => "-".to_owned(),
+                    };
+                    println!("{name_col:<40} {vmo_col:>11}  {side:<11} {nat:>11} {ratio:>7}");
+                }
+            }
+        }
+    }
 }

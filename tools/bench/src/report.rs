@@ -12,12 +12,17 @@
 //!   times that on a mapped memfd (both take shmem's fault path);
 //! * within a VMO series of a size sweep, the time per byte of a size at
 //!   most [`PER_BYTE_SLACK`] times that of the previous size.
+//!
+//! Fuchsia's own microbenchmarks ([`catalog::fuchsia`]) get a section of
+//! their own, [`FuchsiaTable`]s under Fuchsia's result names, with figures
+//! and ratios but no targets.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::catalog::fuchsia::{self, Case};
 use crate::catalog::{self, OpKind, VMO};
 use crate::record::{End, Log, Meta, Record, Skip};
 use crate::stats::{Summary, ratio};
@@ -180,6 +185,54 @@ pub struct OpTable {
     pub rows: Vec<Row>,
 }
 
+/// One row of a Fuchsia case's table: one of Fuchsia's result names (a
+/// size and a step).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FuchsiaRow {
+    /// Fuchsia's result name (`Vmo/Clone/4kbytes.clone`).
+    pub name: String,
+    /// Fuchsia's test name: the result name without the step.
+    pub test: String,
+    /// Bytes.
+    pub size: u64,
+    /// The step, for a case with steps.
+    pub step: Option<String>,
+    /// The VMO figure.
+    pub vmo: Option<Summary>,
+    /// The baselines' figures, in the order of [`FuchsiaTable::natives`].
+    pub natives: Vec<Option<Summary>>,
+    /// VMO/baseline ratios, in the same order.
+    pub ratios: Vec<Option<f64>>,
+}
+
+/// The table of one Fuchsia case: every size and step of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FuchsiaTable {
+    /// The case.
+    pub case: &'static Case,
+    /// The baselines: (side, what it runs).
+    pub natives: Vec<(String, String)>,
+    /// One row per result name, by size, then in the order of the steps.
+    pub rows: Vec<FuchsiaRow>,
+}
+
+/// One VMO/baseline ratio of a Fuchsia figure (no target).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FuchsiaComparison {
+    /// Fuchsia's result name.
+    pub name: String,
+    /// The case (Fuchsia's name without size and step).
+    pub case: &'static str,
+    /// Bytes.
+    pub size: u64,
+    /// The step, if the case has steps.
+    pub step: Option<String>,
+    /// The baseline.
+    pub side: String,
+    /// VMO median / baseline median.
+    pub ratio: f64,
+}
+
 /// The whole report of one run.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -187,8 +240,11 @@ pub struct Report {
     pub meta: Option<Meta>,
     /// The run's end line.
     pub end: Option<End>,
-    /// One table per op: the catalog's order, then unknown ops as seen.
+    /// One table per op: the catalog's order, then unknown ops as seen
+    /// (the Fuchsia cases' records are not among them).
     pub tables: Vec<OpTable>,
+    /// One table per Fuchsia case with figures, in the catalog's order.
+    pub fuchsia: Vec<FuchsiaTable>,
     /// Every record.
     pub records: Vec<Record>,
     /// Figures that were not taken.
@@ -214,16 +270,21 @@ impl Report {
             })
             .collect();
         for r in &log.records {
-            if !ops.contains(&r.op) {
+            if !ops.contains(&r.op) && fuchsia::parse(&r.op).is_none() {
                 ops.push(r.op.clone());
             }
         }
         let arch = log.meta.as_ref().map(|m| m.arch.as_str());
         let tables = ops.iter().map(|op| build_table(op, arch, &log.records)).collect();
+        let fuchsia = fuchsia::CASES
+            .iter()
+            .filter_map(|case| build_fuchsia_table(case, arch, &log.records))
+            .collect();
         Report {
             meta: log.meta,
             end: log.end,
             tables,
+            fuchsia,
             records: log.records,
             skips: log.skips,
             warnings: log.warnings,
@@ -250,6 +311,28 @@ impl Report {
                             ratio,
                             target,
                             miss: ratio > target,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Every VMO/baseline ratio of the Fuchsia section.
+    pub fn fuchsia_comparisons(&self) -> Vec<FuchsiaComparison> {
+        let mut out = Vec::new();
+        for t in &self.fuchsia {
+            for row in &t.rows {
+                for ((side, _), r) in t.natives.iter().zip(&row.ratios) {
+                    if let Some(ratio) = *r {
+                        out.push(FuchsiaComparison {
+                            name: row.name.clone(),
+                            case: t.case.name,
+                            size: row.size,
+                            step: row.step.clone(),
+                            side: side.clone(),
+                            ratio,
                         });
                     }
                 }
@@ -349,6 +432,9 @@ impl Report {
         for t in &self.tables {
             self.table_markdown(t, &mut md);
         }
+        if !self.fuchsia.is_empty() {
+            self.fuchsia_markdown(&mut md);
+        }
         if !self.skips.is_empty() {
             let _ = writeln!(md, "## Not measured\n");
             for s in &self.skips {
@@ -426,8 +512,74 @@ impl Report {
         md.push('\n');
     }
 
+    /// The section of Fuchsia's own microbenchmarks.
+    fn fuchsia_markdown(&self, md: &mut String) {
+        let _ = writeln!(md, "## Fuchsia microbenchmarks (src/tests/microbenchmarks/vmo.cc)\n");
+        let _ = writeln!(
+            md,
+            "Fuchsia's own VMO microbenchmarks, under Fuchsia's names. A case with steps is one \
+             figure per step, `<case>.<step>`, as Fuchsia's `perftest` reports it: each step is \
+             timed from the end of the one before (or the start of the run) to its own end, and \
+             the last one includes what the run destroys as it ends. What Fuchsia makes before \
+             its loop is made here before the timed repetitions (once per figure, untimed); \
+             each repetition is one run of the loop body. The VMO column goes through the `vmo` \
+             crate, the others are each case's Linux counterparts. Figures only, no targets; \
+             ratio = VMO median / that column's median.\n"
+        );
+        for (name, why) in fuchsia::NOT_MIRRORED {
+            let _ = writeln!(md, "Not mirrored: `{name}/*`: it {why}.");
+        }
+        md.push('\n');
+        for t in &self.fuchsia {
+            let _ = writeln!(md, "### {}\n", t.case.name);
+            let _ = writeln!(md, "- Timed: {}.", t.case.timed);
+            let _ = writeln!(md, "- VMO: {}.", t.case.vmo);
+            for (side, desc) in &t.natives {
+                if !desc.is_empty() {
+                    let _ = writeln!(md, "- `{side}`: {desc}.");
+                }
+            }
+            md.push('\n');
+            let mut head = String::from("| case | VMO |");
+            let mut rule = String::from("|---|---|");
+            for (side, _) in &t.natives {
+                let _ = write!(head, " {side} | VMO/{side} |");
+                rule.push_str("---|---:|");
+            }
+            head.push_str(" reps |");
+            rule.push_str("---|");
+            let _ = writeln!(md, "{head}\n{rule}");
+            for row in &t.rows {
+                let cell = |side: &str, s: &Option<Summary>| match s {
+                    Some(s) => fmt_spread(s.median_ns, s.min_ns, s.max_ns),
+                    None => match self
+                        .skip_for(&row.test, side, row.size)
+                        .or_else(|| self.skip_for(&row.name, side, row.size))
+                    {
+                        Some(sk) if sk.error => "error".to_owned(),
+                        Some(_) => "skipped".to_owned(),
+                        None => "–".to_owned(),
+                    },
+                };
+                let mut line = format!("| {} | {} |", row.name, cell(VMO, &row.vmo));
+                for (((side, _), s), r) in t.natives.iter().zip(&row.natives).zip(&row.ratios) {
+                    let ratio = r.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"));
+                    let _ = write!(line, " {} | {ratio} |", cell(side, s));
+                }
+                let reps: Vec<String> = std::iter::once(&row.vmo)
+                    .chain(&row.natives)
+                    .map(|s| s.map_or_else(|| "–".to_owned(), |s| s.reps.to_string()))
+                    .collect();
+                let _ = writeln!(line, " {} |", reps.join("/"));
+                md.push_str(&line);
+            }
+            md.push('\n');
+        }
+    }
+
     /// `results.json`: the meta, one record per (op, size, side), the
-    /// comparisons, the misses, the skips and the log's warnings.
+    /// comparisons, the misses, the Fuchsia section's ratios, the skips and
+    /// the log's warnings.
     pub fn to_json(&self) -> String {
         #[derive(Serialize)]
         struct Targets {
@@ -447,6 +599,8 @@ impl Report {
             records: &'a [Record],
             comparisons: Vec<Comparison>,
             misses: Vec<&'a Miss>,
+            fuchsia: Vec<FuchsiaComparison>,
+            fuchsia_not_mirrored: Vec<(&'static str, &'static str)>,
             skipped: &'a [Skip],
             warnings: &'a [String],
         }
@@ -465,6 +619,8 @@ impl Report {
             records: &self.records,
             comparisons: self.comparisons(),
             misses: self.misses().collect(),
+            fuchsia: self.fuchsia_comparisons(),
+            fuchsia_not_mirrored: fuchsia::NOT_MIRRORED.to_vec(),
             skipped: &self.skips,
             warnings: &self.warnings,
         };
@@ -513,30 +669,106 @@ pub fn mode_note(mode: &str) -> &'static str {
     }
 }
 
+/// The baselines of a table: those of the catalog that exist on `arch`
+/// (`None`: unknown, then those of every architecture that have figures),
+/// then any other side with figures.
+fn table_natives(
+    natives: &[catalog::Native],
+    arch: Option<&str>,
+    sides: &[&str],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = natives
+        .iter()
+        .filter(|n| match arch {
+            Some(a) => n.runs_on(a),
+            None => n.arch.is_none() || sides.contains(&n.side),
+        })
+        .map(|n| (n.side.to_owned(), n.desc.to_owned()))
+        .collect();
+    for side in sides {
+        if *side != VMO && !out.iter().any(|(s, _)| s == side) {
+            let desc = natives.iter().find(|n| n.side == *side).map_or("", |n| n.desc);
+            out.push(((*side).to_owned(), desc.to_owned()));
+        }
+    }
+    out
+}
+
+/// The table of Fuchsia's `case` over `records` of a run on `arch`; `None`
+/// if the run has no figure of it.
+fn build_fuchsia_table(
+    case: &'static Case,
+    arch: Option<&str>,
+    records: &[Record],
+) -> Option<FuchsiaTable> {
+    let mine: Vec<(&Record, fuchsia::ResultName<'_>)> = records
+        .iter()
+        .filter_map(|r| fuchsia::parse(&r.op).map(|p| (r, p)))
+        .filter(|(_, p)| p.case.name == case.name)
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let mut sides: Vec<&str> = Vec::new();
+    for (r, _) in &mine {
+        if !sides.contains(&r.side.as_str()) {
+            sides.push(&r.side);
+        }
+    }
+    let natives = table_natives(case.natives, arch, &sides);
+    // The rows: each result name once, by size, then by step.
+    let mut keys: Vec<(u64, usize, &str, Option<&str>)> = Vec::new();
+    for (r, p) in &mine {
+        if !keys.iter().any(|k| k.2 == r.op) {
+            keys.push((r.size, p.step_index, &r.op, p.step));
+        }
+    }
+    keys.sort_by_key(|k| (k.0, k.1));
+    let rows = keys
+        .into_iter()
+        .map(|(size, _, name, step)| {
+            let find = |side: &str| {
+                mine.iter().find(|(r, _)| r.op == name && r.side == side).map(|(r, _)| r.summary())
+            };
+            let vmo = find(VMO);
+            let nat: Vec<Option<Summary>> = natives.iter().map(|(s, _)| find(s)).collect();
+            let ratios = nat
+                .iter()
+                .map(|n| match (&vmo, n) {
+                    (Some(v), Some(n)) => ratio(v, n),
+                    _ => None,
+                })
+                .collect();
+            let test = match step {
+                Some(s) => name.strip_suffix(s).and_then(|t| t.strip_suffix('.')).unwrap_or(name),
+                None => name,
+            };
+            FuchsiaRow {
+                name: name.to_owned(),
+                test: test.to_owned(),
+                size,
+                step: step.map(str::to_owned),
+                vmo,
+                natives: nat,
+                ratios,
+            }
+        })
+        .collect();
+    Some(FuchsiaTable { case, natives, rows })
+}
+
 /// The table of `op` over `records` of a run on `arch` (`None`: unknown).
 fn build_table(op: &str, arch: Option<&str>, records: &[Record]) -> OpTable {
     let info = catalog::op_info(op);
     let kind = info.map_or(OpKind::Sweep, |i| i.kind);
     let mine: Vec<&Record> = records.iter().filter(|r| r.op == op).collect();
-    let measured = |side: &str| mine.iter().any(|r| r.side == side);
-    let mut natives: Vec<(String, String)> = info
-        .map(|i| {
-            i.natives
-                .iter()
-                .filter(|n| match arch {
-                    Some(a) => n.runs_on(a),
-                    None => n.arch.is_none() || measured(n.side),
-                })
-                .map(|n| (n.side.to_owned(), n.desc.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut sides: Vec<&str> = Vec::new();
     for r in &mine {
-        if r.side != VMO && !natives.iter().any(|(s, _)| *s == r.side) {
-            let desc = info.and_then(|i| i.native(&r.side)).map_or("", |n| n.desc);
-            natives.push((r.side.clone(), desc.to_owned()));
+        if !sides.contains(&r.side.as_str()) {
+            sides.push(&r.side);
         }
     }
+    let natives = table_natives(info.map_or(&[], |i| i.natives), arch, &sides);
     let mut by_key: BTreeMap<(u64, &str), Summary> = BTreeMap::new();
     for r in &mine {
         by_key.insert((r.size, r.side.as_str()), r.summary());
@@ -985,6 +1217,85 @@ mod tests {
         let report = Report::build(parse_log(&lines.join("\n")));
         assert!(report.tables[0].natives.is_empty());
         assert!(report.to_markdown().contains("Kernel 7.3.0 on riscv64; CPU line 0 B;"));
+    }
+
+    #[test]
+    fn the_fuchsia_cases_get_a_section_of_their_own() {
+        let mut lines: Vec<String> = [
+            rec("COMMIT", 4096, "vmo", 1000),
+            rec("COMMIT", 4096, "fallocate", 1000),
+            rec("Vmo/Clone/32kbytes.close", 32768, "vmo", 300),
+            rec("Vmo/Clone/4kbytes.close", 4096, "vmo", 200),
+            rec("Vmo/Clone/4kbytes.clone", 4096, "vmo", 5000),
+            rec("Vmo/Clone/4kbytes.clone", 4096, "map_private", 1000),
+            rec("Vmo/Clone/4kbytes.clone", 4096, "memfd_copy", 2500),
+            rec("Vmo/Read/4kbytes", 4096, "vmo", 1200),
+            rec("Vmo/Read/4kbytes", 4096, "memfd", 1000),
+        ]
+        .iter()
+        .map(Record::to_line)
+        .collect();
+        let failed = Skip {
+            op: "Vmo/Clone/32kbytes".into(),
+            side: "memfd_copy".into(),
+            size: Some(32768),
+            reason: "no memory".into(),
+            error: true,
+        };
+        lines.push(failed.to_line());
+        let report = Report::build(parse_log(&lines.join("\n")));
+        // Not among the op tables, and no targets.
+        assert_eq!(report.tables.len(), 1);
+        assert_eq!(report.misses().count(), 0);
+        assert_eq!(report.comparisons().len(), 1);
+        let names: Vec<&str> = report.fuchsia.iter().map(|t| t.case.name).collect();
+        assert_eq!(names, ["Vmo/Read", "Vmo/Clone"]);
+        let clone = &report.fuchsia[1];
+        let sides: Vec<&str> = clone.natives.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(sides, ["map_private", "memfd_copy"]);
+        // By size, then in the order of the steps.
+        let rows: Vec<&str> = clone.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            rows,
+            ["Vmo/Clone/4kbytes.clone", "Vmo/Clone/4kbytes.close", "Vmo/Clone/32kbytes.close"]
+        );
+        assert_eq!(clone.rows[2].test, "Vmo/Clone/32kbytes");
+        assert_eq!(clone.rows[0].ratios, [Some(5.0), Some(2.0)]);
+        let md = report.to_markdown();
+        let section = md.find("## Fuchsia microbenchmarks (src/tests/microbenchmarks/vmo.cc)");
+        assert!(md.find("## COMMIT") < section && section < md.find("## Not measured"), "{md}");
+        assert!(md.contains("Not mirrored: `Vmo/TransferData/*`: it times `zx_vmo_transfer_data`"));
+        assert!(md.contains("### Vmo/Clone\n\n- Timed: clone: a SNAPSHOT child"), "{md}");
+        assert!(md.contains("- `map_private`: the parent is a fallocated memfd."), "{md}");
+        assert!(md.contains(
+            "| case | VMO | map_private | VMO/map_private | memfd_copy | VMO/memfd_copy | reps |"
+        ));
+        assert!(
+            md.contains(
+                "| Vmo/Clone/4kbytes.clone | 5.00 µs (5.00–5.00) | 1.00 µs (1.00–1.00) | 5.00 | \
+                 2.50 µs (2.50–2.50) | 2.00 | 3/3/3 |"
+            ),
+            "{md}"
+        );
+        // A failed figure says so in each of its steps' cells.
+        assert!(
+            md.contains(
+                "| Vmo/Clone/32kbytes.close | 300 ns (299–301) | – | – | error | – | 3/–/– |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Vmo/Read/4kbytes | 1.20 µs (1.20–1.20) | 1.00 µs (1.00–1.00) | 1.20 |")
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let f = &json["fuchsia"];
+        assert_eq!(f.as_array().unwrap().len(), 3);
+        assert_eq!(f[0]["name"], "Vmo/Read/4kbytes");
+        assert_eq!(f[0]["step"], serde_json::Value::Null);
+        assert_eq!(f[1]["case"], "Vmo/Clone");
+        assert_eq!(f[1]["step"], "clone");
+        assert_eq!(f[2]["side"], "memfd_copy");
+        assert_eq!(json["fuchsia_not_mirrored"][0][0], "Vmo/TransferData");
     }
 
     #[test]

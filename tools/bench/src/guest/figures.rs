@@ -46,6 +46,79 @@ pub fn run_series<S>(
     Ok(samples)
 }
 
+/// The step boundaries of one timed run (Fuchsia's `NextStep`): the run
+/// starts the first step, each [`lap`](Laps::lap) ends one and starts the
+/// next, and the end of the run ends the last.
+pub struct Laps {
+    marks: Vec<Instant>,
+}
+
+impl Laps {
+    /// A run of `steps` steps, starting now. The marks are allocated here,
+    /// so a lap allocates nothing.
+    fn start(steps: usize) -> Laps {
+        let mut marks = Vec::with_capacity(steps + 1);
+        marks.push(Instant::now());
+        Laps { marks }
+    }
+
+    /// Ends the current step and starts the next.
+    pub fn lap(&mut self) {
+        self.marks.push(Instant::now());
+    }
+
+    /// The steps' times, in ns; `Err` unless there were exactly `steps`.
+    fn times(&self, steps: usize) -> Res<Vec<u64>> {
+        if self.marks.len() != steps + 1 {
+            return Err(format!("{} step(s) timed, {steps} declared", self.marks.len() - 1).into());
+        }
+        Ok(self
+            .marks
+            .windows(2)
+            .map(|w| u64::try_from((w[1] - w[0]).as_nanos()).unwrap_or(u64::MAX))
+            .collect())
+    }
+}
+
+/// [`run_series`] for a run of `steps` steps (the Fuchsia cases): each run
+/// gets a fresh object from `setup` (untimed), `op` runs on it, calling
+/// [`Laps::lap`] between steps, and the object is dropped after the run
+/// (untimed); what `op` makes and drops itself is timed. Returns one series
+/// of samples per step.
+pub fn run_steps<S>(
+    policy: &Policy,
+    steps: usize,
+    mut setup: impl FnMut() -> Res<S>,
+    mut op: impl FnMut(&mut S, &mut Laps) -> Res<()>,
+) -> Res<Vec<Vec<u64>>> {
+    let mut run = || -> Res<Vec<u64>> {
+        let mut obj = setup()?;
+        let mut laps = Laps::start(steps);
+        let r = op(&mut obj, &mut laps);
+        laps.lap();
+        r?;
+        drop(obj);
+        laps.times(steps)
+    };
+    for _ in 0..policy.warmup {
+        run()?;
+    }
+    let budget = Duration::from_millis(policy.budget_ms);
+    let start = Instant::now();
+    let mut series = vec![Vec::with_capacity(policy.max_reps as usize); steps];
+    let mut reps = 0usize;
+    while reps < policy.max_reps as usize {
+        for (s, t) in series.iter_mut().zip(run()?) {
+            s.push(t);
+        }
+        reps += 1;
+        if reps >= policy.min_reps as usize && start.elapsed() >= budget {
+            break;
+        }
+    }
+    Ok(series)
+}
+
 /// What the figures share: the device, sizes and buffers.
 pub struct Bench {
     dev: Device,
@@ -75,6 +148,11 @@ impl Bench {
     /// The page size.
     pub fn page(&self) -> u64 {
         self.page
+    }
+
+    /// The device the VMOs are made on.
+    pub fn device(&self) -> &Device {
+        &self.dev
     }
 
     /// Whether the CPU has what `side` needs; `Err(reason)` if not.
@@ -362,6 +440,71 @@ mod tests {
             run_series(&policy(0, 5, 5, 0), || Err::<(), _>("no memory".into()), |_| Ok(()))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn steps_are_timed_apart_and_counted() {
+        let pause = Duration::from_millis(20);
+        let (mut made, mut ran) = (0, 0);
+        let series = run_steps(
+            &policy(1, 3, 3, 0),
+            3,
+            || {
+                made += 1;
+                std::thread::sleep(pause);
+                Ok(made)
+            },
+            |obj, laps| {
+                ran += 1;
+                assert_eq!(*obj, ran);
+                laps.lap();
+                std::thread::sleep(pause);
+                laps.lap();
+                Ok(())
+            },
+        )
+        .unwrap();
+        // Three steps, three timed runs each; the warm-up is not sampled.
+        assert_eq!(series.len(), 3);
+        assert!(series.iter().all(|s| s.len() == 3), "{series:?}");
+        assert_eq!((made, ran), (4, 4));
+        // The set-up is untimed; the second step holds the pause.
+        assert!(series[0].iter().all(|&ns| ns < 10_000_000), "{series:?}");
+        assert!(series[1].iter().all(|&ns| ns >= 20_000_000), "{series:?}");
+        assert!(series[2].iter().all(|&ns| ns < 10_000_000), "{series:?}");
+        // What the run drops itself is timed, in its last step.
+        struct Slow;
+        impl Drop for Slow {
+            fn drop(&mut self) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let series = run_steps(
+            &policy(0, 2, 2, 0),
+            2,
+            || Ok(()),
+            |_, laps| {
+                let s = Slow;
+                laps.lap();
+                drop(s);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(series[1].iter().all(|&ns| ns >= 20_000_000), "{series:?}");
+        // A wrong number of laps is an error, as in perftest.
+        let r = run_steps(&policy(0, 1, 1, 0), 1, || Ok(()), |_, _| Ok(()));
+        assert!(r.is_ok());
+        let r = run_steps(
+            &policy(0, 1, 1, 0),
+            1,
+            || Ok(()),
+            |_, laps: &mut Laps| {
+                laps.lap();
+                Ok(())
+            },
+        );
+        assert_eq!(r.unwrap_err().to_string(), "2 step(s) timed, 1 declared");
     }
 
     #[test]

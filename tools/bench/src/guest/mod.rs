@@ -1,6 +1,7 @@
 //! The guest side: taking the figures.
 
 pub mod figures;
+pub mod fuchsia;
 pub mod sys;
 
 /// The result of everything that can fail while measuring.

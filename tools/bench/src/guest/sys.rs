@@ -1,14 +1,19 @@
 //! The native side's objects: memfds, shared mappings of them, and the
 //! user-space cache-line loops (`clwb`/`clflushopt` on x86-64, `dc cvac`/
-//! `dc civac` on aarch64) with what they need to know of the CPU. Every
-//! `unsafe` block of the guest program is here.
+//! `dc civac` on aarch64) with what they need to know of the CPU; and the
+//! raw memory of the Fuchsia cases: a zero-page buffer, an address range
+//! reserved for mappings at fixed places, `MADV_POPULATE_*` of a mapping.
+//! Every `unsafe` block of the guest program is here, but for the byte views
+//! of mapped objects in `fuchsia.rs` (`MappedRegion::as_slice`), whose
+//! soundness rests on which object a case maps.
 
 use std::ffi::c_void;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 
 use rustix::fs::{MemfdFlags, ftruncate, memfd_create};
-use rustix::mm::{Advice, MapFlags, ProtFlags, madvise, mmap, munmap};
+use rustix::mm::{Advice, MapFlags, ProtFlags, madvise, mmap, mmap_anonymous, munmap};
+use vmo::sys::MappedRegion;
 
 use super::Res;
 
@@ -73,6 +78,140 @@ impl Drop for Mapping {
         // only here; nothing borrows it past `self`.
         let _ = unsafe { munmap(self.ptr.as_ptr(), self.len) };
     }
+}
+
+/// A private anonymous mapping that nothing ever writes: once touched, each
+/// of its pages is the kernel's shared zero page (the source buffer of
+/// `Vmo/Write/ZeroPage`).
+pub struct ZeroPages {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl ZeroPages {
+    /// `len` bytes (positive), none of them touched yet.
+    pub fn new(len: usize) -> Res<ZeroPages> {
+        // SAFETY: a new anonymous mapping at an address the kernel picks
+        // replaces nothing; it is owned by the returned value.
+        let ptr = unsafe {
+            mmap_anonymous(std::ptr::null_mut(), len, ProtFlags::READ, MapFlags::PRIVATE)?
+        };
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or("mmap returned NULL")?;
+        Ok(ZeroPages { ptr, len })
+    }
+
+    /// The bytes: all zero.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes of private anonymous
+        // memory that the kernel zero-filled; it is mapped read-only and no
+        // other mapping shares it, so nothing writes it while the slice
+        // (which borrows `self`, and so the mapping) lives.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for ZeroPages {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped only here; the slices
+        // borrow `self`, so none outlives it.
+        let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// A range of address space reserved with `PROT_NONE` (no memory), into
+/// which a file is then mapped at fixed places, as Fuchsia maps into a
+/// sub-VMAR it allocated.
+pub struct Reserved {
+    ptr: NonNull<c_void>,
+    len: usize,
+    /// The range was unmapped by [`unmap`](Self::unmap): it is no longer
+    /// this value's to map into or to unmap.
+    released: bool,
+}
+
+impl Reserved {
+    /// `len` bytes (a positive multiple of the page size).
+    pub fn new(len: usize) -> Res<Reserved> {
+        // SAFETY: as in `ZeroPages::new`; a PROT_NONE mapping holds no memory.
+        let ptr = unsafe {
+            mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::empty(),
+                MapFlags::PRIVATE | MapFlags::NORESERVE,
+            )?
+        };
+        let ptr = NonNull::new(ptr).ok_or("mmap returned NULL")?;
+        Ok(Reserved { ptr, len, released: false })
+    }
+
+    /// Maps the first `len` bytes of `fd` read-only and `MAP_SHARED` over
+    /// the range, in chunks of `chunk` bytes (a multiple of the page size
+    /// that divides the range), each chunk an `mmap` of its own at its own
+    /// offset with `MAP_FIXED | MAP_POPULATE` (Fuchsia's `ZX_VM_SPECIFIC |
+    /// ZX_VM_MAP_RANGE`: the page tables are filled at once).
+    pub fn map_chunks(&mut self, fd: BorrowedFd<'_>, chunk: usize) -> Res<()> {
+        if self.released {
+            return Err("the reserved range was unmapped".into());
+        }
+        if chunk == 0 || self.len % chunk != 0 {
+            return Err(format!("chunks of {chunk} B do not tile {} B", self.len).into());
+        }
+        for off in (0..self.len).step_by(chunk) {
+            let flags = MapFlags::SHARED | MapFlags::FIXED | MapFlags::POPULATE;
+            // SAFETY: `[ptr + off, ptr + off + chunk)` lies inside the range
+            // this value reserved and still owns (not released), which holds
+            // only its PROT_NONE reservation or chunks it mapped itself: no
+            // Rust reference points into it, so MAP_FIXED replaces nothing
+            // the program uses. The chunk stays owned by this value.
+            let at = unsafe { self.ptr.as_ptr().cast::<u8>().add(off) };
+            // SAFETY: as above.
+            unsafe { mmap(at.cast(), chunk, ProtFlags::READ, flags, fd, off as u64)? };
+        }
+        Ok(())
+    }
+
+    /// `munmap` of the whole range: every chunk and what is left of the
+    /// reservation (Fuchsia's `vmar.unmap(addr, size)`). The value owns
+    /// nothing afterwards.
+    pub fn unmap(&mut self) -> Res<()> {
+        if !self.released {
+            // SAFETY: the range this value reserved, which no reference
+            // points into; it is released, so it is not unmapped again.
+            unsafe { munmap(self.ptr.as_ptr(), self.len)? };
+            self.released = true;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let _ = self.unmap();
+    }
+}
+
+/// What [`populate`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Populate {
+    /// `MADV_POPULATE_READ`: fault every page in for reading.
+    Read,
+    /// `MADV_POPULATE_WRITE`: fault every page in for writing (allocating
+    /// it): Linux's form of `ZX_VMAR_OP_COMMIT`.
+    Write,
+}
+
+/// `madvise(MADV_POPULATE_READ or _WRITE)` over the whole of `r`.
+pub fn populate(r: &MappedRegion, how: Populate) -> Res<()> {
+    let advice = match how {
+        Populate::Read => Advice::LinuxPopulateRead,
+        Populate::Write => Advice::LinuxPopulateWrite,
+    };
+    // SAFETY: the range is `r`'s mapping, which stays mapped while it is
+    // borrowed; populating only faults pages in (a hole becomes a zero page
+    // or a zeroed page), which changes no byte anyone can read.
+    unsafe { madvise(r.as_ptr().cast(), r.len(), advice)? };
+    Ok(())
 }
 
 /// The user-space cache-line instruction of a cache baseline.
