@@ -51,6 +51,7 @@ uapi_structs!(
     vmo_rw_args = 32,
     vmo_size_args = 16,
     vmo_op_range_args = 40,
+    vmo_lock_state = 32,
     vmo_info = 88,
     vmo_event_create_args = 8,
     vmo_export_args = 16,
@@ -390,6 +391,18 @@ impl VmoFile {
     fn op_range(&self, arg: UserPtr) -> Result {
         let (a, _) = args::<uapi::vmo_op_range_args>(arg)?;
         let (vmo, rights) = self.vmo_handle(a.handle)?;
+        if a.op == uapi::VMO_OP_LOCK {
+            // The lock state goes to the buffer; a short or unwritable one undoes the lock.
+            return vmo.lock_with(rights, a.offset, a.size, |state| {
+                if a.buffer_size < size_of::<uapi::vmo_lock_state>() as u64 {
+                    return Err(Status::InvalidArgs.into());
+                }
+                let buf = UserPtr::from_addr(a.buffer as usize);
+                UserSlice::new(buf, size_of::<uapi::vmo_lock_state>())
+                    .writer()
+                    .write(state)
+            });
+        }
         vmo.op_range(rights, a.op, a.offset, a.size)?;
         Ok(())
     }
@@ -479,9 +492,15 @@ impl VmoFile {
         let (pager, rights) = self.pager_handle(a.pager)?;
         rights.require(Rights::ATTACH_VMO)?;
         let vmo = Vmo::create_pager_backed(&pager, a.options, a.key, a.size)?;
+        // As `zx_vmo_create`'s: a resizable VMO's handle has RESIZE too.
+        let rights = if vmo.is_resizable() {
+            Rights::DEFAULT_VMO.with(Rights::RESIZE)
+        } else {
+            Rights::DEFAULT_VMO
+        };
         let handle = Handle {
             object: Object::Vmo(vmo),
-            rights: Rights::DEFAULT_VMO,
+            rights,
         };
         self.install(handle, |h| {
             a.handle = h;
@@ -540,15 +559,14 @@ impl VmoFile {
         if !vmo.is_backed_by(&pager) {
             return Err(Status::InvalidArgs.into());
         }
+        // Zircon's `PagerDispatcher::RangeOp`: any op it does not know is `NOT_SUPPORTED`, and so
+        // here are DIRTY, WRITEBACK_BEGIN and WRITEBACK_END (this module tracks no dirty pages).
         match a.op {
             uapi::VMO_PAGER_OP_FAIL => {
                 let status = Status::pager_failure(a.data).ok_or(Status::InvalidArgs)?;
                 Ok(vmo.fail_pages(a.offset, a.length, status)?)
             }
-            uapi::VMO_PAGER_OP_DIRTY
-            | uapi::VMO_PAGER_OP_WRITEBACK_BEGIN
-            | uapi::VMO_PAGER_OP_WRITEBACK_END => Err(Status::NotSupported.into()),
-            _ => Err(Status::InvalidArgs.into()),
+            _ => Err(Status::NotSupported.into()),
         }
     }
 

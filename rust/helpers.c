@@ -15,6 +15,10 @@
 #include <linux/file.h>
 #include <linux/folio_batch.h>
 #include <linux/highmem.h>
+#include <linux/list_lru.h>
+#include <linux/memcontrol.h>
+#include <linux/shrinker.h>
+#include <linux/workqueue.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
@@ -750,3 +754,163 @@ void vmo_x86_sync_core(void)
 	sync_core();
 }
 #endif
+
+/* ---- discardable VMOs: the LRU and the shrinker ------------------------------ */
+
+/*
+ * Every discardable VMO has one vmo_disc_node, allocated from an accounted
+ * cache with kmem_cache_alloc_lru(): the node is charged to the memory cgroup
+ * of the task that created the VMO, and the allocation sets up that cgroup's
+ * list in vmo_disc_lru (memcg_list_lru_alloc() is not exported; this is how
+ * dentries and inodes get theirs). A node is on the LRU exactly while its VMO
+ * is reclaimable (unlocked after a lock, not discarded); list_lru_add_obj()
+ * appends it to its cgroup's list, so each list runs from the least recently
+ * unlocked VMO. Every add, del and pop is made under the tracker's mutex
+ * (rust/discard.rs), which orders them.
+ *
+ * The shrinker is SHRINKER_MEMCG_AWARE (a memory cgroup at its limit reclaims
+ * its own discardable VMOs) and SHRINKER_NUMA_AWARE (each node's list is
+ * counted and scanned for that node). Its scan is Rust: it never sleeps on a
+ * lock (trylocks, SHRINK_STOP when contended, as Android's ashmem shrinker
+ * backs off) and never frees pages itself: freeing punches a hole in a shmem
+ * file, which takes the shmem inode's lock, and the task in reclaim may hold
+ * that very lock (a write to the VMO allocating a folio). Discarded VMOs are
+ * punched by vmo_discard_wq's worker instead.
+ */
+struct vmo_disc_node {
+	struct list_head lru;
+	void *owner;
+};
+
+static struct kmem_cache *vmo_disc_cache;
+static struct list_lru vmo_disc_lru;
+static struct shrinker *vmo_disc_shrinker;
+static struct workqueue_struct *vmo_disc_workqueue;
+
+static unsigned long vmo_disc_count(struct shrinker *s, struct shrink_control *sc)
+{
+	unsigned long n = list_lru_shrink_count(&vmo_disc_lru, sc);
+
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long vmo_disc_scan_objects(struct shrinker *s, struct shrink_control *sc)
+{
+	return vmo_discard_scan(sc->nid, sc->memcg, sc->nr_to_scan);
+}
+
+int vmo_discard_init(void)
+{
+	int err = -ENOMEM;
+
+	vmo_disc_cache = kmem_cache_create("vmo_disc_node", sizeof(struct vmo_disc_node), 0,
+					   SLAB_ACCOUNT, NULL);
+	if (!vmo_disc_cache)
+		return -ENOMEM;
+	vmo_disc_workqueue = alloc_workqueue("vmo-discard", WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
+	if (!vmo_disc_workqueue)
+		goto free_cache;
+	vmo_disc_shrinker = shrinker_alloc(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE,
+					   "vmo-discard");
+	if (!vmo_disc_shrinker)
+		goto free_wq;
+	err = list_lru_init_memcg(&vmo_disc_lru, vmo_disc_shrinker);
+	if (err)
+		goto free_shrinker;
+	vmo_disc_shrinker->count_objects = vmo_disc_count;
+	vmo_disc_shrinker->scan_objects = vmo_disc_scan_objects;
+	vmo_disc_shrinker->seeks = DEFAULT_SEEKS;
+	/* One VMO at a time: a scan discards whole VMOs, the oldest first. */
+	vmo_disc_shrinker->batch = 1;
+	shrinker_register(vmo_disc_shrinker);
+	return 0;
+free_shrinker:
+	shrinker_free(vmo_disc_shrinker);
+free_wq:
+	destroy_workqueue(vmo_disc_workqueue);
+free_cache:
+	kmem_cache_destroy(vmo_disc_cache);
+	return err;
+}
+
+/*
+ * At module exit, when no VMO is left: shrinker_free() waits for running
+ * scans, destroy_workqueue() for the queued punches (which hold the last
+ * references of their shmem files), before the tmpfs instance goes.
+ */
+void vmo_discard_exit(void)
+{
+	shrinker_free(vmo_disc_shrinker);
+	destroy_workqueue(vmo_disc_workqueue);
+	list_lru_destroy(&vmo_disc_lru);
+	kmem_cache_destroy(vmo_disc_cache);
+}
+
+struct workqueue_struct *vmo_discard_wq(void)
+{
+	return vmo_disc_workqueue;
+}
+
+struct vmo_disc_node *vmo_disc_node_new(void)
+{
+	struct vmo_disc_node *node = kmem_cache_alloc_lru(vmo_disc_cache, &vmo_disc_lru,
+							  GFP_KERNEL_ACCOUNT);
+
+	if (node) {
+		INIT_LIST_HEAD(&node->lru);
+		node->owner = NULL;
+	}
+	return node;
+}
+
+void vmo_disc_node_free(struct vmo_disc_node *node)
+{
+	kmem_cache_free(vmo_disc_cache, node);
+}
+
+bool vmo_disc_lru_add(struct vmo_disc_node *node, void *owner)
+{
+	node->owner = owner;
+	return list_lru_add_obj(&vmo_disc_lru, &node->lru);
+}
+
+bool vmo_disc_lru_del(struct vmo_disc_node *node)
+{
+	return list_lru_del_obj(&vmo_disc_lru, &node->lru);
+}
+
+static enum lru_status vmo_disc_isolate(struct list_head *item, struct list_lru_one *list,
+					void *arg)
+{
+	list_lru_isolate(list, item);
+	*(void **)arg = container_of(item, struct vmo_disc_node, lru)->owner;
+	return LRU_REMOVED;
+}
+
+/* Takes the least recently unlocked node of @memcg's list on @nid; its owner, or NULL. */
+void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg)
+{
+	unsigned long nr = 1;
+	void *owner = NULL;
+
+	list_lru_walk_one(&vmo_disc_lru, nid, memcg, vmo_disc_isolate, &owner, &nr);
+	return owner;
+}
+
+/* The shrinker's scan of every node's list of the calling task's memory cgroup (KUnit). */
+unsigned long vmo_disc_shrink_current(unsigned long nr)
+{
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(current->mm);
+	unsigned long freed = 0, n;
+	int nid;
+
+	for_each_online_node(nid) {
+		if (freed >= nr)
+			break;
+		n = vmo_discard_scan(nid, memcg, nr - freed);
+		if (n != SHRINK_STOP)
+			freed += n;
+	}
+	mem_cgroup_put(memcg);
+	return freed;
+}

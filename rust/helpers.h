@@ -52,6 +52,21 @@ u64 vmo_fd_inode_stat(void *vmo, u64 *committed);
 void vmo_fd_inode_release(void *vmo);
 vm_fault_t vmo_vma_fault(struct vm_fault *vmf);
 
+/* Discardable VMOs: the memcg-aware LRU and the shrinker (rust/discard.rs). */
+struct vmo_disc_node;
+struct mem_cgroup;
+int vmo_discard_init(void);
+void vmo_discard_exit(void);
+struct workqueue_struct *vmo_discard_wq(void);
+struct vmo_disc_node *vmo_disc_node_new(void);
+void vmo_disc_node_free(struct vmo_disc_node *node);
+bool vmo_disc_lru_add(struct vmo_disc_node *node, void *owner);
+bool vmo_disc_lru_del(struct vmo_disc_node *node);
+void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg);
+unsigned long vmo_disc_shrink_current(unsigned long nr);
+/* Implemented in Rust (rust/discard.rs). */
+unsigned long vmo_discard_scan(int nid, struct mem_cgroup *memcg, unsigned long nr);
+
 #ifdef CONFIG_X86
 unsigned int vmo_x86_clflush_size(void);
 bool vmo_x86_has_clwb(void);

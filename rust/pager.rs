@@ -10,8 +10,23 @@
 //! reads requests as packets ([`PagerCore::wait`], or `poll` on its `/dev/vmo` file) and ends
 //! them by supplying pages ([`PageSource::supply`]: a request is done once all of its pages are
 //! present) or by failing a range ([`PageSource::fail`]: every overlapping request ends with
-//! that status). Detaching the VMO or closing the pager's last handle ends every request with
-//! `BAD_STATE` and frees the VMO's pages.
+//! that status).
+//!
+//! **Detach is not close.** Detaching the VMO (`zx_pager_detach_vmo`) ends every request with
+//! `BAD_STATE` and frees the VMO's pages, as Zircon's `VmCowPages::DetachSource` decommits them;
+//! the pager gets a COMPLETE packet. Closing the pager's last handle (also by its process dying)
+//! ends every request with `BAD_STATE` too, and every later access that needs a page the VMO does
+//! not hold fails with `BAD_STATE`, but the pages the VMO holds stay, readable and writable
+//! (Zircon's `PagerDispatcher::on_zero_handles` calls `PagerProxy::OnDispatcherClose`, whose
+//! `PageSource::Close` detaches the page source only and leaves the VMO's pages alone; core test
+//! `Pager.ClosePagerTest`). No packet can be delivered any more, so none is queued
+//! (`OnDispatcherClose` cancels a pending COMPLETE).
+//!
+//! **Resizing.** A resizable pager-backed VMO's source knows its size ([`PageSource::resize`]):
+//! no request reaches past the end, a supply past the end is `OUT_OF_RANGE`, and a shrink ends
+//! the requests past the new end as if supplied (Zircon's `VmCowPages::Resize` calls
+//! `InvalidateReadRequestsLocked`): their waiters look again and find the range gone. A request
+//! that straddles the new end ends once its part inside is present.
 //!
 //! **Bounded memory.** Everything is charged to the memory cgroup of the task that caused it
 //! (`GFP_KERNEL_ACCOUNT`). A request lives only while a thread waits for it: the last waiter to
@@ -25,19 +40,24 @@
 //! retried before it can raise `SIGBUS`; when its request failed it leaves a record keyed by
 //! page and thread in the source, which that thread's retry takes (one `SIGBUS` per failed
 //! wait, however many threads and processes fault at once). A supply of the page drops records
-//! left behind (by a thread that never retried), detach drops all.
+//! left behind (by a thread that never retried), as do a shrink past the page and detach.
 //!
 //! Lock order (the module's one list; other files refer to it):
-//! 1. the mmap lock or a VMA lock (a fault);
-//! 2. a handle table's lock (`device.rs`; `poll` looks at the table's pagers under it);
-//! 3. [`PagerCore::inner`], the one lock of a pager and of all its sources;
-//! 4. folio locks (shmem, taken by the page fill under 3);
-//! 5. `Vmo::resize_lock` (`vmo.rs`) is taken with none of the above held and takes none.
+//! 1. `Vmo::resize_lock` (`vmo.rs`, resizable VMOs only), the outermost: the copy of a `read`
+//!    or `write` of a resizable VMO runs under it and may fault (2, then 4), and `set_size` of a
+//!    pager-backed VMO takes 4 under it. Nobody waits under it for the pager to answer a request
+//!    for the VMO's own pages: those waits end before it is taken;
+//! 2. the mmap lock or a VMA lock (a fault);
+//! 3. a handle table's lock (`device.rs`; `poll` looks at the table's pagers under it);
+//! 4. [`PagerCore::inner`], the one lock of a pager and of all its sources;
+//! 5. folio locks (shmem, taken by the page fill under 4).
+//! 6. a discardable VMO's `Discardable::op`, then `discard::TRACKER` (`discard.rs`), with none of 1-5 held (shmem's inode lock is taken under `op`); the shrinker only trylocks them.
 //!
-//! Nothing under 3 takes a shmem inode lock or the mmap lock, because a `write` holds the inode
+//! Nothing under 4 takes a shmem inode lock or the mmap lock, because a `write` holds the inode
 //! lock while its user copy faults, and the fault may come here: pages are filled under their
-//! folio lock only ([`ShmemFile::fill`]) and freed (punched) after 3 is released. Tree nodes,
-//! requests and packets are allocated before 3 is taken. Waiters sleep with no lock held.
+//! folio lock only ([`ShmemFile::fill`]) and freed (punched, truncated) after 4 is released.
+//! Tree nodes, requests and packets are allocated before 4 is taken; what leaves the trees under
+//! it is dropped after it is released. Waiters sleep with no lock held.
 
 use crate::{
     shmem::ShmemFile,
@@ -125,7 +145,10 @@ struct Request {
 }
 
 struct SourceState {
+    /// Detached: the VMO's pages were freed and no page will be supplied again.
     detached: bool,
+    /// The VMO's size in pages (a resizable VMO's changes with [`PageSource::resize`]).
+    pages: u64,
     /// Outstanding requests by first page; they never overlap.
     requests: RBTree<u64, Arc<Request>>,
     /// Failed fault waits by (page, thread id), for the threads' retries to take.
@@ -138,7 +161,7 @@ struct SourceState {
 }
 
 struct PagerInner {
-    /// The pager's last handle is closed.
+    /// The pager's last handle is closed: no source gets a page or a request any more.
     closed: bool,
     next_seq: u64,
     /// Packets not yet read by the pager, in order.
@@ -197,7 +220,8 @@ impl Pager {
         self.core.koid
     }
 
-    /// Attaches a new VMO (`koid`, pages in `file`, `size` bytes) with `key` to this pager.
+    /// Attaches a new VMO (`koid`, pages in `file`, `size` bytes, page aligned) with `key` to
+    /// this pager.
     pub(crate) fn attach(
         &self,
         koid: u64,
@@ -214,13 +238,13 @@ impl Pager {
             PageSource {
                 koid,
                 key,
-                size,
                 core: self.core.clone(),
                 file,
                 state: LockedBy::new(
                     &self.core.inner,
                     SourceState {
                         detached: false,
+                        pages: size / PAGE_SIZE,
                         requests: RBTree::new(),
                         failures: RBTree::new(),
                         complete: Some(complete),
@@ -302,19 +326,27 @@ impl PagerCore {
         }
     }
 
-    /// Closes the pager (its last handle is gone): every source is detached.
+    /// Closes the pager (its last handle is gone): every request of every source ends with
+    /// `BAD_STATE`, and no source gets a request or a page again, but their VMOs keep the pages
+    /// they hold (see the module documentation: close is not detach). The unread packets go:
+    /// nobody can read them.
     fn close(&self) {
         self.inner.lock().closed = true;
         loop {
             let mut inner = self.inner.lock();
             let Some(source) = inner.sources.values().next().cloned() else {
-                inner.queue = RBTree::new();
-                inner.completes = RBTree::new();
+                let packets = (
+                    core::mem::take(&mut inner.queue),
+                    core::mem::take(&mut inner.completes),
+                );
+                drop(inner);
+                drop(packets);
                 break;
             };
-            source.detach_locked(&mut inner);
+            let released = source.close_locked(&mut inner);
             drop(inner);
-            source.free_pages();
+            drop(released);
+            drop(source);
         }
         self.wake_pager();
     }
@@ -346,15 +378,31 @@ fn around(reqs: &RBTree<u64, Arc<Request>>, page: u64) -> (Option<u64>, Option<u
     }
 }
 
+/// What a source lets go of when it is detached or its pager closes, dropped by the caller
+/// after the pager's lock is released. Only `bytes` is read; the rest is held to be dropped.
+struct Released {
+    /// Its entry in the pager's sources.
+    _source: Option<Arc<PageSource>>,
+    /// The COMPLETE packet's nodes, if no COMPLETE was sent.
+    _complete: Option<(
+        RBTreeNodeReservation<u64, Packet>,
+        RBTreeNodeReservation<u64, u64>,
+    )>,
+    /// Fault-failure records (detach only).
+    _failures: RBTree<(u64, i32), ()>,
+    /// The VMO's size in bytes when it was detached (the pages to free).
+    bytes: u64,
+}
+
 /// The pager side of one pager-backed VMO.
 ///
 /// # Invariants
 ///
-/// `state` is locked by `core.inner`; `file` is the VMO's shmem file of `size` bytes.
+/// `state` is locked by `core.inner`; `file` is the VMO's shmem file, of `state.pages` pages
+/// whenever `Vmo::resize_lock` is not held.
 pub(crate) struct PageSource {
     koid: u64,
     key: u64,
-    size: u64,
     core: Arc<PagerCore>,
     file: ShmemFile,
     state: LockedBy<SourceState, PagerInner>,
@@ -366,7 +414,8 @@ impl PageSource {
         Arc::ptr_eq(&self.core, &pager.core)
     }
 
-    /// Whether the source is detached (or its pager closed).
+    /// Whether the source is detached (its pages freed). A source whose pager closed is not: its
+    /// VMO keeps the pages it holds.
     pub(crate) fn is_detached(&self) -> bool {
         let mut inner = self.core.inner.lock();
         self.state.access_mut(&mut inner).detached
@@ -374,8 +423,10 @@ impl PageSource {
 
     /// Makes pages `[start, end)` present, asking the pager for each missing run and waiting
     /// (`killable`: only a fatal signal ends a wait; otherwise any signal does). Returns the
-    /// status the pager failed a request with, `BAD_STATE` when detached, or `ERESTARTSYS`
-    /// when a signal ended the wait (the request is withdrawn if nobody else waits for it).
+    /// status the pager failed a request with, `BAD_STATE` when a page is missing and the
+    /// source is detached or its pager closed, or `ERESTARTSYS` when a signal ended the wait
+    /// (the request is withdrawn if nobody else waits for it). Pages past the VMO's end (it
+    /// shrank) are not asked for: the caller checks the range again.
     pub(crate) fn populate(&self, mut start: u64, end: u64, killable: bool) -> ZxResult {
         while start < end {
             let Some((inner, req, hole)) = self.request_first_hole(start, end)? else {
@@ -406,10 +457,10 @@ impl PageSource {
         Ok(())
     }
 
-    /// Queues (or joins) the request for the first hole of pages `[start, end)` and counts the
-    /// caller as its waiter; returns it with the pager's lock still held and the hole's first
-    /// page, or `None` if every page is present. The tree nodes and the request are allocated
-    /// before the lock is taken.
+    /// Queues (or joins) the request for the first hole of pages `[start, end)`, cut at the
+    /// VMO's end, and counts the caller as its waiter; returns it with the pager's lock still
+    /// held and the hole's first page, or `None` if every page is present. The tree nodes and
+    /// the request are allocated before the lock is taken.
     fn request_first_hole(&self, start: u64, end: u64) -> ZxResult<Option<Queued<'_>>> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let packet = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
@@ -430,6 +481,10 @@ impl PageSource {
             GFP_KERNEL_ACCOUNT,
         )?;
         let mut inner = self.core.inner.lock();
+        let end = end.min(self.state.access_mut(&mut inner).pages);
+        if start >= end {
+            return Ok(None);
+        }
         let (hole, hole_end) = self.file.find_hole(start, end);
         if hole == end {
             return Ok(None);
@@ -496,8 +551,9 @@ impl PageSource {
     }
 
     /// Ends the outstanding requests that overlap pages `[start, end)` in `state`; with
-    /// `if_present`, only those whose pages are all present. Each is found with a range
-    /// lookup: the cost follows the requests ended (and skipped), not all of them.
+    /// `if_present`, only those whose pages inside the VMO are all present (a request past the
+    /// end of a VMO that shrank has none). Each is found with a range lookup: the cost follows
+    /// the requests ended (and skipped), not all of them.
     fn complete_locked(
         &self,
         inner: &mut PagerInner,
@@ -517,7 +573,8 @@ impl PageSource {
                 break;
             };
             pos = r.end;
-            if if_present && self.file.find_hole(r.start, r.end).0 != r.end {
+            let inside = r.end.min(st.pages);
+            if if_present && r.start < inside && self.file.find_hole(r.start, inside).0 != inside {
                 continue;
             }
             let Some(r) = st.requests.remove(&first) else {
@@ -531,18 +588,27 @@ impl PageSource {
         }
     }
 
-    /// Drops the fault-failure records of pages `[start, end)` (they are present now).
-    fn forget_failures(&self, inner: &mut PagerInner, start: u64, end: u64) {
+    /// Moves the fault-failure records of pages `[start, end)` out (they are present now, or
+    /// past the VMO's end), for the caller to drop after releasing the lock.
+    fn forget_failures(
+        &self,
+        inner: &mut PagerInner,
+        start: u64,
+        end: u64,
+    ) -> RBTree<(u64, i32), ()> {
         let st = self.state.access_mut(inner);
+        let mut gone = RBTree::new();
         while let Some(c) = st.failures.cursor_lower_bound_mut(&(start, i32::MIN)) {
             if c.current().0 .0 >= end {
                 break;
             }
-            let _ = c.remove_current();
+            let (_, node) = c.remove_current();
+            gone.insert(node);
         }
+        gone
     }
 
-    /// `BAD_STATE` if detached or the pager is closed.
+    /// `BAD_STATE` if detached or the pager is closed (no page can be supplied or failed).
     fn check_attached(&self, inner: &mut PagerInner) -> ZxResult {
         if inner.closed || self.state.access_mut(inner).detached {
             return Err(Status::BadState);
@@ -550,16 +616,28 @@ impl PageSource {
         Ok(())
     }
 
+    /// `OUT_OF_RANGE` if pages `[start, end)` do not all lie inside the VMO (it shrank).
+    fn check_inside(&self, inner: &mut PagerInner, end: u64) -> ZxResult {
+        if end > self.state.access_mut(inner).pages {
+            return Err(Status::OutOfRange);
+        }
+        Ok(())
+    }
+
     /// `zx_pager_supply_pages` after the handle and range checks: pages `[start, end)` get the
     /// pages of `aux` from byte `aux_pos` on where they are absent (zeros where `aux` has
     /// none; pages of `aux` in swap are read back); the caller then decommits the aux range.
-    /// The pages are filled [`BATCH`] at a time, each batch under the lock.
+    /// The pages are filled [`BATCH`] at a time, each batch under the lock, and each batch
+    /// checks again that the VMO is attached and that the batch lies inside it: a VMO that
+    /// shrank meanwhile is `OUT_OF_RANGE` (Zircon's `VmCowPages::SupplyPagesLocked` checks its
+    /// range under the lock each time round).
     pub(crate) fn supply(&self, start: u64, end: u64, aux: &ShmemFile, aux_pos: u64) -> ZxResult {
         let mut batch = start;
         while batch < end {
             let batch_end = end.min(batch.saturating_add(BATCH));
             let mut inner = self.core.inner.lock();
             self.check_attached(&mut inner)?;
+            self.check_inside(&mut inner, batch_end)?;
             let mut pos = batch;
             while pos < batch_end {
                 let (hole, hole_end) = self.file.find_hole(pos, batch_end);
@@ -579,8 +657,9 @@ impl PageSource {
                 pos = hole_end;
             }
             self.complete_locked(&mut inner, batch, batch_end, RequestState::Supplied, true);
-            self.forget_failures(&mut inner, batch, batch_end);
+            let gone = self.forget_failures(&mut inner, batch, batch_end);
             drop(inner);
+            drop(gone);
             batch = batch_end;
         }
         // A request that reaches past both ends of the range is complete only now.
@@ -606,16 +685,26 @@ impl PageSource {
 
     /// ZERO of bytes `[start, end)` of the shmem file, whose partial pages at the ends the
     /// caller paged in: every byte becomes zero and every page stays present (a hole would be
-    /// asked of the pager again). [`BATCH`] pages at a time under the lock; `BAD_STATE` if
-    /// detached.
-    pub(crate) fn zero(&self, start: u64, end: u64) -> ZxResult {
+    /// asked of the pager again). [`BATCH`] pages at a time under the lock. `BAD_STATE` if
+    /// detached, `OUT_OF_RANGE` if the VMO shrank below the range. Returns false, having zeroed
+    /// nothing more, if a partial page is absent again (a resize took it away after the caller
+    /// paged it in): the caller pages it in again. Works after the pager closed: zeros are
+    /// written, not asked for.
+    pub(crate) fn zero(&self, start: u64, end: u64) -> ZxResult<bool> {
         let mut pos = start;
         while pos < end {
             let batch_end = end.min(pos.saturating_add(BATCH * PAGE_SIZE));
             let mut inner = self.core.inner.lock();
-            self.check_attached(&mut inner)?;
+            if self.state.access_mut(&mut inner).detached {
+                return Err(Status::BadState);
+            }
+            self.check_inside(&mut inner, batch_end.div_ceil(PAGE_SIZE))?;
             while pos < batch_end {
                 let len = (PAGE_SIZE - pos % PAGE_SIZE).min(batch_end - pos);
+                let page = pos / PAGE_SIZE;
+                if len < PAGE_SIZE && self.file.find_hole(page, page + 1).0 == page {
+                    return Ok(false);
+                }
                 // At most a page: `as` cannot truncate.
                 self.file
                     .fill(pos, None, len as usize)
@@ -624,54 +713,95 @@ impl PageSource {
             }
             drop(inner);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// `ZX_PAGER_OP_FAIL` after the checks: every request overlapping pages `[start, end)`
-    /// fails with `status`.
+    /// fails with `status`. Zircon's `VmCowPages::FailPageRequestsLocked` checks, in this
+    /// order, the range (`OUT_OF_RANGE`) and a detached source (`BAD_STATE`: failing the
+    /// requests of a detached VMO is an error, as the `zx_pager_op_range` reference page and
+    /// the core test `Pager.FailAfterDetach` say; older Zircon made it a no-op).
     pub(crate) fn fail(&self, start: u64, end: u64, status: Status) -> ZxResult {
         let mut inner = self.core.inner.lock();
+        self.check_inside(&mut inner, end)?;
         self.check_attached(&mut inner)?;
         self.complete_locked(&mut inner, start, end, RequestState::Failed(status), false);
         Ok(())
     }
 
-    /// `zx_pager_detach_vmo`: ends every request with `BAD_STATE`, frees
-    /// the pages and tells the pager (a COMPLETE packet). Detaching twice does nothing.
+    /// The VMO's size changes to `pages` pages (`set_size` of a resizable VMO, under its
+    /// `resize_lock`; the shmem file is truncated after a shrink and grown before a growth).
+    /// After a shrink no request reaches past the new end: as Zircon's `VmCowPages::Resize`
+    /// (`InvalidateReadRequestsLocked`), the requests past it end as if supplied, so their
+    /// waiters look again and find the range gone (a COMMIT is done, a read is `OUT_OF_RANGE`,
+    /// a fault is `SIGBUS`), and one that straddles the end ends once its part inside is
+    /// present; its packet, if unread, is cut at the end. Fault-failure records past the end
+    /// go. Growing adds absent pages, which the pager supplies on demand.
+    pub(crate) fn resize(&self, pages: u64) {
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        let old = core::mem::replace(&mut st.pages, pages);
+        if pages >= old {
+            return;
+        }
+        let straddling = match around(&st.requests, pages) {
+            (Some(k), _) if k < pages => st.requests.get(&k).map(|r| (r.start, r.seq)),
+            _ => None,
+        };
+        if let Some((first, seq)) = straddling {
+            if let Some(p) = inner.queue.get_mut(&seq) {
+                if p.kind == uapi::VMO_PAGER_VMO_READ {
+                    p.length = (pages - first) * PAGE_SIZE;
+                }
+            }
+        }
+        self.complete_locked(&mut inner, pages, u64::MAX, RequestState::Supplied, true);
+        let gone = self.forget_failures(&mut inner, pages, u64::MAX);
+        drop(inner);
+        drop(gone);
+    }
+
+    /// `zx_pager_detach_vmo`: ends every request with `BAD_STATE`, frees the pages (Zircon's
+    /// `VmCowPages::DetachSource` decommits them) and tells the pager (a COMPLETE packet).
+    /// Detaching twice does nothing.
     pub(crate) fn detach(&self) {
-        if self.detach_only() {
-            self.free_pages();
+        if let Some(bytes) = self.detach_and_wake() {
+            // No supply adds pages once it is detached; a failure leaves pages that go with
+            // the VMO (later accesses are BAD_STATE all the same).
+            let _ = self.file.punch(0, bytes);
         }
     }
 
     /// Detaches without freeing the pages: for a VMO that is going away, whose pages go with
     /// its file (this may run in `munmap`, under the mmap lock, where punching a hole, which
-    /// takes the inode lock, must not). Returns whether it was attached.
-    pub(crate) fn detach_only(&self) -> bool {
+    /// takes the inode lock, must not).
+    pub(crate) fn detach_only(&self) {
+        let _ = self.detach_and_wake();
+    }
+
+    /// Detaches the source and wakes the pager; returns the bytes to free, or `None` if it was
+    /// detached already.
+    fn detach_and_wake(&self) -> Option<u64> {
         let mut inner = self.core.inner.lock();
-        let detached = self.detach_locked(&mut inner);
+        let released = self.detach_locked(&mut inner);
         drop(inner);
         self.core.wake_pager();
-        detached
+        released.map(|r| r.bytes)
     }
 
-    /// Frees the pages of a detached source. No supply adds pages once it is detached; a
-    /// failure leaves pages that go with the VMO (later accesses are BAD_STATE all the same).
-    fn free_pages(&self) {
-        let _ = self.file.punch(0, self.size);
-    }
-
-    /// Detaches the source; false if it already was. The caller frees the pages after
-    /// releasing the lock. Queues the source's COMPLETE packet unless the pager is closed or
-    /// one for the same key is still unread.
-    fn detach_locked(&self, inner: &mut PagerInner) -> bool {
+    /// Detaches the source: ends every request with `BAD_STATE`, forgets the fault-failure
+    /// records, leaves the pager's sources and queues the source's COMPLETE packet unless the
+    /// pager is closed or one for the same key is still unread. `None` if it was detached
+    /// already. The caller drops what it returns, and frees the pages, after releasing the lock.
+    fn detach_locked(&self, inner: &mut PagerInner) -> Option<Released> {
         let st = self.state.access_mut(inner);
         if st.detached {
-            return false;
+            return None;
         }
         st.detached = true;
-        st.failures = RBTree::new();
-        let complete = st.complete.take();
+        let failures = core::mem::take(&mut st.failures);
+        let bytes = st.pages.saturating_mul(PAGE_SIZE);
+        let mut complete = st.complete.take();
         self.complete_locked(
             inner,
             0,
@@ -679,9 +809,9 @@ impl PageSource {
             RequestState::Failed(Status::BadState),
             false,
         );
-        let removed = inner.sources.remove(&self.koid);
-        if let (Some((packet, index)), false) = (complete, inner.closed) {
-            if inner.completes.get(&self.key).is_none() {
+        let source = inner.sources.remove(&self.koid);
+        if !inner.closed && inner.completes.get(&self.key).is_none() {
+            if let Some((packet, index)) = complete.take() {
                 let seq = inner.next_seq;
                 inner.next_seq += 1;
                 inner.completes.insert(index.into_node(self.key, seq));
@@ -696,8 +826,34 @@ impl PageSource {
                 ));
             }
         }
-        drop(removed);
-        true
+        Some(Released {
+            _source: source,
+            _complete: complete,
+            _failures: failures,
+            bytes,
+        })
+    }
+
+    /// The pager closed (see [`PagerCore::close`]): every request ends with `BAD_STATE`; the
+    /// source leaves the pager's sources and gives up its COMPLETE packet (none can be
+    /// delivered), but stays attached to its VMO, whose pages stay. Later requests are
+    /// `BAD_STATE` because the pager is closed; fault-failure records stay for their threads'
+    /// retries. The caller drops what it returns after releasing the lock.
+    fn close_locked(&self, inner: &mut PagerInner) -> Released {
+        self.complete_locked(
+            inner,
+            0,
+            u64::MAX,
+            RequestState::Failed(Status::BadState),
+            false,
+        );
+        let complete = self.state.access_mut(inner).complete.take();
+        Released {
+            _source: inner.sources.remove(&self.koid),
+            _complete: complete,
+            _failures: RBTree::new(),
+            bytes: 0,
+        }
     }
 
     /// A fault on the absent page `pgoff`, which dropped the fault lock, waits for it. If its
@@ -705,7 +861,7 @@ impl PageSource {
     /// documentation); nothing when a signal ended the wait.
     pub(crate) fn fault_wait(&self, pgoff: u64, killable: bool) {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT);
-        let Err(s) = self.populate(pgoff, pgoff + 1, killable) else {
+        let Err(s) = self.populate(pgoff, pgoff.saturating_add(1), killable) else {
             return;
         };
         let Ok(node) = node else {
@@ -898,6 +1054,76 @@ mod tests {
         assert_eq!(state(&source, &req), RequestState::Failed(Status::BadState));
         assert_eq!(source.populate(0, 1, false), Err(Status::BadState));
         assert_eq!(core.wait(0), Err(Status::BadState));
+        Ok(())
+    }
+
+    /// Closing the pager is not a detach (Zircon's `PagerProxy::OnDispatcherClose` closes the
+    /// page source only; core test `Pager.ClosePagerTest`): requests end with `BAD_STATE` and
+    /// absent pages cannot be had any more, but the supplied pages stay, and nothing is
+    /// queued for the closed pager, not even a COMPLETE when the VMO goes.
+    #[test]
+    fn close_fails_requests_but_keeps_the_supplied_pages() -> Result {
+        let (pager, source) = setup(4)?;
+        let aux = aux(4)?;
+        source.supply(0, 2, &aux, 0)?;
+        let req = request(&source, 0, 4)?.ok_or(EINVAL)?;
+        assert_eq!((req.start, req.end), (2, 4));
+        let core = pager.core().clone();
+        drop(pager);
+        assert_eq!(state(&source, &req), RequestState::Failed(Status::BadState));
+        assert_eq!(source.populate(0, 2, false), Ok(()));
+        assert_eq!(source.populate(0, 3, false), Err(Status::BadState));
+        assert!(!source.is_detached());
+        assert_eq!(source.file.committed_bytes(), 2 * PG);
+        assert_eq!(source.supply(2, 3, &aux, 0), Err(Status::BadState));
+        // ZERO writes zeros: a present partial page and whole pages, absent or not.
+        assert_eq!(source.zero(PG / 2, 3 * PG), Ok(true));
+        assert_eq!(source.file.committed_bytes(), 3 * PG);
+        // A partial page that is absent must be paged in first, which is BAD_STATE now.
+        assert_eq!(source.zero(3 * PG, 3 * PG + 1), Ok(false));
+        source.detach_only();
+        assert!(source.is_detached());
+        assert_eq!(core.wait(0), Err(Status::BadState));
+        assert!(core.inner.lock().queue.is_empty());
+        Ok(())
+    }
+
+    /// A shrink ends the requests past the new end as if supplied (Zircon's
+    /// `VmCowPages::Resize` and `InvalidateReadRequestsLocked`; core test
+    /// `Pager.ResizeCommitTest`), cuts the unread packet of the request that straddles the
+    /// end, which ends once its part inside is present, and nothing past the end is asked for,
+    /// supplied or failed (`OUT_OF_RANGE`). Growing adds absent pages, asked of the pager.
+    #[test]
+    fn resize_ends_the_requests_past_the_end() -> Result {
+        let (pager, source) = setup(8)?;
+        let aux = aux(8)?;
+        source.supply(2, 3, &aux, 0)?;
+        let low = request(&source, 0, 2)?.ok_or(EINVAL)?;
+        let mid = request(&source, 3, 6)?.ok_or(EINVAL)?;
+        let high = request(&source, 6, 8)?.ok_or(EINVAL)?;
+        source.resize(4);
+        source.file.set_size(4 * PG)?;
+        assert_eq!(state(&source, &high), RequestState::Supplied);
+        assert_eq!(state(&source, &mid), RequestState::Pending);
+        assert_eq!(state(&source, &low), RequestState::Pending);
+        let p = read_packet(&pager)?;
+        assert_eq!((p.offset, p.length), (0, 2 * PG));
+        let p = read_packet(&pager)?;
+        assert_eq!((p.offset, p.length), (3 * PG, PG));
+        assert_eq!(read_packet(&pager), Err(Status::TimedOut));
+        assert!(request(&source, 4, 8)?.is_none());
+        assert_eq!(source.supply(3, 5, &aux, 0), Err(Status::OutOfRange));
+        assert_eq!(source.fail(4, 5, Status::Io), Err(Status::OutOfRange));
+        assert_eq!(source.zero(3 * PG, 5 * PG), Err(Status::OutOfRange));
+        source.supply(3, 4, &aux, 0)?;
+        assert_eq!(state(&source, &mid), RequestState::Supplied);
+        source.file.set_size(6 * PG)?;
+        source.resize(6);
+        let grown = request(&source, 3, 6)?.ok_or(EINVAL)?;
+        assert_eq!((grown.start, grown.end), (4, 6));
+        // Detach frees the pages of the current size.
+        source.detach();
+        assert_eq!(source.file.committed_bytes(), 0);
         Ok(())
     }
 }

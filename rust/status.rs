@@ -41,6 +41,8 @@ pub(crate) enum Status {
     BufferTooSmall,
     /// `ZX_ERR_TIMED_OUT`.
     TimedOut,
+    /// `ZX_ERR_NOT_FOUND` (an access to a discarded VMO).
+    NotFound,
     /// A Linux error passed through as it is.
     Kernel(Error),
 }
@@ -67,6 +69,7 @@ impl Status {
             Status::NoSpace => uapi::VMO_ERRNO_NO_SPACE,
             Status::BufferTooSmall => uapi::VMO_ERRNO_BUFFER_TOO_SMALL,
             Status::TimedOut => uapi::VMO_ERRNO_TIMED_OUT,
+            Status::NotFound => uapi::VMO_ERRNO_NOT_FOUND,
             Status::Kernel(e) => return -e.to_errno(),
         };
         // The table's values are small positive errnos; `as` cannot truncate them.
@@ -143,6 +146,7 @@ mod tests {
             (Status::NoSpace, ENOSPC),
             (Status::BufferTooSmall, ENOBUFS),
             (Status::TimedOut, ETIMEDOUT),
+            (Status::NotFound, ENOENT),
         ];
         for (i, (s, e)) in all.iter().enumerate() {
             assert_eq!(Error::from(*s), *e);

@@ -10,14 +10,19 @@
 //!
 //! A pager-backed VMO (`pager.rs`) owns a shmem file too, but its absent pages are asked of
 //! its pager instead of being allocated: COMMIT, read, write, partial-page ZERO and faults
-//! call [`PageSource::populate`] first.
+//! call [`PageSource::populate`] first. It may be resizable (`ZX_VMO_RESIZABLE` at
+//! `zx_pager_create_vmo`): growing adds absent pages, which the pager supplies on demand;
+//! shrinking frees the pages past the end and ends the requests past it (see
+//! [`PageSource::resize`]).
 //!
-//! Lock order: a handle table's lock (device.rs) is never held while a VMO method runs.
-//! `resize_lock` (only for resizable VMOs, which are never pager-backed) and `export` are
-//! taken alone; a pager's lock (`pager.rs`) is taken only by the pager code.
+//! Lock order (the numbered list at the top of `pager.rs`): a handle table's lock (device.rs)
+//! is never held while a VMO method runs. `resize_lock` (resizable VMOs only) is the outermost
+//! lock: no wait for the pager's answer to a request for this VMO's pages happens under it. A
+//! pager's lock is taken only by the pager code.
 
 use crate::{
     cache::{self, CacheOp, CacheStats},
+    discard,
     pager::{PageSource, Pager},
     rights::Rights,
     shmem::ShmemFile,
@@ -160,8 +165,11 @@ pub(crate) struct Vmo {
     size: Atomic<u64>,
     /// The pager of a pager-backed VMO (which owns its pages).
     source: Option<SourceLink>,
+    /// The lock and discard state of a discardable VMO (`discard.rs`).
+    discard: Option<discard::Link>,
     /// Serialises `set_size` with the operations whose range check must hold while they run
-    /// (COMMIT, DECOMMIT, ZERO, write). Taken only for resizable VMOs.
+    /// (COMMIT, DECOMMIT, ZERO, write; and for a pager-backed VMO the copy of a read or write,
+    /// once its pages are present). Taken only for resizable VMOs.
     #[pin]
     resize_lock: Mutex<()>,
 }
@@ -184,6 +192,19 @@ impl Vmo {
         parent: Option<ParentLink>,
         source: Option<SourceLink>,
     ) -> ZxResult<Arc<Vmo>> {
+        Self::new_with(koid, pages, size, resizable, parent, source, None)
+    }
+
+    /// [`Vmo::new`] with the discard state of a discardable VMO.
+    fn new_with(
+        koid: u64,
+        pages: Pages,
+        size: u64,
+        resizable: bool,
+        parent: Option<ParentLink>,
+        source: Option<SourceLink>,
+        discard: Option<discard::Link>,
+    ) -> ZxResult<Arc<Vmo>> {
         let links = Arc::new(
             Links {
                 koid,
@@ -200,6 +221,7 @@ impl Vmo {
                 resizable,
                 size: Atomic::new(size),
                 source,
+                discard,
                 resize_lock <- new_mutex!(()),
             }? Error),
             GFP_KERNEL_ACCOUNT,
@@ -208,25 +230,34 @@ impl Vmo {
     }
 
     /// `zx_vmo_create`: a VMO of `size` bytes (rounded up to a page) with nothing committed.
+    /// With `VMO_CREATE_DISCARDABLE` (not with `RESIZABLE`: `INVALID_ARGS`, Zircon's
+    /// `VmObjectPaged::Create`) the VMO is discardable (`discard.rs`).
     pub(crate) fn create(size: u64, options: u32) -> ZxResult<Arc<Vmo>> {
         let size = round_size(size)?;
-        if options & !uapi::VMO_CREATE_RESIZABLE != 0 {
+        let (resizable, discardable) = (
+            options & uapi::VMO_CREATE_RESIZABLE != 0,
+            options & uapi::VMO_CREATE_DISCARDABLE != 0,
+        );
+        if options & !(uapi::VMO_CREATE_RESIZABLE | uapi::VMO_CREATE_DISCARDABLE) != 0
+            || (resizable && discardable)
+        {
             return Err(Status::InvalidArgs);
         }
         let koid = new_koid();
         let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
-        Vmo::new(
-            koid,
-            Pages::Own(file),
-            size,
-            options & uapi::VMO_CREATE_RESIZABLE != 0,
-            None,
-            None,
-        )
+        let discard = if discardable {
+            Some(discard::Link::new(file.try_clone(), size)?)
+        } else {
+            None
+        };
+        Vmo::new_with(koid, Pages::Own(file), size, resizable, None, None, discard)
     }
 
     /// `zx_pager_create_vmo` after the handle checks: a VMO of `size` bytes whose pages
-    /// `pager` supplies, named `key` in its packets.
+    /// `pager` supplies, named `key` in its packets. `options` may be `VMO_CREATE_RESIZABLE`
+    /// (Zircon's `sys_pager_create_vmo` passes its VMO flags to
+    /// `VmObjectDispatcher::parse_create_syscall_flags`: the size is checked first, then the
+    /// flags); `ZX_VMO_TRAP_DIRTY` is not supported (`INVALID_ARGS`).
     pub(crate) fn create_pager_backed(
         pager: &Pager,
         options: u32,
@@ -234,7 +265,7 @@ impl Vmo {
         size: u64,
     ) -> ZxResult<Arc<Vmo>> {
         let size = round_size(size)?;
-        if options != 0 {
+        if options & !uapi::VMO_CREATE_RESIZABLE != 0 {
             return Err(Status::InvalidArgs);
         }
         let koid = new_koid();
@@ -244,7 +275,7 @@ impl Vmo {
             koid,
             Pages::Own(file),
             size,
-            false,
+            options & uapi::VMO_CREATE_RESIZABLE != 0,
             None,
             Some(SourceLink(source)),
         )
@@ -289,6 +320,10 @@ impl Vmo {
         offset: u64,
         size: u64,
     ) -> ZxResult<Arc<Vmo>> {
+        // Zircon's `VmObjectDispatcher::CreateChildInternal`: before any option.
+        if self.discard.is_some() {
+            return Err(Status::NotSupported);
+        }
         let opts = options & !uapi::VMO_CHILD_NO_WRITE;
         if opts & uapi::VMO_CHILD_SLICE != 0 {
             return self.create_slice(opts, offset, size);
@@ -445,7 +480,55 @@ impl Vmo {
         source.populate(start, end, false)
     }
 
-    /// `BAD_STATE` if the VMO's pager was detached while an access ran.
+    /// Whether every page that bytes `[offset, offset + len)` of this VMO touch is present (an
+    /// empty range touches none); the range lies inside the VMO.
+    fn pages_present(&self, offset: u64, len: u64) -> bool {
+        if len == 0 {
+            return true;
+        }
+        let (file, base) = self.window();
+        let start = page_round_down(base + offset) / PAGE_SIZE;
+        let Some(end) = page_round_up(base + offset + len) else {
+            return false;
+        };
+        let end = end / PAGE_SIZE;
+        file.find_hole(start, end).0 == end
+    }
+
+    /// For a pager-backed VMO: asks the pager for the absent pages of bytes
+    /// `[offset, offset + len)` and runs `f` with the VMO's size while they are all present.
+    /// Only detach frees a non-resizable VMO's pages (which the caller's [`Vmo::check_attached`]
+    /// finds), so `f` runs at once; a resizable VMO's shrink and regrowth could take them away
+    /// again, so `f` runs under `resize_lock` once they are there (the wait for the pager
+    /// happens before the lock is taken, see the lock order in `pager.rs`). `OUT_OF_RANGE` when
+    /// the range does not lie inside the VMO, also after it shrank during a wait.
+    fn with_pages_present<T>(
+        &self,
+        offset: u64,
+        len: u64,
+        f: impl FnOnce(u64) -> ZxResult<T>,
+    ) -> ZxResult<T> {
+        loop {
+            if !in_range(offset, len, self.size()) {
+                return Err(Status::OutOfRange);
+            }
+            self.populate_bytes(offset, len)?;
+            if !self.resizable {
+                return f(self.size());
+            }
+            let _guard = self.resize_lock.lock();
+            let size = self.size();
+            if !in_range(offset, len, size) {
+                return Err(Status::OutOfRange);
+            }
+            if self.pages_present(offset, len) {
+                return f(size);
+            }
+        }
+    }
+
+    /// `BAD_STATE` if the VMO's pager was detached while an access ran (detach frees the
+    /// pages; closing the pager does not, see `pager.rs`).
     fn check_attached(&self) -> ZxResult {
         match self.page_source() {
             Some(s) if s.is_detached() => Err(Status::BadState),
@@ -546,12 +629,29 @@ impl Vmo {
                 rights.require(Rights::WRITE)?;
                 return self.zero(offset, len).map(|()| CacheStats::default());
             }
-            uapi::VMO_OP_LOCK | uapi::VMO_OP_UNLOCK => {
-                // Zircon: READ or WRITE, then NOT_SUPPORTED for a VMO that is not discardable.
-                if !rights.contains(Rights::READ) && !rights.contains(Rights::WRITE) {
-                    return Err(Status::AccessDenied);
-                }
-                return Err(Status::NotSupported);
+            uapi::VMO_OP_LOCK => {
+                // Without a buffer for the lock state: locked, then undone (`INVALID_ARGS`).
+                let link = self.discard_link(rights, offset, len)?;
+                link.lock(false)?;
+                // Cannot fail: this LOCK holds a lock.
+                let _ = link.unlock();
+                return Err(Status::InvalidArgs);
+            }
+            uapi::VMO_OP_TRY_LOCK | uapi::VMO_OP_UNLOCK => {
+                let link = self.discard_link(rights, offset, len)?;
+                let r = if op == uapi::VMO_OP_UNLOCK {
+                    link.unlock()
+                } else {
+                    link.lock(true).map(|_| ())
+                };
+                return r.map(|()| CacheStats::default());
+            }
+            uapi::VMO_OP_DONT_NEED | uapi::VMO_OP_ALWAYS_NEED => {
+                return self.hint(offset, len).map(|()| CacheStats::default());
+            }
+            uapi::VMO_OP_PREFETCH => {
+                rights.require(Rights::READ)?;
+                return self.commit(offset, len).map(|()| CacheStats::default());
             }
             uapi::VMO_OP_CACHE_SYNC => CacheOp::Sync,
             uapi::VMO_OP_CACHE_CLEAN => CacheOp::Clean,
@@ -567,6 +667,92 @@ impl Vmo {
         self.cache_op(cache_op, offset, len)
     }
 
+    /// The checks LOCK, TRY_LOCK and UNLOCK share, in Zircon's order
+    /// (`VmObjectDispatcher::RangeOp`, `VmObjectPaged::LockRange`, `VmCowPages`): READ or
+    /// WRITE, discardable (`NOT_SUPPORTED`), `offset + len` inside the VMO, then the whole VMO
+    /// only (both `OUT_OF_RANGE`).
+    fn discard_link(&self, rights: Rights, offset: u64, len: u64) -> ZxResult<&discard::Link> {
+        if !rights.contains(Rights::READ) && !rights.contains(Rights::WRITE) {
+            return Err(Status::AccessDenied);
+        }
+        let link = self.discard.as_ref().ok_or(Status::NotSupported)?;
+        if !in_range(offset, len, self.size()) || offset != 0 || len != self.size() {
+            return Err(Status::OutOfRange);
+        }
+        Ok(link)
+    }
+
+    /// LOCK: locks the discardable VMO, then passes the lock state to `publish` (which writes
+    /// it to op_range's buffer); if that fails the lock is undone, as Zircon's
+    /// `VmObjectDispatcher::RangeOp` does, and its error returned.
+    pub(crate) fn lock_with(
+        &self,
+        rights: Rights,
+        offset: u64,
+        len: u64,
+        publish: impl FnOnce(&uapi::vmo_lock_state) -> Result,
+    ) -> Result {
+        let link = self.discard_link(rights, offset, len)?;
+        let discarded = link.lock(false)?;
+        let state = uapi::vmo_lock_state {
+            offset,
+            size: len,
+            discarded_offset: 0,
+            discarded_size: if discarded { len } else { 0 },
+        };
+        if let Err(e) = publish(&state) {
+            // Cannot fail: this LOCK holds a lock.
+            let _ = link.unlock();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// LOCK for the KUnit suites: whether the VMO had been discarded.
+    #[cfg(CONFIG_VMO_KUNIT_TEST)]
+    pub(crate) fn lock_range(&self, rights: Rights, offset: u64, len: u64) -> ZxResult<bool> {
+        let mut discarded = false;
+        self.lock_with(rights, offset, len, |s| {
+            discarded = s.discarded_size != 0;
+            Ok(())
+        })
+        .map_err(Status::from)?;
+        Ok(discarded)
+    }
+
+    /// The discard state of a discardable VMO.
+    pub(crate) fn discard_state(&self) -> Option<discard::State> {
+        self.discard.as_ref().map(|l| l.state())
+    }
+
+    /// Whether the VMO is discarded (and not locked since): accesses fail, faults `SIGBUS`.
+    pub(crate) fn is_discarded(&self) -> bool {
+        self.discard.as_ref().is_some_and(|l| l.is_discarded())
+    }
+
+    /// `NOT_FOUND` for an access to a discarded VMO (Zircon's `VmCowPages` finds no page of a
+    /// discarded VMO until it is locked again).
+    fn check_not_discarded(&self) -> ZxResult {
+        if self.is_discarded() {
+            return Err(Status::NotFound);
+        }
+        Ok(())
+    }
+
+    /// DONT_NEED and ALWAYS_NEED (Zircon's `VmObjectPaged::HintRange`): nothing to do for a VMO
+    /// that is not pager-backed, before any range check; for a pager-backed one the range must
+    /// lie inside the VMO. Eviction of clean pager pages is not implemented, so the hints
+    /// record nothing.
+    fn hint(&self, offset: u64, len: u64) -> ZxResult {
+        if !self.is_pager_backed() {
+            return Ok(());
+        }
+        if !in_range(offset, len, self.size()) {
+            return Err(Status::OutOfRange);
+        }
+        Ok(())
+    }
+
     /// COMMIT: rounds the range out to pages and allocates shmem folios for it.
     ///
     /// A page source that supplies pages later (a user pager) plugs in here: the allocation
@@ -576,13 +762,16 @@ impl Vmo {
         let end = page_round_up(end).ok_or(Status::OutOfRange)?;
         let start = page_round_down(offset);
         if self.is_pager_backed() {
-            // Pager-backed VMOs are not resizable: the range check holds while waiting.
+            // The range is checked before the wait; a VMO that shrank meanwhile is not an error
+            // (Zircon's `VmObjectPaged::CommitRangeInternal` trims the range to the size again
+            // after each wait), and no page past the end is asked for.
             if !in_range(start, end - start, self.size()) {
                 return Err(Status::OutOfRange);
             }
             return self.populate_bytes(start, end - start);
         }
         self.with_range(start, end - start, |file, base| {
+            self.check_not_discarded()?;
             file.commit(base + start, end - start)
                 .map_err(Status::from_mm)
         })
@@ -639,25 +828,30 @@ impl Vmo {
                 file.punch(base + offset, len).map_err(Status::from_mm)
             });
         };
-        if !in_range(offset, len, self.size()) {
-            return Err(Status::OutOfRange);
+        loop {
+            if !in_range(offset, len, self.size()) {
+                return Err(Status::OutOfRange);
+            }
+            if len == 0 {
+                return Ok(());
+            }
+            let end = offset + len;
+            let (head, tail) = (
+                page_round_up(offset).unwrap_or(end).min(end),
+                page_round_down(end).max(offset),
+            );
+            if head != offset {
+                self.populate_bytes(offset, head - offset)?;
+            }
+            if tail != end && tail >= head {
+                self.populate_bytes(tail, end - tail)?;
+            }
+            let base = self.window().1;
+            // False: a resize took a partial page away again; page it in again.
+            if source.zero(base + offset, base + end)? {
+                return Ok(());
+            }
         }
-        if len == 0 {
-            return Ok(());
-        }
-        let end = offset + len;
-        let (head, tail) = (
-            page_round_up(offset).unwrap_or(end).min(end),
-            page_round_down(end).max(offset),
-        );
-        if head != offset {
-            self.populate_bytes(offset, head - offset)?;
-        }
-        if tail != end && tail >= head {
-            self.populate_bytes(tail, end - tail)?;
-        }
-        let base = self.window().1;
-        source.zero(base + offset, base + end)
     }
 
     /// The cache ops: size 0 is `INVALID_ARGS` (first), then the byte range must lie inside
@@ -692,16 +886,22 @@ impl Vmo {
             return Err(Status::OutOfRange);
         }
         let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
-        self.populate_bytes(offset, len as u64)?;
-        let (file, base) = self.window();
-        let n = file
-            .read_user(buf, len, base + offset)
-            .map_err(Status::Kernel)?;
-        if n != len {
-            // The VMO shrank while the read ran.
-            return Err(Status::OutOfRange);
+        self.check_not_discarded()?;
+        let read = |_size: u64| {
+            let (file, base) = self.window();
+            let n = file
+                .read_user(buf, len, base + offset)
+                .map_err(Status::Kernel)?;
+            if n != len {
+                // The VMO shrank while the read ran.
+                return Err(Status::OutOfRange);
+            }
+            self.check_attached()
+        };
+        if self.is_pager_backed() {
+            return self.with_pages_present(offset, len as u64, read);
         }
-        self.check_attached()
+        read(self.size())
     }
 
     /// `zx_vmo_write` of `len` bytes from the user buffer `buf` at `offset`.
@@ -711,12 +911,12 @@ impl Vmo {
         offset: u64,
         len: u64,
     ) -> ZxResult {
-        self.with_stable_size(|size| {
+        let write = |size: u64| {
             if !in_range(offset, len, size) {
                 return Err(Status::OutOfRange);
             }
             let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
-            self.populate_bytes(offset, len as u64)?;
+            self.check_not_discarded()?;
             let (file, base) = self.window();
             let n = file
                 .write_user(buf, len, base + offset)
@@ -725,19 +925,50 @@ impl Vmo {
                 return Err(Status::NoMemory);
             }
             self.check_attached()
-        })
+        };
+        if self.is_pager_backed() {
+            // The size is stable for the copy: a resizable VMO's is under `resize_lock`.
+            return self.with_pages_present(offset, len, write);
+        }
+        self.with_stable_size(write)
     }
 
     /// `zx_vmo_set_size` after the rights checks: `UNAVAILABLE` unless resizable.
+    ///
+    /// A shrink first makes new accesses past the end `OUT_OF_RANGE` (or `SIGBUS`), then lets
+    /// the page source, if any, end its requests past the end ([`PageSource::resize`]), then
+    /// frees (and unmaps) the pages past it. A growth first grows the file, then tells the
+    /// page source, then lets accesses reach the new pages.
     pub(crate) fn set_size(&self, size: u64) -> ZxResult {
         if !self.resizable {
             return Err(Status::Unavailable);
         }
         let size = round_size(size)?;
         let _guard = self.resize_lock.lock();
-        // A resizable VMO owns its pages: slices of resizable VMOs are refused.
-        self.file().set_size(size).map_err(Status::from_mm)?;
-        self.size.store(size, Relaxed);
+        let old = self.size();
+        // A resizable VMO owns its pages (slices of resizable VMOs are refused), so its page
+        // source, if any, is its own.
+        let source = self.source.as_ref().map(|l| &*l.0);
+        if size < old {
+            self.size.store(size, Relaxed);
+            if let Some(s) = source {
+                s.resize(size / PAGE_SIZE);
+            }
+            if let Err(e) = self.file().set_size(size) {
+                // Nothing was freed: the old size stands (requests that ended are asked again).
+                if let Some(s) = source {
+                    s.resize(old / PAGE_SIZE);
+                }
+                self.size.store(old, Relaxed);
+                return Err(Status::from_mm(e));
+            }
+        } else {
+            self.file().set_size(size).map_err(Status::from_mm)?;
+            if let Some(s) = source {
+                s.resize(size / PAGE_SIZE);
+            }
+            self.size.store(size, Relaxed);
+        }
         Ok(())
     }
 
@@ -748,9 +979,24 @@ impl Vmo {
         }
     }
 
+    /// Whether a supply may take this VMO's pages (the aux VMO of `zx_pager_supply_pages`):
+    /// it was made by `zx_vmo_create` (it is neither pager-backed nor a child of any kind) and
+    /// has no children.
+    fn can_give_pages(&self) -> bool {
+        !self.is_pager_backed() && self.parent.is_none() && self.links.children.load(Relaxed) == 0
+    }
+
     /// `zx_pager_supply_pages` after the handle checks: moves the pages of
     /// `[aux_offset, aux_offset + len)` of `aux` into `[offset, offset + len)` where this VMO
     /// has none; the aux range is decommitted afterwards, as Zircon's move leaves it.
+    ///
+    /// Zircon's `sys_pager_supply_pages` takes the pages from `aux` first
+    /// (`VmObjectPaged::TakePages`: its range, `OUT_OF_RANGE`; then `BAD_STATE` for an aux VMO
+    /// with a page source or a parent, or with children), then supplies them
+    /// (`VmCowPages::SupplyPagesLocked`: the range, `OUT_OF_RANGE`; a detached VMO,
+    /// `BAD_STATE`). The `zx_pager_supply_pages` reference page: `aux_vmo` "must have been
+    /// created by `zx_vmo_create()`, must have no children". So an aux VMO that is pager-backed,
+    /// a child of any kind (slice or snapshot) or has children is `BAD_STATE`.
     pub(crate) fn supply_pages(
         &self,
         offset: u64,
@@ -759,11 +1005,14 @@ impl Vmo {
         aux_offset: u64,
     ) -> ZxResult {
         let source = self.source.as_ref().ok_or(Status::InvalidArgs)?;
-        if !in_range(offset, len, self.size()) || !in_range(aux_offset, len, aux.size()) {
+        if !in_range(aux_offset, len, aux.size()) {
             return Err(Status::OutOfRange);
         }
-        if aux.is_pager_backed() {
-            return Err(Status::NotSupported);
+        if !aux.can_give_pages() {
+            return Err(Status::BadState);
+        }
+        if !in_range(offset, len, self.size()) {
+            return Err(Status::OutOfRange);
         }
         if len == 0 {
             return Ok(());
@@ -809,6 +1058,9 @@ impl Vmo {
         }
         if self.is_pager_backed() {
             flags |= uapi::VMO_INFO_FLAG_PAGER_BACKED;
+        }
+        if self.discard.is_some() {
+            flags |= uapi::VMO_INFO_FLAG_DISCARDABLE;
         }
         VmoInfo {
             parent_koid: self.parent.as_ref().map_or(0, |l| l.parent.koid),
@@ -953,7 +1205,7 @@ mod tests {
             v.op_range(Rights::MAP, VMO_OP_LOCK, 0, PG).map(|_| ()),
             Err(Status::AccessDenied)
         );
-        for bad in [0, 5, 11, 12, 13, 14, 0xffff_ffff] {
+        for bad in [0, 5, 15, 16, 0xffff_ffff] {
             assert_eq!(op(&v, bad, 0, PG), Err(Status::InvalidArgs));
             // Unknown op wins over missing rights.
             assert_eq!(
@@ -1264,6 +1516,88 @@ mod tests {
         assert_eq!(v.set_size(u64::MAX), Err(Status::OutOfRange));
         assert_eq!(v.set_size(4 * PG), Ok(()));
         assert_eq!(peek(&v, 3 * PG)?, 0);
+        Ok(())
+    }
+
+    /// `zx_pager_supply_pages` takes pages only from a plain VMO without children (Zircon's
+    /// `VmObjectPaged::TakePages` and the `zx_pager_supply_pages` reference page): a
+    /// pager-backed aux, a child or a parent is `BAD_STATE`, after the aux range and before
+    /// the range of the pager VMO; nothing moves.
+    #[test]
+    fn supply_takes_pages_only_from_a_plain_vmo_without_children() -> Result {
+        let pager = Pager::new(crate::pager::new_readiness()?)?;
+        let pv = Vmo::create_pager_backed(&pager, 0, 1, 2 * PG)?;
+        let plain = Vmo::create(2 * PG, 0)?;
+        poke(&plain, 0, 7)?;
+        let slice = plain.create_child(VMO_CHILD_SLICE, 0, PG)?;
+        let snap = plain.create_child(VMO_CHILD_SNAPSHOT, 0, PG)?;
+        assert_eq!(pv.supply_pages(0, PG, &plain, 0), Err(Status::BadState));
+        assert_eq!(pv.supply_pages(0, PG, &slice, 0), Err(Status::BadState));
+        assert_eq!(pv.supply_pages(0, PG, &snap, 0), Err(Status::BadState));
+        assert_eq!(pv.supply_pages(0, PG, &pv, 0), Err(Status::BadState));
+        assert_eq!(
+            pv.supply_pages(0, PG, &plain, 2 * PG),
+            Err(Status::OutOfRange)
+        );
+        assert_eq!(
+            pv.supply_pages(2 * PG, PG, &plain, 0),
+            Err(Status::BadState)
+        );
+        assert_eq!(pv.supply_pages(0, 0, &snap, 0), Err(Status::BadState));
+        assert_eq!(committed(&plain), PG);
+        drop(slice);
+        drop(snap);
+        assert_eq!(
+            pv.supply_pages(2 * PG, PG, &plain, 0),
+            Err(Status::OutOfRange)
+        );
+        assert_eq!(pv.supply_pages(0, PG, &plain, 0), Ok(()));
+        assert_eq!(committed(&pv), PG);
+        assert_eq!(peek(&pv, 0)?, 7);
+        assert_eq!(committed(&plain), 0);
+        Ok(())
+    }
+
+    /// A pager-backed VMO may be resizable (`VMO_CREATE_RESIZABLE`, the one option): a shrink
+    /// frees the pages past the end and makes a supply or COMMIT there `OUT_OF_RANGE`; a growth
+    /// adds absent pages (for the pager to supply).
+    #[test]
+    fn pager_backed_vmos_may_be_resizable() -> Result {
+        let pager = Pager::new(crate::pager::new_readiness()?)?;
+        for bad in [1, 1 << 3, 1 << 31] {
+            assert!(matches!(
+                Vmo::create_pager_backed(&pager, bad, 1, PG),
+                Err(Status::InvalidArgs)
+            ));
+        }
+        assert!(matches!(
+            Vmo::create_pager_backed(&pager, VMO_CREATE_RESIZABLE, 1, u64::MAX),
+            Err(Status::OutOfRange)
+        ));
+        let fixed = Vmo::create_pager_backed(&pager, 0, 1, PG)?;
+        assert_eq!(fixed.set_size(2 * PG), Err(Status::Unavailable));
+        let v = Vmo::create_pager_backed(&pager, VMO_CREATE_RESIZABLE, 2, 4 * PG)?;
+        let both = VMO_INFO_FLAG_RESIZABLE | VMO_INFO_FLAG_PAGER_BACKED;
+        assert_eq!(v.info().flags & both, both);
+        let aux = Vmo::create(4 * PG, 0)?;
+        for p in 0..4 {
+            poke(&aux, p * PG, p as u8 + 1)?;
+        }
+        v.supply_pages(0, 4 * PG, &aux, 0)?;
+        assert_eq!(v.set_size(PG + 1), Ok(()));
+        assert_eq!(v.size(), 2 * PG);
+        assert_eq!(committed(&v), 2 * PG);
+        let more = Vmo::create(PG, 0)?;
+        assert_eq!(
+            v.supply_pages(2 * PG, PG, &more, 0),
+            Err(Status::OutOfRange)
+        );
+        assert_eq!(op(&v, VMO_OP_COMMIT, 2 * PG, 1), Err(Status::OutOfRange));
+        assert_eq!(v.set_size(3 * PG), Ok(()));
+        assert_eq!(peek(&v, 2 * PG)?, 0);
+        assert_eq!(committed(&v), 2 * PG);
+        assert_eq!(peek(&v, PG)?, 2);
+        assert_eq!(op(&v, VMO_OP_COMMIT, 0, 2 * PG), Ok(()));
         Ok(())
     }
 }

@@ -14,12 +14,14 @@
 //! - `cache.rs` and `arch/`: the data-cache primitives per architecture;
 //! - `vmofd.rs`: VMO file descriptors (export, import, mmap, faults);
 //! - `pager.rs`: user pagers and the requests of pager-backed VMOs;
+//! - `discard.rs`: discardable VMOs: lock states, the LRU and the shrinker;
 //! - `misc.rs`: the device registration with mode 0666 and `poll`.
 
 use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
 
 mod cache;
 mod device;
+mod discard;
 mod handle;
 mod misc;
 mod pager;
@@ -57,6 +59,9 @@ module! {
 /// no file of the module is open (each holds a module reference), hence no VMO is left.
 #[pin_data]
 struct VmoModule {
+    /// The shrinker of discardable VMOs and its workqueue: dropped first (before the tmpfs
+    /// instance), when no VMO is left, after draining the queued discards.
+    _discard: discard::Registration,
     _shmem: shmem::Mount,
     #[pin]
     _dev: misc::Registration<device::VmoFile>,
@@ -65,6 +70,7 @@ struct VmoModule {
 impl kernel::InPlaceModule for VmoModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            _discard: discard::Registration::new()?,
             _shmem: shmem::Mount::new()?,
             _dev <- misc::Registration::register(MiscDeviceOptions { name: c"vmo" }, 0o666),
         })

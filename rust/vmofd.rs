@@ -221,6 +221,20 @@ pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(
         info.committed_bytes,
         info.flags
     );
+    if let Some(state) = vfd.vmo.discard_state() {
+        let c = crate::discard::counts();
+        seq_print!(
+            m,
+            "vmo-discard-state:\t{:?}\ndiscardable-locked:\t{} {}\ndiscardable-unlocked:\t{} {}\ndiscardable-discarded:\t{} {}\n",
+            state,
+            c.locked.0,
+            c.locked.1,
+            c.unlocked.0,
+            c.unlocked.1,
+            c.discarded.0,
+            c.discarded.1
+        );
+    }
 }
 
 /// `f_op->mmap` of a VMO fd.
@@ -302,7 +316,8 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
     // SAFETY: the VMA maps a VMO fd, which it keeps open.
     let vfd = unsafe { <KBox<VmoFd>>::borrow(vmo_vma_fd_priv(vma)) };
     let vmo: ArcBorrow<'_, Vmo> = vfd.vmo.as_arc_borrow();
-    if !vmo.window_has_page(pgoff) {
+    // A discarded VMO faults fatally until it is locked again (RFC-0012).
+    if !vmo.window_has_page(pgoff) || vmo.is_discarded() {
         return VM_FAULT_SIGBUS;
     }
     let mut hole = false;

@@ -58,6 +58,7 @@
 #define VMO_ERRNO_IO			5	/* EIO         ZX_ERR_IO (-40)               */
 #define VMO_ERRNO_IO_DATA_INTEGRITY	74	/* EBADMSG     ZX_ERR_IO_DATA_INTEGRITY (-42)*/
 #define VMO_ERRNO_NO_SPACE		28	/* ENOSPC      ZX_ERR_NO_SPACE (-54)         */
+#define VMO_ERRNO_NOT_FOUND		2	/* ENOENT      ZX_ERR_NOT_FOUND (-25)        */
 
 /* ---- Rights: Zircon's bit values ----------------------------------------- */
 #define VMO_RIGHT_DUPLICATE	(1u << 0)
@@ -101,6 +102,8 @@
 /* ---- Options --------------------------------------------------------------- */
 /* vmo_create_args.options */
 #define VMO_CREATE_RESIZABLE	(1u << 1)
+/* ZX_VMO_DISCARDABLE: see "Discardable VMOs" below. Not with RESIZABLE. */
+#define VMO_CREATE_DISCARDABLE	(1u << 2)
 
 /* vmo_create_child_args.options: Zircon's ZX_VMO_CHILD_* */
 #define VMO_CHILD_SNAPSHOT			(1u << 0)
@@ -120,7 +123,7 @@
 #define VMO_MAX_HANDLES		65536u
 
 /* ---- zx_vmo_op_range ops: Zircon's values ------------------------------------
- * Unknown ops (including TRY_LOCK 11, DONT_NEED 12, ...) are INVALID_ARGS.
+ * Unknown ops (any other value) are INVALID_ARGS.
  *
  * Cache ops run the CPU's data-cache instructions on the kernel mapping of
  * each committed page in the byte range; holes are skipped, so the cost
@@ -152,6 +155,58 @@
 #define VMO_OP_CACHE_CLEAN		8u
 #define VMO_OP_CACHE_CLEAN_INVALIDATE	9u
 #define VMO_OP_ZERO			10u
+#define VMO_OP_TRY_LOCK			11u
+#define VMO_OP_DONT_NEED		12u
+#define VMO_OP_ALWAYS_NEED		13u
+#define VMO_OP_PREFETCH			14u
+
+/*
+ * Discardable VMOs (Zircon's RFC-0012; zircon/kernel/object/vm_object_dispatcher.cc
+ * RangeOp, vm_object_paged.cc LockRange/TryLockRange/UnlockRange,
+ * vm/discardable_vmo_tracker.cc LockDiscardableLocked/UnlockDiscardableLocked).
+ *
+ * VMO_CREATE_DISCARDABLE makes a VMO whose pages the kernel may discard while
+ * it is unlocked; with VMO_CREATE_RESIZABLE it is INVALID_ARGS (after the
+ * size check). It has no children: VMO_IOC_CREATE_CHILD is NOT_SUPPORTED
+ * (after the parent's rights). A new discardable VMO is unlocked and not yet
+ * reclaimable; get_info reports VMO_INFO_FLAG_DISCARDABLE.
+ *
+ * LOCK, TRY_LOCK, UNLOCK need READ or WRITE (ACCESS_DENIED first), then:
+ * NOT_SUPPORTED for a VMO that is not discardable; OUT_OF_RANGE if
+ * offset + size overflows or lies outside the VMO, and also for any range
+ * other than the whole VMO (offset 0, size = the VMO's size): Zircon's
+ * VmCowPages checks the range is the whole VMO with OUT_OF_RANGE. Locks nest
+ * with a count.
+ *   LOCK locks, then writes a struct vmo_lock_state to op_range's buffer:
+ *     buffer_size < sizeof(struct vmo_lock_state) is INVALID_ARGS and a buffer
+ *     that cannot be written is EFAULT; in both cases the lock is undone.
+ *     discarded_offset/discarded_size are 0/size if the VMO was discarded
+ *     since it was last unlocked (its pages now read as zeros), else 0/0.
+ *   TRY_LOCK takes no buffer; UNAVAILABLE if the VMO was discarded (use LOCK).
+ *   UNLOCK of a VMO that is not locked is BAD_STATE.
+ * Once unlocked (lock count 1 -> 0) a VMO is reclaimable: under memory
+ * pressure (a shrinker, memory-cgroup aware: the VMO's bookkeeping is charged
+ * to the cgroup of its creator, whose reclaim discards it) the kernel discards
+ * whole reclaimable VMOs, least recently unlocked first, and frees all their
+ * pages (unmapping them from every mapping). A locked VMO is never discarded.
+ * Until it is locked again, a discarded VMO fails read, write, COMMIT and
+ * PREFETCH with NOT_FOUND (Zircon's VmCowPages refuses page lookups of a
+ * discarded VMO with ZX_ERR_NOT_FOUND), and a mapped access is SIGBUS.
+ *
+ * Hints: DONT_NEED and ALWAYS_NEED need no right; on a VMO that is not
+ * pager-backed they succeed at once, before any range check (Zircon's
+ * HintRange); on a pager-backed VMO the range must lie inside the VMO
+ * (OUT_OF_RANGE) and nothing else happens yet (pages are not evicted).
+ * PREFETCH needs READ and commits the range as COMMIT does (range checks and
+ * rounding as for COMMIT); on a pager-backed VMO it asks the pager as a read
+ * would, and fails as COMMIT would.
+ */
+struct vmo_lock_state {
+	__u64 offset;
+	__u64 size;
+	__u64 discarded_offset;
+	__u64 discarded_size;
+};
 
 /* ---- vmo_info.flags: Zircon's ZX_INFO_VMO_* where one exists ---------------- */
 #define VMO_INFO_FLAG_TYPE_PAGED	(1u << 0)
@@ -159,6 +214,7 @@
 #define VMO_INFO_FLAG_IS_COW_CLONE	(1u << 2)
 #define VMO_INFO_FLAG_VIA_HANDLE	(1u << 3)
 #define VMO_INFO_FLAG_PAGER_BACKED	(1u << 5)
+#define VMO_INFO_FLAG_DISCARDABLE	(1u << 7)
 /* Not in Zircon's set: the VMO is a slice (a window on its parent). */
 #define VMO_INFO_FLAG_SLICE		(1u << 16)
 
@@ -250,7 +306,10 @@ struct vmo_size_args {
 	__u64 size;		/* out for GET, in for SET */
 };
 
-/* VMO_IOC_OP_RANGE: zx_vmo_op_range. buffer/buffer_size are unused. */
+/*
+ * VMO_IOC_OP_RANGE: zx_vmo_op_range. buffer/buffer_size are used by LOCK only
+ * (a struct vmo_lock_state); every other op ignores them.
+ */
 struct vmo_op_range_args {
 	__u32 handle;
 	__u32 op;		/* VMO_OP_* */
@@ -358,10 +417,32 @@ struct vmo_import_args {
  * the wait (the ioctl restarts if the handler is SA_RESTART; a fatal signal
  * just ends it), and the request stays with the pager.
  *
- * Detaching the VMO, or closing the pager's last handle (also by the pager
- * process exiting), fails every waiter and every later access that needs the
- * pager with BAD_STATE, and frees the VMO's pages. When a VMO is detached or
- * its last handle is closed, the pager receives a COMPLETE packet for its key.
+ * Detaching the VMO (VMO_IOC_PAGER_DETACH) fails every waiter and every later
+ * access that needs a page with BAD_STATE (a fault: SIGBUS) and frees the
+ * VMO's pages (committed_bytes drops to 0), as Zircon's detach decommits them.
+ * When a VMO is detached or its last handle is closed, the pager receives a
+ * COMPLETE packet for its key.
+ *
+ * Closing the pager's last handle (also by the pager process exiting) is not
+ * a detach: it fails every waiter with BAD_STATE, and every later access that
+ * needs a page the VMO does not hold fails with BAD_STATE (a fault: SIGBUS),
+ * but the pages already supplied stay: they are read and written through the
+ * ioctls and every mapping as before, ZERO still works, and committed_bytes
+ * still counts them. No packet can be delivered any more, not even COMPLETE
+ * (Zircon: zircon/kernel/object/pager_proxy.cc PagerProxy::OnDispatcherClose,
+ * zircon/kernel/vm/page_source.cc PageSource::Close; core test
+ * Pager.ClosePagerTest).
+ *
+ * Resizable pager-backed VMOs (VMO_CREATE_RESIZABLE at VMO_IOC_PAGER_CREATE_VMO;
+ * the handle also gets RESIZE) are resized with VMO_IOC_SET_SIZE. Growing adds
+ * pages the pager supplies on demand. Shrinking frees the pages past the new
+ * end (mappings of them then SIGBUS) and ends the requests past it as if they
+ * were supplied (zircon/kernel/vm/vm_cow_pages.cc VmCowPages::Resize): their
+ * waiters look again and find the range gone, so a COMMIT succeeds, a read or
+ * write is OUT_OF_RANGE and a fault is SIGBUS. A request that straddles the
+ * new end waits only for its part inside; its READ packet, if not read yet,
+ * is cut at the end. A supply or FAIL that reaches past the end is
+ * OUT_OF_RANGE, also when the VMO shrinks while a supply runs.
  *
  * DECOMMIT on a pager-backed VMO or its slices is NOT_SUPPORTED; a SNAPSHOT
  * child is NOT_SUPPORTED, a SNAPSHOT_AT_LEAST_ON_WRITE child is allowed (its
@@ -373,8 +454,10 @@ struct vmo_import_args {
 #define VMO_PAGER_VMO_READ	0u	/* vmo_pager_packet.type: supply or fail this range */
 #define VMO_PAGER_VMO_COMPLETE	1u	/* the VMO is detached or gone: no more requests */
 
-#define VMO_PAGER_OP_FAIL		1u	/* vmo_pager_op_args.op: Zircon's values */
-#define VMO_PAGER_OP_DIRTY		2u	/* NOT_SUPPORTED */
+/* vmo_pager_op_args.op: Zircon's values. Any other op is NOT_SUPPORTED, as in
+ * Zircon's PagerDispatcher::RangeOp (zircon/kernel/object/pager_dispatcher.cc). */
+#define VMO_PAGER_OP_FAIL		1u
+#define VMO_PAGER_OP_DIRTY		2u	/* NOT_SUPPORTED (no dirty tracking) */
 #define VMO_PAGER_OP_WRITEBACK_BEGIN	3u	/* NOT_SUPPORTED */
 #define VMO_PAGER_OP_WRITEBACK_END	4u	/* NOT_SUPPORTED */
 
@@ -390,7 +473,7 @@ struct vmo_pager_create_args {
  */
 struct vmo_pager_create_vmo_args {
 	__u32 pager;
-	__u32 options;		/* must be zero (resizable pager VMOs: not yet) */
+	__u32 options;		/* 0 or VMO_CREATE_RESIZABLE (else INVALID_ARGS) */
 	__u64 key;		/* echoed in every packet for this VMO */
 	__u64 size;		/* rounded up to a page */
 	__u32 handle;		/* out */
@@ -408,9 +491,15 @@ struct vmo_pager_detach_args {
  * [aux_offset, aux_offset + length) of the ordinary VMO aux_vmo (READ and
  * WRITE) into [offset, offset + length) of the pager-backed vmo; pages the
  * VMO already has are kept, absent aux pages supply zeros; the aux range is
- * decommitted afterwards. Order: pager MANAGE_VMO, alignment of offset,
- * length and aux_offset (INVALID_ARGS), vmo not of this pager (INVALID_ARGS),
- * aux rights, ranges (OUT_OF_RANGE), a detached VMO (BAD_STATE).
+ * decommitted afterwards. aux_vmo must be a VMO made by VMO_IOC_CREATE with no
+ * children: one that is pager-backed, a child of any kind (slice or snapshot)
+ * or has children is BAD_STATE (Zircon's zx_pager_supply_pages reference page
+ * and VmObjectPaged::TakePages). Order: pager MANAGE_VMO, alignment of
+ * offset, length and aux_offset (INVALID_ARGS), vmo not of this pager
+ * (INVALID_ARGS), aux rights, the aux range (OUT_OF_RANGE), the aux VMO
+ * (BAD_STATE), the vmo range (OUT_OF_RANGE), length 0 (done), a detached VMO
+ * (BAD_STATE). A VMO whose pager is closed cannot be supplied (no handle is
+ * left to name the pager).
  */
 struct vmo_pager_supply_args {
 	__u32 pager;
@@ -426,7 +515,13 @@ struct vmo_pager_supply_args {
  * VMO_IOC_PAGER_OP_RANGE: zx_pager_op_range. VMO_PAGER_OP_FAIL fails every
  * request overlapping the page-aligned range with @data, which must be one of
  * VMO_ERRNO_IO, VMO_ERRNO_IO_DATA_INTEGRITY, VMO_ERRNO_BAD_STATE,
- * VMO_ERRNO_NO_SPACE, VMO_ERRNO_BUFFER_TOO_SMALL (else INVALID_ARGS).
+ * VMO_ERRNO_NO_SPACE, VMO_ERRNO_BUFFER_TOO_SMALL (else INVALID_ARGS); then a
+ * range past the VMO's end is OUT_OF_RANGE and a detached VMO BAD_STATE
+ * (zircon/kernel/vm/vm_cow_pages.cc VmCowPages::FailPageRequestsLocked, the
+ * zx_pager_op_range reference page and core test Pager.FailAfterDetach; an
+ * older Zircon made FAIL after detach a no-op). Order: alignment
+ * (INVALID_ARGS), pager MANAGE_VMO, vmo WRITE, vmo not of this pager
+ * (INVALID_ARGS), then the op: unknown ops are NOT_SUPPORTED.
  */
 struct vmo_pager_op_args {
 	__u32 pager;

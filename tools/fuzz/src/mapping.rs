@@ -100,7 +100,11 @@ impl Worker {
         let candidates: Vec<usize> = (0..self.m.handles.len())
             .filter(|&i| {
                 let o = self.m.obj(self.m.handles[i].obj);
-                o.kind != Kind::Event && o.pool_slot.is_none() && self.m.content_known(o.owner)
+                // Not discardable VMOs: a discard makes their mappings SIGBUS.
+                o.kind != Kind::Event
+                    && o.pool_slot.is_none()
+                    && !o.discardable
+                    && self.m.content_known(o.owner)
             })
             .collect();
         if candidates.is_empty() {

@@ -116,6 +116,13 @@ pub struct Obj {
     pub parent_koid: Option<u64>,
     /// The shared pool slot this object stands for.
     pub pool_slot: Option<usize>,
+    /// Made with `VMO_CREATE_DISCARDABLE`.
+    pub discardable: bool,
+    /// Discardable: its lock count.
+    pub lock_count: u32,
+    /// Discardable: unlocked after a lock, so the kernel may have discarded it (under memory
+    /// pressure, at any time) until it is locked again.
+    pub maybe_discarded: bool,
 }
 
 /// A live handle of this worker.
@@ -138,6 +145,12 @@ pub struct VmoState {
     pub resizable: bool,
     /// DECOMMIT is NOT_SUPPORTED: the page owner is a snapshot or has one.
     pub decommit_blocked: bool,
+    /// A discardable VMO.
+    pub discardable: bool,
+    /// Its lock count (discardable VMOs).
+    pub lock_count: u32,
+    /// It has been discarded (and not locked since).
+    pub discarded: bool,
 }
 
 /// The page size.
@@ -206,12 +219,21 @@ pub fn commit_span(off: u64, len: u64) -> Option<(u64, u64)> {
 pub fn op_status(rights: u32, op: u32, off: u64, len: u64, st: &VmoState) -> i32 {
     let need = |r: u32| if has(rights, r) { OK } else { ACCESS_DENIED };
     match op {
-        sys::VMO_OP_COMMIT => {
-            if need(R_WRITE) != OK {
+        // PREFETCH: READ, then COMMIT's range checks and rounding (and it commits).
+        sys::VMO_OP_COMMIT | sys::VMO_OP_PREFETCH => {
+            let r = if op == sys::VMO_OP_PREFETCH { R_READ } else { R_WRITE };
+            if need(r) != OK {
                 return ACCESS_DENIED;
             }
             match commit_span(off, len) {
-                Some((start, end)) if in_range(start, end - start, st.size) => OK,
+                Some((start, end)) if start == end && in_range(start, 0, st.size) => OK,
+                Some((start, end)) if in_range(start, end - start, st.size) => {
+                    if st.discarded {
+                        NOT_FOUND
+                    } else {
+                        OK
+                    }
+                }
                 _ => OUT_OF_RANGE,
             }
         }
@@ -239,11 +261,22 @@ pub fn op_status(rights: u32, op: u32, off: u64, len: u64, st: &VmoState) -> i32
                 OK
             }
         }
-        sys::VMO_OP_LOCK | sys::VMO_OP_UNLOCK => {
-            if !has(rights, R_READ) && !has(rights, R_WRITE) {
-                ACCESS_DENIED
+        // The fuzzer's VMOs are not discardable (nor pager-backed): the hints succeed
+        // before any check, the lock ops are NOT_SUPPORTED after READ-or-WRITE.
+        sys::VMO_OP_DONT_NEED | sys::VMO_OP_ALWAYS_NEED => OK,
+        // LOCK without a buffer (buffer_size 0): locked, then undone, INVALID_ARGS; see
+        // `lock_status` for LOCK with a buffer.
+        sys::VMO_OP_LOCK | sys::VMO_OP_UNLOCK | sys::VMO_OP_TRY_LOCK => {
+            if let Some(e) = lock_checks(rights, off, len, st) {
+                e
+            } else if op == sys::VMO_OP_LOCK {
+                INVALID_ARGS
+            } else if op == sys::VMO_OP_UNLOCK {
+                if st.lock_count == 0 { BAD_STATE } else { OK }
+            } else if st.discarded {
+                UNAVAILABLE
             } else {
-                NOT_SUPPORTED
+                OK
             }
         }
         sys::VMO_OP_CACHE_SYNC
@@ -265,6 +298,40 @@ pub fn op_status(rights: u32, op: u32, off: u64, len: u64, st: &VmoState) -> i32
     }
 }
 
+/// The checks LOCK, TRY_LOCK and UNLOCK share (Zircon's order): READ or WRITE, discardable,
+/// the whole VMO; `None` when they pass.
+pub fn lock_checks(rights: u32, off: u64, len: u64, st: &VmoState) -> Option<i32> {
+    if !has(rights, R_READ) && !has(rights, R_WRITE) {
+        Some(ACCESS_DENIED)
+    } else if !st.discardable {
+        Some(NOT_SUPPORTED)
+    } else if !in_range(off, len, st.size) || off != 0 || len != st.size {
+        Some(OUT_OF_RANGE)
+    } else {
+        None
+    }
+}
+
+/// LOCK with a buffer of `buffer_size` bytes, `buf_ok` if it can be written.
+pub fn lock_status(
+    rights: u32,
+    off: u64,
+    len: u64,
+    st: &VmoState,
+    buffer_size: u64,
+    buf_ok: bool,
+) -> i32 {
+    if let Some(e) = lock_checks(rights, off, len, st) {
+        e
+    } else if buffer_size < 32 {
+        INVALID_ARGS
+    } else if !buf_ok {
+        EFAULT
+    } else {
+        OK
+    }
+}
+
 /// `READ` after the handle checks; `buf_ok`: the buffer takes `len` bytes.
 pub fn read_status(rights: u32, off: u64, len: u64, st: &VmoState, buf_ok: bool) -> i32 {
     rw_status(rights, R_READ, off, len, st, buf_ok)
@@ -281,6 +348,8 @@ fn rw_status(rights: u32, needed: u32, off: u64, len: u64, st: &VmoState, buf_ok
         ACCESS_DENIED
     } else if !in_range(off, len, st.size) {
         OUT_OF_RANGE
+    } else if st.discarded {
+        NOT_FOUND
     } else if len > 0 && !buf_ok {
         EFAULT
     } else {
@@ -322,6 +391,10 @@ pub fn is_slice_options(options: u32) -> bool {
 pub fn child_status(rights: u32, options: u32, offset: u64, size: u64, st: &VmoState) -> i32 {
     if !has(rights, R_DUPLICATE | R_READ) {
         return ACCESS_DENIED;
+    }
+    // Zircon's `CreateChildInternal`: no child of a discardable VMO.
+    if st.discardable {
+        return NOT_SUPPORTED;
     }
     let size = round_size(size).expect("prechecked");
     let opts = options & !sys::VMO_CHILD_NO_WRITE;
@@ -393,6 +466,9 @@ impl Model {
             koid: None,
             parent_koid: None,
             pool_slot: None,
+            discardable: false,
+            lock_count: 0,
+            maybe_discarded: false,
         }
     }
 
@@ -401,6 +477,35 @@ impl Model {
         let mut o = Model::blank(Kind::Root, size, resizable);
         o.parent_koid = Some(0);
         self.add_obj(o)
+    }
+
+    /// A new discardable root VMO of the (rounded) `size`: unlocked, never discarded.
+    pub fn new_discardable(&mut self, size: u64) -> ObjId {
+        let mut o = Model::blank(Kind::Root, size, false);
+        o.parent_koid = Some(0);
+        o.discardable = true;
+        self.add_obj(o)
+    }
+
+    /// A LOCK or TRY_LOCK of discardable `id` succeeded.
+    pub fn lock(&mut self, id: ObjId) {
+        let o = self.objs.get_mut(&id).expect("live");
+        o.lock_count += 1;
+        o.maybe_discarded = false;
+    }
+
+    /// An UNLOCK of discardable `id` succeeded: at 0 the kernel may discard it from now on,
+    /// so its pages are no longer known (a LOCK that finds it discarded empties it).
+    pub fn unlock(&mut self, id: ObjId) {
+        let o = self.objs.get_mut(&id).expect("live");
+        o.lock_count -= 1;
+        if o.lock_count == 0 {
+            o.maybe_discarded = true;
+            if o.content_known {
+                o.extra_pages = o.pages.len() as u64;
+                o.content_known = false;
+            }
+        }
     }
 
     /// A new event.
@@ -600,7 +705,20 @@ impl Model {
         let mut out = Vec::new();
         for &size in &sizes {
             for &b in blocked {
-                out.push(VmoState { size, resizable: o.resizable, decommit_blocked: b });
+                // A discard can happen at any time while a discardable VMO is unlocked
+                // after a lock: both outcomes are possible.
+                let discarded: &[bool] =
+                    if owner.maybe_discarded { &[false, true] } else { &[false] };
+                for &d in discarded {
+                    out.push(VmoState {
+                        size,
+                        resizable: o.resizable,
+                        decommit_blocked: b,
+                        discardable: owner.discardable,
+                        lock_count: owner.lock_count,
+                        discarded: d,
+                    });
+                }
             }
         }
         out
@@ -824,7 +942,14 @@ mod tests {
     use super::*;
 
     fn st(size: u64) -> VmoState {
-        VmoState { size, resizable: false, decommit_blocked: false }
+        VmoState {
+            size,
+            resizable: false,
+            decommit_blocked: false,
+            discardable: false,
+            lock_count: 0,
+            discarded: false,
+        }
     }
 
     #[test]
@@ -844,6 +969,11 @@ mod tests {
         assert_eq!(op_status(R_READ, sys::VMO_OP_CACHE_INVALIDATE, 0, 1, &st(p)), ACCESS_DENIED);
         assert_eq!(op_status(sys::VMO_RIGHT_MAP, sys::VMO_OP_LOCK, 0, 1, &st(p)), ACCESS_DENIED);
         assert_eq!(op_status(R_WRITE, sys::VMO_OP_UNLOCK, 0, 1, &st(p)), NOT_SUPPORTED);
+        assert_eq!(op_status(R_READ, sys::VMO_OP_TRY_LOCK, 0, 1, &st(p)), NOT_SUPPORTED);
+        assert_eq!(op_status(0, sys::VMO_OP_DONT_NEED, u64::MAX, 9, &st(p)), OK);
+        assert_eq!(op_status(R_WRITE, sys::VMO_OP_PREFETCH, 0, 1, &st(p)), ACCESS_DENIED);
+        assert_eq!(op_status(R_READ, sys::VMO_OP_PREFETCH, 0, p + 1, &st(p)), OUT_OF_RANGE);
+        assert_eq!(op_status(R_READ, sys::VMO_OP_PREFETCH, 1, 2, &st(p)), OK);
     }
 
     #[test]

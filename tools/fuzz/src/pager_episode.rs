@@ -1,13 +1,18 @@
 //! Pager episodes: the pager ioctls (`PAGER_CREATE`, `PAGER_CREATE_VMO`,
 //! `PAGER_SUPPLY`, `PAGER_OP_RANGE`, `PAGER_DETACH`, `PAGER_WAIT`) with their
 //! checks in the module's order, on a pager and a pager-backed VMO of the
-//! episode's own, with this worker's VMOs as aux VMOs (their content is in
-//! the model, and a supply decommits the aux range).
+//! episode's own (resizable now and then: `SET_SIZE` on it), with this
+//! worker's VMOs as aux VMOs (their content is in the model, and a supply
+//! decommits the aux range; an aux VMO that is a child, has children or is
+//! the pager VMO itself is `BAD_STATE`), and at times the pager closed
+//! before its VMO (the VMO keeps the pages supplied; every other page is
+//! `BAD_STATE` from then on).
 //!
 //! Nothing here may block: no access touches a page the pager has not
-//! supplied while the VMO is attached (that would wait for a pager nobody
-//! serves), so reads cover supplied pages only, and the only packets are the
-//! COMPLETE ones detaching queues, which `WAIT` with a zero timeout checks.
+//! supplied while the VMO is attached and its pager open (that would wait
+//! for a pager nobody serves), so reads cover supplied pages only, and the
+//! only packets are the COMPLETE ones detaching queues, which `WAIT` with a
+//! zero timeout checks.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -32,9 +37,14 @@ struct Paged {
     raw: u32,
     size: u64,
     key: u64,
+    /// Made with `VMO_CREATE_RESIZABLE` (its handle has RESIZE).
+    resizable: bool,
     /// Supplied pages and their bytes (`None`: not known exactly).
     present: BTreeMap<u64, Option<Vec<u8>>>,
     detached: bool,
+    /// The pager's handles are closed: the VMO keeps its pages, nothing else
+    /// can be had.
+    closed: bool,
 }
 
 impl Worker {
@@ -67,7 +77,11 @@ impl Worker {
             0 => self.rng.next_u64(),
             _ => self.rng.below(17) * pg() + self.rng.below(2) * self.rng.below(pg()),
         };
-        let options = if self.rng.chance(1, 10) { self.rng.next_u32() | 1 } else { 0 };
+        let options = match self.rng.below(10) {
+            0..=5 => 0,
+            6..=8 => sys::VMO_CREATE_RESIZABLE,
+            _ => self.rng.next_u32() | 1,
+        };
         let key = self.rng.below(4);
         let mut cv =
             sys::vmo_pager_create_vmo_args { pager: ph, options, key, size, ..Default::default() };
@@ -76,7 +90,7 @@ impl Worker {
             ACCESS_DENIED
         } else if round_size(size).is_none() {
             OUT_OF_RANGE
-        } else if options != 0 {
+        } else if options & !sys::VMO_CREATE_RESIZABLE != 0 {
             INVALID_ARGS
         } else {
             OK
@@ -87,15 +101,43 @@ impl Worker {
                 raw: cv.handle,
                 size: round_size(size).expect("accepted"),
                 key,
+                resizable: options == sys::VMO_CREATE_RESIZABLE,
                 present: BTreeMap::new(),
                 detached: false,
+                closed: false,
             };
             let mut completes: Vec<u64> = Vec::new();
             for _ in 0..2 + self.rng.below(8) {
-                match self.rng.below(6) {
+                let step = self.rng.below(9);
+                if p.closed {
+                    // No pager handle is left: what the VMO alone can do.
+                    match step {
+                        0..=5 => self.pager_read(&p),
+                        _ => self.pager_set_size(&mut p),
+                    }
+                    continue;
+                }
+                match step {
                     0 | 1 => self.pager_supply(ph, manage, &mut p),
                     2 => self.pager_op(ph, manage, &p),
                     3 => self.pager_read(&p),
+                    6 => self.pager_set_size(&mut p),
+                    7 if self.rng.chance(1, 3) => {
+                        // Close the pager (all its handles): not a detach; no packet can
+                        // be read any more.
+                        if ph != pager {
+                            let _ = sys::close(
+                                self.dev.as_fd(),
+                                sys::vmo_close_args { handle: ph, reserved: 0 },
+                            );
+                        }
+                        let _ = sys::close(
+                            self.dev.as_fd(),
+                            sys::vmo_close_args { handle: pager, reserved: 0 },
+                        );
+                        p.closed = true;
+                    }
+                    7 | 8 => self.pager_read(&p),
                     4 => {
                         let r = sys::pager_detach(
                             self.dev.as_fd(),
@@ -148,6 +190,9 @@ impl Worker {
             }
             let _ =
                 sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: p.raw, reserved: 0 });
+            if p.closed {
+                return;
+            }
         }
         if ph != pager {
             let _ = sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: ph, reserved: 0 });
@@ -155,13 +200,22 @@ impl Worker {
         let _ = sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: pager, reserved: 0 });
     }
 
-    /// PAGER_SUPPLY from one of this worker's VMOs (exact content), checks in
-    /// the module's order; the model follows (the aux range is decommitted).
+    /// PAGER_SUPPLY from one of this worker's VMOs (exact content), now and
+    /// then from the pager VMO itself, checks in the module's order; the model
+    /// follows (the aux range is decommitted). The aux VMO must be a plain VMO
+    /// without children (Zircon's `VmObjectPaged::TakePages`): a child of any
+    /// kind, a parent of one or a pager-backed VMO is `BAD_STATE`.
     fn pager_supply(&mut self, ph: u32, manage: bool, p: &mut Paged) {
-        let Some(h) = self.own_exact_vmo() else {
-            return;
+        let (h, aux_size, aux_plain) = if self.rng.chance(1, 8) {
+            let rights = if p.resizable { DEFAULT_VMO | R_RESIZE } else { DEFAULT_VMO };
+            (H { raw: p.raw, obj: 0, rights }, p.size, false)
+        } else {
+            let Some(h) = self.own_exact_vmo() else {
+                return;
+            };
+            let o = self.m.obj(h.obj);
+            (h, o.size, o.kind == Kind::Root && o.children == 0)
         };
-        let aux_size = self.m.obj(h.obj).size;
         let unaligned = self.rng.chance(1, 12);
         let offset = self.rng.below(p.size / pg() + 2) * pg();
         let length = self.rng.below(6) * pg() + if unaligned { 1 } else { 0 };
@@ -182,7 +236,11 @@ impl Worker {
             INVALID_ARGS
         } else if h.rights & (R_READ | R_WRITE) != R_READ | R_WRITE {
             ACCESS_DENIED
-        } else if !in_range(offset, length, p.size) || !in_range(aux_offset, length, aux_size) {
+        } else if !in_range(aux_offset, length, aux_size) {
+            OUT_OF_RANGE
+        } else if !aux_plain {
+            BAD_STATE
+        } else if !in_range(offset, length, p.size) {
             OUT_OF_RANGE
         } else if length == 0 {
             OK
@@ -192,11 +250,12 @@ impl Worker {
             OK
         };
         let what = format!(
-            "PAGER_SUPPLY {offset:#x}+{length:#x} from aux {aux_offset:#x} (aux rights {:#x})",
+            "PAGER_SUPPLY {offset:#x}+{length:#x} from aux {aux_offset:#x} (aux rights {:#x}, \
+             plain {aux_plain})",
             h.rights
         );
         self.direct(Ioctl::PagerSupply, None, got, want, &what);
-        if got != OK || length == 0 {
+        if got != OK || length == 0 || !aux_plain {
             return;
         }
         for k in 0..length / pg() {
@@ -212,7 +271,9 @@ impl Worker {
     }
 
     /// PAGER_OP_RANGE: FAIL with a code (Zircon's five, or any other), the
-    /// writeback ops (not supported yet) or an unknown op.
+    /// writeback ops (not supported) or an unknown op (`NOT_SUPPORTED`, as
+    /// Zircon's `PagerDispatcher::RangeOp` answers). FAIL checks the range,
+    /// then a detached VMO (`BAD_STATE`).
     fn pager_op(&mut self, ph: u32, manage: bool, p: &Paged) {
         let op = match self.rng.below(8) {
             0..=4 => sys::VMO_PAGER_OP_FAIL,
@@ -247,10 +308,7 @@ impl Worker {
                         OK
                     }
                 }
-                sys::VMO_PAGER_OP_DIRTY
-                | sys::VMO_PAGER_OP_WRITEBACK_BEGIN
-                | sys::VMO_PAGER_OP_WRITEBACK_END => NOT_SUPPORTED,
-                _ => INVALID_ARGS,
+                _ => NOT_SUPPORTED,
             }
         };
         let what = format!("PAGER_OP_RANGE op {op} {offset:#x}+{length:#x} data {data:#x}");
@@ -260,10 +318,15 @@ impl Worker {
     }
 
     /// READ of supplied pages (the content the pager supplied); after
-    /// detaching, of any range: BAD_STATE.
+    /// detaching, of any range: BAD_STATE; after the pager closed, of any
+    /// range: OK where every page it touches was supplied, else BAD_STATE (at
+    /// once: no pager is left to wait for).
     fn pager_read(&mut self, p: &Paged) {
-        let (offset, len) = if p.detached {
-            (self.rng.below(p.size / pg() + 1) * pg(), self.rng.below(2 * pg()))
+        let (offset, len) = if p.detached || p.closed {
+            (
+                self.rng.below(p.size / pg() + 1) * pg() + self.rng.below(2) * 7,
+                self.rng.below(2 * pg()),
+            )
         } else {
             let Some((&page, _)) = p.present.iter().nth(self.rng.index(p.present.len().max(1)))
             else {
@@ -273,9 +336,12 @@ impl Worker {
         };
         let mut buf = vec![0u8; len as usize];
         let got = sys::read(self.dev.as_fd(), p.raw, offset, &mut buf).err().unwrap_or(OK);
+        let all_supplied = len == 0
+            || (offset / pg()..(offset + len).div_ceil(pg()))
+                .all(|pg_| p.present.contains_key(&pg_));
         let want = if !in_range(offset, len, p.size) {
             OUT_OF_RANGE
-        } else if p.detached {
+        } else if p.detached || (p.closed && !all_supplied) {
             BAD_STATE
         } else {
             OK
@@ -287,11 +353,37 @@ impl Worker {
             want,
             &format!("READ {offset:#x}+{len:#x} of a pager VMO"),
         );
-        if got == OK && !p.detached {
+        if got == OK && !p.detached && offset % pg() == 0 && len == pg() {
             if let Some(Some(want)) = p.present.get(&(offset / pg())) {
                 let r = if *want == buf { OK } else { -1 };
                 self.direct(Ioctl::PagerRead, None, r, OK, "the bytes a supplied page reads");
             }
+        }
+    }
+
+    /// SET_SIZE of the pager VMO: `UNAVAILABLE` unless it was made resizable;
+    /// a shrink drops the supplied pages past the new end, a growth adds
+    /// absent pages (whatever the pager's state).
+    fn pager_set_size(&mut self, p: &mut Paged) {
+        let size = match self.rng.below(8) {
+            0 => self.rng.next_u64(),
+            _ => self.rng.below(17) * pg() + self.rng.below(2) * self.rng.below(pg()),
+        };
+        let args = sys::vmo_size_args { handle: p.raw, reserved: 0, size };
+        let got = sys::set_size(self.dev.as_fd(), args).err().unwrap_or(OK);
+        let want = if !p.resizable {
+            UNAVAILABLE
+        } else if round_size(size).is_none() {
+            OUT_OF_RANGE
+        } else {
+            OK
+        };
+        let what = format!("SET_SIZE {size:#x} of a pager VMO (resizable {})", p.resizable);
+        self.direct(Ioctl::SetSize, None, got, want, &what);
+        if got == OK {
+            p.size = round_size(size).expect("accepted");
+            let end = p.size / pg();
+            p.present.retain(|&page, _| page < end);
         }
     }
 }

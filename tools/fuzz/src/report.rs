@@ -31,6 +31,8 @@ pub const ACCESS_DENIED: i32 = sys::VMO_ERRNO_ACCESS_DENIED as i32;
 pub const BAD_STATE: i32 = sys::VMO_ERRNO_BAD_STATE as i32;
 /// `ZX_ERR_TIMED_OUT`.
 pub const TIMED_OUT: i32 = sys::VMO_ERRNO_TIMED_OUT as i32;
+/// `ZX_ERR_NOT_FOUND`: an access to a discarded VMO.
+pub const NOT_FOUND: i32 = sys::VMO_ERRNO_NOT_FOUND as i32;
 /// Linux's `EFAULT`: a bad user pointer.
 pub const EFAULT: i32 = 14;
 /// Linux's `ENOTTY`: an unknown ioctl.
@@ -54,6 +56,7 @@ pub fn status_name(errno: i32) -> String {
         ACCESS_DENIED => "ACCESS_DENIED",
         BAD_STATE => "BAD_STATE",
         TIMED_OUT => "TIMED_OUT",
+        NOT_FOUND => "NOT_FOUND",
         EFAULT => "EFAULT",
         ENOTTY => "ENOTTY",
         EINTR => "EINTR",
@@ -77,6 +80,7 @@ pub fn status_from_name(name: &str) -> Option<i32> {
         ACCESS_DENIED,
         BAD_STATE,
         TIMED_OUT,
+        NOT_FOUND,
         EFAULT,
         ENOTTY,
         EINTR,

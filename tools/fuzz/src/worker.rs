@@ -587,7 +587,8 @@ impl Worker {
         let args = match ioctl {
             Ioctl::Create => {
                 let options = match self.rng.below(10) {
-                    0..=5 => 0,
+                    0..=4 => 0,
+                    5 => sys::VMO_CREATE_DISCARDABLE,
                     6..=8 => sys::VMO_CREATE_RESIZABLE,
                     _ => self.rng.next_u32(),
                 };
@@ -652,8 +653,25 @@ impl Worker {
             }
             Ioctl::OpRange => {
                 let op = self.op();
-                let (offset, len) = self.range(size);
-                let (buffer, buffer_size) = if self.rng.chance(1, 10) {
+                let (offset, len) = if op != sys::VMO_OP_PREFETCH
+                    && op >= sys::VMO_OP_LOCK
+                    && op != sys::VMO_OP_ZERO
+                    && op <= sys::VMO_OP_TRY_LOCK
+                    && self.rng.chance(1, 2)
+                {
+                    (0, size) // the lock ops: the whole VMO
+                } else {
+                    self.range(size)
+                };
+                let (buffer, buffer_size) = if op == sys::VMO_OP_LOCK {
+                    // Never a random pointer: a LOCK that passes its checks writes the buffer.
+                    match self.rng.below(4) {
+                        0 => (0, 0),
+                        1 => (KERNEL_ADDR, 32),
+                        2 => (lock_buf_addr(), self.rng.below(32)),
+                        _ => (lock_buf_addr(), 32 + self.rng.below(2) * self.rng.below(64)),
+                    }
+                } else if self.rng.chance(1, 10) {
                     (self.rng.next_u64(), self.rng.next_u64())
                 } else {
                     (0, 0)
@@ -1026,6 +1044,12 @@ impl Worker {
                     _ => 0,
                 }
             }
+            Args::OpRange { op: sys::VMO_OP_PREFETCH, offset, size, .. } if has(rights, R_READ) => {
+                match commit_span(offset, size) {
+                    Some((s, e)) if in_range(s, e - s, max) => (e - s) / pg(),
+                    _ => 0,
+                }
+            }
             Args::Write { offset, length, .. }
                 if has(rights, R_WRITE) && in_range(offset, length, max) =>
             {
@@ -1267,7 +1291,9 @@ impl Worker {
                 INVALID_ARGS
             } else if round_size(size).is_none() {
                 OUT_OF_RANGE
-            } else if options & !sys::VMO_CREATE_RESIZABLE != 0 {
+            } else if options & !(sys::VMO_CREATE_RESIZABLE | sys::VMO_CREATE_DISCARDABLE) != 0
+                || options == sys::VMO_CREATE_RESIZABLE | sys::VMO_CREATE_DISCARDABLE
+            {
                 INVALID_ARGS
             } else {
                 OK
@@ -1362,6 +1388,9 @@ impl Worker {
             }
             Args::GetSize { .. } => OK,
             Args::SetSize { size, .. } => set_size_status(rights, size, st),
+            Args::OpRange { op: sys::VMO_OP_LOCK, offset, size, buffer, buffer_size } => {
+                lock_status(rights, offset, size, st, buffer_size, buffer == lock_buf_addr())
+            }
             Args::OpRange { op, offset, size, .. } => op_status(rights, op, offset, size, st),
             // The verdict on vmex, returned once the VMO handle is removed: 0 asks the ambient
             // policy (CAP_SYS_ADMIN); no handle is a VMEX resource.
@@ -1399,7 +1428,11 @@ impl Worker {
             Args::Create { size, options, .. } if e == OK => {
                 new_handle(&self.m, out.out)?;
                 let resizable = options & sys::VMO_CREATE_RESIZABLE != 0;
-                let id = self.m.new_root(round_size(size).expect("accepted"), resizable);
+                let id = if options & sys::VMO_CREATE_DISCARDABLE != 0 {
+                    self.m.new_discardable(round_size(size).expect("accepted"))
+                } else {
+                    self.m.new_root(round_size(size).expect("accepted"), resizable)
+                };
                 self.m.add_handle(out.out, id, DEFAULT_VMO | if resizable { R_RESIZE } else { 0 });
             }
             Args::CreateChild { options, offset, size, .. } if e == OK => {
@@ -1507,7 +1540,9 @@ impl Worker {
             Args::OpRange { op, offset, size, .. } if e == OK => {
                 let obj = obj.expect("a VMO");
                 match op {
-                    sys::VMO_OP_COMMIT => self.m.commit(obj, offset, size),
+                    sys::VMO_OP_COMMIT | sys::VMO_OP_PREFETCH => self.m.commit(obj, offset, size),
+                    sys::VMO_OP_LOCK | sys::VMO_OP_TRY_LOCK => self.m.lock(obj),
+                    sys::VMO_OP_UNLOCK => self.m.unlock(obj),
                     sys::VMO_OP_DECOMMIT | sys::VMO_OP_ZERO => self.m.punch(obj, offset, size),
                     _ => {}
                 }
@@ -1561,6 +1596,9 @@ impl Worker {
             let mut flags = sys::VMO_INFO_FLAG_TYPE_PAGED | sys::VMO_INFO_FLAG_VIA_HANDLE;
             if o.resizable {
                 flags |= sys::VMO_INFO_FLAG_RESIZABLE;
+            }
+            if o.discardable {
+                flags |= sys::VMO_INFO_FLAG_DISCARDABLE;
             }
             match o.kind {
                 Kind::Snapshot => flags |= sys::VMO_INFO_FLAG_IS_COW_CLONE,
@@ -1660,4 +1698,17 @@ mod tests {
             assert!(v & 3 != 3);
         }
     }
+}
+
+/// A kernel address: a LOCK buffer there is EFAULT.
+const KERNEL_ADDR: u64 = 0xffff_ffff_ffff_0000;
+
+thread_local! {
+    /// The buffer LOCKs of this thread write their `vmo_lock_state` to.
+    static LOCK_BUF: std::cell::UnsafeCell<[u64; 8]> = const { std::cell::UnsafeCell::new([0; 8]) };
+}
+
+/// The address of this thread's [`LOCK_BUF`] (stable for the thread's life).
+fn lock_buf_addr() -> u64 {
+    LOCK_BUF.with(|b| b.get() as u64)
 }

@@ -39,7 +39,7 @@ pub use mapping::Mapping;
 pub use pager::{PacketKind, Pager, PagerOp, PagerPacket};
 pub use status::Status;
 pub use types::{ObjectType, Rights, VmoChildOptions, VmoInfoFlags, VmoOp, VmoOptions};
-pub use vmo::{Vmo, VmoInfo};
+pub use vmo::{LockState, Vmo, VmoInfo};
 
 /// The largest VMO size (`VMO_MAX_SIZE`): larger sizes are `OUT_OF_RANGE`.
 pub const MAX_SIZE: u64 = sys::VMO_MAX_SIZE;

@@ -17,14 +17,21 @@ use std::time::{Duration, Instant};
 
 use crate::handle::{handle_from_kernel, impl_handle_based};
 use crate::sys;
-use crate::{AsHandleRef, Device, Handle, Rights, Status, Vmo};
+use crate::{AsHandleRef, Device, Handle, Rights, Status, Vmo, VmoOptions};
 
 /// A user pager (`zx_pager_create`): the source of the pages of the VMOs
 /// made with [`Pager::create_vmo`].
 ///
 /// Its handle has [`Rights::DEFAULT_PAGER`] (no DUPLICATE, as in Zircon).
-/// Closing the pager's last handle, also by the process exiting, fails every
-/// access to its VMOs that still needs a page with `BAD_STATE`.
+///
+/// Closing the pager's last handle, also by the process exiting, is not a
+/// detach: every access to its VMOs that waits for a page, or later needs a
+/// page the VMO does not hold, fails with `BAD_STATE` (a fault through a
+/// mapping is `SIGBUS`), but the pages already supplied stay, readable and
+/// writable through the VMO and its mappings, and count in
+/// `committed_bytes`. No packet is delivered any more, not even COMPLETE
+/// (Zircon's `PagerProxy::OnDispatcherClose`; core test
+/// `Pager.ClosePagerTest`). [`Pager::detach_vmo`] instead frees the pages.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -121,7 +128,7 @@ impl PagerPacket {
 /// An op of [`Pager::op_range`] (`ZX_PAGER_OP_*`, Zircon's values).
 ///
 /// Any `u32` can be made with [`PagerOp::from_raw`], so that unknown ops
-/// reach the kernel.
+/// reach the kernel (which answers `NOT_SUPPORTED`, as Zircon does).
 #[repr(transparent)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PagerOp(u32);
@@ -130,7 +137,8 @@ impl PagerOp {
     /// `ZX_PAGER_OP_FAIL`: fail every request overlapping the range with the
     /// status whose errno is `data` (see [`Pager::fail`]).
     pub const FAIL: PagerOp = PagerOp(sys::VMO_PAGER_OP_FAIL);
-    /// `ZX_PAGER_OP_DIRTY`: `NOT_SUPPORTED` on `/dev/vmo`.
+    /// `ZX_PAGER_OP_DIRTY`: `NOT_SUPPORTED` on `/dev/vmo` (no dirty
+    /// tracking), as is any op it does not know.
     pub const DIRTY: PagerOp = PagerOp(sys::VMO_PAGER_OP_DIRTY);
     /// `ZX_PAGER_OP_WRITEBACK_BEGIN`: `NOT_SUPPORTED` on `/dev/vmo`.
     pub const WRITEBACK_BEGIN: PagerOp = PagerOp(sys::VMO_PAGER_OP_WRITEBACK_BEGIN);
@@ -188,17 +196,41 @@ impl Pager {
     /// [`Rights::DEFAULT_VMO`] and its info reports
     /// [`VmoInfoFlags::PAGER_BACKED`](crate::VmoInfoFlags::PAGER_BACKED).
     pub fn create_vmo(&self, key: u64, size: u64) -> Result<Vmo, Status> {
+        self.create_vmo_with_options(VmoOptions::empty(), key, size)
+    }
+
+    /// [`Pager::create_vmo`] with `options`: [`VmoOptions::RESIZABLE`] makes
+    /// a resizable pager-backed VMO, whose handle also has
+    /// [`Rights::RESIZE`]. Growing it ([`Vmo::set_size`]) adds pages the pager
+    /// supplies on demand; shrinking it frees the pages past the new end and
+    /// ends the requests past it: their waiters find the range gone (a COMMIT
+    /// succeeds, a read is `OUT_OF_RANGE`, a fault is `SIGBUS`), a request
+    /// that straddles the end waits only for its part inside, and a supply or
+    /// FAIL past the end is `OUT_OF_RANGE`. Any other option (Zircon's
+    /// `ZX_VMO_TRAP_DIRTY` too) is `INVALID_ARGS`.
+    pub fn create_vmo_with_options(
+        &self,
+        options: VmoOptions,
+        key: u64,
+        size: u64,
+    ) -> Result<Vmo, Status> {
         let device = self.0.device();
-        let mut args =
-            sys::vmo_pager_create_vmo_args { pager: self.0.raw(), key, size, ..Default::default() };
+        let mut args = sys::vmo_pager_create_vmo_args {
+            pager: self.0.raw(),
+            options: options.bits(),
+            key,
+            size,
+            ..Default::default()
+        };
         sys::pager_create_vmo(device.as_fd(), &mut args).map_err(Status::from_errno)?;
         Ok(Vmo::from(handle_from_kernel(device, args.handle)))
     }
 
     /// `zx_pager_detach_vmo`: the pager stops serving `vmo`. Every waiter
     /// and every later access that needs a page fails with `BAD_STATE`, the
-    /// VMO's pages are freed, and the pager gets a [`PacketKind::Complete`]
-    /// packet. Needs [`Rights::MANAGE_VMO`].
+    /// VMO's pages are freed (unlike closing the pager, which keeps them),
+    /// and the pager gets a [`PacketKind::Complete`] packet. Needs
+    /// [`Rights::MANAGE_VMO`].
     pub fn detach_vmo(&self, vmo: &Vmo) -> Result<(), Status> {
         let args = sys::vmo_pager_detach_args { pager: self.0.raw(), vmo: vmo.raw() };
         sys::pager_detach(self.fd(), args).map_err(Status::from_errno)
@@ -215,6 +247,12 @@ impl Pager {
     /// pages of `aux_vmo` supply zeros; the `aux_vmo` range is decommitted
     /// afterwards. `range` and `aux_offset` must be page aligned. Needs
     /// [`Rights::MANAGE_VMO`] on the pager and READ | WRITE on `aux_vmo`.
+    ///
+    /// `aux_vmo` must be a VMO made by [`Vmo::create`] with no children: a
+    /// pager-backed one, a child of any kind (slice or snapshot) or one with
+    /// children is `BAD_STATE`, as in Zircon. The checks after the rights:
+    /// the aux range (`OUT_OF_RANGE`), the aux VMO (`BAD_STATE`), the range of
+    /// `vmo` (`OUT_OF_RANGE`), then a detached `vmo` (`BAD_STATE`).
     pub fn supply_pages(
         &self,
         vmo: &Vmo,
@@ -237,6 +275,8 @@ impl Pager {
     /// `zx_pager_op_range`: runs `op` over the page-aligned `range` of
     /// `vmo`; `data` is the op's argument (for [`PagerOp::FAIL`] the errno of
     /// the status, see [`Status::to_errno`]). Needs [`Rights::MANAGE_VMO`].
+    /// An op the module does not know, and the writeback ops, are
+    /// `NOT_SUPPORTED` (Zircon's `PagerDispatcher::RangeOp`).
     pub fn op_range(
         &self,
         op: PagerOp,
@@ -259,7 +299,9 @@ impl Pager {
     /// `zx_pager_op_range(ZX_PAGER_OP_FAIL)`: every request overlapping the
     /// page-aligned `range` of `vmo` ends, and the access that waited for it
     /// fails with exactly `status` (a fault: `SIGBUS`). The failure is not
-    /// sticky: the next access asks again.
+    /// sticky: the next access asks again. A range past the VMO's end is
+    /// `OUT_OF_RANGE`; a detached VMO is `BAD_STATE` (the `zx_pager_op_range`
+    /// reference page; Zircon's `VmCowPages::FailPageRequestsLocked`).
     ///
     /// `status` must be one of `IO`, `IO_DATA_INTEGRITY`, `BAD_STATE`,
     /// `NO_SPACE` or `BUFFER_TOO_SMALL`; any other is still sent (as its
@@ -333,6 +375,18 @@ impl Vmo {
     /// VMO constructors.
     pub fn create_pager_backed(pager: &Pager, key: u64, size: u64) -> Result<Vmo, Status> {
         pager.create_vmo(key, size)
+    }
+
+    /// `zx_pager_create_vmo` with `options` (as `zx::Pager::create_vmo`'s:
+    /// [`VmoOptions::RESIZABLE`] or none): [`Pager::create_vmo_with_options`]
+    /// under the name of the VMO constructors.
+    pub fn create_pager_backed_with_options(
+        pager: &Pager,
+        options: VmoOptions,
+        key: u64,
+        size: u64,
+    ) -> Result<Vmo, Status> {
+        pager.create_vmo_with_options(options, key, size)
     }
 }
 
@@ -444,6 +498,10 @@ mod tests {
         let pager = Pager(handle_from_kernel(&dev, 0x10));
         let vmo = Vmo::from(handle_from_kernel(&dev, 0x20));
         assert_eq!(pager.create_vmo(1, 4096), Err(Status::NOT_SUPPORTED));
+        assert_eq!(
+            Vmo::create_pager_backed_with_options(&pager, VmoOptions::RESIZABLE, 1, 4096),
+            Err(Status::NOT_SUPPORTED)
+        );
         assert_eq!(pager.wait(Some(Duration::ZERO)), Err(Status::NOT_SUPPORTED));
         assert_eq!(pager.supply_pages(&vmo, 0..4096, &vmo, 0), Err(Status::NOT_SUPPORTED));
         assert_eq!(pager.fail(&vmo, 0..4096, Status::IO), Err(Status::NOT_SUPPORTED));

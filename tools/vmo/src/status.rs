@@ -104,7 +104,7 @@ statuses! {
 }
 
 /// The ABI's errno table: each status the module can produce and its errno.
-const ERRNO_TABLE: [(Status, u32); 15] = [
+const ERRNO_TABLE: [(Status, u32); 16] = [
     (Status::NOT_SUPPORTED, sys::VMO_ERRNO_NOT_SUPPORTED),
     (Status::NO_RESOURCES, sys::VMO_ERRNO_NO_RESOURCES),
     (Status::NO_MEMORY, sys::VMO_ERRNO_NO_MEMORY),
@@ -120,6 +120,7 @@ const ERRNO_TABLE: [(Status, u32); 15] = [
     (Status::IO, sys::VMO_ERRNO_IO),
     (Status::IO_DATA_INTEGRITY, sys::VMO_ERRNO_IO_DATA_INTEGRITY),
     (Status::NO_SPACE, sys::VMO_ERRNO_NO_SPACE),
+    (Status::NOT_FOUND, sys::VMO_ERRNO_NOT_FOUND),
 ];
 
 impl Status {
@@ -270,7 +271,7 @@ mod tests {
             assert!(seen_errnos.insert(errno), "errno {errno} used twice");
             assert_eq!(Status::from_errno(errno), status);
         }
-        assert_eq!(seen_errnos.len(), 15);
+        assert_eq!(seen_errnos.len(), 16);
     }
 
     #[test]
@@ -292,6 +293,7 @@ mod tests {
             (Status::IO, Errno::IO),
             (Status::IO_DATA_INTEGRITY, Errno::BADMSG),
             (Status::NO_SPACE, Errno::NOSPC),
+            (Status::NOT_FOUND, Errno::NOENT),
         ];
         for (status, errno) in expect {
             assert_eq!(status.to_errno(), errno.raw_os_error(), "{status}");

@@ -91,6 +91,10 @@ bitflags! {
         /// `ZX_VMO_RESIZABLE`: the VMO may be resized; its first handle gets
         /// [`Rights::RESIZE`].
         const RESIZABLE = sys::VMO_CREATE_RESIZABLE;
+        /// `ZX_VMO_DISCARDABLE`: the kernel may discard the VMO's pages
+        /// while it is unlocked (see [`Vmo::lock`](crate::Vmo::lock)). Not
+        /// with `RESIZABLE`; such a VMO has no children.
+        const DISCARDABLE = sys::VMO_CREATE_DISCARDABLE;
         // Unknown bits pass through to the kernel, which rejects them.
         const _ = !0;
     }
@@ -140,6 +144,8 @@ bitflags! {
         /// `ZX_INFO_VMO_PAGER_BACKED`: the VMO's pages come from a
         /// [`Pager`](crate::Pager).
         const PAGER_BACKED = sys::VMO_INFO_FLAG_PAGER_BACKED;
+        /// `ZX_INFO_VMO_DISCARDABLE`: the VMO was created discardable.
+        const DISCARDABLE = sys::VMO_INFO_FLAG_DISCARDABLE;
         /// Not in Zircon's set: the VMO is a slice (a window on its parent).
         const SLICE = sys::VMO_INFO_FLAG_SLICE;
         // Keep bits a newer module reports.
@@ -222,10 +228,11 @@ vmo_ops! {
     /// read as zeros afterwards. Needs [`Rights::WRITE`]. Not supported on
     /// snapshots nor on VMOs that have snapshot children.
     DECOMMIT = sys::VMO_OP_DECOMMIT;
-    /// `ZX_VMO_OP_LOCK`: for discardable VMOs, which `/dev/vmo` does not
-    /// have: always `NOT_SUPPORTED` (after the rights check: READ or WRITE).
+    /// `ZX_VMO_OP_LOCK`: lock a discardable VMO (the whole VMO; nests). Needs
+    /// READ or WRITE; `NOT_SUPPORTED` for other VMOs. Use [`Vmo::lock`]
+    /// (crate::Vmo::lock), which passes the buffer for the lock state.
     LOCK = sys::VMO_OP_LOCK;
-    /// `ZX_VMO_OP_UNLOCK`: as [`VmoOp::LOCK`].
+    /// `ZX_VMO_OP_UNLOCK`: undo one lock; `BAD_STATE` if not locked.
     UNLOCK = sys::VMO_OP_UNLOCK;
     /// `ZX_VMO_OP_CACHE_SYNC`: make the instruction stream coherent with the
     /// committed pages of the range. Needs [`Rights::READ`]; size 0 is
@@ -244,6 +251,16 @@ vmo_ops! {
     /// `ZX_VMO_OP_ZERO`: zero the byte range; whole pages are released,
     /// partial pages zeroed in place. Needs [`Rights::WRITE`].
     ZERO = sys::VMO_OP_ZERO;
+    /// `ZX_VMO_OP_TRY_LOCK`: lock a discardable VMO unless it was discarded
+    /// (`UNAVAILABLE`). Needs READ or WRITE.
+    TRY_LOCK = sys::VMO_OP_TRY_LOCK;
+    /// `ZX_VMO_OP_DONT_NEED`: a hint; needs no right.
+    DONT_NEED = sys::VMO_OP_DONT_NEED;
+    /// `ZX_VMO_OP_ALWAYS_NEED`: a hint; needs no right.
+    ALWAYS_NEED = sys::VMO_OP_ALWAYS_NEED;
+    /// `ZX_VMO_OP_PREFETCH`: commit the range as COMMIT would (ask the pager
+    /// of a pager-backed VMO). Needs [`Rights::READ`].
+    PREFETCH = sys::VMO_OP_PREFETCH;
 }
 
 impl VmoOp {
@@ -277,8 +294,12 @@ impl VmoOp {
             VmoOp::COMMIT | VmoOp::DECOMMIT | VmoOp::ZERO | VmoOp::CACHE_INVALIDATE => {
                 Rights::WRITE
             }
-            VmoOp::CACHE_SYNC | VmoOp::CACHE_CLEAN | VmoOp::CACHE_CLEAN_INVALIDATE => Rights::READ,
-            VmoOp::LOCK | VmoOp::UNLOCK => Rights::IO,
+            VmoOp::CACHE_SYNC
+            | VmoOp::CACHE_CLEAN
+            | VmoOp::CACHE_CLEAN_INVALIDATE
+            | VmoOp::PREFETCH => Rights::READ,
+            VmoOp::LOCK | VmoOp::UNLOCK | VmoOp::TRY_LOCK => Rights::IO,
+            VmoOp::DONT_NEED | VmoOp::ALWAYS_NEED => Rights::empty(),
             _ => return None,
         })
     }
@@ -409,6 +430,10 @@ mod tests {
             (VmoOp::CACHE_CLEAN, 8),
             (VmoOp::CACHE_CLEAN_INVALIDATE, 9),
             (VmoOp::ZERO, 10),
+            (VmoOp::TRY_LOCK, 11),
+            (VmoOp::DONT_NEED, 12),
+            (VmoOp::ALWAYS_NEED, 13),
+            (VmoOp::PREFETCH, 14),
         ];
         assert_eq!(VmoOp::ALL.len(), expect.len());
         for (op, raw) in expect {
@@ -418,7 +443,7 @@ mod tests {
         }
         assert_eq!(VmoOp::from_raw(0xffff_ffff).into_raw(), 0xffff_ffff);
         assert_eq!(format!("{:?}", VmoOp::CACHE_CLEAN), "CACHE_CLEAN");
-        assert_eq!(format!("{}", VmoOp::from_raw(11)), "VmoOp(11)");
+        assert_eq!(format!("{}", VmoOp::from_raw(15)), "VmoOp(15)");
         assert_eq!(VmoOp::from_raw(5).name(), None);
     }
 
@@ -432,7 +457,10 @@ mod tests {
         assert_eq!(VmoOp::CACHE_CLEAN.required_rights(), Some(Rights::READ));
         assert_eq!(VmoOp::CACHE_CLEAN_INVALIDATE.required_rights(), Some(Rights::READ));
         assert_eq!(VmoOp::LOCK.required_rights(), Some(Rights::READ | Rights::WRITE));
-        assert_eq!(VmoOp::from_raw(12).required_rights(), None);
+        assert_eq!(VmoOp::TRY_LOCK.required_rights(), Some(Rights::READ | Rights::WRITE));
+        assert_eq!(VmoOp::PREFETCH.required_rights(), Some(Rights::READ));
+        assert_eq!(VmoOp::DONT_NEED.required_rights(), Some(Rights::empty()));
+        assert_eq!(VmoOp::from_raw(15).required_rights(), None);
         let cache: Vec<_> = VmoOp::ALL.iter().filter(|o| o.is_cache_op()).collect();
         assert_eq!(cache.len(), 4);
     }

@@ -169,6 +169,45 @@ impl Vmo {
         }
     }
 
+    /// `ZX_VMO_OP_LOCK` of a discardable VMO (the whole VMO: offset 0, its
+    /// size): the lock state, whose `discarded_size` is the VMO's size if the
+    /// kernel discarded it since it was last unlocked (it reads as zeros now).
+    pub fn lock(&self) -> Result<LockState, Status> {
+        let size = self.get_size()?;
+        self.op_range_with_buffer(0, size, core::mem::size_of::<sys::vmo_lock_state>() as u64)
+    }
+
+    /// `ZX_VMO_OP_LOCK` over `[offset, offset + size)` telling the kernel the
+    /// buffer holds `buffer_size` bytes (at most a `zx_vmo_lock_state_t`).
+    pub fn op_range_with_buffer(
+        &self,
+        offset: u64,
+        size: u64,
+        buffer_size: u64,
+    ) -> Result<LockState, Status> {
+        let mut st = sys::vmo_lock_state::default();
+        sys::op_range_lock(self.fd(), self.0.raw(), offset, size, &mut st, buffer_size)
+            .map_err(Status::from_errno)?;
+        Ok(LockState {
+            offset: st.offset,
+            size: st.size,
+            discarded_offset: st.discarded_offset,
+            discarded_size: st.discarded_size,
+        })
+    }
+
+    /// `ZX_VMO_OP_TRY_LOCK` of the whole VMO: `UNAVAILABLE` if it was discarded.
+    pub fn try_lock(&self) -> Result<(), Status> {
+        let size = self.get_size()?;
+        self.op_range(VmoOp::TRY_LOCK, 0, size)
+    }
+
+    /// `ZX_VMO_OP_UNLOCK` of the whole VMO: `BAD_STATE` if it is not locked.
+    pub fn unlock(&self) -> Result<(), Status> {
+        let size = self.get_size()?;
+        self.op_range(VmoOp::UNLOCK, 0, size)
+    }
+
     /// `ZX_VMO_OP_COMMIT`: allocate the pages of the range, rounded out.
     pub fn commit(&self, offset: u64, size: u64) -> Result<(), Status> {
         self.op_range(VmoOp::COMMIT, offset, size)
@@ -258,4 +297,17 @@ impl Vmo {
     fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.0.device().as_fd()
     }
+}
+
+/// `zx_vmo_lock_state_t`: what [`Vmo::lock`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LockState {
+    /// The locked range's offset (0).
+    pub offset: u64,
+    /// The locked range's size (the VMO's size).
+    pub size: u64,
+    /// Where the discarded range starts (0).
+    pub discarded_offset: u64,
+    /// The discarded range's size: 0, or the VMO's size if it was discarded.
+    pub discarded_size: u64,
 }

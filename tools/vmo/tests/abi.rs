@@ -46,6 +46,7 @@ type LayoutTable = (Vec<(String, u64)>, Vec<(&'static str, Vec<&'static str>)>);
 
 fn layout_table() -> LayoutTable {
     layouts! {
+        vmo_lock_state { offset, size, discarded_offset, discarded_size }
         vmo_create_args { size, options, handle, reserved }
         vmo_create_child_args { handle, options, offset, size, out_handle, reserved }
         vmo_close_args { handle, reserved }

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use vmo::{Device, PacketKind, Pager, Status, Vmo, VmoInfoFlags, VmoOptions};
+use vmo::{
+    Device, PacketKind, Pager, PagerOp, Status, Vmo, VmoChildOptions, VmoInfoFlags, VmoOptions,
+};
 
 use crate::Steps;
 
@@ -301,6 +303,63 @@ pub fn demo_steps(dev: &Device, s: &mut Steps) {
             Err(e) => e.to_string(),
         },
         matches!(done, Ok(p) if p.kind == PacketKind::Complete && p.key == 7),
+    );
+    close_steps(dev, s);
+}
+
+/// The rules of a resizable pager VMO and of a pager that closes: an op the
+/// module does not know is NOT_SUPPORTED, a child is no aux VMO, a supply past
+/// the end of a shrunk VMO is OUT_OF_RANGE, and closing the pager keeps the
+/// pages it supplied (an absent page is BAD_STATE from then on).
+fn close_steps(dev: &Device, s: &mut crate::Steps) {
+    let pg = u64::from(vmo::system_get_page_size());
+    let Ok(pager) = Pager::create(dev) else {
+        s.check("pager: create", "failed".into(), false);
+        return;
+    };
+    let v = pager.create_vmo_with_options(VmoOptions::RESIZABLE, 8, 3 * pg);
+    s.status(
+        "pager: create a resizable pager VMO",
+        v.as_ref().map(drop).map_err(|e| *e),
+        Status::OK,
+    );
+    let Ok(v) = v else {
+        return;
+    };
+    let Ok(aux) = Vmo::create(dev, pg, VmoOptions::empty()) else {
+        s.check("pager: create an aux VMO", "failed".into(), false);
+        return;
+    };
+    let _ = aux.write(b"kept", 0);
+    s.status(
+        "pager: an op the module does not know",
+        pager.op_range(PagerOp::from_raw(42), &v, 0..pg, 0),
+        Status::NOT_SUPPORTED,
+    );
+    let child = aux.create_child(VmoChildOptions::SLICE, 0, pg);
+    s.status(
+        "pager: supply from a VMO with a child",
+        child.and_then(|_c| pager.supply_pages(&v, 0..pg, &aux, 0)),
+        Status::BAD_STATE,
+    );
+    s.status("pager: supply page 0", pager.supply_pages(&v, 0..pg, &aux, 0), Status::OK);
+    s.status("pager: shrink it to 2 pages", v.set_size(2 * pg), Status::OK);
+    s.status(
+        "pager: supply past the new end",
+        pager.supply_pages(&v, 2 * pg..3 * pg, &aux, 0),
+        Status::OUT_OF_RANGE,
+    );
+    drop(pager);
+    let back = v.read_to_vec(0, 4);
+    s.check(
+        "pager: close the pager; page 0 is still there",
+        crate::show(&back),
+        back.as_deref() == Ok(&b"kept"[..]),
+    );
+    s.status(
+        "pager: read page 1 (never supplied) after the close",
+        v.read(&mut [0; 4], pg),
+        Status::BAD_STATE,
     );
 }
 

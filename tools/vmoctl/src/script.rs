@@ -14,7 +14,9 @@ Run a script in one handle table (one open /dev/vmo). One command a line;
 to expect that status; without it the line must succeed. The first line
 that does not give what it expects stops the script with exit status 1.
 
-  create NAME SIZE [resizable]       Vmo::create
+  create NAME SIZE [resizable|discardable]  Vmo::create
+  lock NAME / try-lock NAME          lock (prints the discarded range) /
+  unlock NAME                        try_lock / unlock of a discardable VMO
   event NAME                         Event::create (usable as a VMO name, to
                                      get WRONG_TYPE)
   child NAME PARENT OPTS OFF SIZE    create_child; OPTS: slice, snapshot,
@@ -123,6 +125,7 @@ fn exec(dev: &Device, names: &mut HashMap<String, Vmo>, cmd: &str) -> Outcome {
             let size = parse::size(arg(2)?)?;
             let opts = match words.get(3) {
                 Some(&"resizable") => VmoOptions::RESIZABLE,
+                Some(&"discardable") => VmoOptions::DISCARDABLE,
                 Some(other) => return Err(format!("create: unknown option {other:?}")),
                 None => VmoOptions::empty(),
             };
@@ -201,6 +204,16 @@ fn exec(dev: &Device, names: &mut HashMap<String, Vmo>, cmd: &str) -> Outcome {
             let text = r.as_ref().map(|i| format!("  {i:?}")).unwrap_or_default();
             (status_of(&r), text)
         }
+        "lock" => {
+            let r = get(names, &words, 1)?.lock();
+            let text = r
+                .as_ref()
+                .map(|s| format!("  discarded {:#x}+{:#x}", s.discarded_offset, s.discarded_size))
+                .unwrap_or_default();
+            (status_of(&r), text)
+        }
+        "try-lock" => (status_of(&get(names, &words, 1)?.try_lock()), String::new()),
+        "unlock" => (status_of(&get(names, &words, 1)?.unlock()), String::new()),
         "close" => {
             let v =
                 names.remove(arg(1)?).ok_or_else(|| format!("no handle named {:?}", words[1]))?;

@@ -33,7 +33,7 @@ fn refusals_carry_the_table_errno() {
     let fd = dev.as_fd();
     let op = |handle, op, offset, size| sys::op_range(fd, handle, op, offset, size);
     assert_eq!(op(0x7777_7777, sys::VMO_OP_COMMIT, 0, 1), Err(sys::VMO_ERRNO_BAD_HANDLE as i32));
-    assert_eq!(op(v.raw(), 12, 0, 1), Err(sys::VMO_ERRNO_INVALID_ARGS as i32));
+    assert_eq!(op(v.raw(), 15, 0, 1), Err(sys::VMO_ERRNO_INVALID_ARGS as i32));
     assert_eq!(op(v.raw(), sys::VMO_OP_LOCK, 0, 1), Err(sys::VMO_ERRNO_NOT_SUPPORTED as i32));
     assert_eq!(
         op(v.raw(), sys::VMO_OP_COMMIT, 0, 2 * pg()),

@@ -12,6 +12,7 @@ mod cache;
 mod children;
 mod concurrency;
 mod create_size_rw;
+mod discardable;
 mod errors;
 mod exec;
 mod handles;

@@ -30,7 +30,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use vmo::sys::ProtFlags;
-use vmo::{Device, Mapping, PacketKind, Pager, PagerPacket, Status, VmoChildOptions};
+use vmo::{Device, Mapping, PacketKind, Pager, PagerPacket, Status, VmoChildOptions, VmoOptions};
 use vmo_guest_tests::*;
 
 use crate::pager::{
@@ -453,6 +453,155 @@ fn closing_the_pager_makes_a_waiting_mapped_read_sigbus() {
     );
 }
 
+/// The reports of [`close_keeps_pages_role`] touching byte `offset`.
+fn close_keeps_pages_reports(offset: usize, write: bool) -> Vec<String> {
+    vec![
+        "page 0 read through the mapping".to_string(),
+        "pager closed: page 0 is read and written through the mappings, still committed"
+            .to_string(),
+        touching(offset, write),
+    ]
+}
+
+/// Closing the pager is not a detach (Zircon's `PagerProxy::OnDispatcherClose`,
+/// `Pager.ClosePagerTest`): the page supplied before stays, read and written
+/// through the old mapping and a new one, and seen by the read ioctl; a
+/// mapped read of a page never supplied is then SIGBUS at once, with no
+/// pager left to ask. (The module freed the pages at close before.)
+#[test]
+fn after_the_pager_closes_supplied_pages_stay_mapped_and_absent_ones_sigbus_on_read() {
+    let _g = shared();
+    expect_sigbus_after("close-keeps-pages-read", &close_keeps_pages_reports(up() + 5, false));
+}
+
+/// As above, a mapped write of a page never supplied.
+#[test]
+fn after_the_pager_closes_a_mapped_write_of_an_absent_page_is_sigbus() {
+    let _g = shared();
+    expect_sigbus_after("close-keeps-pages-write", &close_keeps_pages_reports(2 * up(), true));
+}
+
+/// A mapped read waits for page 1; the pager tries to supply it from VMOs
+/// that Zircon's `zx_pager_supply_pages` refuses (`VmObjectPaged::TakePages`:
+/// a snapshot, the parent of a slice, a pager VMO): BAD_STATE each time, and
+/// the reader keeps waiting; the supply from a plain VMO ends the wait with
+/// its bytes. An aux VMO that is mapped itself may supply.
+#[test]
+fn a_mapped_read_waits_through_refused_supplies() {
+    let _g = shared();
+    expect_pass("bad-aux");
+}
+
+/// The body of [`a_mapped_read_waits_through_refused_supplies`], run in a child.
+fn a_mapped_read_waits_through_refused_supplies_body(dev: &Device) {
+    let (p, up) = (pg(), up());
+    let pager = Pager::create(dev).unwrap();
+    let key = 0x3a9_0007;
+    let vmo = Arc::new(pager.create_vmo(key, 2 * p).unwrap());
+    let m = Arc::new(vmo.map(0, 2 * up, false).unwrap());
+    let mut r = bg("mapped read of page 1", {
+        let m = m.clone();
+        move || m.read_to_vec(up + 3, 16)
+    });
+    assert_eq!(packet(&pager), read_packet(key, 1));
+    r.wait_sleeping();
+    let plain = new_vmo(dev, 1);
+    plain.write(&pattern(p..2 * p), 0).unwrap();
+    let snapshot = plain.create_child(VmoChildOptions::SNAPSHOT, 0, p).unwrap();
+    assert_eq!(pager.supply_pages(&vmo, p..2 * p, &snapshot, 0), Err(Status::BAD_STATE));
+    assert_eq!(pager.supply_pages(&vmo, p..2 * p, &plain, 0), Err(Status::BAD_STATE));
+    let other = Pager::create(dev).unwrap();
+    let theirs = other.create_vmo(1, p).unwrap();
+    assert_eq!(pager.supply_pages(&vmo, p..2 * p, &theirs, 0), Err(Status::BAD_STATE));
+    assert!(!r.finished_within(QUIET), "the reader still waits");
+    assert_eq!(committed(&vmo), 0);
+    drop(snapshot);
+    let aux_map = plain.map(0, up, false).unwrap();
+    assert_eq!(aux_map.read_to_vec(0, 8), Ok(pattern(p..p + 8)));
+    assert_eq!(pager.supply_pages(&vmo, p..2 * p, &plain, 0), Ok(()));
+    assert_eq!(r.join(), Ok(pattern(p + 3..p + 19)));
+    assert_eq!(committed(&plain), 0, "the page left the aux VMO");
+    assert_no_packet(&pager, "after the supply");
+}
+
+/// A resizable pager VMO of 4 supplied pages, mapped whole, shrinks to 2:
+/// pages 0-1 still read through the mapping, page 3 (past the new end) is
+/// SIGBUS, as for any resizable VMO.
+#[test]
+fn a_mapped_access_past_a_shrunk_pager_vmo_is_sigbus() {
+    let _g = shared();
+    expect_sigbus_after(
+        "resize-shrunk",
+        &[
+            "shrunk to 2 pages; pages 0-1 read through the mapping".to_string(),
+            touching(3 * up() + 1, false),
+        ],
+    );
+}
+
+/// A thread reads page 3 of a resizable pager VMO through a mapping and
+/// waits for the pager; the VMO shrinks to 2 pages: the request ends (as
+/// Zircon's `VmCowPages::Resize` ends it) and the reader, whose page is gone,
+/// dies of SIGBUS.
+#[test]
+fn shrinking_a_pager_vmo_under_a_waiting_fault_is_sigbus() {
+    let _g = shared();
+    let p = pg();
+    expect_sigbus_after(
+        "resize-under-fault",
+        &[
+            touching(3 * up(), false),
+            format!("request Read {:#x} {p:#x}", 3 * p),
+            "the reader sleeps; shrinking to 2 pages".to_string(),
+        ],
+    );
+}
+
+/// Growing a resizable pager VMO adds pages the pager supplies on demand: a
+/// mapping made before the growth faults on the new page 3, which asks the
+/// pager for page 3 and reads its bytes; a page freed by an earlier shrink is
+/// asked for again.
+#[test]
+fn a_mapping_of_a_grown_pager_vmo_asks_the_pager_for_the_new_pages() {
+    let _g = shared();
+    expect_pass("resize-grow");
+}
+
+/// The body of [`a_mapping_of_a_grown_pager_vmo_asks_the_pager_for_the_new_pages`], run in a
+/// child.
+fn a_mapping_of_a_grown_pager_vmo_asks_the_pager_for_the_new_pages_body(dev: &Device) {
+    let (p, up) = (pg(), up());
+    let pager = Pager::create(dev).unwrap();
+    let key = 0x3a9_0008;
+    let vmo = Arc::new(pager.create_vmo_with_options(VmoOptions::RESIZABLE, key, 2 * p).unwrap());
+    supply_pattern(dev, &pager, &vmo, 0..2 * p);
+    let m = Arc::new(vmo.map(0, 4 * up, true).unwrap());
+    assert_eq!(mread(&m, 0, 2 * up), pattern(0..2 * p));
+    assert_eq!(vmo.set_size(p), Ok(()));
+    assert_eq!(vmo.set_size(4 * p), Ok(()));
+    assert_eq!(mread(&m, 0, up), pattern(0..p), "page 0 stayed");
+    let mut r = bg("mapped read of page 3", {
+        let m = m.clone();
+        move || m.read_to_vec(3 * up + 1, 8)
+    });
+    assert_eq!(packet(&pager), read_packet(key, 3), "the new page, one page");
+    r.wait_sleeping();
+    supply_pattern(dev, &pager, &vmo, 3 * p..4 * p);
+    assert_eq!(r.join(), Ok(pattern(3 * p + 1..3 * p + 9)));
+    let mut w = bg("mapped write to page 1", {
+        let m = m.clone();
+        move || m.write_at(up, b"W")
+    });
+    assert_eq!(packet(&pager), read_packet(key, 1), "the page the shrink freed is asked again");
+    w.wait_sleeping();
+    supply_pattern(dev, &pager, &vmo, p..2 * p);
+    assert_eq!(w.join(), Ok(()));
+    let mut want = pattern(p..2 * p);
+    want[0] = b'W';
+    assert_eq!(read(&vmo, p, up), want);
+    assert_no_packet(&pager, "after the supplies");
+}
+
 /// Makes a crash leave no core file, and the first `SIGBUS` kill the
 /// process: Rust's runtime installs a `SIGBUS` handler (for its stack guard)
 /// that, for any other address, restores the default action and returns,
@@ -585,6 +734,79 @@ fn close_pager_role(dev: &Device) {
     println!("CHILD the reader survived: {got:?}");
 }
 
+/// A pager VMO of 3 pages with page 0 supplied, mapped whole and read
+/// through the mapping; the pager's only handle is closed (no waiter). Page
+/// 0 is then read and written through the mapping and through a new one,
+/// the read ioctl sees the write, and `committed_bytes` still counts it;
+/// this thread then touches byte `offset` (an absent page).
+fn close_keeps_pages_role(dev: &Device, offset: usize, write: bool) {
+    let (p, up) = (pg(), up());
+    let pager = Pager::create(dev).unwrap();
+    let vmo = pager.create_vmo(0xc105f, 3 * p).unwrap();
+    supply_pattern(dev, &pager, &vmo, 0..p);
+    let m = vmo.map(0, 3 * up, true).unwrap();
+    assert_eq!(mread(&m, 0, up), pattern(0..p));
+    println!("CHILD page 0 read through the mapping");
+    drop(pager);
+    assert_eq!(mread(&m, 0, up), pattern(0..p), "the old mapping");
+    m.write_at(5, b"after close").unwrap();
+    let fresh = vmo.map(0, up, true).unwrap();
+    let mut want = pattern(0..p);
+    want[5..16].copy_from_slice(b"after close");
+    assert_eq!(mread(&fresh, 0, up), want, "a mapping made after the close");
+    fresh.write_at(up - 1, b"!").unwrap();
+    want[up - 1] = b'!';
+    assert_eq!(read(&vmo, 0, up), want, "the read ioctl sees both writes");
+    assert_eq!(committed(&vmo), p);
+    assert_eq!(st(vmo.read_to_vec(p, 1)), Status::BAD_STATE, "an absent page");
+    println!(
+        "CHILD pager closed: page 0 is read and written through the mappings, still committed"
+    );
+    touch(&m, offset, write);
+}
+
+/// A resizable pager VMO of 4 pages, all supplied, mapped whole; it shrinks
+/// to 2 pages, pages 0-1 read through the mapping, then this thread touches
+/// page 3.
+fn resize_shrunk_role(dev: &Device) {
+    let (p, up) = (pg(), up());
+    let pager = Pager::create(dev).unwrap();
+    let vmo = pager.create_vmo_with_options(VmoOptions::RESIZABLE, 0x5e3, 4 * p).unwrap();
+    supply_pattern(dev, &pager, &vmo, 0..4 * p);
+    let m = vmo.map(0, 4 * up, false).unwrap();
+    assert_eq!(mread(&m, 0, 4 * up), pattern(0..4 * p));
+    assert_eq!(vmo.set_size(2 * p), Ok(()));
+    assert_eq!(mread(&m, 0, 2 * up), pattern(0..2 * p));
+    assert_eq!(committed(&vmo), 2 * p);
+    println!("CHILD shrunk to 2 pages; pages 0-1 read through the mapping");
+    touch(&m, 3 * up + 1, false);
+}
+
+/// A resizable pager VMO of 4 pages, none supplied, mapped whole; a thread
+/// reads page 3 through the mapping and waits; once the request came and
+/// the reader sleeps, the VMO shrinks to 2 pages.
+fn resize_under_fault_role(dev: &Device) {
+    let (p, up) = (pg(), up());
+    let key = 0x5e4;
+    let pager = Pager::create(dev).unwrap();
+    let vmo = pager.create_vmo_with_options(VmoOptions::RESIZABLE, key, 4 * p).unwrap();
+    let m = Arc::new(vmo.map(0, 4 * up, false).unwrap());
+    let mut r = bg("mapped read of page 3", {
+        let m = m.clone();
+        move || {
+            println!("CHILD {}", touching(3 * up, false));
+            m.read_to_vec(3 * up, 8)
+        }
+    });
+    let req = next_read(&pager, key);
+    println!("CHILD request {:?} {:#x} {:#x}", req.kind, req.offset, req.length);
+    r.wait_sleeping();
+    println!("CHILD the reader sleeps; shrinking to 2 pages");
+    assert_eq!(vmo.set_size(2 * p), Ok(()));
+    let got = r.join_within(WAIT);
+    println!("CHILD the reader survived: {got:?}");
+}
+
 /// Not a test of its own: the child process of the SIGBUS tests above
 /// (ignored in normal runs; run with the role variable set).
 #[test]
@@ -600,6 +822,12 @@ fn child_role() {
         "detach-read-page-0" => detach_role(&dev, 7, false),
         "detach-write-page-1" => detach_role(&dev, up() + 7, true),
         "close-pager" => close_pager_role(&dev),
+        "close-keeps-pages-read" => close_keeps_pages_role(&dev, up() + 5, false),
+        "close-keeps-pages-write" => close_keeps_pages_role(&dev, 2 * up(), true),
+        "resize-shrunk" => resize_shrunk_role(&dev),
+        "resize-under-fault" => resize_under_fault_role(&dev),
+        "bad-aux" => a_mapped_read_waits_through_refused_supplies_body(&dev),
+        "resize-grow" => a_mapping_of_a_grown_pager_vmo_asks_the_pager_for_the_new_pages_body(&dev),
         "mapped-read" => a_mapped_read_waits_for_the_pager_and_sees_the_supplied_page_body(&dev),
         "mapped-write" => {
             a_mapped_write_fault_asks_the_pager_and_lands_on_the_supplied_page_body(&dev)

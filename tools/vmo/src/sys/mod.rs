@@ -198,7 +198,33 @@ pub fn set_size(fd: BorrowedFd<'_>, args: vmo_size_args) -> IoctlResult {
     unsafe { ioctl(fd, Setter::<{ VMO_IOC_SET_SIZE }, vmo_size_args>::new(args)) }.map_err(errno)
 }
 
-/// `VMO_IOC_OP_RANGE` with `buffer` and `buffer_size` zero (they are unused).
+/// `VMO_IOC_OP_RANGE` with LOCK's buffer: the kernel writes a `vmo_lock_state`
+/// to `state` (`buffer_size` is what the kernel is told, at most its size).
+pub fn op_range_lock(
+    fd: BorrowedFd<'_>,
+    handle: u32,
+    offset: u64,
+    size: u64,
+    state: &mut vmo_lock_state,
+    buffer_size: u64,
+) -> IoctlResult {
+    let buffer_size = buffer_size.min(core::mem::size_of::<vmo_lock_state>() as u64);
+    let args = vmo_op_range_args {
+        handle,
+        op: VMO_OP_LOCK,
+        offset,
+        size,
+        buffer: state as *mut vmo_lock_state as u64,
+        buffer_size,
+    };
+    // SAFETY: VMO_IOC_OP_RANGE is _IOW(.., struct vmo_op_range_args); the
+    // kernel writes at most `buffer_size` <= size_of::<vmo_lock_state>() bytes
+    // to `buffer`, which points to `state`, lent exclusively for the call.
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_OP_RANGE }, vmo_op_range_args>::new(args)) }
+        .map_err(errno)
+}
+
+/// `VMO_IOC_OP_RANGE` with `buffer` and `buffer_size` zero (only LOCK uses them).
 pub fn op_range(fd: BorrowedFd<'_>, handle: u32, op: u32, offset: u64, size: u64) -> IoctlResult {
     let args = vmo_op_range_args { handle, op, offset, size, buffer: 0, buffer_size: 0 };
     // SAFETY: VMO_IOC_OP_RANGE is _IOW(.., struct vmo_op_range_args) (checked

@@ -18,6 +18,7 @@ pub const VMO_ERRNO_ACCESS_DENIED: u32 = 13;
 pub const VMO_ERRNO_IO: u32 = 5;
 pub const VMO_ERRNO_IO_DATA_INTEGRITY: u32 = 74;
 pub const VMO_ERRNO_NO_SPACE: u32 = 28;
+pub const VMO_ERRNO_NOT_FOUND: u32 = 2;
 pub const VMO_RIGHT_DUPLICATE: u32 = 1;
 pub const VMO_RIGHT_TRANSFER: u32 = 2;
 pub const VMO_RIGHT_READ: u32 = 4;
@@ -40,6 +41,7 @@ pub const VMO_OBJ_TYPE_EVENT: u32 = 5;
 pub const VMO_OBJ_TYPE_VMO: u32 = 3;
 pub const VMO_OBJ_TYPE_PAGER: u32 = 28;
 pub const VMO_CREATE_RESIZABLE: u32 = 2;
+pub const VMO_CREATE_DISCARDABLE: u32 = 4;
 pub const VMO_CHILD_SNAPSHOT: u32 = 1;
 pub const VMO_CHILD_RESIZABLE: u32 = 4;
 pub const VMO_CHILD_SLICE: u32 = 8;
@@ -56,11 +58,16 @@ pub const VMO_OP_CACHE_INVALIDATE: u32 = 7;
 pub const VMO_OP_CACHE_CLEAN: u32 = 8;
 pub const VMO_OP_CACHE_CLEAN_INVALIDATE: u32 = 9;
 pub const VMO_OP_ZERO: u32 = 10;
+pub const VMO_OP_TRY_LOCK: u32 = 11;
+pub const VMO_OP_DONT_NEED: u32 = 12;
+pub const VMO_OP_ALWAYS_NEED: u32 = 13;
+pub const VMO_OP_PREFETCH: u32 = 14;
 pub const VMO_INFO_FLAG_TYPE_PAGED: u32 = 1;
 pub const VMO_INFO_FLAG_RESIZABLE: u32 = 2;
 pub const VMO_INFO_FLAG_IS_COW_CLONE: u32 = 4;
 pub const VMO_INFO_FLAG_VIA_HANDLE: u32 = 8;
 pub const VMO_INFO_FLAG_PAGER_BACKED: u32 = 32;
+pub const VMO_INFO_FLAG_DISCARDABLE: u32 = 128;
 pub const VMO_INFO_FLAG_SLICE: u32 = 65536;
 pub const VMO_EXPORT_CLOEXEC: u32 = 1;
 pub const VMO_PAGER_VMO_READ: u32 = 0;
@@ -95,6 +102,27 @@ pub type __s32 = core::ffi::c_int;
 pub type __u32 = core::ffi::c_uint;
 pub type __s64 = core::ffi::c_longlong;
 pub type __u64 = core::ffi::c_ulonglong;
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_lock_state {
+    pub offset: __u64,
+    pub size: __u64,
+    pub discarded_offset: __u64,
+    pub discarded_size: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_lock_state"][::core::mem::size_of::<vmo_lock_state>() - 32usize];
+    ["Alignment of vmo_lock_state"][::core::mem::align_of::<vmo_lock_state>() - 8usize];
+    ["Offset of field: vmo_lock_state::offset"]
+        [::core::mem::offset_of!(vmo_lock_state, offset) - 0usize];
+    ["Offset of field: vmo_lock_state::size"]
+        [::core::mem::offset_of!(vmo_lock_state, size) - 8usize];
+    ["Offset of field: vmo_lock_state::discarded_offset"]
+        [::core::mem::offset_of!(vmo_lock_state, discarded_offset) - 16usize];
+    ["Offset of field: vmo_lock_state::discarded_size"]
+        [::core::mem::offset_of!(vmo_lock_state, discarded_size) - 24usize];
+};
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct vmo_create_args {

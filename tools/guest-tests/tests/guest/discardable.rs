@@ -1,0 +1,343 @@
+//! Discardable VMOs (Zircon's RFC-0012): LOCK, TRY_LOCK, UNLOCK with
+//! Zircon's statuses and check order, the hints, and discards under real
+//! memory pressure: a child process in a memory cgroup with a limit (and no
+//! swap) commits past it, so the cgroup's reclaim runs the module's
+//! memcg-aware shrinker.
+//!
+//! The pressure tests run in a child (`discardable::child_role`), as the
+//! stress tests do; the SIGBUS one runs its faulting access in a child too.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use vmo::{LockState, Rights, Status, Vmo, VmoChildOptions, VmoInfoFlags, VmoOp, VmoOptions};
+use vmo_guest_tests::*;
+
+/// The ignored test that the children run.
+const ROLE_TEST: &str = "discardable::child_role";
+/// The cgroup the pressure tests make.
+const CGROUP: &str = "/sys/fs/cgroup/vmo-discard";
+
+fn discardable(dev: &vmo::Device, pages: u64) -> Vmo {
+    Vmo::create(dev, pages * pg(), VmoOptions::DISCARDABLE).expect("create a discardable VMO")
+}
+
+/// Every status of the lock ops, in Zircon's order (vm_object_dispatcher.cc
+/// RangeOp: rights first; vm_object_paged.cc LockRange: NOT_SUPPORTED, then
+/// the range; the whole VMO only, OUT_OF_RANGE otherwise).
+#[test]
+fn lock_ops_follow_zircons_statuses_and_order() {
+    let _g = shared();
+    let dev = dev();
+    let p = pg();
+    let v = discardable(&dev, 2);
+    let info = v.info().unwrap();
+    assert!(info.flags.contains(VmoInfoFlags::DISCARDABLE));
+    // A new discardable VMO is unlocked.
+    assert_eq!(v.unlock(), Err(Status::BAD_STATE));
+    let st = v.lock().unwrap();
+    assert_eq!(st, LockState { offset: 0, size: 2 * p, discarded_offset: 0, discarded_size: 0 });
+    assert_eq!(v.try_lock(), Ok(()));
+    assert_eq!(v.unlock(), Ok(()));
+    assert_eq!(v.unlock(), Ok(()));
+    assert_eq!(v.unlock(), Err(Status::BAD_STATE));
+    // Whole VMO only; overflow; past the end.
+    for (o, s) in [(0, p), (p, p), (0, 3 * p), (1, u64::MAX), (0, 0)] {
+        assert_eq!(v.op_range(VmoOp::TRY_LOCK, o, s), Err(Status::OUT_OF_RANGE), "{o} {s}");
+        assert_eq!(v.op_range(VmoOp::UNLOCK, o, s), Err(Status::OUT_OF_RANGE), "{o} {s}");
+        assert_eq!(v.op_range_with_buffer(o, s, 32), Err(Status::OUT_OF_RANGE), "{o} {s}");
+    }
+    // LOCK with a short buffer: INVALID_ARGS, and the lock is undone.
+    for short in [0, 8, 31] {
+        assert_eq!(v.op_range_with_buffer(0, 2 * p, short), Err(Status::INVALID_ARGS));
+        assert_eq!(v.unlock(), Err(Status::BAD_STATE), "LOCK with a {short}-byte buffer stuck");
+    }
+    // Rights: READ or WRITE, checked first (before NOT_SUPPORTED and ranges).
+    let no_io = v.duplicate(Rights::MAP | Rights::DUPLICATE).unwrap();
+    for op in [VmoOp::LOCK, VmoOp::TRY_LOCK, VmoOp::UNLOCK] {
+        assert_eq!(no_io.op_range(op, 1, u64::MAX), Err(Status::ACCESS_DENIED), "{op}");
+    }
+    let ro = v.duplicate(Rights::READ).unwrap();
+    assert_eq!(ro.lock().map(|_| ()), Ok(()));
+    let wo = v.duplicate(Rights::WRITE).unwrap();
+    assert_eq!(wo.unlock(), Ok(()));
+    // Not discardable: NOT_SUPPORTED before the range.
+    let plain = new_vmo(&dev, 1);
+    for op in [VmoOp::LOCK, VmoOp::TRY_LOCK, VmoOp::UNLOCK] {
+        assert_eq!(plain.op_range(op, 1, u64::MAX), Err(Status::NOT_SUPPORTED), "{op}");
+    }
+    assert_eq!(plain.lock().map(|_| ()), Err(Status::NOT_SUPPORTED));
+    // No children; not resizable; unknown ops stay INVALID_ARGS.
+    for opts in [VmoChildOptions::SLICE, VmoChildOptions::SNAPSHOT] {
+        assert_eq!(v.create_child(opts, 0, p).map(|_| ()), Err(Status::NOT_SUPPORTED));
+    }
+    assert_eq!(
+        Vmo::create(&dev, p, VmoOptions::DISCARDABLE | VmoOptions::RESIZABLE).map(|_| ()),
+        Err(Status::INVALID_ARGS)
+    );
+    assert_eq!(
+        Vmo::create(&dev, u64::MAX, VmoOptions::DISCARDABLE | VmoOptions::RESIZABLE).map(|_| ()),
+        Err(Status::OUT_OF_RANGE)
+    );
+    for bad in [15, 16, 0xffff] {
+        assert_eq!(v.op_range(VmoOp::from_raw(bad), 0, 2 * p), Err(Status::INVALID_ARGS));
+    }
+    // An unlocked, never-discarded VMO is readable and writable.
+    v.write(b"data", 0).unwrap();
+    assert_eq!(read(&v, 0, 4), b"data");
+}
+
+/// The hints need no right and, on VMOs that are not pager-backed, succeed
+/// before any range check; PREFETCH needs READ and commits like COMMIT.
+#[test]
+fn hints_and_prefetch() {
+    let _g = shared();
+    let dev = dev();
+    let p = pg();
+    let v = new_vmo(&dev, 2);
+    let none = v.duplicate(Rights::DUPLICATE).unwrap();
+    for op in [VmoOp::DONT_NEED, VmoOp::ALWAYS_NEED] {
+        assert_eq!(none.op_range(op, u64::MAX, u64::MAX), Ok(()), "{op}");
+    }
+    let wo = v.duplicate(Rights::WRITE).unwrap();
+    assert_eq!(wo.op_range(VmoOp::PREFETCH, 0, p), Err(Status::ACCESS_DENIED));
+    assert_eq!(v.op_range(VmoOp::PREFETCH, 0, 3 * p), Err(Status::OUT_OF_RANGE));
+    assert_eq!(v.op_range(VmoOp::PREFETCH, p, u64::MAX), Err(Status::OUT_OF_RANGE));
+    assert_eq!(v.op_range(VmoOp::PREFETCH, 2 * p, 0), Ok(()));
+    assert_eq!(committed(&v), 0);
+    assert_eq!(v.op_range(VmoOp::PREFETCH, p + 1, 10), Ok(()));
+    assert_eq!(committed(&v), p);
+}
+
+/// Makes the cgroup (memory limit `limit`, no swap), runs `role` in a child
+/// inside it and returns the child's `CHILD` lines (or its exit status).
+fn in_cgroup(role: &str, limit: &str) -> std::process::Output {
+    let root = Path::new("/sys/fs/cgroup");
+    std::fs::write(root.join("cgroup.subtree_control"), "+memory")
+        .expect("enable +memory in the root");
+    let cg = Path::new(CGROUP);
+    if cg.exists() {
+        std::fs::remove_dir(cg).expect("remove a stale cgroup");
+    }
+    std::fs::create_dir(cg).expect("mkdir the cgroup");
+    std::fs::write(cg.join("memory.max"), limit).expect("memory.max");
+    if cg.join("memory.swap.max").exists() {
+        std::fs::write(cg.join("memory.swap.max"), "0").expect("memory.swap.max");
+    }
+    let child = spawn_child_role(ROLE_TEST, role, &[]);
+    std::fs::write(cg.join("cgroup.procs"), child.id().to_string())
+        .expect("move the child into the cgroup");
+    let out = child.wait_with_output().expect("wait for the child");
+    let events = std::fs::read_to_string(cg.join("memory.events")).unwrap_or_default();
+    for _ in 0..50 {
+        if std::fs::remove_dir(cg).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!events.contains("oom_kill 1"), "the OOM killer ran: {events}");
+    out
+}
+
+fn child_lines(out: &std::process::Output) -> (Vec<String>, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let quoted = stdout.lines().map(|l| format!("  child| {l}\n")).collect();
+    (stdout.lines().filter_map(|l| l.find("CHILD ").map(|i| l[i..].to_string())).collect(), quoted)
+}
+
+/// Under memory pressure unlocked discardable VMOs are discarded least
+/// recently unlocked first, locked and never-locked ones never; a discarded
+/// VMO fails reads with NOT_FOUND, TRY_LOCK with UNAVAILABLE, and LOCK
+/// reports the whole VMO as discarded and re-locks it (reading zeros).
+#[test]
+fn pressure_discards_the_least_recently_unlocked_first_and_never_a_locked_one() {
+    let _g = exclusive();
+    let out = in_cgroup("lru", "48M");
+    let (lines, quoted) = child_lines(&out);
+    assert!(out.status.success(), "the child failed ({}):\n{quoted}", out.status);
+    assert!(lines.iter().any(|l| l.starts_with("CHILD lru ok")), "{quoted}");
+    println!("{}", lines.join(" | "));
+}
+
+/// A mapping of a discarded VMO is SIGBUS until the VMO is locked again;
+/// after LOCK it reads zeros (the child checks that first, then discards the
+/// VMO again and touches the mapping).
+#[test]
+fn a_mapping_of_a_discarded_vmo_is_sigbus_until_relocked() {
+    let _g = exclusive();
+    let out = in_cgroup("sigbus", "48M");
+    let (lines, quoted) = child_lines(&out);
+    assert_eq!(
+        out.status.signal(),
+        Some(rustix::process::Signal::BUS.as_raw()),
+        "the child should die of SIGBUS; it ended with {}:\n{quoted}",
+        out.status
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("CHILD touching")),
+        "the child died before its touch:\n{quoted}"
+    );
+}
+
+/// Fills `vmo` (`len` bytes) with `byte`.
+fn fill(v: &Vmo, len: u64, byte: u8) {
+    let chunk = vec![byte; 1 << 20];
+    let mut off = 0;
+    while off < len {
+        let n = (len - off).min(chunk.len() as u64);
+        v.write(&chunk[..n as usize], off).unwrap();
+        off += n;
+    }
+}
+
+/// Whether reading a byte of `v` says it is discarded (NOT_FOUND).
+fn is_discarded(v: &Vmo) -> bool {
+    match v.read_to_vec(0, 1) {
+        Ok(_) => false,
+        Err(Status::NOT_FOUND) => true,
+        Err(s) => panic!("read: {s}"),
+    }
+}
+
+/// Commits `pressure` 1 MiB at a time until `done` says so or it has
+/// committed `max` bytes; NO_MEMORY is retried (discards free their pages on
+/// a workqueue, a moment later).
+fn press(pressure: &Vmo, max: u64, mut done: impl FnMut() -> bool) -> u64 {
+    let mib = 1 << 20;
+    let mut off = 0;
+    let start = Instant::now();
+    while off + mib <= max && !done() {
+        match pressure.commit(off, mib) {
+            Ok(()) => off += mib,
+            Err(Status::NO_MEMORY) => std::thread::sleep(Duration::from_millis(20)),
+            Err(s) => panic!("pressure COMMIT: {s}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no discard within a minute");
+    }
+    off
+}
+
+fn lru_role() {
+    let dev = dev();
+    let mib = 1 << 20;
+    let size = 6 * mib;
+    // a, b, c: locked, filled, unlocked in the order b, a, c. d: locked. e: never locked.
+    let vs: Vec<Vmo> =
+        (0..5).map(|_| Vmo::create(&dev, size, VmoOptions::DISCARDABLE).unwrap()).collect();
+    let (a, b, c, d, e) = (&vs[0], &vs[1], &vs[2], &vs[3], &vs[4]);
+    for (v, byte) in [(b, 0xb), (a, 0xa), (c, 0xc), (d, 0xd)] {
+        assert_eq!(v.lock().unwrap().discarded_size, 0);
+        fill(v, size, byte);
+    }
+    fill(e, mib, 0xe);
+    for v in [b, a, c] {
+        v.unlock().unwrap();
+    }
+    println!("CHILD filled 4 x 6 MiB + 1 MiB under 48 MiB");
+    let order = [b, a, c];
+    let pressure = Vmo::create(&dev, 64 * mib, VmoOptions::empty()).unwrap();
+    let pressed = press(&pressure, 64 * mib, || order.iter().all(|v| is_discarded(v)));
+    let discarded: Vec<bool> = order.iter().map(|v| is_discarded(v)).collect();
+    println!("CHILD pressed {} MiB; discarded b, a, c: {discarded:?}", pressed / mib);
+    assert!(discarded[0], "the least recently unlocked VMO was not discarded");
+    // Oldest first: whenever one is discarded, every older one is too. (All
+    // three are, at the end; check the order as it happened through each step:
+    // a second run with only one discard is below.)
+    assert!(discarded.windows(2).all(|w| w[0] || !w[1]), "{discarded:?}");
+    // Never the locked one nor the never-locked one.
+    assert!(!is_discarded(d) && !is_discarded(e));
+    assert_eq!(read(d, size - 1, 1), [0xd]);
+    assert_eq!(read(e, 0, 1), [0xe]);
+    assert_eq!(committed(d), size);
+    // A discarded VMO: reads, writes and COMMIT fail with NOT_FOUND, TRY_LOCK
+    // with UNAVAILABLE; its pages are freed.
+    assert_eq!(b.read_to_vec(0, 1).map(|_| ()), Err(Status::NOT_FOUND));
+    assert_eq!(b.write(b"x", 0), Err(Status::NOT_FOUND));
+    assert_eq!(b.commit(0, 1), Err(Status::NOT_FOUND));
+    assert_eq!(b.try_lock(), Err(Status::UNAVAILABLE));
+    assert_eq!(b.unlock(), Err(Status::BAD_STATE));
+    let start = Instant::now();
+    while committed(b) != 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the discard never freed the pages");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Free the pressure; LOCK reports the discard and the VMO reads zeros.
+    drop(pressure);
+    assert_eq!(
+        b.lock().unwrap(),
+        LockState { offset: 0, size, discarded_offset: 0, discarded_size: size }
+    );
+    assert_eq!(read(b, 0, 16), [0; 16]);
+    b.write(b"again", 0).unwrap();
+    assert_eq!(read(b, 0, 5), b"again");
+    assert_eq!(b.lock().unwrap().discarded_size, 0);
+    assert_eq!(b.try_lock(), Ok(()));
+    println!("CHILD relocked");
+
+    // The order, one discard at a time: unlock d then c (now locked again: a,
+    // c are discarded; relock them first), press until one goes.
+    for v in [a, c] {
+        assert_eq!(v.lock().unwrap().discarded_size, size);
+        fill(v, size, 0x11);
+    }
+    for v in [c, d, a] {
+        v.unlock().unwrap();
+    }
+    let pressure = Vmo::create(&dev, 64 * mib, VmoOptions::empty()).unwrap();
+    press(&pressure, 64 * mib, || [c, d, a].iter().any(|v| is_discarded(v)));
+    let first: Vec<bool> = [c, d, a].iter().map(|v| is_discarded(v)).collect();
+    println!("CHILD first discard among c, d, a: {first:?}");
+    assert!(first[0], "c, the least recently unlocked, was not the first discarded: {first:?}");
+    assert!(b.read_to_vec(0, 1).is_ok(), "b is locked");
+    println!("CHILD lru ok");
+}
+
+fn sigbus_role() {
+    use rustix::process::{Resource, Rlimit, setrlimit};
+    setrlimit(Resource::Core, Rlimit { current: Some(0), maximum: Some(0) }).unwrap();
+    let dev = dev();
+    let mib = 1 << 20;
+    let size = 8 * mib;
+    let v = Vmo::create(&dev, size, VmoOptions::DISCARDABLE).unwrap();
+    v.lock().unwrap();
+    fill(&v, size, 0x5a);
+    let m = v.map(0, size as usize, true).unwrap();
+    assert_eq!(m.read_to_vec(0, 4).unwrap(), [0x5a; 4]);
+    v.unlock().unwrap();
+    let pressure = Vmo::create(&dev, 64 * mib, VmoOptions::empty()).unwrap();
+    press(&pressure, 64 * mib, || is_discarded(&v));
+    drop(pressure);
+    // Re-locked: the mapping works and reads zeros.
+    assert_eq!(v.lock().unwrap().discarded_size, size);
+    assert_eq!(m.read_to_vec(4096, 4).unwrap(), [0; 4]);
+    m.write_at(0, b"ok").unwrap();
+    println!("CHILD relocked mapping works");
+    v.unlock().unwrap();
+    let pressure = Vmo::create(&dev, 64 * mib, VmoOptions::empty()).unwrap();
+    press(&pressure, 64 * mib, || is_discarded(&v));
+    println!("CHILD touching the discarded mapping");
+    let r = m.read_to_vec(0, 1);
+    println!("CHILD survived the touch: {r:?}");
+}
+
+/// Not a test of its own: the body of the child processes above.
+#[test]
+#[ignore = "child role: started by the discardable tests with VMO_GUEST_CHILD_ROLE set"]
+fn child_role() {
+    let role = std::env::var(CHILD_ROLE_ENV).expect("run only by the discardable tests");
+    let start = Instant::now();
+    loop {
+        let me = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        if me.trim_end().ends_with("/vmo-discard") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never moved into {CGROUP}: {me}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    match role.as_str() {
+        "lru" => lru_role(),
+        "sigbus" => sigbus_role(),
+        other => panic!("unknown role {other:?}"),
+    }
+}
