@@ -31,10 +31,11 @@
 //! trylocks only (which add no lockdep dependency) and no allocation happens under either.
 
 use crate::{
+    ffi,
     shmem::ShmemFile,
     status::{Status, ZxResult},
 };
-use core::{ffi::c_void, ptr::NonNull};
+use core::ptr::NonNull;
 use kernel::{
     bindings, debugfs,
     ffi::{c_int, c_ulong},
@@ -46,21 +47,6 @@ use kernel::{
     },
     workqueue::{impl_has_work, new_work, Queue, Work, WorkItem},
 };
-
-// `struct mem_cgroup` and `struct workqueue_struct` are passed by pointer only.
-#[expect(improper_ctypes, reason = "kernel structs are passed by pointer only")]
-extern "C" {
-    fn vmo_discard_init() -> c_int;
-    fn vmo_discard_exit();
-    fn vmo_discard_wq() -> *mut bindings::workqueue_struct;
-    fn vmo_disc_node_new() -> *mut c_void;
-    fn vmo_disc_node_free(node: *mut c_void);
-    fn vmo_disc_lru_add(node: *mut c_void, owner: *const c_void) -> bool;
-    fn vmo_disc_lru_del(node: *mut c_void) -> bool;
-    fn vmo_disc_lru_pop(nid: c_int, memcg: *mut bindings::mem_cgroup) -> *mut c_void;
-    #[cfg(CONFIG_VMO_KUNIT_TEST)]
-    fn vmo_disc_shrink_current(nr: c_ulong) -> c_ulong;
-}
 
 /// `SHRINK_STOP`: the shrinker cannot make progress now.
 const SHRINK_STOP: c_ulong = !0 - 1;
@@ -134,7 +120,7 @@ pub(crate) enum State {
 /// VMO's [`Link`] lives (so an owner found on the LRU under [`TRACKER`] is alive).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Discardable {
-    node: NonNull<c_void>,
+    node: NonNull<ffi::vmo_disc_node>,
     file: ShmemFile,
     size: u64,
     /// The state; also held across the punch of a discarded VMO.
@@ -175,7 +161,7 @@ impl PinnedDrop for Discardable {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: the node is ours (type invariant) and off the LRU: `Link::drop` removed it
         // before the last reference could go.
-        unsafe { vmo_disc_node_free(self.node.as_ptr()) };
+        unsafe { ffi::vmo_disc_node_free(self.node.as_ptr()) };
     }
 }
 
@@ -189,7 +175,7 @@ impl Drop for Link {
         let mut counts = TRACKER.lock();
         if *st == State::Reclaimable {
             // SAFETY: the node is ours and on the LRU (type invariant); `TRACKER` is held.
-            unsafe { vmo_disc_lru_del(d.node.as_ptr()) };
+            unsafe { ffi::vmo_disc_lru_del(d.node.as_ptr()) };
         }
         counts.account(Some(*st), State::Dead, d.size);
         *st = State::Dead;
@@ -200,7 +186,7 @@ impl Link {
     /// The discard state of a new discardable VMO of `size` bytes whose pages are `file`.
     pub(crate) fn new(file: ShmemFile, size: u64) -> ZxResult<Link> {
         // SAFETY: no preconditions; returns a node or NULL.
-        let node = NonNull::new(unsafe { vmo_disc_node_new() }).ok_or(Status::NoMemory)?;
+        let node = NonNull::new(unsafe { ffi::vmo_disc_node_new() }).ok_or(Status::NoMemory)?;
         let d = Arc::pin_init(
             pin_init!(Discardable {
                 node,
@@ -216,7 +202,7 @@ impl Link {
             Ok(d) => d,
             Err(_) => {
                 // SAFETY: the node was not handed to anything.
-                unsafe { vmo_disc_node_free(node.as_ptr()) };
+                unsafe { ffi::vmo_disc_node_free(node.as_ptr()) };
                 return Err(Status::NoMemory);
             }
         };
@@ -247,7 +233,7 @@ impl Link {
         let mut counts = TRACKER.lock();
         if old == State::Reclaimable {
             // SAFETY: the node is ours and on the LRU (type invariant); `TRACKER` is held.
-            unsafe { vmo_disc_lru_del(d.node.as_ptr()) };
+            unsafe { ffi::vmo_disc_lru_del(d.node.as_ptr()) };
         }
         counts.account(Some(old), new, d.size);
         *st = new;
@@ -271,7 +257,7 @@ impl Link {
             // SAFETY: the node is ours and off the LRU (type invariant: not reclaimable
             // before); `TRACKER` is held; `owner` stays alive while it is on the LRU (type
             // invariant: `Link::drop` takes it off).
-            unsafe { vmo_disc_lru_add(d.node.as_ptr(), owner.cast()) };
+            unsafe { ffi::vmo_disc_lru_add(d.node.as_ptr(), owner.cast_mut().cast()) };
         }
         counts.account(Some(old), new, d.size);
         *st = new;
@@ -298,7 +284,7 @@ pub(crate) fn counts() -> Counts {
 fn queue() -> &'static Queue {
     // SAFETY: the workqueue exists from `Registration::new` until the registration is dropped,
     // which happens at module exit after the shrinker (the only user) is gone.
-    unsafe { Queue::from_raw(vmo_discard_wq()) }
+    unsafe { Queue::from_raw(ffi::vmo_discard_wq()) }
 }
 
 /// The shrinker's scan: discards up to `nr` reclaimable VMOs of `memcg` on node `nid`, least
@@ -320,7 +306,7 @@ pub(crate) unsafe extern "C" fn vmo_discard_scan(
     let mut freed: c_ulong = 0;
     while freed < nr {
         // SAFETY: `TRACKER` is held; `memcg` is valid for the call (function contract).
-        let owner = unsafe { vmo_disc_lru_pop(nid, memcg) }.cast::<Discardable>();
+        let owner = unsafe { ffi::vmo_disc_lru_pop(nid, memcg) }.cast::<Discardable>();
         if owner.is_null() {
             break;
         }
@@ -330,7 +316,7 @@ pub(crate) unsafe extern "C" fn vmo_discard_scan(
         let Some(mut st) = d.op.try_lock() else {
             // A LOCK or UNLOCK of this VMO is under way: put it back and stop.
             // SAFETY: the node is ours and off the LRU (just popped); `TRACKER` is held.
-            unsafe { vmo_disc_lru_add(d.node.as_ptr(), owner.cast()) };
+            unsafe { ffi::vmo_disc_lru_add(d.node.as_ptr(), owner.cast()) };
             break;
         };
         counts.account(Some(*st), State::Discarded, d.size);
@@ -358,7 +344,7 @@ impl Registration {
         // SAFETY: called once, at module init, before anything uses `TRACKER`.
         unsafe { TRACKER.init() };
         // SAFETY: called once, at module init.
-        kernel::error::to_result(unsafe { vmo_discard_init() })?;
+        kernel::error::to_result(unsafe { ffi::vmo_discard_init() })?;
         let dir = debugfs::Dir::new(c"vmo");
         let file = KBox::pin_init(
             dir.read_callback_file(c"discardable", (), &|(): &(), f| {
@@ -374,7 +360,7 @@ impl Registration {
             Ok(file) => file,
             Err(e) => {
                 // SAFETY: registered just above; nothing uses it yet.
-                unsafe { vmo_discard_exit() };
+                unsafe { ffi::vmo_discard_exit() };
                 return Err(e);
             }
         };
@@ -389,7 +375,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         // SAFETY: module exit: no VMO is left; this frees the shrinker (waiting for scans),
         // drains the workqueue and frees the LRU.
-        unsafe { vmo_discard_exit() };
+        unsafe { ffi::vmo_discard_exit() };
     }
 }
 
@@ -408,10 +394,10 @@ mod tests {
     /// Discards up to `nr` reclaimable VMOs of this task's cgroup, as memory pressure would.
     fn shrink(nr: u64) -> u64 {
         // SAFETY: no preconditions.
-        let n = unsafe { vmo_disc_shrink_current(nr as c_ulong) };
+        let n = unsafe { ffi::vmo_disc_shrink_current(nr as c_ulong) };
         // The punches run on the workqueue: wait for them.
         // SAFETY: the workqueue lives while the module does.
-        unsafe { bindings::__flush_workqueue(vmo_discard_wq()) };
+        unsafe { bindings::__flush_workqueue(ffi::vmo_discard_wq()) };
         n as u64
     }
 

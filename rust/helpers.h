@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The C shims of the vmo module (helpers.c). Their Rust declarations are in
- * rust/shmem.rs, rust/vmofd.rs, rust/pager.rs and rust/arch/x86_64.rs, typed
- * by hand: keep them in step with this file.
+ * The C shims of the vmo module (helpers.c). Their Rust declarations are
+ * generated from this file by bindgen at build time (Kbuild: every vmo_*
+ * function and type, into rust/helpers_generated.rs) and made visible to the
+ * rest of the module by rust/ffi.rs. The header is self-contained: bindgen
+ * parses it alone.
  */
 #ifndef VMO_HELPERS_H
 #define VMO_HELPERS_H
 
 #include <linux/types.h>
+#include <linux/mm_types.h>	/* vm_fault_t */
 
 struct file;
 struct inode;

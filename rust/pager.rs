@@ -60,6 +60,7 @@
 //! it is dropped after it is released. Waiters sleep with no lock held.
 
 use crate::{
+    ffi,
     shmem::ShmemFile,
     status::{Status, ZxResult},
     uapi,
@@ -77,16 +78,10 @@ use kernel::{
     time::msecs_to_jiffies,
 };
 
-extern "C" {
-    fn vmo_wait_done(done: *mut c_int, killable: bool) -> c_int;
-    fn vmo_set_done(done: *mut c_int);
-    fn vmo_current_tid() -> c_int;
-}
-
 /// The calling thread's id.
 fn current_tid() -> i32 {
     // SAFETY: no preconditions.
-    unsafe { vmo_current_tid() }
+    unsafe { ffi::vmo_current_tid() }
 }
 
 /// Pages filled (or zeroed) under the pager's lock before it is released again.
@@ -434,7 +429,7 @@ impl PageSource {
             };
             drop(inner);
             // SAFETY: `done` is a live `c_int` (we hold `req`) that only `vmo_set_done` writes.
-            let interrupted = unsafe { vmo_wait_done(req.done.as_ptr(), killable) } != 0;
+            let interrupted = unsafe { ffi::vmo_wait_done(req.done.as_ptr(), killable) } != 0;
             let mut inner = self.core.inner.lock();
             let rm = req.st.access_mut(&mut inner);
             rm.waiters -= 1;
@@ -584,7 +579,7 @@ impl PageSource {
             // A request that ends before the pager read it is not delivered.
             inner.queue.remove(&r.seq);
             // SAFETY: `done` is a live `c_int` (we hold `r`) that waiters only read.
-            unsafe { vmo_set_done(r.done.as_ptr()) };
+            unsafe { ffi::vmo_set_done(r.done.as_ptr()) };
         }
     }
 

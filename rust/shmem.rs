@@ -8,6 +8,7 @@
 //! `filemap_get_folios`. shmem does its own locking (the inode lock, folio locks), so every
 //! method may be called from any number of threads at once.
 
+use crate::ffi;
 use core::{ffi::c_void, marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
@@ -20,75 +21,6 @@ use kernel::{
     uaccess::UserPtr,
 };
 
-/// The callback type of `vmo_shmem_for_each_page`.
-type PageFn = unsafe extern "C" fn(
-    ctx: *mut c_void,
-    kaddr: *mut c_void,
-    len: usize,
-    pos: bindings::loff_t,
-    uptodate: bool,
-) -> c_int;
-
-// `struct file` is only passed by pointer and never touched by value here, so its opaque
-// (zero-sized) bindgen members do not matter across this boundary.
-#[expect(improper_ctypes, reason = "`struct file` is passed by pointer only")]
-extern "C" {
-    fn vmo_shmem_mount() -> c_int;
-    fn vmo_shmem_unmount();
-    fn vmo_shmem_setup(size: bindings::loff_t, koid: u64) -> *mut bindings::file;
-    fn vmo_shmem_fill(
-        file: *mut bindings::file,
-        pos: bindings::loff_t,
-        src: *const c_void,
-        len: usize,
-    ) -> c_int;
-    fn vmo_shmem_find_hole(
-        file: *mut bindings::file,
-        start: kernel::ffi::c_ulong,
-        end: kernel::ffi::c_ulong,
-        hole_end: *mut kernel::ffi::c_ulong,
-    ) -> kernel::ffi::c_ulong;
-    fn vmo_shmem_commit(
-        file: *mut bindings::file,
-        off: bindings::loff_t,
-        len: bindings::loff_t,
-    ) -> c_int;
-    fn vmo_shmem_punch(
-        file: *mut bindings::file,
-        off: bindings::loff_t,
-        len: bindings::loff_t,
-    ) -> c_int;
-    fn vmo_shmem_rw(
-        file: *mut bindings::file,
-        buf: *mut c_void,
-        len: usize,
-        pos: bindings::loff_t,
-        write: bool,
-    ) -> isize;
-    fn vmo_shmem_write_kernel(
-        file: *mut bindings::file,
-        buf: *const c_void,
-        len: usize,
-        pos: bindings::loff_t,
-    ) -> isize;
-    fn vmo_shmem_set_size(file: *mut bindings::file, size: bindings::loff_t) -> c_int;
-    fn vmo_shmem_committed(file: *mut bindings::file) -> u64;
-    fn vmo_shmem_for_each_page(
-        file: *mut bindings::file,
-        start: bindings::loff_t,
-        end: bindings::loff_t,
-        f: PageFn,
-        ctx: *mut c_void,
-    ) -> c_long;
-    fn vmo_shmem_for_each_data_page(
-        file: *mut bindings::file,
-        start: bindings::loff_t,
-        end: bindings::loff_t,
-        f: PageFn,
-        ctx: *mut c_void,
-    ) -> c_long;
-}
-
 /// The module's tmpfs instance (`huge=never`, see `vmo_shmem_mount` in `helpers.c`), mounted
 /// for the module's lifetime: every VMO's shmem file lives on it.
 pub(crate) struct Mount(());
@@ -97,7 +29,7 @@ impl Mount {
     /// Mounts the instance; dropping the value unmounts it.
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: called once, at module init, before any VMO can be made.
-        to_result(unsafe { vmo_shmem_mount() })?;
+        to_result(unsafe { ffi::vmo_shmem_mount() })?;
         Ok(Mount(()))
     }
 }
@@ -106,7 +38,7 @@ impl Drop for Mount {
     fn drop(&mut self) {
         // SAFETY: the module is going away: no file of the module is open, so no VMO (and no
         // file of the mount) is left.
-        unsafe { vmo_shmem_unmount() };
+        unsafe { ffi::vmo_shmem_unmount() };
     }
 }
 
@@ -182,7 +114,7 @@ impl ShmemFile {
     /// memory is committed.
     pub(crate) fn new(size: u64, koid: u64) -> Result<Self> {
         // SAFETY: `vmo_shmem_setup` has no preconditions; it returns a file or an ERR_PTR.
-        let file = from_err_ptr(unsafe { vmo_shmem_setup(loff(size)?, koid) })?;
+        let file = from_err_ptr(unsafe { ffi::vmo_shmem_setup(loff(size)?, koid) })?;
         let file = NonNull::new(file).ok_or(ENOMEM)?;
         // SAFETY: a successful `shmem_file_setup` returns a new file with one reference, which
         // the `ARef` owns from now on.
@@ -214,7 +146,7 @@ impl ShmemFile {
         };
         let mut hole_end: kernel::ffi::c_ulong = 0;
         // SAFETY: `self.file` is valid; `hole_end` is a valid place for the out value.
-        let hole = unsafe { vmo_shmem_find_hole(self.as_ptr(), s, e, &mut hole_end) };
+        let hole = unsafe { ffi::vmo_shmem_find_hole(self.as_ptr(), s, e, &mut hole_end) };
         (hole as u64, hole_end as u64)
     }
 
@@ -222,14 +154,14 @@ impl ShmemFile {
     /// enabled). On failure shmem frees what this call allocated.
     pub(crate) fn commit(&self, off: u64, len: u64) -> Result {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.
-        to_result(unsafe { vmo_shmem_commit(self.as_ptr(), loff(off)?, loff(len)?) })
+        to_result(unsafe { ffi::vmo_shmem_commit(self.as_ptr(), loff(off)?, loff(len)?) })
     }
 
     /// Frees the whole pages of `[off, off + len)` (unmapping them first) and zeroes the
     /// covered bytes of partial pages that are present. Absent pages stay absent.
     pub(crate) fn punch(&self, off: u64, len: u64) -> Result {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.
-        to_result(unsafe { vmo_shmem_punch(self.as_ptr(), loff(off)?, loff(len)?) })
+        to_result(unsafe { ffi::vmo_shmem_punch(self.as_ptr(), loff(off)?, loff(len)?) })
     }
 
     /// Copies between the user buffer `buf` of `len` bytes and the file at `pos`. Returns the
@@ -241,7 +173,7 @@ impl ShmemFile {
             // SAFETY: `self.file` is valid; the shim checks the user range (`import_ubuf`) and
             // copies with the fault-tolerant user-copy routines.
             let n = unsafe {
-                vmo_shmem_rw(
+                ffi::vmo_shmem_rw(
                     self.as_ptr(),
                     buf.wrapping_byte_add(done).as_mut_ptr(),
                     len - done,
@@ -292,7 +224,7 @@ impl ShmemFile {
     unsafe fn write_kernel(&self, src: *mut u8, len: usize, pos: u64) -> Result {
         // SAFETY: `self.file` is valid; `src` is readable for `len` bytes (the caller's
         // contract).
-        let n = unsafe { vmo_shmem_write_kernel(self.as_ptr(), src.cast(), len, loff(pos)?) };
+        let n = unsafe { ffi::vmo_shmem_write_kernel(self.as_ptr(), src.cast(), len, loff(pos)?) };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
@@ -315,19 +247,19 @@ impl ShmemFile {
         }
         // SAFETY: `self.file` is valid; `src` is null or a chunk's address, mapped for `len`
         // bytes while the chunk lives (its invariant); the range lies inside one page.
-        to_result(unsafe { vmo_shmem_fill(self.as_ptr(), loff(pos)?, src, len) })
+        to_result(unsafe { ffi::vmo_shmem_fill(self.as_ptr(), loff(pos)?, src, len) })
     }
 
     /// Sets the file size; shrinking frees (and unmaps) the pages past the end.
     pub(crate) fn set_size(&self, size: u64) -> Result {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.
-        to_result(unsafe { vmo_shmem_set_size(self.as_ptr(), loff(size)?) })
+        to_result(unsafe { ffi::vmo_shmem_set_size(self.as_ptr(), loff(size)?) })
     }
 
     /// Bytes of memory this file holds (resident or swapped).
     pub(crate) fn committed_bytes(&self) -> u64 {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.
-        unsafe { vmo_shmem_committed(self.as_ptr()) }
+        unsafe { ffi::vmo_shmem_committed(self.as_ptr()) }
     }
 
     /// Calls `f` on every present page of `[start, end)`, clipped to the range, in order.
@@ -338,7 +270,7 @@ impl ShmemFile {
     where
         F: FnMut(&PageChunk<'_>) -> Result,
     {
-        self.walk(vmo_shmem_for_each_page, start, end, f)
+        self.walk(ffi::vmo_shmem_for_each_page, start, end, f)
     }
 
     /// Calls `f` on every page of `[start, end)` that holds data, clipped to the range, in
@@ -348,7 +280,7 @@ impl ShmemFile {
     where
         F: FnMut(&PageChunk<'_>) -> Result,
     {
-        self.walk(vmo_shmem_for_each_data_page, start, end, f)
+        self.walk(ffi::vmo_shmem_for_each_data_page, start, end, f)
     }
 
     /// Runs the C page walk `walker` with `f` as its callback.
@@ -358,7 +290,7 @@ impl ShmemFile {
             *mut bindings::file,
             bindings::loff_t,
             bindings::loff_t,
-            PageFn,
+            ffi::vmo_page_fn,
             *mut c_void,
         ) -> c_long,
         start: u64,
@@ -404,7 +336,7 @@ impl ShmemFile {
         if end <= start {
             return Ok(0);
         }
-        // SAFETY: `self.file` is valid; `trampoline::<F>` matches `PageFn` and gets a pointer
+        // SAFETY: `self.file` is valid; `trampoline::<F>` is a `vmo_page_fn` and gets a pointer
         // to `f`, which outlives the call and is not used elsewhere meanwhile. Both walkers
         // call it with a page mapped for `len` bytes.
         let r = unsafe {
@@ -412,7 +344,7 @@ impl ShmemFile {
                 self.as_ptr(),
                 loff(start)?,
                 loff(end)?,
-                trampoline::<F>,
+                Some(trampoline::<F>),
                 (&raw mut f).cast(),
             )
         };

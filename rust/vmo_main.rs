@@ -11,6 +11,8 @@
 //! - `handle.rs`: objects (VMO, event) and the handle table; `rights.rs`: rights;
 //! - `vmo.rs`: the VMO object and `op_range`; `status.rs`: Zircon statuses and errnos;
 //! - `shmem.rs`: the only Rust file that calls mm/shmem functions (through `helpers.c`);
+//! - `ffi.rs`: the only file that declares foreign functions: the shims of `helpers.c`,
+//!   generated from `helpers.h`;
 //! - `cache.rs` and `arch/`: the data-cache primitives per architecture;
 //! - `vmofd.rs`: VMO file descriptors (export, import, mmap, faults);
 //! - `pager.rs`: user pagers and the requests of pager-backed VMOs;
@@ -22,6 +24,7 @@ use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
 mod cache;
 mod device;
 mod discard;
+mod ffi;
 mod handle;
 mod misc;
 mod pager;

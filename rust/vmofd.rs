@@ -36,6 +36,7 @@
 //! pager-backed VMO is asked of the pager (see [`Vmo::fault_wait`]).
 
 use crate::{
+    ffi,
     rights::Rights,
     status::{Status, ZxResult},
     vmo::Vmo,
@@ -54,29 +55,6 @@ use kernel::{
     sync::{aref::ARef, Arc, ArcBorrow},
     types::ForeignOwnable,
 };
-
-// `struct file`, `struct vm_area_struct` and `struct vm_fault` are only passed by pointer
-// across this boundary.
-#[expect(improper_ctypes, reason = "kernel structs are passed by pointer only")]
-extern "C" {
-    fn vmo_fd_file_new(
-        shmem: *mut bindings::file,
-        koid: u64,
-        writable: bool,
-        exec: bool,
-        inode_priv: *mut c_void,
-        file_priv: *mut c_void,
-    ) -> *mut bindings::file;
-    fn vmo_fd_file_priv(file: *mut bindings::file, private: *mut *mut c_void) -> bool;
-    fn vmo_vma_set_ops(vma: *mut bindings::vm_area_struct, pgoff: kernel::ffi::c_ulong);
-    fn vmo_vma_fd_priv(vma: *mut bindings::vm_area_struct) -> *mut c_void;
-    fn vmo_shmem_fault_get(
-        vmf: *mut bindings::vm_fault,
-        alloc: bool,
-        hole: *mut bool,
-    ) -> bindings::vm_fault_t;
-    fn vmo_fault_release_lock(vmf: *mut bindings::vm_fault) -> bool;
-}
 
 const VM_FAULT_SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS;
 const VM_FAULT_RETRY: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_RETRY;
@@ -117,7 +95,7 @@ pub(crate) fn export(
     // SAFETY: the shmem file is live (held by `vmo`); on success the inode and the file own
     // `inode_priv` and `file_priv` (released by `vmo_fd_inode_release` and `vmo_fd_release`).
     let raw = unsafe {
-        vmo_fd_file_new(
+        ffi::vmo_fd_file_new(
             vmo.shmem_file().as_ptr(),
             vmo.koid(),
             rights.contains(Rights::WRITE),
@@ -151,7 +129,7 @@ pub(crate) fn import(fd: i32) -> ZxResult<(Arc<Vmo>, Rights)> {
     let file = LocalFile::fget(fd).map_err(|_| Status::BadHandle)?;
     let mut private: *mut c_void = core::ptr::null_mut();
     // SAFETY: `file` is a live file (we hold a reference); `private` is a valid out place.
-    if !unsafe { vmo_fd_file_priv(file.as_ptr(), &mut private) } {
+    if !unsafe { ffi::vmo_fd_file_priv(file.as_ptr(), &mut private) } {
         return Err(Status::WrongType);
     }
     // SAFETY: the file is a VMO fd, so its private data is a `VmoFd` (from `export`), alive while
@@ -254,7 +232,7 @@ pub(crate) unsafe extern "C" fn vmo_fd_mmap(
     match mmap(vfd, new) {
         Ok(pgoff) => {
             // SAFETY: `vma` is the VMA being set up; `pgoff` was validated by `mmap`.
-            unsafe { vmo_vma_set_ops(vma, pgoff) };
+            unsafe { ffi::vmo_vma_set_ops(vma, pgoff) };
             0
         }
         Err(e) => e.to_errno(),
@@ -314,7 +292,7 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
         )
     };
     // SAFETY: the VMA maps a VMO fd, which it keeps open.
-    let vfd = unsafe { <KBox<VmoFd>>::borrow(vmo_vma_fd_priv(vma)) };
+    let vfd = unsafe { <KBox<VmoFd>>::borrow(ffi::vmo_vma_fd_priv(vma)) };
     let vmo: ArcBorrow<'_, Vmo> = vfd.vmo.as_arc_borrow();
     // A discarded VMO faults fatally until it is locked again (RFC-0012).
     if !vmo.window_has_page(pgoff) || vmo.is_discarded() {
@@ -322,7 +300,7 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
     }
     let mut hole = false;
     // SAFETY: `vmf` is valid and the VMA maps a VMO fd, whose `f_mapping` is shmem's.
-    let ret = unsafe { vmo_shmem_fault_get(vmf, !vmo.is_pager_backed(), &mut hole) };
+    let ret = unsafe { ffi::vmo_shmem_fault_get(vmf, !vmo.is_pager_backed(), &mut hole) };
     if !hole {
         return ret;
     }
@@ -338,7 +316,7 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
     // The VMA and its file may go once the lock is dropped: hold the VMO.
     let vmo: Arc<Vmo> = vmo.into();
     // SAFETY: `vmf` is valid, the fault lock is held and the fault may be retried.
-    if !unsafe { vmo_fault_release_lock(vmf) } {
+    if !unsafe { ffi::vmo_fault_release_lock(vmf) } {
         // The lock is still held: a retry could not wait, so the fault fails (unreachable
         // after the flag checks above, which are the shim's).
         return VM_FAULT_SIGBUS;

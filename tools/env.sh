@@ -41,7 +41,7 @@ copy_module_sources() {
     local from=$1 to=$2
     mkdir -p "$to/rust" "$to/include"
     cp -p "$from/Kbuild" "$to/Kbuild"
-    rsync -a --delete --exclude=/uapi_generated.rs --include='*/' \
+    rsync -a --delete --exclude=/uapi_generated.rs --exclude=/helpers_generated.rs --include='*/' \
         --include='*.rs' --include='*.c' --include='*.h' --exclude='*' "$from/rust/" "$to/rust/"
     rsync -a --delete "$from/include/" "$to/include/"
 }

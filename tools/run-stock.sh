@@ -28,7 +28,8 @@ if "$here/tools/trixie.sh" run bash -euo pipefail -c '
     rm -rf "/usr/src/vmo-$ver"; mkdir -p "/usr/src/vmo-$ver/tools"
     cp -r "$here/Kbuild" "$here/Makefile" "$here/dkms.conf" "$here/rust" "$here/include" "/usr/src/vmo-$ver/"
     cp "$here/tools/stock-kernel.sh" "/usr/src/vmo-$ver/tools/"
-    rm -f "/usr/src/vmo-$ver"/rust/*.o "/usr/src/vmo-$ver"/rust/uapi_generated.rs
+    rm -f "/usr/src/vmo-$ver"/rust/*.o "/usr/src/vmo-$ver"/rust/uapi_generated.rs \
+        "/usr/src/vmo-$ver"/rust/helpers_generated.rs
     echo "$ dkms add vmo/$ver"; dkms add "vmo/$ver"
     echo "$ dkms build vmo/$ver -k $krel"; dkms build "vmo/$ver" -k "$krel" || {
         cat "/var/lib/dkms/vmo/$ver/build/make.log"; exit 1; }

@@ -6,15 +6,8 @@
 //! x86 has no instruction that drops a line without writing it back (`invd` is whole-cache and
 //! privileged-dangerous), so invalidate is clean+invalidate, as in Zircon's x86 port.
 
+use crate::ffi;
 use core::arch::asm;
-
-extern "C" {
-    fn vmo_x86_clflush_size() -> u32;
-    fn vmo_x86_has_clwb() -> bool;
-    fn vmo_x86_has_clflushopt() -> bool;
-    fn vmo_x86_has_clflush() -> bool;
-    fn vmo_x86_sync_core();
-}
 
 /// The per-line instruction that ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +23,7 @@ pub(crate) enum Instr {
 /// The line size `clflush` works on (CPUID leaf 1), 64 if the CPU does not say.
 pub(crate) fn line_size() -> usize {
     // SAFETY: reads `boot_cpu_data`, which is set up before any module loads.
-    match unsafe { vmo_x86_clflush_size() } {
+    match unsafe { ffi::vmo_x86_clflush_size() } {
         0 => 64,
         n => n as usize,
     }
@@ -41,9 +34,9 @@ pub(crate) fn features() -> (bool, bool, bool) {
     // SAFETY: the three read the boot CPU's feature bits, set up before any module loads.
     unsafe {
         (
-            vmo_x86_has_clwb(),
-            vmo_x86_has_clflushopt(),
-            vmo_x86_has_clflush(),
+            ffi::vmo_x86_has_clwb(),
+            ffi::vmo_x86_has_clflushopt(),
+            ffi::vmo_x86_has_clflush(),
         )
     }
 }
@@ -139,7 +132,7 @@ pub(crate) unsafe fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
 pub(crate) fn finish(sync: bool) {
     if sync {
         // SAFETY: `sync_core` has no preconditions.
-        unsafe { vmo_x86_sync_core() };
+        unsafe { ffi::vmo_x86_sync_core() };
     } else {
         // SAFETY: `sfence` only orders stores and cache write-backs.
         unsafe { asm!("sfence", options(nostack, preserves_flags)) };

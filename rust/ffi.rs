@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C shims of `helpers.c`: the only file of the module that declares foreign functions.
+//!
+//! The declarations are generated at build time by the kernel's bindgen from `helpers.h` (Kbuild:
+//! `rust/helpers_generated.rs`, every `vmo_*` function and type), so the C prototypes are
+//! written once. Every other type they name (`struct file`, `loff_t`, `vm_fault_t`, ...) is the
+//! kernel crate's own, from `kernel::bindings`. Kernel functions that the kernel crate binds are
+//! called through `kernel::bindings`; the rest of the module calls these shims through the safe
+//! wrappers of `shmem.rs`, `vmofd.rs`, `pager.rs`, `discard.rs` and `arch/`.
+//!
+//! `helpers.h` also declares the functions that C calls and Rust defines (`#[no_mangle]` in
+//! `vmofd.rs` and `discard.rs`); the checks at the bottom of this file make the build fail if a
+//! definition's type differs from its prototype.
+
+/// The generated declarations. Generated code: not every one of these lints fires on it (nor
+/// on every architecture), so they are allowed rather than expected.
+#[allow(
+    dead_code,
+    improper_ctypes,
+    missing_docs,
+    non_camel_case_types,
+    unreachable_pub,
+    unused_imports,
+    clippy::all
+)]
+mod generated {
+    include!("helpers_generated.rs");
+}
+
+pub(crate) use generated::*;
+
+// Each Rust definition of a function that `helpers.h` declares has the header's type: both
+// coerce to one function pointer type only if their signatures are the same.
+const _: () = {
+    use crate::{discard, vmofd};
+    let _ = [vmo_fd_mmap, vmofd::vmo_fd_mmap];
+    let _ = [vmo_fd_release, vmofd::vmo_fd_release];
+    let _ = [vmo_fd_show_fdinfo, vmofd::vmo_fd_show_fdinfo];
+    let _ = [vmo_fd_inode_stat, vmofd::vmo_fd_inode_stat];
+    let _ = [vmo_fd_inode_release, vmofd::vmo_fd_inode_release];
+    let _ = [vmo_vma_fault, vmofd::vmo_vma_fault];
+    let _ = [vmo_discard_scan, discard::vmo_discard_scan];
+};
