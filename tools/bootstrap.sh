@@ -36,7 +36,8 @@ log() { echo "bootstrap: $*" >&2; }
 [ "$KERNELVERSION" = "$KVER" ] || die "tools/env.sh names Linux $KERNELVERSION, bootstrap fetches $KVER"
 
 DEB_PKGS=(build-essential flex bison bc libelf-dev libssl-dev cpio kmod rsync xz-utils
-          qemu-system-x86 busybox-static libclang-19-dev python3 gzip)
+          qemu-system-x86 busybox-static libclang-19-dev python3 gzip
+          debootstrap)   # debootstrap: the private trixie root (tools/trixie.sh)
 # Only with `arm64`: bookworm's cross compiler and qemu-system-aarch64.
 ARM64_DEB_PKGS=(gcc-aarch64-linux-gnu qemu-system-arm)
 # Only for VMO_FLAVOUR=debug: the clang toolchain of the sanitizer kernel.

@@ -64,6 +64,7 @@ make_root() {
     fi
     command -v debootstrap >/dev/null || {
         log "installing debootstrap (Debian 12 package)"
+        apt-get update -qq || die "apt-get update failed"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null \
             || die "apt-get install debootstrap failed"
     }
