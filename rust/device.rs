@@ -210,11 +210,17 @@ impl VmoFile {
         Ok((h.vmo()?.clone(), h.rights))
     }
 
-    /// Adds `handle` to the table and tells userspace its value through `publish`. If that
-    /// fails (a bad output pointer) the handle is closed again, as Zircon does.
+    /// Adds `handle` to the table and tells userspace its value through `publish` (see
+    /// [`Self::publish`]).
     fn install(&self, handle: Handle, publish: impl FnOnce(u32) -> Result) -> Result {
         let slot = new_slot()?;
         let value = self.table.lock().add(slot, handle)?;
+        self.publish(value, publish)
+    }
+
+    /// Tells userspace the value of the new handle `value` through `publish`. If that fails (a
+    /// bad output pointer) the handle is closed again, as Zircon does.
+    fn publish(&self, value: u32, publish: impl FnOnce(u32) -> Result) -> Result {
         if let Err(e) = publish(value) {
             let closed = self.table.lock().remove(value);
             drop(closed);
@@ -285,13 +291,10 @@ impl VmoFile {
             };
             table.add(slot, dup)?
         };
-        a.out_handle = value;
-        if let Err(e) = w.write(&a) {
-            let closed = self.table.lock().remove(value);
-            drop(closed);
-            return Err(e);
-        }
-        Ok(())
+        self.publish(value, |h| {
+            a.out_handle = h;
+            w.write(&a)
+        })
     }
 
     /// `zx_handle_replace`: the source handle is closed whatever happens after it is found.
@@ -314,13 +317,10 @@ impl VmoFile {
             }
         };
         drop(old);
-        a.out_handle = value?;
-        if let Err(e) = w.write(&a) {
-            let closed = self.table.lock().remove(a.out_handle);
-            drop(closed);
-            return Err(e);
-        }
-        Ok(())
+        self.publish(value?, |h| {
+            a.out_handle = h;
+            w.write(&a)
+        })
     }
 
     /// `zx_vmo_replace_as_executable`: the VMO handle is closed, in Zircon's order, whatever
@@ -342,13 +342,10 @@ impl VmoFile {
             .lock()
             .replace_as_executable(slot, a.handle, a.vmex, ambient);
         drop(old);
-        a.out_handle = value?;
-        if let Err(e) = w.write(&a) {
-            let closed = self.table.lock().remove(a.out_handle);
-            drop(closed);
-            return Err(e);
-        }
-        Ok(())
+        self.publish(value?, |h| {
+            a.out_handle = h;
+            w.write(&a)
+        })
     }
 
     fn read(&self, arg: UserPtr) -> Result {
