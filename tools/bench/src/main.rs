@@ -201,17 +201,7 @@ fn main() -> ExitCode {
                     }
                     Err(e) => {
                         errors += 1;
-                        let skip = Skip {
-                            op: op.name.into(),
-                            side: (*side).into(),
-                            size: Some(size),
-                            reason: e.to_string(),
-                            error: true,
-                        };
-                        if !cli.quick {
-                            println!("{}", skip.to_line());
-                        }
-                        println!("vmo-bench: {} {} {side}: error: {e}", op.name, fmt_size(size));
+                        report_error(cli.quick, op.name, side, size, &e.to_string());
                     }
                 }
             }
@@ -231,18 +221,7 @@ fn main() -> ExitCode {
                     Ok(f) => f,
                     Err(e) => {
                         errors += 1;
-                        let op = case.test_name(size);
-                        let skip = Skip {
-                            op: op.clone(),
-                            side: (*side).into(),
-                            size: Some(size),
-                            reason: e.to_string(),
-                            error: true,
-                        };
-                        if !cli.quick {
-                            println!("{}", skip.to_line());
-                        }
-                        println!("vmo-bench: {op} {side}: error: {e}");
+                        report_error(cli.quick, &case.test_name(size), side, size, &e.to_string());
                         continue;
                     }
                 };
@@ -366,4 +345,20 @@ fn print_quick_fuchsia(meta: &Meta, cases: &[&Case], records: &[Record]) {
             }
         }
     }
+}
+
+/// A figure that failed: its error line for the report (not in `--quick` mode) and a line for
+/// the reader.
+fn report_error(quick: bool, op: &str, side: &str, size: u64, reason: &str) {
+    let skip = Skip {
+        op: op.into(),
+        side: side.into(),
+        size: Some(size),
+        reason: reason.into(),
+        error: true,
+    };
+    if !quick {
+        println!("{}", skip.to_line());
+    }
+    println!("vmo-bench: {op} {} {side}: error: {reason}", fmt_size(size));
 }

@@ -472,23 +472,11 @@ impl Report {
             );
         }
         md.push('\n');
-        let mut head = String::from("| size | VMO |");
-        let mut rule = String::from("|---:|---|");
-        for (side, _) in &t.natives {
-            let _ = write!(head, " {side} | VMO/{side} |");
-            rule.push_str("---|---:|");
-        }
-        head.push_str(" reps | target misses |");
-        rule.push_str("---|---|");
-        let _ = writeln!(md, "{head}\n{rule}");
+        table_head(md, "| size | VMO |", "|---:|---|", &t.natives, true);
         for row in &t.rows {
             let cell = |side: &str, s: &Option<Summary>| match s {
                 Some(s) => fmt_spread(s.median_ns, s.min_ns, s.max_ns),
-                None => match self.skip_for(&t.op, side, row.size) {
-                    Some(sk) if sk.error => "error".to_owned(),
-                    Some(_) => "skipped".to_owned(),
-                    None => "–".to_owned(),
-                },
+                None => missing_cell(self.skip_for(&t.op, side, row.size)),
             };
             let mut line = format!("| {} | {} |", fmt_size(row.size), cell(VMO, &row.vmo));
             let target = ratio_target(t.kind, row.size);
@@ -540,26 +528,14 @@ impl Report {
                 }
             }
             md.push('\n');
-            let mut head = String::from("| case | VMO |");
-            let mut rule = String::from("|---|---|");
-            for (side, _) in &t.natives {
-                let _ = write!(head, " {side} | VMO/{side} |");
-                rule.push_str("---|---:|");
-            }
-            head.push_str(" reps |");
-            rule.push_str("---|");
-            let _ = writeln!(md, "{head}\n{rule}");
+            table_head(md, "| case | VMO |", "|---|---|", &t.natives, false);
             for row in &t.rows {
                 let cell = |side: &str, s: &Option<Summary>| match s {
                     Some(s) => fmt_spread(s.median_ns, s.min_ns, s.max_ns),
-                    None => match self
-                        .skip_for(&row.test, side, row.size)
-                        .or_else(|| self.skip_for(&row.name, side, row.size))
-                    {
-                        Some(sk) if sk.error => "error".to_owned(),
-                        Some(_) => "skipped".to_owned(),
-                        None => "–".to_owned(),
-                    },
+                    None => missing_cell(
+                        self.skip_for(&row.test, side, row.size)
+                            .or_else(|| self.skip_for(&row.name, side, row.size)),
+                    ),
                 };
                 let mut line = format!("| {} | {} |", row.name, cell(VMO, &row.vmo));
                 for (((side, _), s), r) in t.natives.iter().zip(&row.natives).zip(&row.ratios) {
@@ -849,6 +825,34 @@ fn build_table(op: &str, arch: Option<&str>, records: &[Record]) -> OpTable {
         vmo_desc: info.map_or_else(String::new, |i| i.vmo.to_owned()),
         natives,
         rows,
+    }
+}
+
+/// The head of a results table: the first columns, a figure and a ratio column per baseline,
+/// then the repetitions (and the target misses, for tables with targets).
+fn table_head(
+    md: &mut String,
+    head: &str,
+    rule: &str,
+    natives: &[(String, String)],
+    targets: bool,
+) {
+    let (mut head, mut rule) = (head.to_owned(), rule.to_owned());
+    for (side, _) in natives {
+        let _ = write!(head, " {side} | VMO/{side} |");
+        rule.push_str("---|---:|");
+    }
+    head.push_str(if targets { " reps | target misses |" } else { " reps |" });
+    rule.push_str(if targets { "---|---|" } else { "---|" });
+    let _ = writeln!(md, "{head}\n{rule}");
+}
+
+/// The cell of a figure that is not there: why, if the log says.
+fn missing_cell(skip: Option<&Skip>) -> String {
+    match skip {
+        Some(sk) if sk.error => "error".to_owned(),
+        Some(_) => "skipped".to_owned(),
+        None => "–".to_owned(),
     }
 }
 
