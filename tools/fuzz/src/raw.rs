@@ -431,6 +431,26 @@ impl Drop for Arena {
 mod tests {
     use super::*;
 
+    /// Every `VMO_IOC_*` number of the ABI is in `KNOWN_CMDS`, read from the generated mirror
+    /// of the header itself: an ioctl added to the header and not here would let the
+    /// unknown-ioctl calls make it (they once made IMPORT, whose number was missing).
+    #[test]
+    fn known_cmds_cover_every_ioctl_of_the_header() {
+        let uapi = include_str!("../../vmo/src/sys/uapi.rs");
+        let mut n = 0;
+        for line in uapi.lines() {
+            let Some(rest) = line.strip_prefix("pub const VMO_IOC_") else { continue };
+            let Some((name, value)) = rest.split_once(": u32 = ") else { continue };
+            if name == "MAGIC" {
+                continue;
+            }
+            let cmd: u32 = value.trim_end_matches(';').parse().expect("a number");
+            assert!(KNOWN_CMDS.contains(&cmd), "VMO_IOC_{name} ({cmd:#x}) is not in KNOWN_CMDS");
+            n += 1;
+        }
+        assert_eq!(n, KNOWN_CMDS.len(), "KNOWN_CMDS has numbers the header does not");
+    }
+
     #[test]
     fn readable_places() {
         let p = 4096;
