@@ -40,5 +40,6 @@ const _: () = {
     let _ = [vmo_fd_inode_stat, vmofd::vmo_fd_inode_stat];
     let _ = [vmo_fd_inode_release, vmofd::vmo_fd_inode_release];
     let _ = [vmo_vma_fault, vmofd::vmo_vma_fault];
+    let _ = [vmo_vma_page_mkwrite, vmofd::vmo_vma_page_mkwrite];
     let _ = [vmo_discard_scan, discard::vmo_discard_scan];
 };

@@ -26,6 +26,7 @@
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
+#include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/wait_bit.h>
 #ifdef CONFIG_X86
@@ -347,6 +348,151 @@ int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
 	return 0;
 }
 
+/* The file's size in bytes. */
+loff_t vmo_shmem_size(struct file *file)
+{
+	return i_size_read(file_inode(file));
+}
+
+/* Unmaps bytes [off, off + len) of the file from every mapping of it. */
+void vmo_shmem_unmap(struct file *file, loff_t off, loff_t len)
+{
+	unmap_mapping_range(file->f_mapping, off, len, 0);
+}
+
+/* ---- copy-on-write children (rust/cow.rs) ---------------------------------- */
+
+/*
+ * Makes page @index of @dst hold data: if it is absent, or allocated but never
+ * written (!uptodate), it is filled with a copy of page @src_index of @src, or
+ * zeros when @src is NULL or that page reads as zeros (a hole, a !uptodate
+ * folio, past its end). Returns 1 if the page was filled, 0 if it held data
+ * already, or a negated errno (-EINVAL at or past @dst's size). The caller
+ * holds the family lock, so neither page changes meanwhile. The files are on
+ * the module's huge=never mount: their folios are single pages.
+ */
+int vmo_cow_fill(struct file *dst, pgoff_t index, struct file *src, pgoff_t src_index)
+{
+	struct inode *inode = file_inode(dst);
+	struct folio *folio, *sfolio = NULL;
+	int err;
+
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
+	if (((loff_t)index << PAGE_SHIFT) >= i_size_read(inode))
+		return -EINVAL;
+	if (src) {
+		/* SGP_READ: swap in, never allocate; NULL for a page that reads as zeros. */
+		err = shmem_get_folio(file_inode(src), src_index, 0, &sfolio, SGP_READ);
+		if (err == -EINVAL)
+			sfolio = NULL;
+		else if (err)
+			return err;
+		if (sfolio)
+			folio_unlock(sfolio);
+	}
+	/* SGP_WRITE: allocate if absent, leave a fallocated folio !uptodate. */
+	err = shmem_get_folio(inode, index, 0, &folio, SGP_WRITE);
+	if (err)
+		goto out;
+	if (!folio_test_uptodate(folio)) {
+		struct page *page = folio_file_page(folio, index);
+
+		if (sfolio)
+			copy_highpage(page, folio_file_page(sfolio, src_index));
+		else
+			clear_highpage(page);
+		flush_dcache_folio(folio);
+		folio_mark_uptodate(folio);
+		folio_mark_dirty(folio);
+		err = 1;
+	}
+	folio_unlock(folio);
+	folio_put(folio);
+out:
+	if (sfolio)
+		folio_put(sfolio);
+	return err;
+}
+
+/*
+ * Copies @len bytes (inside one page) from the user buffer @buf to byte @pos
+ * of @file, allocating the page (cleared) if absent. The copy does not fault:
+ * -EFAULT if it would (the caller drops its locks, faults the buffer in and
+ * calls again). -EINVAL at or past the file's size.
+ */
+int vmo_cow_write_user(struct file *file, loff_t pos, void __user *buf, size_t len)
+{
+	struct inode *inode = file_inode(file);
+	struct folio *folio;
+	void *kaddr;
+	long ret;
+	int err;
+
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	if (pos >= i_size_read(inode))
+		return -EINVAL;
+	err = shmem_get_folio(inode, pos >> PAGE_SHIFT, 0, &folio, SGP_WRITE);
+	if (err)
+		return err;
+	if (!folio_test_uptodate(folio)) {
+		folio_zero_range(folio, 0, folio_size(folio));
+		folio_mark_uptodate(folio);
+	}
+	kaddr = kmap_local_folio(folio, offset_in_folio(folio, pos));
+	ret = copy_from_user_nofault(kaddr, buf, len);
+	kunmap_local(kaddr);
+	flush_dcache_folio(folio);
+	folio_mark_dirty(folio);
+	folio_unlock(folio);
+	folio_put(folio);
+	return ret ? -EFAULT : 0;
+}
+
+/*
+ * Copies @len bytes (inside one page) at byte @pos of @src, or zeros when @src
+ * is NULL, to the user buffer @buf, without faulting: -EFAULT if it would.
+ */
+int vmo_cow_read_user(struct file *src, loff_t pos, void __user *buf, size_t len)
+{
+	struct folio *folio = NULL;
+	void *kaddr;
+	long ret;
+
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	if (src) {
+		ret = shmem_get_folio(file_inode(src), pos >> PAGE_SHIFT, 0, &folio, SGP_READ);
+		if (ret == -EINVAL)
+			folio = NULL;
+		else if (ret)
+			return ret;
+		if (folio)
+			folio_unlock(folio);
+	}
+	if (!folio)
+		return copy_to_user_nofault(buf, page_address(ZERO_PAGE(0)), len) ? -EFAULT : 0;
+	kaddr = kmap_local_folio(folio, offset_in_folio(folio, pos));
+	ret = copy_to_user_nofault(buf, kaddr, len);
+	kunmap_local(kaddr);
+	folio_mark_accessed(folio);
+	folio_put(folio);
+	return ret ? -EFAULT : 0;
+}
+
+/*
+ * Faults in @len bytes of the user buffer @buf for reading (or writing, with
+ * @write); false if some of it cannot be.
+ */
+bool vmo_fault_in_user(void __user *buf, size_t len, bool write)
+{
+	if (write)
+		return fault_in_writeable(buf, len) == 0;
+	return fault_in_readable(buf, len) == 0;
+}
+
 /*
  * The fault of a slice's or a pager-backed VMO's mapping: maps the page at
  * vmf->pgoff of the shmem file. With @alloc an absent page is allocated (as
@@ -606,6 +752,7 @@ static const struct file_operations vmo_fd_fops = {
 static const struct vm_operations_struct vmo_vm_ops = {
 	.fault = vmo_vma_fault,
 	.map_pages = filemap_map_pages,
+	.page_mkwrite = vmo_vma_page_mkwrite,
 };
 
 /*

@@ -35,6 +35,12 @@ long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
 				  vmo_page_fn fn, void *ctx);
 int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len);
 pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end);
+loff_t vmo_shmem_size(struct file *file);
+void vmo_shmem_unmap(struct file *file, loff_t off, loff_t len);
+int vmo_cow_fill(struct file *dst, pgoff_t index, struct file *src, pgoff_t src_index);
+int vmo_cow_write_user(struct file *file, loff_t pos, void __user *buf, size_t len);
+int vmo_cow_read_user(struct file *src, loff_t pos, void __user *buf, size_t len);
+bool vmo_fault_in_user(void __user *buf, size_t len, bool write);
 vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
 bool vmo_fault_release_lock(struct vm_fault *vmf);
 
@@ -54,6 +60,7 @@ void vmo_fd_show_fdinfo(struct seq_file *m, void *priv);
 u64 vmo_fd_inode_stat(void *vmo, u64 *committed);
 void vmo_fd_inode_release(void *vmo);
 vm_fault_t vmo_vma_fault(struct vm_fault *vmf);
+vm_fault_t vmo_vma_page_mkwrite(struct vm_fault *vmf);
 
 /* Discardable VMOs: the memcg-aware LRU and the shrinker (rust/discard.rs). */
 struct vmo_disc_node;

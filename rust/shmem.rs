@@ -203,12 +203,6 @@ impl ShmemFile {
         self.rw_user(buf, len, pos, true)
     }
 
-    /// Copies `chunk` (a page of another shmem file) into this file at `pos`.
-    pub(crate) fn copy_chunk(&self, chunk: &PageChunk<'_>, pos: u64) -> Result {
-        // SAFETY: the chunk is mapped for its length while it lives (its invariant).
-        unsafe { self.write_kernel(chunk.addr, chunk.len, pos) }
-    }
-
     /// Writes `data` into this file at `pos` (through the page cache, as `write` does).
     #[cfg(CONFIG_VMO_KUNIT_TEST)]
     pub(crate) fn write_bytes(&self, data: &[u8], pos: u64) -> Result {
@@ -221,6 +215,7 @@ impl ShmemFile {
     /// # Safety
     ///
     /// `src` must be readable for `len` bytes for the call.
+    #[cfg(CONFIG_VMO_KUNIT_TEST)]
     unsafe fn write_kernel(&self, src: *mut u8, len: usize, pos: u64) -> Result {
         // SAFETY: `self.file` is valid; `src` is readable for `len` bytes (the caller's
         // contract).
@@ -248,6 +243,22 @@ impl ShmemFile {
         // SAFETY: `self.file` is valid; `src` is null or a chunk's address, mapped for `len`
         // bytes while the chunk lives (its invariant); the range lies inside one page.
         to_result(unsafe { ffi::vmo_shmem_fill(self.as_ptr(), loff(pos)?, src, len) })
+    }
+
+    /// The file's size in bytes.
+    pub(crate) fn size(&self) -> u64 {
+        // SAFETY: `self.file` is a valid shmem file by the type invariant.
+        let size = unsafe { ffi::vmo_shmem_size(self.as_ptr()) };
+        size.max(0) as u64
+    }
+
+    /// Unmaps bytes `[off, off + len)` of the file from every mapping of it (the pages stay).
+    pub(crate) fn unmap(&self, off: u64, len: u64) {
+        let (Ok(off), Ok(len)) = (loff(off), loff(len)) else {
+            return;
+        };
+        // SAFETY: `self.file` is a valid shmem file by the type invariant.
+        unsafe { ffi::vmo_shmem_unmap(self.as_ptr(), off, len) };
     }
 
     /// Sets the file size; shrinking frees (and unmaps) the pages past the end.

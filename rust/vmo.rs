@@ -22,6 +22,7 @@
 
 use crate::{
     cache::{self, CacheOp, CacheStats},
+    cow::{self, Node},
     discard,
     pager::{PageSource, Pager},
     rights::Rights,
@@ -77,8 +78,9 @@ pub(crate) fn round_size(size: u64) -> ZxResult<u64> {
 
 /// Where a VMO's pages are.
 enum Pages {
-    /// The VMO owns a shmem file (a root VMO or a snapshot).
-    Own(ShmemFile),
+    /// The VMO owns pages: a node of a copy-on-write family (`cow.rs`; a root VMO or a
+    /// snapshot).
+    Own(Arc<Node>),
     /// A window at `offset` on the pages of `root`, which owns its pages.
     Slice { root: Arc<Vmo>, offset: u64 },
 }
@@ -99,8 +101,6 @@ struct Links {
     koid: u64,
     /// Live direct children (slices and snapshots).
     children: Atomic<u32>,
-    /// Live snapshots of this VMO or of its slices (used on VMOs that own pages).
-    cow_children: Atomic<u32>,
 }
 
 /// A child's ties to its parent.
@@ -108,8 +108,6 @@ struct ParentLink {
     kind: ChildKind,
     /// The parent's links: counts this child in `children`.
     parent: Arc<Links>,
-    /// The links of the VMO owning the parent's pages: counts a snapshot in `cow_children`.
-    owner: Arc<Links>,
 }
 
 impl ParentLink {
@@ -118,12 +116,8 @@ impl ParentLink {
         let link = ParentLink {
             kind,
             parent: parent.links.clone(),
-            owner: parent.owner().links.clone(),
         };
         link.parent.children.fetch_add(1, Relaxed);
-        if kind == ChildKind::Snapshot {
-            link.owner.cow_children.fetch_add(1, Relaxed);
-        }
         link
     }
 }
@@ -131,19 +125,6 @@ impl ParentLink {
 impl Drop for ParentLink {
     fn drop(&mut self) {
         self.parent.children.fetch_sub(1, Relaxed);
-        if self.kind == ChildKind::Snapshot {
-            self.owner.cow_children.fetch_sub(1, Relaxed);
-        }
-    }
-}
-
-/// The page source of a pager-backed VMO; detaches it when the VMO goes (the pages then go
-/// with the VMO's shmem file).
-struct SourceLink(Arc<PageSource>);
-
-impl Drop for SourceLink {
-    fn drop(&mut self) {
-        self.0.detach_only();
     }
 }
 
@@ -163,8 +144,6 @@ pub(crate) struct Vmo {
     parent: Option<ParentLink>,
     resizable: bool,
     size: Atomic<u64>,
-    /// The pager of a pager-backed VMO (which owns its pages).
-    source: Option<SourceLink>,
     /// The lock and discard state of a discardable VMO (`discard.rs`).
     discard: Option<discard::Link>,
     /// Serialises `set_size` with the operations whose range check must hold while they run
@@ -190,9 +169,8 @@ impl Vmo {
         size: u64,
         resizable: bool,
         parent: Option<ParentLink>,
-        source: Option<SourceLink>,
     ) -> ZxResult<Arc<Vmo>> {
-        Self::new_with(koid, pages, size, resizable, parent, source, None)
+        Self::new_with(koid, pages, size, resizable, parent, None)
     }
 
     /// [`Vmo::new`] with the discard state of a discardable VMO.
@@ -202,14 +180,12 @@ impl Vmo {
         size: u64,
         resizable: bool,
         parent: Option<ParentLink>,
-        source: Option<SourceLink>,
         discard: Option<discard::Link>,
     ) -> ZxResult<Arc<Vmo>> {
         let links = Arc::new(
             Links {
                 koid,
                 children: Atomic::new(0),
-                cow_children: Atomic::new(0),
             },
             GFP_KERNEL_ACCOUNT,
         )?;
@@ -220,7 +196,6 @@ impl Vmo {
                 parent,
                 resizable,
                 size: Atomic::new(size),
-                source,
                 discard,
                 resize_lock <- new_mutex!(()),
             }? Error),
@@ -250,7 +225,8 @@ impl Vmo {
         } else {
             None
         };
-        Vmo::new_with(koid, Pages::Own(file), size, resizable, None, None, discard)
+        let node = Node::new_root(koid, file, None)?;
+        Vmo::new_with(koid, Pages::Own(node), size, resizable, None, discard)
     }
 
     /// `zx_pager_create_vmo` after the handle checks: a VMO of `size` bytes whose pages
@@ -271,13 +247,20 @@ impl Vmo {
         let koid = new_koid();
         let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
         let source = pager.attach(koid, key, file.try_clone(), size)?;
+        let node = match Node::new_root(koid, file, Some(source.clone())) {
+            Ok(node) => node,
+            Err(e) => {
+                source.detach_only();
+                return Err(e);
+            }
+        };
+        // Dropping the node detaches the source.
         Vmo::new(
             koid,
-            Pages::Own(file),
+            Pages::Own(node),
             size,
             options & uapi::VMO_CREATE_RESIZABLE != 0,
             None,
-            Some(SourceLink(source)),
         )
     }
 
@@ -338,23 +321,24 @@ impl Vmo {
         if opts & (uapi::VMO_CHILD_SNAPSHOT | uapi::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE) == 0 {
             return Err(Status::InvalidArgs);
         }
-        if let Some(source) = self.page_source() {
-            // Zircon: a pager-backed VMO has no SNAPSHOT children. A SNAPSHOT_AT_LEAST_ON_WRITE
-            // child sees the parent's contents at creation: page them in, then copy them.
+        // Zircon: a VMO whose chain starts at a pager-backed VMO has no SNAPSHOT children; its
+        // SNAPSHOT_AT_LEAST_ON_WRITE children read through to it (nothing is paged in now).
+        // Elsewhere SNAPSHOT_AT_LEAST_ON_WRITE makes a snapshot, as Zircon may.
+        let kind = if self.node().root_is_paged() {
             if opts & uapi::VMO_CHILD_SNAPSHOT != 0 {
                 return Err(Status::NotSupported);
             }
-            let copy_end = end.min(self.size());
-            if offset < copy_end {
-                let base = self.window().1;
-                source.populate(
-                    (base + offset) / PAGE_SIZE,
-                    (base + copy_end) / PAGE_SIZE,
-                    false,
-                )?;
-            }
-        }
-        self.create_snapshot(offset, end, size, opts & uapi::VMO_CHILD_RESIZABLE != 0)
+            cow::Kind::Live
+        } else {
+            cow::Kind::Snapshot
+        };
+        self.create_snapshot(
+            offset,
+            end,
+            size,
+            opts & uapi::VMO_CHILD_RESIZABLE != 0,
+            kind,
+        )
     }
 
     fn create_slice(self: &Arc<Self>, opts: u32, offset: u64, size: u64) -> ZxResult<Arc<Vmo>> {
@@ -379,40 +363,34 @@ impl Vmo {
             size,
             false,
             Some(ParentLink::new(self, ChildKind::Slice)),
-            None,
         )
     }
 
-    /// A snapshot copies the committed pages of `[offset, end)` that lie inside this VMO: the
-    /// cost follows the parent's committed pages, not the size. A page that shmem allocated for
-    /// COMMIT but has not initialised yet (it reads as zeros; shmem clears it on first use, or
-    /// when a later COMMIT covers it again) is not copied.
+    /// A snapshot child of `[offset, end)`: a node of this VMO's family that reads through to
+    /// this VMO's pages inside the window (`cow.rs`); nothing is copied or paged in now. The
+    /// window's part past this VMO's end reads as zeros.
     fn create_snapshot(
         self: &Arc<Self>,
         offset: u64,
         end: u64,
         size: u64,
         resizable: bool,
+        kind: cow::Kind,
     ) -> ZxResult<Arc<Vmo>> {
         let koid = new_koid();
         let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
-        let copy_end = end.min(self.size());
-        if offset < copy_end {
-            let (root, base) = self.root_window();
-            let src = root.file();
-            // The window lies inside the root, so these cannot overflow.
-            let (from, to) = (base + offset, base + copy_end);
-            // Pages in swap are read back in and copied: they hold data.
-            src.for_each_data_page(from, to, |chunk| file.copy_chunk(chunk, chunk.pos() - from))
-                .map_err(Status::from_mm)?;
-        }
+        let (node, base) = self.node_window();
+        // The window lies inside the root, so these cannot overflow; a resizable VMO's size
+        // may change meanwhile, which the node clips to under its family lock.
+        let first = (base + offset) / PAGE_SIZE;
+        let last = (base + end.min(self.size()).max(offset)) / PAGE_SIZE;
+        let child = Node::new_child(node, koid, file, first, last, kind)?;
         Vmo::new(
             koid,
-            Pages::Own(file),
+            Pages::Own(child),
             size,
             resizable,
             Some(ParentLink::new(self, ChildKind::Snapshot)),
-            None,
         )
     }
 
@@ -424,34 +402,36 @@ impl Vmo {
         }
     }
 
-    /// The VMO that owns this VMO's pages.
-    fn owner(&self) -> &Vmo {
+    /// The node holding this VMO's pages (its root's) and the offset of its window in it.
+    fn node_window(&self) -> (&Arc<Node>, u64) {
         match &self.pages {
-            Pages::Own(_) => self,
-            Pages::Slice { root, .. } => root,
+            Pages::Own(n) => (n, 0),
+            Pages::Slice { root, offset } => (root.node(), *offset),
         }
+    }
+
+    /// The node holding this VMO's pages (its root's).
+    fn node(&self) -> &Arc<Node> {
+        self.node_window().0
     }
 
     /// The shmem file holding this VMO's pages and the offset of its window in it.
     fn window(&self) -> (&ShmemFile, u64) {
-        match &self.pages {
-            Pages::Own(f) => (f, 0),
-            Pages::Slice { root, offset } => (root.file(), *offset),
-        }
+        let (node, base) = self.node_window();
+        (node.file(), base)
     }
 
-    /// The file of a VMO that owns its pages.
-    fn file(&self) -> &ShmemFile {
+    /// The page source of this VMO if it was made by `zx_pager_create_vmo` (not a slice).
+    fn own_source(&self) -> Option<&PageSource> {
         match &self.pages {
-            Pages::Own(f) => f,
-            // Unreachable by the type invariant: a slice's root owns its pages.
-            Pages::Slice { root, .. } => root.file(),
+            Pages::Own(n) => n.source().map(|s| &**s),
+            Pages::Slice { .. } => None,
         }
     }
 
     /// The page source of the VMO owning this VMO's pages, if it is pager-backed.
     fn page_source(&self) -> Option<&PageSource> {
-        self.owner().source.as_ref().map(|l| &*l.0)
+        self.node().source().map(|s| &**s)
     }
 
     /// Whether this VMO's pages come from a pager.
@@ -461,7 +441,7 @@ impl Vmo {
 
     /// Whether this VMO is a page source of `pager` (as a VMO created by it, not a slice).
     pub(crate) fn is_backed_by(&self, pager: &Pager) -> bool {
-        matches!(&self.source, Some(l) if l.0.is_of(pager))
+        self.own_source().is_some_and(|s| s.is_of(pager))
     }
 
     /// Asks the pager, if any, for the absent pages of bytes `[offset, offset + len)` of this
@@ -568,6 +548,22 @@ impl Vmo {
         if let Some(s) = self.page_source() {
             s.fault_wait(pgoff, killable);
         }
+    }
+
+    /// Before a fault maps page `pgoff` (of the node's file) of a VMO whose pages read through
+    /// to a parent: makes the page the VMO's own (see `cow.rs`).
+    pub(crate) fn prepare_fault(&self, pgoff: u64) -> Result<(), cow::FaultStop<'_>> {
+        let node = self.node();
+        if !node.has_parent() {
+            return Ok(());
+        }
+        node.prepare_fault(pgoff)
+    }
+
+    /// Before page `pgoff` (of the node's file) becomes writable through a mapping: gives it,
+    /// as it is, to the snapshot children that still read it.
+    pub(crate) fn prepare_write(&self, pgoff: u64) -> ZxResult {
+        self.node().prepare_write(pgoff)
     }
 
     /// Whether this thread's last fault on `pgoff` failed; see [`PageSource::take_fault_failure`].
@@ -772,6 +768,10 @@ impl Vmo {
         }
         self.with_range(start, end - start, |file, base| {
             self.check_not_discarded()?;
+            let node = self.node();
+            if node.has_parent() {
+                return node.commit_child((base + start) / PAGE_SIZE, (base + end) / PAGE_SIZE);
+            }
             file.commit(base + start, end - start)
                 .map_err(Status::from_mm)
         })
@@ -799,20 +799,20 @@ impl Vmo {
     }
 
     /// DECOMMIT: frees page-aligned ranges of a VMO that has no snapshot (Zircon: no COW
-    /// parent and no non-slice children); a slice forwards to the VMO owning its pages.
+    /// parent and no non-slice children, nor a closed one whose own children read through to
+    /// it); a slice forwards to the VMO owning its pages.
     fn decommit(&self, offset: u64, len: u64) -> ZxResult {
-        self.with_range(offset, len, |file, base| {
-            let owner = self.owner();
-            if owner.is_snapshot()
-                || owner.links.cow_children.load(Relaxed) != 0
-                || owner.source.is_some()
-            {
+        self.with_range(offset, len, |_file, base| {
+            let node = self.node();
+            if node.source().is_some() {
                 return Err(Status::NotSupported);
             }
-            if !is_page_aligned(offset) || !is_page_aligned(len) {
-                return Err(Status::InvalidArgs);
-            }
-            file.punch(base + offset, len).map_err(Status::from_mm)
+            node.with_no_relatives(|file| {
+                if !is_page_aligned(offset) || !is_page_aligned(len) {
+                    return Err(Status::InvalidArgs);
+                }
+                file.punch(base + offset, len).map_err(Status::from_mm)
+            })
         })
     }
 
@@ -824,8 +824,8 @@ impl Vmo {
     /// zeroed in place or made a zero page (see [`PageSource::zero`]).
     fn zero(&self, offset: u64, len: u64) -> ZxResult {
         let Some(source) = self.page_source() else {
-            return self.with_range(offset, len, |file, base| {
-                file.punch(base + offset, len).map_err(Status::from_mm)
+            return self.with_range(offset, len, |_file, base| {
+                self.node().zero(base + offset, len)
             });
         };
         loop {
@@ -863,14 +863,36 @@ impl Vmo {
         if !in_range(offset, len, self.size()) {
             return Err(Status::OutOfRange);
         }
-        let (file, base) = self.window();
+        let (node, base) = self.node_window();
         let mut stats = CacheStats::default();
         let prim = cache::Primitive::new(op);
-        file.for_each_page(base + offset, base + offset + len, |chunk| {
-            prim.run_chunk(chunk, &mut stats);
-            Ok(())
-        })
-        .map_err(Status::Kernel)?;
+        let (start, end) = (base + offset, base + offset + len);
+        if !node.has_parent() {
+            node.file()
+                .for_each_page(start, end, |chunk| {
+                    prim.run_chunk(chunk, &mut stats);
+                    Ok(())
+                })
+                .map_err(Status::Kernel)?;
+        } else {
+            // A child: the pages it reads, wherever they are (nothing is copied).
+            let last = page_round_up(end).ok_or(Status::OutOfRange)? / PAGE_SIZE;
+            node.for_each_run(start / PAGE_SIZE, last, |file, sx, x, n| {
+                // The run in the node's bytes, clipped to the range, then in the file's.
+                let (rs, re) = ((x * PAGE_SIZE).max(start), ((x + n) * PAGE_SIZE).min(end));
+                let shift = sx * PAGE_SIZE;
+                file.for_each_page(
+                    rs - x * PAGE_SIZE + shift,
+                    re - x * PAGE_SIZE + shift,
+                    |c| {
+                        prim.run_chunk(c, &mut stats);
+                        Ok(())
+                    },
+                )
+                .map(|_| ())
+                .map_err(Status::Kernel)
+            })?;
+        }
         prim.finish();
         Ok(stats)
     }
@@ -887,6 +909,11 @@ impl Vmo {
         }
         let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
         self.check_not_discarded()?;
+        let (node, base) = self.node_window();
+        if node.has_parent() {
+            // A child reads wherever each page is, without copying it.
+            return node.read_user(buf, base + offset, len);
+        }
         let read = |_size: u64| {
             let (file, base) = self.window();
             let n = file
@@ -927,10 +954,19 @@ impl Vmo {
             self.check_attached()
         };
         if self.is_pager_backed() {
-            // The size is stable for the copy: a resizable VMO's is under `resize_lock`.
+            // The size is stable for the copy: a resizable VMO's is under `resize_lock`. A
+            // pager-backed VMO has no SNAPSHOT children to push pages to.
             return self.with_pages_present(offset, len, write);
         }
-        self.with_stable_size(write)
+        self.with_stable_size(|size| {
+            if !in_range(offset, len, size) {
+                return Err(Status::OutOfRange);
+            }
+            let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
+            self.check_not_discarded()?;
+            let (node, base) = self.node_window();
+            node.write_user(buf, base + offset, len)
+        })
     }
 
     /// `zx_vmo_set_size` after the rights checks: `UNAVAILABLE` unless resizable.
@@ -948,22 +984,22 @@ impl Vmo {
         let old = self.size();
         // A resizable VMO owns its pages (slices of resizable VMOs are refused), so its page
         // source, if any, is its own.
-        let source = self.source.as_ref().map(|l| &*l.0);
+        let source = self.own_source();
         if size < old {
             self.size.store(size, Relaxed);
             if let Some(s) = source {
                 s.resize(size / PAGE_SIZE);
             }
-            if let Err(e) = self.file().set_size(size) {
+            if let Err(e) = self.node().set_size(size) {
                 // Nothing was freed: the old size stands (requests that ended are asked again).
                 if let Some(s) = source {
                     s.resize(old / PAGE_SIZE);
                 }
                 self.size.store(old, Relaxed);
-                return Err(Status::from_mm(e));
+                return Err(e);
             }
         } else {
-            self.file().set_size(size).map_err(Status::from_mm)?;
+            self.node().set_size(size)?;
             if let Some(s) = source {
                 s.resize(size / PAGE_SIZE);
             }
@@ -974,8 +1010,8 @@ impl Vmo {
 
     /// `zx_pager_detach_vmo`: see [`PageSource::detach`].
     pub(crate) fn detach_pager(&self) {
-        if let Some(l) = &self.source {
-            l.0.detach();
+        if let Some(s) = self.own_source() {
+            s.detach();
         }
     }
 
@@ -983,7 +1019,10 @@ impl Vmo {
     /// it was made by `zx_vmo_create` (it is neither pager-backed nor a child of any kind) and
     /// has no children.
     fn can_give_pages(&self) -> bool {
-        !self.is_pager_backed() && self.parent.is_none() && self.links.children.load(Relaxed) == 0
+        !self.is_pager_backed()
+            && self.parent.is_none()
+            && self.links.children.load(Relaxed) == 0
+            && !self.node().has_children()
     }
 
     /// `zx_pager_supply_pages` after the handle checks: moves the pages of
@@ -1004,7 +1043,7 @@ impl Vmo {
         aux: &Vmo,
         aux_offset: u64,
     ) -> ZxResult {
-        let source = self.source.as_ref().ok_or(Status::InvalidArgs)?;
+        let source = self.own_source().ok_or(Status::InvalidArgs)?;
         if !in_range(aux_offset, len, aux.size()) {
             return Err(Status::OutOfRange);
         }
@@ -1018,7 +1057,7 @@ impl Vmo {
             return Ok(());
         }
         let (afile, abase) = aux.window();
-        source.0.supply(
+        source.supply(
             offset / PAGE_SIZE,
             (offset + len) / PAGE_SIZE,
             afile,
@@ -1031,13 +1070,11 @@ impl Vmo {
 
     /// `ZX_PAGER_OP_FAIL` after the checks: the requests overlapping the range fail.
     pub(crate) fn fail_pages(&self, offset: u64, len: u64, status: Status) -> ZxResult {
-        let source = self.source.as_ref().ok_or(Status::InvalidArgs)?;
+        let source = self.own_source().ok_or(Status::InvalidArgs)?;
         if !in_range(offset, len, self.size()) {
             return Err(Status::OutOfRange);
         }
-        source
-            .0
-            .fail(offset / PAGE_SIZE, (offset + len) / PAGE_SIZE, status)
+        source.fail(offset / PAGE_SIZE, (offset + len) / PAGE_SIZE, status)
     }
 
     /// What `get_info` reports.
@@ -1047,7 +1084,7 @@ impl Vmo {
             flags |= uapi::VMO_INFO_FLAG_RESIZABLE;
         }
         let committed_bytes = match &self.pages {
-            Pages::Own(f) => f.committed_bytes(),
+            Pages::Own(n) => n.file().committed_bytes(),
             Pages::Slice { .. } => {
                 flags |= uapi::VMO_INFO_FLAG_SLICE;
                 0
@@ -1073,6 +1110,34 @@ impl Vmo {
 }
 
 #[cfg(CONFIG_VMO_KUNIT_TEST)]
+impl Vmo {
+    /// Writes `byte` at `pos` as a `write` would, from a kernel buffer (KUnit).
+    pub(crate) fn write_bytes_for_test(&self, pos: u64, byte: u8) -> Result {
+        let (node, base) = self.node_window();
+        node.write_bytes(base + pos, &[byte])
+    }
+
+    /// Reads the byte at `pos` from the page this VMO reads there (KUnit).
+    pub(crate) fn read_byte_for_test(&self, pos: u64) -> Result<u8> {
+        let (node, base) = self.node_window();
+        let p = base + pos;
+        let mut b = 0u8;
+        node.for_each_run(p / PAGE_SIZE, p / PAGE_SIZE + 1, |file, sx, _, _| {
+            let at = sx * PAGE_SIZE + p % PAGE_SIZE;
+            file.for_each_page(at, at + 1, |c| {
+                if c.uptodate() {
+                    b = c.byte(0).unwrap_or(0);
+                }
+                Ok(())
+            })
+            .map(|_| ())
+            .map_err(Status::Kernel)
+        })?;
+        Ok(b)
+    }
+}
+
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
 #[kunit_tests(vmo_object)]
 mod tests {
     use super::*;
@@ -1089,23 +1154,14 @@ mod tests {
         v.info().committed_bytes
     }
 
-    /// Writes `data` at `pos` of a VMO that owns its pages, through the kernel-write path.
+    /// Writes `byte` at `pos` of a VMO as a `write` would, from a kernel buffer.
     fn poke(v: &Vmo, pos: u64, byte: u8) -> Result {
-        let (file, base) = v.window();
-        file.write_bytes(&[byte], base + pos)
+        v.write_bytes_for_test(pos, byte)
     }
 
-    /// Reads one byte at `pos` by visiting the present page that holds it (0 for a hole).
+    /// Reads one byte at `pos` from the page the VMO reads there (0 if none).
     fn peek(v: &Vmo, pos: u64) -> Result<u8> {
-        let (file, base) = v.window();
-        let mut b = 0u8;
-        file.for_each_page(base + pos, base + pos + 1, |c| {
-            if c.uptodate() {
-                b = c.byte(0).unwrap_or(0);
-            }
-            Ok(())
-        })?;
-        Ok(b)
+        v.read_byte_for_test(pos)
     }
 
     #[test]
@@ -1388,21 +1444,29 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_copy_and_block_decommit_while_alive() -> Result {
+    fn snapshots_share_pages_and_block_decommit_while_alive() -> Result {
         let p = Vmo::create(4 * PG, 0)?;
         poke(&p, 0, 1)?;
         poke(&p, 3 * PG, 3)?;
-        // A committed but never written page must not be copied.
         assert_eq!(op(&p, VMO_OP_COMMIT, PG, PG), Ok(()));
+        // Creation copies nothing: the child reads through to the parent's pages.
         let c = p.create_child(VMO_CHILD_SNAPSHOT, 0, 4 * PG)?;
-        assert_eq!(committed(&c), 2 * PG);
+        assert_eq!(committed(&c), 0);
+        assert_eq!(committed(&p), 3 * PG);
+        assert_eq!(peek(&c, 3 * PG)?, 3);
         assert!(c.info().flags & VMO_INFO_FLAG_IS_COW_CLONE != 0);
         assert_eq!(c.info().parent_koid, p.koid());
-        // Neither side sees the other's later writes.
+        // Neither side sees the other's later writes: the parent's write first gives the
+        // child the page as it was; the child's write copies the page for the child alone.
         poke(&p, 0, 10)?;
+        assert_eq!(committed(&c), PG);
         poke(&c, 3 * PG, 30)?;
+        assert_eq!(committed(&c), 2 * PG);
+        assert_eq!(committed(&p), 3 * PG);
         assert_eq!(peek(&c, 0)?, 1);
+        assert_eq!(peek(&p, 0)?, 10);
         assert_eq!(peek(&p, 3 * PG)?, 3);
+        assert_eq!(peek(&c, 3 * PG)?, 30);
         // DECOMMIT: not on the child, not on the parent while the child lives (even
         // misaligned: NOT_SUPPORTED comes first), not through a slice of the parent.
         assert_eq!(op(&c, VMO_OP_DECOMMIT, 0, PG), Err(Status::NotSupported));
@@ -1417,7 +1481,8 @@ mod tests {
         // A snapshot past the parent's end reads zeros there; a window at an offset.
         let c2 = p.create_child(VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE, 3 * PG, 4 * PG)?;
         assert_eq!(peek(&c2, 0)?, 3);
-        assert_eq!(committed(&c2), PG);
+        assert_eq!(peek(&c2, PG)?, 0);
+        assert_eq!(committed(&c2), 0);
         assert!(matches!(
             p.create_child(VMO_CHILD_SNAPSHOT, 1, PG),
             Err(Status::InvalidArgs)
@@ -1439,13 +1504,17 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_cost_follows_committed_pages() -> Result {
-        // A 1 TiB parent with one committed page: a full-size snapshot copies one page.
+    fn snapshots_copy_a_page_only_when_it_is_written() -> Result {
+        // A 1 TiB parent with one committed page: a full-size snapshot copies nothing until
+        // one side writes the page.
         let p = Vmo::create(1 << 40, 0)?;
         poke(&p, 12345 * PG, 5)?;
         let c = p.create_child(VMO_CHILD_SNAPSHOT, 0, 1 << 40)?;
-        assert_eq!(committed(&c), PG);
+        assert_eq!(committed(&c), 0);
         assert_eq!(peek(&c, 12345 * PG)?, 5);
+        poke(&p, 12345 * PG, 6)?;
+        assert_eq!((committed(&c), committed(&p)), (PG, PG));
+        assert_eq!((peek(&c, 12345 * PG)?, peek(&p, 12345 * PG)?), (5, 6));
         Ok(())
     }
 
@@ -1470,8 +1539,7 @@ mod tests {
 
     #[test]
     fn parent_pages_go_with_the_parent() -> Result {
-        // A snapshot does not keep its parent's pages alive, nor does a closed parent lose
-        // track of the child count of a VMO that is still open.
+        // A closed child leaves its parent's child count right, whichever kind it was.
         let p = Vmo::create(PG, 0)?;
         let c = p.create_child(VMO_CHILD_SNAPSHOT, 0, PG)?;
         let s = p.create_child(VMO_CHILD_SLICE, 0, PG)?;

@@ -22,6 +22,7 @@
 use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
 
 mod cache;
+mod cow;
 mod device;
 mod discard;
 mod ffi;

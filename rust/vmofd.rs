@@ -36,7 +36,7 @@
 //! pager-backed VMO is asked of the pager (see [`Vmo::fault_wait`]).
 
 use crate::{
-    ffi,
+    cow, ffi,
     rights::Rights,
     status::{Status, ZxResult},
     vmo::Vmo,
@@ -58,6 +58,7 @@ use kernel::{
 
 const VM_FAULT_SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS;
 const VM_FAULT_RETRY: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_RETRY;
+const VM_FAULT_OOM: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_OOM;
 const FAULT_FLAG_USER: u32 = bindings::fault_flag_FAULT_FLAG_USER;
 const FAULT_FLAG_ALLOW_RETRY: u32 = bindings::fault_flag_FAULT_FLAG_ALLOW_RETRY;
 const FAULT_FLAG_RETRY_NOWAIT: u32 = bindings::fault_flag_FAULT_FLAG_RETRY_NOWAIT;
@@ -298,13 +299,30 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
     if !vmo.window_has_page(pgoff) || vmo.is_discarded() {
         return VM_FAULT_SIGBUS;
     }
-    let mut hole = false;
-    // SAFETY: `vmf` is valid and the VMA maps a VMO fd, whose `f_mapping` is shmem's.
-    let ret = unsafe { ffi::vmo_shmem_fault_get(vmf, !vmo.is_pager_backed(), &mut hole) };
-    if !hole {
-        return ret;
-    }
-    if vmo.take_fault_failure(pgoff) {
+    // A child's mapping shows only its own pages: the page it reads is made its own first. A
+    // page its pager-backed root has not supplied yet is waited for as the root's.
+    let source = match vmo.prepare_fault(pgoff) {
+        Ok(()) => None,
+        Err(cow::FaultStop::Pager(s, px)) => Some((s.clone(), px)),
+        Err(cow::FaultStop::Failed(s)) => return fault_error(s),
+    };
+    let (source, pgoff) = match source {
+        Some((s, px)) => (Some(s), px),
+        None => {
+            let mut hole = false;
+            // SAFETY: `vmf` is valid and the VMA maps a VMO fd, whose `f_mapping` is shmem's.
+            let ret = unsafe { ffi::vmo_shmem_fault_get(vmf, !vmo.is_pager_backed(), &mut hole) };
+            if !hole {
+                return ret;
+            }
+            (None, pgoff)
+        }
+    };
+    let failed = match &source {
+        Some(s) => s.take_fault_failure(pgoff),
+        None => vmo.take_fault_failure(pgoff),
+    };
+    if failed {
         return VM_FAULT_SIGBUS;
     }
     if fault_flags & FAULT_FLAG_RETRY_NOWAIT != 0 {
@@ -321,6 +339,45 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
         // after the flag checks above, which are the shim's).
         return VM_FAULT_SIGBUS;
     }
-    vmo.fault_wait(pgoff, fault_flags & FAULT_FLAG_USER == 0);
+    let killable = fault_flags & FAULT_FLAG_USER == 0;
+    match source {
+        Some(s) => s.fault_wait(pgoff, killable),
+        None => vmo.fault_wait(pgoff, killable),
+    }
     VM_FAULT_RETRY
+}
+
+/// A fault that failed with `s`: out of memory, or `SIGBUS`.
+fn fault_error(s: Status) -> bindings::vm_fault_t {
+    match s {
+        Status::NoMemory => VM_FAULT_OOM,
+        Status::Kernel(e) if e == ENOMEM => VM_FAULT_OOM,
+        _ => VM_FAULT_SIGBUS,
+    }
+}
+
+/// `vm_ops->page_mkwrite` of every VMO mapping: before a page becomes writable, the snapshot
+/// children that still read it get it as it is (`cow.rs`); mm then locks the page and checks
+/// that it is still in the file.
+///
+/// # Safety
+///
+/// Called by mm with a valid `vmf` whose VMA maps a VMO fd.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn vmo_vma_page_mkwrite(
+    vmf: *mut bindings::vm_fault,
+) -> bindings::vm_fault_t {
+    // SAFETY: `vmf` and its VMA are valid for the call (function contract).
+    let (vma, pgoff) = unsafe {
+        (
+            (*vmf).__bindgen_anon_1.vma,
+            (*vmf).__bindgen_anon_1.pgoff as u64,
+        )
+    };
+    // SAFETY: the VMA maps a VMO fd, which it keeps open.
+    let vfd = unsafe { <KBox<VmoFd>>::borrow(ffi::vmo_vma_fd_priv(vma)) };
+    match vfd.vmo.prepare_write(pgoff) {
+        Ok(()) => 0,
+        Err(s) => fault_error(s),
+    }
 }

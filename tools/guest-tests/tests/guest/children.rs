@@ -244,13 +244,21 @@ fn snapshot_info_and_committed_pages() {
     assert!(!si.flags.contains(VmoInfoFlags::SLICE));
     assert_eq!(si.size, 4 * p);
     assert_eq!(vi.num_children, 1);
-    // The header: the snapshot gets its own copy of the committed pages.
-    assert_eq!(si.committed_bytes, 2 * p, "copies of the parent's 2 committed pages");
+    // Creation copies nothing: the parent keeps (and is counted for) the pages both read.
+    assert_eq!(si.committed_bytes, 0, "a new snapshot holds no page");
     assert_eq!(vi.committed_bytes, 2 * p);
-    // A window of the parent copies only the pages inside it.
     let w = v.create_child(Child::SNAPSHOT, 2 * p, 2 * p).unwrap();
-    assert_eq!(w.info().unwrap().committed_bytes, p);
+    assert_eq!(w.info().unwrap().committed_bytes, 0);
     assert_eq!(read(&w, 0, 1), b"b");
+    // The parent writes page 2: the two snapshots that read it get it as it was.
+    v.write(b"B", 2 * p).unwrap();
+    assert_eq!(s.info().unwrap().committed_bytes, p);
+    assert_eq!(w.info().unwrap().committed_bytes, p);
+    assert_eq!((read(&w, 0, 1), read(&s, 2 * p, 1)), (b"b".to_vec(), b"b".to_vec()));
+    // A snapshot's own write copies the page for it alone.
+    s.write(b"A", 1).unwrap();
+    assert_eq!(s.info().unwrap().committed_bytes, 2 * p);
+    assert_eq!(v.info().unwrap().committed_bytes, 2 * p);
 }
 
 #[test]

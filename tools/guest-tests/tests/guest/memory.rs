@@ -74,10 +74,11 @@ fn closing_the_device_releases_every_handle_and_page() {
         let pages = (256 << 10) / p;
         for _ in 0..64 {
             let v = new_vmo(&dev, pages);
-            // Written, not only committed: a snapshot copies written pages
-            // (committed-but-never-written ones read as zeros and are skipped).
+            // The parent writes its pages, the snapshot writes every page too: it then holds
+            // a copy of each (a snapshot copies a page only when one side writes it).
             v.write(&vec![0x5a; (pages * p) as usize], 0).unwrap();
             let snap = v.create_child(VmoChildOptions::SNAPSHOT, 0, pages * p).unwrap();
+            snap.write(&vec![0xa5; (pages * p) as usize], 0).unwrap();
             // Leave both open: only closing the file closes them.
             Handle::from(snap).into_raw();
             Handle::from(v).into_raw();

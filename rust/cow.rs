@@ -1,0 +1,828 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Copy-on-write families: the pages of VMOs and of their snapshot children.
+//!
+//! Every VMO that owns pages has a [`Node`]: a shmem file ([`Store`]) and, for a child made by
+//! `SNAPSHOT` or `SNAPSHOT_AT_LEAST_ON_WRITE`, an edge to its parent's node with the page of the
+//! parent where the child's window starts. Creating a child copies nothing and asks no pager
+//! for anything: it adds the edge.
+//!
+//! **Finding a page.** A page of a node is its own file's page where that file has one;
+//! otherwise, inside the part of the window that lay inside the parent (its *limit*), the
+//! parent's page at the same place, found the same way; otherwise zeros. For a child of a
+//! pager-backed VMO the walk may end at a page the pager has not supplied yet: it is asked for
+//! (the same request for every VMO of the family that reaches it). The walk is a loop, not a
+//! recursion: chains of any depth cost no stack.
+//!
+//! **When a page is copied.** A node's page is copied into its own file when the node writes
+//! it (a `write`, a partial-page `ZERO`, a write fault) and when a fault maps it (a mapping
+//! shows only the node's own pages: an ancestor's folio cannot join the rmap of the child's
+//! file, so unmapping it when it changes could not find the child's mappings); COMMIT copies
+//! every page of its range (Zircon: "a commit simulates write faults"). Reads and the cache
+//! ops never copy. Before a node changes a page that a `SNAPSHOT` child still reads through
+//! to it (a `write`, `ZERO`, a write fault on its mapping, a shrink past it), the page as it
+//! was is first given to that child ([`Node::push`]): a snapshot keeps what its parent held
+//! when it was made, as an eager copy would. A `SNAPSHOT_AT_LEAST_ON_WRITE` child of a
+//! pager-backed VMO gets nothing pushed: it reads through to the live parent (Zircon's
+//! unidirectional clone). For a parent that is not pager-backed it is a `SNAPSHOT`, as Zircon
+//! may make it. A node whose VMO is closed stays while children read through it.
+//!
+//! **Mappings.** The write faults of every VMO mapping go through `page_mkwrite`, which pushes
+//! before the page becomes writable; creating a snapshot unmaps the parent's mappings of the
+//! window, so that a page written through a mapping faults again first.
+//!
+//! **Locking.** One mutex per family ([`Family`]) serialises the changes of pages that a child
+//! may read through and the reads through them: writers push and write under it, readers of a
+//! page they do not own copy it out under it, a new child is linked under it. Its holders never
+//! fault on user memory: their user copies are the `*_nofault` ones; a copy that would fault
+//! drops the lock, faults the buffer in and tries again. Nothing waits for a pager under it.
+//! Its place in the module's lock order is in `pager.rs`.
+
+use crate::{
+    ffi,
+    pager::PageSource,
+    shmem::ShmemFile,
+    status::{Status, ZxResult},
+};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNode},
+    sync::{
+        atomic::{ordering::Relaxed, Atomic},
+        Arc, LockedBy, Mutex, MutexGuard,
+    },
+    uaccess::UserPtr,
+};
+
+/// The page size, as a byte count.
+const PG: u64 = kernel::page::PAGE_SIZE as u64;
+
+/// How a child sees the pages of its parent that it does not hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// As they were when the child was made (`SNAPSHOT`): the parent pushes a page to the
+    /// child before changing it.
+    Snapshot,
+    /// As they are now (`SNAPSHOT_AT_LEAST_ON_WRITE` of a pager-backed VMO).
+    Live,
+}
+
+/// The lock of a family; the children of every node are [`LockedBy`] it.
+#[pin_data]
+pub(crate) struct Family {
+    #[pin]
+    lock: Mutex<FamilyState>,
+}
+
+/// What the family lock owns besides the right to the nodes' children (a lock owner cannot be
+/// zero-sized): the pages the family copied so far.
+pub(crate) struct FamilyState {
+    copies: u64,
+}
+
+/// A node's pages.
+struct Store {
+    file: ShmemFile,
+    /// The pages of this node, from its first, that read through to the parent where the
+    /// node has none (no parent: 0). Set at creation to the part of the window inside the
+    /// parent; it only shrinks (a shrink of the node or of its parent), under the family lock.
+    limit: Atomic<u64>,
+}
+
+/// What a node keeps of a child: its pages and where its window starts in the node.
+struct Child {
+    store: Arc<Store>,
+    base: u64,
+    kind: Kind,
+}
+
+/// A node's tie to its parent.
+struct Edge {
+    node: Arc<Node>,
+    /// The parent's page where this node's window starts.
+    base: u64,
+}
+
+/// The pages of a VMO that owns pages (see the module documentation).
+pub(crate) struct Node {
+    id: u64,
+    store: Arc<Store>,
+    family: Arc<Family>,
+    /// Set for a child, until the node is dropped.
+    parent: Option<Edge>,
+    /// The children that read through to this node, by id.
+    children: LockedBy<RBTree<u64, Child>, FamilyState>,
+    /// The page source of a pager-backed VMO: it lives as long as its pages, which children
+    /// may read after the VMO is closed.
+    source: Option<Arc<PageSource>>,
+}
+
+/// Where the content of a run of a node's pages is.
+enum Found<'a> {
+    /// Pages of this file from the given one: data, or zeros for a page that COMMIT allocated
+    /// and nobody wrote.
+    Pages(&'a ShmemFile, u64),
+    /// Nowhere: the pages read as zeros.
+    Zero,
+    /// At this page of a pager-backed node, which does not hold it yet.
+    Pager(&'a Node, u64),
+}
+
+/// Why [`Node::prepare_fault`] could not make a page the node's own.
+pub(crate) enum FaultStop<'a> {
+    /// The pager-backed root of the chain must supply this page first: the fault waits for it
+    /// without its locks and is retried.
+    Pager(&'a Arc<PageSource>, u64),
+    /// Another failure (no memory, say).
+    Failed(Status),
+}
+
+/// Why a step under the family lock stopped before the end.
+enum Stop<'a> {
+    /// A user copy would fault at the user address: fault it in without the lock, go on.
+    Fault(UserPtr, usize, bool),
+    /// A pager must supply this page of this node first.
+    Pager(&'a Node, u64),
+}
+
+/// The failure of one step under the lock.
+enum StepErr<'a> {
+    Stop(Stop<'a>),
+    Err(Status),
+}
+
+impl From<Status> for StepErr<'_> {
+    fn from(s: Status) -> Self {
+        StepErr::Err(s)
+    }
+}
+
+/// A page index as a `pgoff_t` (the module is built for 64-bit kernels only, where both are
+/// 64 bits wide).
+fn pgoff(x: u64) -> usize {
+    x as usize
+}
+
+/// An errno from a shim as a result.
+fn errno(r: c_int) -> Result<c_int> {
+    if r < 0 {
+        Err(Error::from_errno(r))
+    } else {
+        Ok(r)
+    }
+}
+
+use kernel::ffi::c_int;
+
+impl Node {
+    fn alloc(
+        id: u64,
+        store: Arc<Store>,
+        family: Arc<Family>,
+        parent: Option<Edge>,
+        source: Option<Arc<PageSource>>,
+    ) -> ZxResult<Arc<Node>> {
+        let children = LockedBy::new(&family.lock, RBTree::new());
+        Ok(Arc::new(
+            Node {
+                id,
+                store,
+                family,
+                parent,
+                children,
+                source,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?)
+    }
+
+    /// The node of a VMO made by `zx_vmo_create` or `zx_pager_create_vmo` (with `source`).
+    pub(crate) fn new_root(
+        id: u64,
+        file: ShmemFile,
+        source: Option<Arc<PageSource>>,
+    ) -> ZxResult<Arc<Node>> {
+        let family = Arc::pin_init(
+            pin_init!(Family {
+                lock <- new_mutex!(FamilyState { copies: 0 }),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        let store = Arc::new(
+            Store {
+                file,
+                limit: Atomic::new(0),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Self::alloc(id, store, family, None, source)
+    }
+
+    /// A child of `parent` whose window starts at page `base` of it and has `end` pages
+    /// (`file` has the child's size); the pages of the window inside the parent's file read
+    /// through to it. A `Snapshot` child unmaps the parent's mappings of the window, so that a
+    /// later write through them pushes the page first.
+    pub(crate) fn new_child(
+        parent: &Arc<Node>,
+        id: u64,
+        file: ShmemFile,
+        base: u64,
+        end: u64,
+        kind: Kind,
+    ) -> ZxResult<Arc<Node>> {
+        let store = Arc::new(
+            Store {
+                file,
+                limit: Atomic::new(0),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        let entry = RBTreeNode::new(
+            id,
+            Child {
+                store: store.clone(),
+                base,
+                kind,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        let edge = Edge {
+            node: parent.clone(),
+            base,
+        };
+        let node = Self::alloc(id, store, parent.family.clone(), Some(edge), None)?;
+        let mut g = parent.family.lock.lock();
+        // The parent's size is stable under the family lock (`Node::set_size`).
+        let limit = parent
+            .store
+            .file
+            .size()
+            .div_ceil(PG)
+            .min(end)
+            .saturating_sub(base);
+        node.store.limit.store(limit, Relaxed);
+        parent.children.access_mut(&mut g).insert(entry);
+        if kind == Kind::Snapshot && limit != 0 {
+            parent.store.file.unmap(base * PG, limit * PG);
+        }
+        drop(g);
+        Ok(node)
+    }
+
+    /// The node's shmem file.
+    pub(crate) fn file(&self) -> &ShmemFile {
+        &self.store.file
+    }
+
+    /// The page source of a pager-backed node.
+    pub(crate) fn source(&self) -> Option<&Arc<PageSource>> {
+        self.source.as_ref()
+    }
+
+    /// Whether this node reads through to a parent.
+    pub(crate) fn has_parent(&self) -> bool {
+        self.parent.is_some()
+    }
+
+    /// Whether the root of this node's chain is pager-backed.
+    pub(crate) fn root_is_paged(&self) -> bool {
+        let mut n = self;
+        while let Some(e) = &n.parent {
+            n = &e.node;
+        }
+        n.source.is_some()
+    }
+
+    /// Whether any child reads through to this node.
+    pub(crate) fn has_children(&self) -> bool {
+        let g = self.family.lock.lock();
+        !self.children.access(&g).is_empty()
+    }
+
+    /// Runs `f` under the family lock if this node has no children and no parent: what
+    /// DECOMMIT and a supply's taking of pages need (`NOT_SUPPORTED` otherwise); a new child
+    /// waits for `f`.
+    pub(crate) fn with_no_relatives(&self, f: impl FnOnce(&ShmemFile) -> ZxResult) -> ZxResult {
+        let g = self.family.lock.lock();
+        if self.parent.is_some() || !self.children.access(&g).is_empty() {
+            return Err(Status::NotSupported);
+        }
+        f(&self.store.file)
+    }
+
+    /// Where pages `[x, end)` of this node are: the first run of them that is in one place,
+    /// and its length (at least 1). `x < end`.
+    fn resolve(&self, x: u64, end: u64) -> (Found<'_>, u64) {
+        let (mut node, mut idx, mut len) = (self, x, end - x);
+        loop {
+            let (hole, hole_end) = node.store.file.find_hole(idx, idx + len);
+            if hole > idx {
+                return (Found::Pages(&node.store.file, idx), hole - idx);
+            }
+            len = hole_end.saturating_sub(idx).max(1);
+            let Some(e) = &node.parent else {
+                return match &node.source {
+                    Some(_) => (Found::Pager(node, idx), len),
+                    None => (Found::Zero, len),
+                };
+            };
+            let limit = node.store.limit.load(Relaxed);
+            if idx >= limit {
+                return (Found::Zero, len);
+            }
+            len = len.min(limit - idx);
+            // Cannot overflow: the window lies inside the parent's size, which is at most
+            // `VMO_MAX_SIZE`.
+            idx += e.base;
+            node = &e.node;
+        }
+    }
+
+    /// Makes page `x` of this node (which has a parent) its own: a copy of what it reads
+    /// there now, if it does not hold it.
+    fn materialize<'a>(&'a self, g: &mut FamilyState, x: u64) -> Result<(), StepErr<'a>> {
+        let (found, _) = self.resolve(x, x + 1);
+        let (src, sx) = match found {
+            Found::Pages(f, _) if core::ptr::eq(f, &self.store.file) => return Ok(()),
+            Found::Pages(f, sx) => (f.as_ptr(), sx),
+            Found::Zero => (core::ptr::null_mut(), 0),
+            Found::Pager(n, px) => return Err(StepErr::Stop(Stop::Pager(n, px))),
+        };
+        // SAFETY: both files are live shmem files (the node and its ancestors hold them); the
+        // family lock, held (`g`), keeps the source page from changing meanwhile.
+        let r = unsafe { ffi::vmo_cow_fill(self.store.file.as_ptr(), pgoff(x), src, pgoff(sx)) };
+        g.copies += errno(r).map_err(|e| StepErr::Err(Status::from_mm(e)))? as u64;
+        Ok(())
+    }
+
+    /// Gives pages `[start, end)` of this node, as they read now, to every `Snapshot` child
+    /// that reads them through this node, before this node changes them. Runs that read as
+    /// zeros are given as zero pages only with `zeros` (a write; a ZERO or a shrink leaves a
+    /// page that reads as zeros reading as zeros).
+    fn push(&self, g: &mut FamilyState, start: u64, end: u64, zeros: bool) -> ZxResult {
+        let mut copies = 0u64;
+        for (_, c) in self.children.access(g).iter() {
+            if c.kind != Kind::Snapshot {
+                continue;
+            }
+            let lim = c.base.saturating_add(c.store.limit.load(Relaxed));
+            let (s, e) = (start.max(c.base), end.min(lim));
+            let mut p = s;
+            while p < e {
+                // The run of pages the child does not hold, in this node's numbers.
+                let (h, he) = c.store.file.find_hole(p - c.base, e - c.base);
+                if h >= e - c.base {
+                    break;
+                }
+                let (hs, he) = (h + c.base, (he + c.base).min(e).max(h + c.base + 1));
+                let mut q = hs;
+                while q < he {
+                    let (found, n) = self.resolve(q, he);
+                    let src = match found {
+                        Found::Pages(f, sx) => Some((f, sx)),
+                        Found::Zero if zeros => None,
+                        // A snapshot family has no pager.
+                        Found::Zero | Found::Pager(..) => {
+                            q += n;
+                            continue;
+                        }
+                    };
+                    for i in 0..n {
+                        let (sp, sx) =
+                            src.map_or((core::ptr::null_mut(), 0), |(f, sx)| (f.as_ptr(), sx + i));
+                        // SAFETY: the files are live shmem files; the family lock is held.
+                        let r = unsafe {
+                            ffi::vmo_cow_fill(
+                                c.store.file.as_ptr(),
+                                pgoff(q + i - c.base),
+                                sp,
+                                pgoff(sx),
+                            )
+                        };
+                        copies += errno(r).map_err(Status::from_mm)? as u64;
+                    }
+                    q += n;
+                }
+                p = he;
+            }
+        }
+        g.copies += copies;
+        Ok(())
+    }
+
+    /// Runs `step` under the family lock until it has done `len` bytes (from 0), dropping the
+    /// lock to fault in a user buffer or to wait for a pager when it stops for that. `step`
+    /// gets the lock and the bytes done so far, and returns the bytes it did (at least 1).
+    fn run<'n, F>(&'n self, len: usize, mut step: F) -> ZxResult
+    where
+        F: FnMut(&mut FamilyState, usize) -> Result<usize, StepErr<'n>>,
+    {
+        let mut done = 0usize;
+        while done < len {
+            let mut g: MutexGuard<'_, FamilyState> = self.family.lock.lock();
+            let stop = loop {
+                if done >= len {
+                    return Ok(());
+                }
+                match step(&mut g, done) {
+                    Ok(n) => done += n,
+                    Err(StepErr::Err(s)) => return Err(s),
+                    Err(StepErr::Stop(s)) => break s,
+                }
+            };
+            drop(g);
+            match stop {
+                Stop::Fault(buf, n, write) => {
+                    // SAFETY: the shim touches only user memory, with the fault-tolerant
+                    // accessors.
+                    if !unsafe { ffi::vmo_fault_in_user(buf.as_mut_ptr(), n, write) } {
+                        return Err(Status::Kernel(EFAULT));
+                    }
+                }
+                Stop::Pager(n, px) => {
+                    if let Some(s) = &n.source {
+                        s.populate(px, px + 1, false)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `len` bytes from `buf` at byte `pos` of this node (`zx_vmo_write`): each page is
+    /// made the node's own, pushed to the snapshot children still reading it, then written.
+    pub(crate) fn write_user(&self, buf: UserPtr, pos: u64, len: usize) -> ZxResult {
+        self.run(len, |g, done| {
+            let at = pos + done as u64;
+            let (x, off) = (at / PG, (at % PG) as usize);
+            let n = (len - done).min(PG as usize - off);
+            if self.parent.is_some() {
+                self.materialize(g, x)?;
+            }
+            self.push(g, x, x + 1, true)?;
+            let ubuf = buf.wrapping_byte_add(done);
+            // SAFETY: the file is a live shmem file; the shim copies with the non-faulting
+            // user-copy routine, which checks the user range.
+            let r = unsafe {
+                ffi::vmo_cow_write_user(self.store.file.as_ptr(), at as i64, ubuf.as_mut_ptr(), n)
+            };
+            match errno(r) {
+                Ok(_) => Ok(n),
+                Err(e) if e == EFAULT => Err(StepErr::Stop(Stop::Fault(ubuf, n, false))),
+                Err(e) => Err(StepErr::Err(Status::from_mm(e))),
+            }
+        })
+    }
+
+    /// Reads `len` bytes at byte `pos` of this node into `buf` (`zx_vmo_read`), from wherever
+    /// each page is: nothing is copied into the node.
+    pub(crate) fn read_user(&self, buf: UserPtr, pos: u64, len: usize) -> ZxResult {
+        self.run(len, |_g, done| {
+            let at = pos + done as u64;
+            let (x, off) = (at / PG, at % PG);
+            let n = (len - done).min((PG - off) as usize);
+            let (src, sx) = match self.resolve(x, x + 1).0 {
+                Found::Pages(f, sx) => (f.as_ptr(), sx),
+                Found::Zero => (core::ptr::null_mut(), 0),
+                Found::Pager(node, px) => return Err(StepErr::Stop(Stop::Pager(node, px))),
+            };
+            let ubuf = buf.wrapping_byte_add(done);
+            // SAFETY: `src` is null or a live shmem file (the node and its ancestors hold
+            // them); the family lock keeps the page from changing; the shim copies with the
+            // non-faulting user-copy routine, which checks the user range.
+            let r = unsafe {
+                ffi::vmo_cow_read_user(src, (sx * PG + off) as i64, ubuf.as_mut_ptr(), n)
+            };
+            match errno(r) {
+                Ok(_) => Ok(n),
+                Err(e) if e == EFAULT => Err(StepErr::Stop(Stop::Fault(ubuf, n, true))),
+                Err(e) => Err(StepErr::Err(Status::Kernel(e))),
+            }
+        })
+    }
+
+    /// ZERO of bytes `[pos, pos + len)` (inside the node's size). The pages are pushed to the
+    /// snapshot children first. A root frees its whole pages (shmem's hole punch, which also
+    /// zeroes the partial ones in place); a child, whose holes read through to its parent,
+    /// zeroes the pages it holds in place, takes a zero page where it reads an ancestor's page
+    /// and leaves pages that read as zeros alone. A partial page that a live child reads from
+    /// a pager that has not supplied it yet is asked of the pager first.
+    pub(crate) fn zero(&self, pos: u64, len: u64) -> ZxResult {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = pos + len;
+        let (first, last) = (pos / PG, end.div_ceil(PG));
+        if self.parent.is_none() {
+            let mut g = self.family.lock.lock();
+            self.push(&mut g, first, last, false)?;
+            return self.store.file.punch(pos, len).map_err(Status::from_mm);
+        }
+        let total = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
+        self.run(total, |g, done| {
+            let at = pos + done as u64;
+            let x = at / PG;
+            let (found, n) = self.resolve(x, last);
+            let page_end = ((x + 1) * PG).min(end);
+            let own = match found {
+                // Nothing to zero: the run reads as zeros and stays so.
+                Found::Zero => return Ok((((x + n) * PG).min(end) - at) as usize),
+                Found::Pages(f, _) => core::ptr::eq(f, &self.store.file),
+                Found::Pager(..) => false,
+            };
+            self.push(g, x, x + 1, false)?;
+            if !own && page_end - at != PG {
+                // The rest of a partial page keeps what the node reads there.
+                self.materialize(g, x)?;
+            }
+            self.store
+                .file
+                .fill(at, None, (page_end - at) as usize)
+                .map_err(Status::from_mm)?;
+            Ok((page_end - at) as usize)
+        })
+    }
+
+    /// COMMIT of pages `[first, last)` of a child: each page is made its own (Zircon: "a commit
+    /// simulates write faults"). A root commits with shmem's fallocate, without this.
+    pub(crate) fn commit_child(&self, first: u64, last: u64) -> ZxResult {
+        let pages = usize::try_from(last - first).map_err(|_| Status::OutOfRange)?;
+        self.run(pages, |g, done| {
+            self.materialize(g, first + done as u64)?;
+            Ok(1)
+        })
+    }
+
+    /// Calls `f` with each run of pages of `[first, last)` that this node reads from a file's
+    /// present pages: the file, the run's first page in it, the run's first page in this node
+    /// and its length. Runs that read as zeros (or that a pager has not supplied) are skipped,
+    /// so the cost follows the pages present, not the range.
+    pub(crate) fn for_each_run(
+        &self,
+        first: u64,
+        last: u64,
+        mut f: impl FnMut(&ShmemFile, u64, u64, u64) -> ZxResult,
+    ) -> ZxResult {
+        let _g = self.family.lock.lock();
+        let mut x = first;
+        while x < last {
+            let (found, n) = self.resolve(x, last);
+            if let Found::Pages(file, sx) = found {
+                f(file, sx, x, n)?;
+            }
+            x += n;
+        }
+        Ok(())
+    }
+
+    /// Before a fault maps page `x` of this node (which has a parent): makes it the node's
+    /// own.
+    pub(crate) fn prepare_fault(&self, x: u64) -> Result<(), FaultStop<'_>> {
+        let mut g = self.family.lock.lock();
+        match self.materialize(&mut g, x) {
+            Ok(()) => Ok(()),
+            Err(StepErr::Stop(Stop::Pager(n, px))) => match &n.source {
+                Some(s) => Err(FaultStop::Pager(s, px)),
+                None => Err(FaultStop::Failed(Status::BadState)),
+            },
+            Err(StepErr::Stop(Stop::Fault(..))) => Err(FaultStop::Failed(Status::BadState)),
+            Err(StepErr::Err(s)) => Err(FaultStop::Failed(s)),
+        }
+    }
+
+    /// Before page `x` of this node becomes writable through a mapping (`page_mkwrite`):
+    /// pushes it to the snapshot children still reading it.
+    pub(crate) fn prepare_write(&self, x: u64) -> ZxResult {
+        let mut g = self.family.lock.lock();
+        self.push(&mut g, x, x + 1, true)
+    }
+
+    /// Sets the size of the node's file to `size` bytes (`zx_vmo_set_size`). A shrink first
+    /// pushes the pages past the end to the snapshot children still reading them and cuts
+    /// what every child reads through to the new end; the node's own window on its parent
+    /// is cut too, so that a later growth reads zeros there (as Zircon's parent limit does).
+    pub(crate) fn set_size(&self, size: u64) -> ZxResult {
+        let mut g = self.family.lock.lock();
+        let old = self.store.file.size();
+        let (new_pages, old_pages) = (size.div_ceil(PG), old.div_ceil(PG));
+        if new_pages < old_pages {
+            self.push(&mut g, new_pages, old_pages, false)?;
+            for (_, c) in self.children.access(&g).iter() {
+                let lim = c.store.limit.load(Relaxed);
+                c.store
+                    .limit
+                    .store(lim.min(new_pages.saturating_sub(c.base)), Relaxed);
+            }
+            let lim = self.store.limit.load(Relaxed);
+            self.store.limit.store(lim.min(new_pages), Relaxed);
+        }
+        self.store.file.set_size(size).map_err(Status::from_mm)
+    }
+}
+
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
+impl Node {
+    /// Writes `data` at byte `pos` as a `write` would (made own, pushed, written), from a
+    /// kernel buffer: for the KUnit suites.
+    pub(crate) fn write_bytes(&self, pos: u64, data: &[u8]) -> Result {
+        let end = pos.checked_add(data.len() as u64).ok_or(EINVAL)?;
+        let (first, last) = (pos / PG, end.div_ceil(PG));
+        let mut g = self.family.lock.lock();
+        for x in first..last {
+            if self.parent.is_some() && self.materialize(&mut g, x).is_err() {
+                return Err(EINVAL);
+            }
+        }
+        self.push(&mut g, first, last, true)?;
+        self.store.file.write_bytes(data, pos)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // The pages go: so does the page source (its pager gets COMPLETE).
+        if let Some(s) = &self.source {
+            s.detach_only();
+        }
+        // Unlink from the parent; a parent this held last is dropped here, its own parent
+        // next, and so on: a loop, so that a long chain of closed VMOs costs no stack.
+        let mut next = self.unlink();
+        while let Some(parent) = next {
+            next = match Arc::into_unique_or_drop(parent) {
+                Some(mut unique) => {
+                    let node = Pin::get_mut(unique.as_mut());
+                    let up = node.unlink();
+                    // Dropped here: its own `drop` finds no parent left to unlink.
+                    drop(unique);
+                    up
+                }
+                None => None,
+            };
+        }
+    }
+}
+
+impl Node {
+    /// Removes this node from its parent's children; returns the reference to the parent.
+    fn unlink(&mut self) -> Option<Arc<Node>> {
+        let edge = self.parent.take()?;
+        let mut g = self.family.lock.lock();
+        let gone = edge.node.children.access_mut(&mut g).remove(&self.id);
+        drop(g);
+        drop(gone);
+        Some(edge.node)
+    }
+}
+
+#[cfg(CONFIG_VMO_KUNIT_TEST)]
+#[kunit_tests(vmo_cow)]
+mod tests {
+    use super::PG;
+    use crate::{rights::Rights, status::Status, uapi::*, vmo::Vmo};
+    use kernel::{prelude::*, sync::Arc};
+
+    const ALL: Rights = Rights::DEFAULT_VMO;
+
+    fn write(v: &Vmo, pos: u64, byte: u8) -> Result {
+        v.write_bytes_for_test(pos, byte)
+    }
+
+    fn read(v: &Vmo, pos: u64) -> Result<u8> {
+        v.read_byte_for_test(pos)
+    }
+
+    fn committed(v: &Vmo) -> u64 {
+        v.info().committed_bytes
+    }
+
+    fn snapshot(v: &Arc<Vmo>, offset: u64, size: u64) -> Result<Arc<Vmo>> {
+        Ok(v.create_child(VMO_CHILD_SNAPSHOT, offset, size)?)
+    }
+
+    #[test]
+    fn siblings_keep_what_the_parent_held() -> Result {
+        let p = Vmo::create(4 * PG, 0)?;
+        for i in 0..4 {
+            write(&p, i * PG, 1 + i as u8)?;
+        }
+        let (a, b) = (snapshot(&p, 0, 4 * PG)?, snapshot(&p, PG, 2 * PG)?);
+        // The parent writes page 1: each sibling that reads it gets its own copy first.
+        write(&p, PG, 20)?;
+        assert_eq!((read(&a, PG)?, read(&b, 0)?, read(&p, PG)?), (2, 2, 20));
+        assert_eq!((committed(&a), committed(&b)), (PG, PG));
+        // Page 3 lies outside b's window: only a gets it.
+        write(&p, 3 * PG, 40)?;
+        assert_eq!((committed(&a), committed(&b)), (2 * PG, PG));
+        // A child's write is its own.
+        write(&a, 2 * PG, 33)?;
+        assert_eq!(
+            (read(&p, 2 * PG)?, read(&b, PG)?, read(&a, 2 * PG)?),
+            (3, 3, 33)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_closed_parent_stays_readable_through_its_children() -> Result {
+        let p = Vmo::create(2 * PG, 0)?;
+        write(&p, 0, 7)?;
+        let c = snapshot(&p, 0, 2 * PG)?;
+        let g = snapshot(&c, 0, 2 * PG)?;
+        drop(p);
+        drop(c);
+        assert_eq!(read(&g, 0)?, 7);
+        write(&g, 0, 8)?;
+        assert_eq!(read(&g, 0)?, 8);
+        Ok(())
+    }
+
+    #[test]
+    fn chains_keep_each_vmo_content_whatever_closes_first() -> Result {
+        // Level i writes byte i at page i % 4 and everything below it is a snapshot of it.
+        let mut chain = KVec::new();
+        chain.push(Vmo::create(4 * PG, 0)?, GFP_KERNEL)?;
+        for i in 1..60u64 {
+            let prev = chain[chain.len() - 1].clone();
+            write(&prev, (i % 4) * PG, i as u8)?;
+            chain.push(snapshot(&prev, 0, 4 * PG)?, GFP_KERNEL)?;
+        }
+        // What each level must read: the last write to it or above it for each page (level
+        // `i - 1` got write `i` before level `i` was made of it).
+        let expect = |level: usize, page: u64| -> u8 {
+            (1..=(level as u64 + 1).min(59))
+                .rev()
+                .find(|i| i % 4 == page)
+                .map_or(0, |i| i as u8)
+        };
+        // Close every third level, then the others from the bottom up, checking the rest.
+        let mut alive: KVec<(usize, Arc<Vmo>)> = KVec::new();
+        for (i, v) in chain.drain_all().enumerate() {
+            if i % 3 != 1 {
+                alive.push((i, v), GFP_KERNEL)?;
+            }
+        }
+        while let Some((level, v)) = alive.pop() {
+            for page in 0..4 {
+                assert_eq!(read(&v, page * PG)?, expect(level, page));
+            }
+            drop(v);
+            for (l, w) in alive.iter() {
+                assert_eq!(read(w, (*l as u64 % 4) * PG)?, expect(*l, *l as u64 % 4));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn zero_and_shrink_keep_the_snapshot() -> Result {
+        let p = Vmo::create(4 * PG, VMO_CREATE_RESIZABLE)?;
+        for i in 0..4 {
+            write(&p, i * PG + 5, 9)?;
+        }
+        let c = snapshot(&p, 0, 4 * PG)?;
+        // ZERO of a whole page frees the parent's page after giving it to the child.
+        assert_eq!(p.op_range(ALL, VMO_OP_ZERO, 0, PG).map(|_| ()), Ok(()));
+        assert_eq!((read(&p, 5)?, read(&c, 5)?), (0, 9));
+        assert_eq!(committed(&p), 3 * PG);
+        // A partial ZERO in the child copies the page, then zeroes the bytes.
+        assert_eq!(c.op_range(ALL, VMO_OP_ZERO, PG + 5, 1).map(|_| ()), Ok(()));
+        assert_eq!((read(&c, PG + 5)?, read(&p, PG + 5)?), (0, 9));
+        // A shrink of the parent gives the pages past the end to the child first; regrown,
+        // the parent reads zeros there.
+        assert_eq!(p.set_size(2 * PG), Ok(()));
+        assert_eq!(read(&c, 3 * PG + 5)?, 9);
+        assert_eq!(p.set_size(4 * PG), Ok(()));
+        assert_eq!((read(&p, 3 * PG + 5)?, read(&c, 3 * PG + 5)?), (0, 9));
+        // A closed parent and DECOMMIT: the child, a COW clone, refuses it.
+        assert_eq!(
+            c.op_range(ALL, VMO_OP_DECOMMIT, 0, PG).map(|_| ()),
+            Err(Status::NotSupported)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn commit_copies_and_cache_ops_read_through() -> Result {
+        let p = Vmo::create(1 << 30, 0)?;
+        write(&p, 100 * PG, 1)?;
+        write(&p, 200_000 * PG, 2)?;
+        let c = snapshot(&p, 0, 1 << 30)?;
+        // Cache ops visit the two pages the child reads, without copying them.
+        let s = c
+            .op_range(ALL, VMO_OP_CACHE_CLEAN, 0, 1 << 30)
+            .map_err(Error::from)?;
+        assert_eq!(s.pages, 2);
+        assert_eq!(committed(&c), 0);
+        // COMMIT makes the range the child's own (zeros where nothing was).
+        assert_eq!(
+            c.op_range(ALL, VMO_OP_COMMIT, 99 * PG, 2 * PG).map(|_| ()),
+            Ok(())
+        );
+        assert_eq!(committed(&c), 2 * PG);
+        write(&p, 100 * PG, 3)?;
+        assert_eq!(read(&c, 100 * PG)?, 1);
+        assert_eq!(committed(&c), 2 * PG);
+        Ok(())
+    }
+}
