@@ -11,6 +11,7 @@ mod abi;
 mod cache;
 mod children;
 mod concurrency;
+mod cow;
 mod create_size_rw;
 mod discardable;
 mod errors;

@@ -502,6 +502,81 @@ fn share_role() {
     println!("CHILD share ok");
 }
 
+/// Two processes write a VMO and its snapshot at once: the parent through
+/// its mapping of the VMO, the child (another process with its own table)
+/// through its mapping of the snapshot, 64 pages each, every page read back
+/// just before it is written. Each process always reads the original bytes
+/// of a page it has not written yet, whatever the other wrote, and its own
+/// bytes afterwards; the ioctls agree.
+#[test]
+fn two_processes_write_a_vmo_and_its_snapshot_at_once() {
+    let _g = shared();
+    let dev = dev();
+    let p = up();
+    let pages = 64;
+    let v = new_vmo(&dev, pages as u64);
+    v.write(&vec![b'O'; pages * p], 0).unwrap();
+    let vm = v.map(0, pages * p, true).unwrap();
+    let snap = v.create_child(VmoChildOptions::SNAPSHOT, 0, (pages * p) as u64).unwrap();
+    let (child, sock) = spawn_with_socket("cow");
+    let fd = snap.export_fd().unwrap();
+    send(sock.as_fd(), b"snapshot", Some(fd.as_fd()));
+    drop(fd);
+    drop(snap);
+    let Some((msg, _)) = recv(sock.as_fd()) else {
+        finish_child(child);
+        panic!("the child ended before it was ready");
+    };
+    assert_eq!(msg, "ready");
+    send(sock.as_fd(), b"go", None);
+    for i in 0..pages {
+        assert_eq!(mread(&vm, i * p, 4), b"OOOO", "page {i} before the parent wrote it");
+        mwrite(&vm, i * p, b"PPPP");
+    }
+    let Some((msg, _)) = recv(sock.as_fd()) else {
+        finish_child(child);
+        panic!("the child ended before it was done");
+    };
+    assert_eq!(msg, "done");
+    for i in 0..pages {
+        assert_eq!(mread(&vm, i * p, 4), b"PPPP");
+        assert_eq!(read(&v, (i * p) as u64, 5), b"PPPPO");
+    }
+    send(sock.as_fd(), b"check", None);
+    let lines = finish_child(child);
+    assert!(lines.iter().any(|l| l == "CHILD cow ok"), "{lines:?}");
+}
+
+/// The child side of `two_processes_write_a_vmo_and_its_snapshot_at_once`.
+fn cow_role() {
+    let stdin = std::io::stdin();
+    let sock = stdin.as_fd();
+    set_socket_timeout(sock, Timeout::Recv, Some(Duration::from_secs(120))).expect("timeout");
+    let dev = dev();
+    let p = up();
+    let pages = 64;
+    let (msg, mut fds) = recv(sock).expect("the snapshot");
+    assert_eq!((msg.as_str(), fds.len()), ("snapshot", 1));
+    let fd = fds.pop().unwrap();
+    let s = Vmo::import_fd(&dev, fd.as_fd()).expect("import the snapshot");
+    let m = Mapping::new(fd.as_fd(), 0, pages * p, true).expect("map the snapshot");
+    send(sock, b"ready", None);
+    let (msg, _) = recv(sock).expect("go");
+    assert_eq!(msg, "go");
+    for i in (0..pages).rev() {
+        assert_eq!(mread(&m, i * p, 4), b"OOOO", "page {i} before the child wrote it");
+        mwrite(&m, i * p, b"CCCC");
+    }
+    send(sock, b"done", None);
+    let (msg, _) = recv(sock).expect("check");
+    assert_eq!(msg, "check");
+    for i in 0..pages {
+        assert_eq!(mread(&m, i * p, 4), b"CCCC");
+        assert_eq!(read(&s, (i * p) as u64, 5), b"CCCCO");
+    }
+    println!("CHILD cow ok");
+}
+
 /// Not a test of its own: the body of the child processes that the tests
 /// above start (ignored in normal runs; run with the role variable set).
 #[test]
@@ -511,6 +586,7 @@ fn child_role() {
         .expect("run only by the mapping tests (VMO_GUEST_CHILD_ROLE)");
     match role.as_str() {
         "share" => share_role(),
+        "cow" => cow_role(),
         other => sigbus_role(other),
     }
 }
