@@ -49,7 +49,10 @@ use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
     sync::{
-        atomic::{ordering::Relaxed, Atomic},
+        atomic::{
+            ordering::{Acquire, Relaxed, Release},
+            Atomic,
+        },
         Arc, LockedBy, Mutex, MutexGuard,
     },
     uaccess::UserPtr,
@@ -57,6 +60,9 @@ use kernel::{
 
 /// The page size, as a byte count.
 const PG: u64 = kernel::page::PAGE_SIZE as u64;
+
+/// Pages (or runs of pages) done under the family lock before it is released and taken again.
+const BATCH: u32 = 64;
 
 /// How a child sees the pages of its parent that it does not hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,9 +74,17 @@ pub(crate) enum Kind {
     Live,
 }
 
-/// The lock of a family; the children of every node are [`LockedBy`] it.
+/// The locks of a family; the children of every node are [`LockedBy`] `lock`.
 #[pin_data]
 pub(crate) struct Family {
+    /// Serialises what links a child or frees a node's pages (a new child; ZERO's hole punch,
+    /// DECOMMIT, a truncation): taken before `lock`, and released only after the pages are
+    /// freed, which shmem does under its inode lock. So no child is linked between the push of
+    /// pages about to be freed and their freeing, while `lock` itself is never held under or
+    /// around shmem's inode lock (a `write` to a shmem file holds that lock while its user copy
+    /// may fault on a VMO mapping, which takes `lock`).
+    #[pin]
+    shape: Mutex<()>,
     #[pin]
     lock: Mutex<FamilyState>,
 }
@@ -113,6 +127,15 @@ pub(crate) struct Node {
     parent: Option<Edge>,
     /// The children that read through to this node, by id.
     children: LockedBy<RBTree<u64, Child>, FamilyState>,
+    /// The node's size in pages: changed under both family locks, before the file shrinks or
+    /// after it grows.
+    pages: Atomic<u64>,
+    /// The `Snapshot` children among `children`; changed under the family lock, read without
+    /// it by `page_mkwrite`'s fast path.
+    snapshots: Atomic<u32>,
+    /// Whether the file was ever mapped writable: a new snapshot then waits for the write
+    /// faults in flight and copies the pages that may be pinned for DMA at once.
+    mapped_writable: Atomic<bool>,
     /// The page source of a pager-backed VMO: it lives as long as its pages, which children
     /// may read after the VMO is closed.
     source: Option<Arc<PageSource>>,
@@ -173,7 +196,61 @@ fn errno(r: c_int) -> Result<c_int> {
     }
 }
 
-use kernel::ffi::c_int;
+use core::ffi::c_void;
+use kernel::{bindings, ffi::c_int};
+
+/// Fills the folio holding page `x` of `dst` if it holds no data (`vmo_cow_fill`): each of
+/// its pages from what `src_of` says that page reads now, `Ok(Some((file, page)))` a page of a
+/// file, `Ok(None)` zeros, or `Err(errno)` to stop without filling anything (the error is
+/// returned). Returns whether it filled. The caller holds the family lock, which keeps the
+/// source pages from changing, and the files `src_of` names are live while it runs.
+fn fill_folio<'f, F>(dst: &ShmemFile, x: u64, mut src_of: F) -> Result<bool>
+where
+    F: FnMut(u64) -> Result<Option<(&'f ShmemFile, u64)>, Error>,
+{
+    /// Adapts the C callback to the closure `F`.
+    ///
+    /// # Safety
+    ///
+    /// `ctx` must point to an `F` that is not otherwise borrowed; `src` and `src_index` must
+    /// be valid for writes.
+    unsafe extern "C" fn trampoline<'f, F>(
+        ctx: *mut c_void,
+        index: usize,
+        src: *mut *mut bindings::file,
+        src_index: *mut usize,
+    ) -> c_int
+    where
+        F: FnMut(u64) -> Result<Option<(&'f ShmemFile, u64)>, Error>,
+    {
+        // SAFETY: `ctx` is the `&mut F` that `fill_folio` passed.
+        let f = unsafe { &mut *ctx.cast::<F>() };
+        match f(index as u64) {
+            Ok(Some((file, page))) => {
+                // SAFETY: both are valid for writes (function contract).
+                unsafe {
+                    *src = file.as_ptr();
+                    *src_index = pgoff(page);
+                }
+                1
+            }
+            Ok(None) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    // SAFETY: `dst` is a live shmem file; the callback gets a pointer to `src_of`, which outlives
+    // the call and is not used elsewhere meanwhile, and hands back files that live for `'f`.
+    let r = unsafe {
+        ffi::vmo_cow_fill(
+            dst.as_ptr(),
+            pgoff(x),
+            Some(trampoline::<'f, F>),
+            (&raw mut src_of).cast(),
+        )
+    };
+    Ok(errno(r)? == 1)
+}
 
 impl Node {
     fn alloc(
@@ -184,6 +261,7 @@ impl Node {
         source: Option<Arc<PageSource>>,
     ) -> ZxResult<Arc<Node>> {
         let children = LockedBy::new(&family.lock, RBTree::new());
+        let pages = Atomic::new(store.file.size().div_ceil(PG));
         Ok(Arc::new(
             Node {
                 id,
@@ -191,6 +269,9 @@ impl Node {
                 family,
                 parent,
                 children,
+                pages,
+                snapshots: Atomic::new(0),
+                mapped_writable: Atomic::new(false),
                 source,
             },
             GFP_KERNEL_ACCOUNT,
@@ -205,6 +286,7 @@ impl Node {
     ) -> ZxResult<Arc<Node>> {
         let family = Arc::pin_init(
             pin_init!(Family {
+                shape <- new_mutex!(()),
                 lock <- new_mutex!(FamilyState { copies: 0 }),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -252,22 +334,57 @@ impl Node {
             base,
         };
         let node = Self::alloc(id, store, parent.family.clone(), Some(edge), None)?;
+        let _shape = parent.family.shape.lock();
         let mut g = parent.family.lock.lock();
-        // The parent's size is stable under the family lock (`Node::set_size`).
-        let limit = parent
-            .store
-            .file
-            .size()
-            .div_ceil(PG)
-            .min(end)
-            .saturating_sub(base);
+        // The parent's size is stable under the family locks (`Node::set_size`).
+        let limit = parent.pages.load(Relaxed).min(end).saturating_sub(base);
         node.store.limit.store(limit, Relaxed);
         parent.children.access_mut(&mut g).insert(entry);
-        if kind == Kind::Snapshot && limit != 0 {
-            parent.store.file.unmap(base * PG, limit * PG);
+        if kind == Kind::Live {
+            return Ok(node);
         }
+        parent.snapshots.fetch_add(1, Release);
         drop(g);
+        if limit != 0 {
+            // A page of the window written through a mapping from now on faults into
+            // `page_mkwrite`, which pushes it first.
+            parent.store.file.unmap(base * PG, limit * PG);
+            if parent.mapped_writable.load(Relaxed) {
+                node.quiesce_parent(parent, base, limit)?;
+            }
+        }
         Ok(node)
+    }
+
+    /// The rest of a new snapshot's creation when its parent was ever mapped writable: a
+    /// write fault that pushed before the snapshot was linked may install its writable page
+    /// table entry after the unmap above, so wait for those (they hold the page's folio lock
+    /// until then) and unmap again. A page that may be pinned for DMA is written behind the
+    /// page tables: the snapshot gets its copy now (as `fork` copies pinned pages).
+    fn quiesce_parent(&self, parent: &Node, base: u64, limit: u64) -> ZxResult {
+        let file = &parent.store.file;
+        let (mut at, end) = (base, base + limit);
+        while at < end {
+            // SAFETY: the file is a live shmem file; the shim takes folio locks only.
+            let pinned = unsafe { ffi::vmo_shmem_quiesce(file.as_ptr(), pgoff(at), pgoff(end)) };
+            let pinned = pinned as u64;
+            if pinned >= end {
+                break;
+            }
+            let mut g = self.family.lock.lock();
+            if let Err(StepErr::Err(s)) = self.materialize(&mut g, pinned - base) {
+                return Err(s);
+            }
+            drop(g);
+            at = pinned + 1;
+        }
+        file.unmap(base * PG, limit * PG);
+        Ok(())
+    }
+
+    /// Notes that the node's file is mapped writable (or may be made so by `mprotect`).
+    pub(crate) fn note_writable_mapping(&self) {
+        self.mapped_writable.store(true, Relaxed);
     }
 
     /// The node's shmem file.
@@ -294,20 +411,25 @@ impl Node {
         n.source.is_some()
     }
 
-    /// Whether any child reads through to this node.
-    pub(crate) fn has_children(&self) -> bool {
+    /// Runs `f` with the family's shape lock held (no child is linked meanwhile), telling it
+    /// whether this node has a parent or children (closed ones whose children live included).
+    pub(crate) fn with_shape<T>(&self, f: impl FnOnce(bool) -> T) -> T {
+        let _shape = self.family.shape.lock();
         let g = self.family.lock.lock();
-        !self.children.access(&g).is_empty()
+        let relatives = self.parent.is_some() || !self.children.access(&g).is_empty();
+        drop(g);
+        f(relatives)
     }
 
-    /// Runs `f` under the family lock if this node has no children and no parent: what
-    /// DECOMMIT and a supply's taking of pages need (`NOT_SUPPORTED` otherwise); a new child
-    /// waits for `f`.
+    /// Runs `f` if this node has no children and no parent, what DECOMMIT needs
+    /// (`NOT_SUPPORTED` otherwise); a new child waits for `f` (which may free pages).
     pub(crate) fn with_no_relatives(&self, f: impl FnOnce(&ShmemFile) -> ZxResult) -> ZxResult {
+        let _shape = self.family.shape.lock();
         let g = self.family.lock.lock();
         if self.parent.is_some() || !self.children.access(&g).is_empty() {
             return Err(Status::NotSupported);
         }
+        drop(g);
         f(&self.store.file)
     }
 
@@ -316,7 +438,7 @@ impl Node {
     fn resolve(&self, x: u64, end: u64) -> (Found<'_>, u64) {
         let (mut node, mut idx, mut len) = (self, x, end - x);
         loop {
-            let (hole, hole_end) = node.store.file.find_hole(idx, idx + len);
+            let (hole, hole_end) = node.store.file.find_unheld(idx, idx + len);
             if hole > idx {
                 return (Found::Pages(&node.store.file, idx), hole - idx);
             }
@@ -339,25 +461,44 @@ impl Node {
         }
     }
 
+    /// What page `x` of this node reads through to its parent (it does not hold it itself).
+    fn parent_source(&self, x: u64) -> Found<'_> {
+        match &self.parent {
+            Some(e) if x < self.store.limit.load(Relaxed) => {
+                // Cannot overflow: the window lies inside the parent.
+                e.node.resolve(x + e.base, x + e.base + 1).0
+            }
+            _ => Found::Zero,
+        }
+    }
+
     /// Makes page `x` of this node (which has a parent) its own: a copy of what it reads
     /// there now, if it does not hold it.
     fn materialize<'a>(&'a self, g: &mut FamilyState, x: u64) -> Result<(), StepErr<'a>> {
-        let (found, _) = self.resolve(x, x + 1);
-        let (src, sx) = match found {
-            Found::Pages(f, _) if core::ptr::eq(f, &self.store.file) => return Ok(()),
-            Found::Pages(f, sx) => (f.as_ptr(), sx),
-            Found::Zero => (core::ptr::null_mut(), 0),
-            Found::Pager(n, px) => return Err(StepErr::Stop(Stop::Pager(n, px))),
-        };
-        // SAFETY: both files are live shmem files (the node and its ancestors hold them); the
-        // family lock, held (`g`), keeps the source page from changing meanwhile.
-        let r = unsafe { ffi::vmo_cow_fill(self.store.file.as_ptr(), pgoff(x), src, pgoff(sx)) };
-        g.copies += errno(r).map_err(|e| StepErr::Err(Status::from_mm(e)))? as u64;
-        Ok(())
+        if self.store.file.holds(x) {
+            return Ok(());
+        }
+        let mut pager = None;
+        let r = fill_folio(&self.store.file, x, |i| match self.parent_source(i) {
+            Found::Pages(f, sx) => Ok(Some((f, sx))),
+            Found::Zero => Ok(None),
+            Found::Pager(n, px) => {
+                pager = Some((n, px));
+                Err(EAGAIN)
+            }
+        });
+        match (r, pager) {
+            (Ok(filled), _) => {
+                g.copies += u64::from(filled);
+                Ok(())
+            }
+            (Err(_), Some((n, px))) => Err(StepErr::Stop(Stop::Pager(n, px))),
+            (Err(e), None) => Err(StepErr::Err(Status::from_mm(e))),
+        }
     }
 
     /// Gives pages `[start, end)` of this node, as they read now, to every `Snapshot` child
-    /// that reads them through this node, before this node changes them. Runs that read as
+    /// that reads them through this node, before this node changes them. Pages that read as
     /// zeros are given as zero pages only with `zeros` (a write; a ZERO or a shrink leaves a
     /// page that reads as zeros reading as zeros).
     fn push(&self, g: &mut FamilyState, start: u64, end: u64, zeros: bool) -> ZxResult {
@@ -366,12 +507,12 @@ impl Node {
             if c.kind != Kind::Snapshot {
                 continue;
             }
-            let lim = c.base.saturating_add(c.store.limit.load(Relaxed));
-            let (s, e) = (start.max(c.base), end.min(lim));
+            let limit = c.store.limit.load(Relaxed);
+            let (s, e) = (start.max(c.base), end.min(c.base.saturating_add(limit)));
             let mut p = s;
             while p < e {
                 // The run of pages the child does not hold, in this node's numbers.
-                let (h, he) = c.store.file.find_hole(p - c.base, e - c.base);
+                let (h, he) = c.store.file.find_unheld(p - c.base, e - c.base);
                 if h >= e - c.base {
                     break;
                 }
@@ -379,28 +520,26 @@ impl Node {
                 let mut q = hs;
                 while q < he {
                     let (found, n) = self.resolve(q, he);
-                    let src = match found {
-                        Found::Pages(f, sx) => Some((f, sx)),
-                        Found::Zero if zeros => None,
-                        // A snapshot family has no pager.
-                        Found::Zero | Found::Pager(..) => {
-                            q += n;
-                            continue;
-                        }
-                    };
-                    for i in 0..n {
-                        let (sp, sx) =
-                            src.map_or((core::ptr::null_mut(), 0), |(f, sx)| (f.as_ptr(), sx + i));
-                        // SAFETY: the files are live shmem files; the family lock is held.
-                        let r = unsafe {
-                            ffi::vmo_cow_fill(
-                                c.store.file.as_ptr(),
-                                pgoff(q + i - c.base),
-                                sp,
-                                pgoff(sx),
-                            )
-                        };
-                        copies += errno(r).map_err(Status::from_mm)? as u64;
+                    if matches!(found, Found::Zero) && !zeros {
+                        q += n;
+                        continue;
+                    }
+                    for i in q..q + n {
+                        // The child's folio is filled whole: each of its pages with what the
+                        // child reads there now (zeros past its limit).
+                        let filled = fill_folio(&c.store.file, i - c.base, |ci| {
+                            if ci >= limit {
+                                return Ok(None);
+                            }
+                            match self.resolve(ci + c.base, ci + c.base + 1).0 {
+                                Found::Pages(f, sx) => Ok(Some((f, sx))),
+                                Found::Zero => Ok(None),
+                                // A snapshot family has no pager.
+                                Found::Pager(..) => Err(EINVAL),
+                            }
+                        })
+                        .map_err(Status::from_mm)?;
+                        copies += u64::from(filled);
                     }
                     q += n;
                 }
@@ -412,35 +551,56 @@ impl Node {
     }
 
     /// Runs `step` under the family lock until it has done `len` bytes (from 0), dropping the
-    /// lock to fault in a user buffer or to wait for a pager when it stops for that. `step`
-    /// gets the lock and the bytes done so far, and returns the bytes it did (at least 1).
-    fn run<'n, F>(&'n self, len: usize, mut step: F) -> ZxResult
+    /// lock every [`BATCH`] steps, to fault in a user buffer, and to wait for a pager when it
+    /// stops for that (`may_wait`; else `EAGAIN`, which never reaches user space: the caller
+    /// holds a lock that nobody may hold while waiting for a pager, and pages the range in with
+    /// [`Node::page_in`] before it takes that lock again). `step` gets the lock and the bytes
+    /// done so far, and returns the bytes it did (at least 1).
+    fn run<'n, F>(&'n self, len: usize, may_wait: bool, mut step: F) -> ZxResult
     where
         F: FnMut(&mut FamilyState, usize) -> Result<usize, StepErr<'n>>,
     {
         let mut done = 0usize;
+        // Faults in a row at the same place: a buffer that faults in but still cannot be
+        // copied (it keeps being reclaimed, or the copy and the fault-in disagree) fails.
+        let mut faults = 0u32;
         while done < len {
             let mut g: MutexGuard<'_, FamilyState> = self.family.lock.lock();
+            let mut steps = 0u32;
             let stop = loop {
                 if done >= len {
                     return Ok(());
                 }
+                if steps == BATCH {
+                    // Let faults and other ioctls of the family in.
+                    break None;
+                }
+                steps += 1;
                 match step(&mut g, done) {
-                    Ok(n) => done += n,
+                    Ok(n) => {
+                        done += n;
+                        faults = 0;
+                    }
                     Err(StepErr::Err(s)) => return Err(s),
-                    Err(StepErr::Stop(s)) => break s,
+                    Err(StepErr::Stop(s)) => break Some(s),
                 }
             };
             drop(g);
             match stop {
-                Stop::Fault(buf, n, write) => {
+                None => {}
+                Some(Stop::Fault(buf, n, write)) => {
+                    faults += 1;
                     // SAFETY: the shim touches only user memory, with the fault-tolerant
                     // accessors.
-                    if !unsafe { ffi::vmo_fault_in_user(buf.as_mut_ptr(), n, write) } {
+                    if faults > 8 || !unsafe { ffi::vmo_fault_in_user(buf.as_mut_ptr(), n, write) }
+                    {
                         return Err(Status::Kernel(EFAULT));
                     }
                 }
-                Stop::Pager(n, px) => {
+                Some(Stop::Pager(n, px)) => {
+                    if !may_wait {
+                        return Err(Status::Kernel(EAGAIN));
+                    }
                     if let Some(s) = &n.source {
                         s.populate(px, px + 1, false)?;
                     }
@@ -452,8 +612,14 @@ impl Node {
 
     /// Writes `len` bytes from `buf` at byte `pos` of this node (`zx_vmo_write`): each page is
     /// made the node's own, pushed to the snapshot children still reading it, then written.
-    pub(crate) fn write_user(&self, buf: UserPtr, pos: u64, len: usize) -> ZxResult {
-        self.run(len, |g, done| {
+    pub(crate) fn write_user(
+        &self,
+        buf: UserPtr,
+        pos: u64,
+        len: usize,
+        may_wait: bool,
+    ) -> ZxResult {
+        self.run(len, may_wait, |g, done| {
             let at = pos + done as u64;
             let (x, off) = (at / PG, (at % PG) as usize);
             let n = (len - done).min(PG as usize - off);
@@ -477,8 +643,8 @@ impl Node {
 
     /// Reads `len` bytes at byte `pos` of this node into `buf` (`zx_vmo_read`), from wherever
     /// each page is: nothing is copied into the node.
-    pub(crate) fn read_user(&self, buf: UserPtr, pos: u64, len: usize) -> ZxResult {
-        self.run(len, |_g, done| {
+    pub(crate) fn read_user(&self, buf: UserPtr, pos: u64, len: usize, may_wait: bool) -> ZxResult {
+        self.run(len, may_wait, |_g, done| {
             let at = pos + done as u64;
             let (x, off) = (at / PG, at % PG);
             let n = (len - done).min((PG - off) as usize);
@@ -508,19 +674,23 @@ impl Node {
     /// zeroes the pages it holds in place, takes a zero page where it reads an ancestor's page
     /// and leaves pages that read as zeros alone. A partial page that a live child reads from
     /// a pager that has not supplied it yet is asked of the pager first.
-    pub(crate) fn zero(&self, pos: u64, len: u64) -> ZxResult {
+    pub(crate) fn zero(&self, pos: u64, len: u64, may_wait: bool) -> ZxResult {
         if len == 0 {
             return Ok(());
         }
         let end = pos + len;
         let (first, last) = (pos / PG, end.div_ceil(PG));
         if self.parent.is_none() {
+            // The pages go to the snapshots still reading them, then are freed; no child is
+            // linked in between.
+            let _shape = self.family.shape.lock();
             let mut g = self.family.lock.lock();
             self.push(&mut g, first, last, false)?;
+            drop(g);
             return self.store.file.punch(pos, len).map_err(Status::from_mm);
         }
         let total = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
-        self.run(total, |g, done| {
+        self.run(total, may_wait, |g, done| {
             let at = pos + done as u64;
             let x = at / PG;
             let (found, n) = self.resolve(x, last);
@@ -546,9 +716,9 @@ impl Node {
 
     /// COMMIT of pages `[first, last)` of a child: each page is made its own (Zircon: "a commit
     /// simulates write faults"). A root commits with shmem's fallocate, without this.
-    pub(crate) fn commit_child(&self, first: u64, last: u64) -> ZxResult {
+    pub(crate) fn commit_child(&self, first: u64, last: u64, may_wait: bool) -> ZxResult {
         let pages = usize::try_from(last - first).map_err(|_| Status::OutOfRange)?;
-        self.run(pages, |g, done| {
+        self.run(pages, may_wait, |g, done| {
             self.materialize(g, first + done as u64)?;
             Ok(1)
         })
@@ -564,12 +734,37 @@ impl Node {
         last: u64,
         mut f: impl FnMut(&ShmemFile, u64, u64, u64) -> ZxResult,
     ) -> ZxResult {
-        let _g = self.family.lock.lock();
         let mut x = first;
         while x < last {
+            let _g = self.family.lock.lock();
+            let mut pages = 0u64;
+            while x < last && pages < u64::from(BATCH) {
+                // At most a batch at a time, so that the lock is not held for long.
+                let (found, n) = self.resolve(x, last.min(x + u64::from(BATCH)));
+                if let Found::Pages(file, sx) = found {
+                    f(file, sx, x, n)?;
+                    pages += n;
+                }
+                x += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the pager of this node's chain for the pages of `[first, last)` that the node reads
+    /// from its pager-backed root and that the root does not hold yet, and waits for them.
+    pub(crate) fn page_in(&self, first: u64, last: u64) -> ZxResult {
+        let mut x = first;
+        while x < last {
+            let g = self.family.lock.lock();
             let (found, n) = self.resolve(x, last);
-            if let Found::Pages(file, sx) = found {
-                f(file, sx, x, n)?;
+            let want = match found {
+                Found::Pager(root, px) => root.source.as_ref().map(|s| (s.clone(), px)),
+                _ => None,
+            };
+            drop(g);
+            if let Some((source, px)) = want {
+                source.populate(px, px + n, false)?;
             }
             x += n;
         }
@@ -591,11 +786,30 @@ impl Node {
         }
     }
 
-    /// Before page `x` of this node becomes writable through a mapping (`page_mkwrite`):
-    /// pushes it to the snapshot children still reading it.
-    pub(crate) fn prepare_write(&self, x: u64) -> ZxResult {
+    /// `page_mkwrite` of page `x` of this node: pushes it to the snapshot children still
+    /// reading it, then locks the page's folio with `lock` (which returns false, unlocked, if
+    /// the page left the file meanwhile) before the family lock is released. The fault holds
+    /// the folio lock until its writable page table entry is in place, which a new snapshot
+    /// waits for ([`Node::quiesce_parent`]). Returns whether the folio is locked. Without
+    /// snapshot children only the folio is locked, and the count is checked again under it.
+    pub(crate) fn prepare_write(
+        &self,
+        x: u64,
+        lock: impl Fn() -> bool,
+        unlock: impl FnOnce(),
+    ) -> ZxResult<bool> {
+        if self.snapshots.load(Acquire) == 0 {
+            if !lock() {
+                return Ok(false);
+            }
+            if self.snapshots.load(Acquire) == 0 {
+                return Ok(true);
+            }
+            unlock();
+        }
         let mut g = self.family.lock.lock();
-        self.push(&mut g, x, x + 1, true)
+        self.push(&mut g, x, x + 1, true)?;
+        Ok(lock())
     }
 
     /// Sets the size of the node's file to `size` bytes (`zx_vmo_set_size`). A shrink first
@@ -603,21 +817,35 @@ impl Node {
     /// what every child reads through to the new end; the node's own window on its parent
     /// is cut too, so that a later growth reads zeros there (as Zircon's parent limit does).
     pub(crate) fn set_size(&self, size: u64) -> ZxResult {
-        let mut g = self.family.lock.lock();
-        let old = self.store.file.size();
-        let (new_pages, old_pages) = (size.div_ceil(PG), old.div_ceil(PG));
-        if new_pages < old_pages {
-            self.push(&mut g, new_pages, old_pages, false)?;
-            for (_, c) in self.children.access(&g).iter() {
-                let lim = c.store.limit.load(Relaxed);
-                c.store
-                    .limit
-                    .store(lim.min(new_pages.saturating_sub(c.base)), Relaxed);
-            }
-            let lim = self.store.limit.load(Relaxed);
-            self.store.limit.store(lim.min(new_pages), Relaxed);
+        let _shape = self.family.shape.lock();
+        let (new_pages, old_pages) = (size.div_ceil(PG), self.pages.load(Relaxed));
+        if new_pages >= old_pages {
+            self.store.file.set_size(size).map_err(Status::from_mm)?;
+            let _g = self.family.lock.lock();
+            self.pages.store(new_pages, Relaxed);
+            return Ok(());
         }
-        self.store.file.set_size(size).map_err(Status::from_mm)
+        let mut g = self.family.lock.lock();
+        self.push(&mut g, new_pages, old_pages, false)?;
+        for (_, c) in self.children.access(&g).iter() {
+            let lim = c.store.limit.load(Relaxed);
+            c.store
+                .limit
+                .store(lim.min(new_pages.saturating_sub(c.base)), Relaxed);
+        }
+        let lim = self.store.limit.load(Relaxed);
+        self.store.limit.store(lim.min(new_pages), Relaxed);
+        self.pages.store(new_pages, Relaxed);
+        drop(g);
+        if let Err(e) = self.store.file.set_size(size) {
+            // Nothing was freed: the node keeps its size (the pages pushed stay with the
+            // children, which hold what they read; the cut limits only hide pages past a size
+            // the caller restores).
+            let _g = self.family.lock.lock();
+            self.pages.store(old_pages, Relaxed);
+            return Err(Status::from_mm(e));
+        }
+        Ok(())
     }
 }
 
@@ -635,6 +863,8 @@ impl Node {
             }
         }
         self.push(&mut g, first, last, true)?;
+        // Written through the VFS (the inode lock), so after the family lock is dropped.
+        drop(g);
         self.store.file.write_bytes(data, pos)
     }
 }
@@ -669,6 +899,9 @@ impl Node {
         let edge = self.parent.take()?;
         let mut g = self.family.lock.lock();
         let gone = edge.node.children.access_mut(&mut g).remove(&self.id);
+        if gone.as_ref().is_some_and(|c| c.kind == Kind::Snapshot) {
+            edge.node.snapshots.fetch_sub(1, Release);
+        }
         drop(g);
         drop(gone);
         Some(edge.node)

@@ -315,6 +315,68 @@ pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff
 }
 
 /*
+ * Whether the page cache entry @entry holds data: a folio that is uptodate,
+ * or a page in swap (only uptodate folios are swapped out). A folio allocated
+ * but never written (fallocate; a copy-on-write fill that failed) reads as
+ * zeros without holding anything.
+ */
+static bool vmo_entry_holds(void *entry)
+{
+	return entry && (xa_is_value(entry) || folio_test_uptodate((struct folio *)entry));
+}
+
+/*
+ * Like vmo_shmem_find_hole(), but a page that does not hold data (absent, or
+ * allocated and never written) counts as a hole: the copy-on-write lookup,
+ * for which such a page of a child still reads through to its parent.
+ */
+pgoff_t vmo_shmem_find_unheld(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end)
+{
+	struct xarray *xa = &file->f_mapping->i_pages;
+	unsigned long index = start, next;
+	unsigned int n = 0;
+	bool held;
+	void *entry;
+
+	while (index < end) {
+		rcu_read_lock();
+		entry = xa_load(xa, index);
+		held = vmo_entry_holds(entry);
+		if (held && !xa_is_value(entry))
+			index = max(index + 1, ((struct folio *)entry)->index +
+				    folio_nr_pages((struct folio *)entry));
+		else if (held)
+			index++;
+		rcu_read_unlock();
+		if (!held)
+			break;
+		if (!(++n % 1024))
+			cond_resched();
+	}
+	if (index >= end) {
+		*hole_end = end;
+		return end;
+	}
+	/* The hole runs to the next entry that holds data. */
+	next = index + 1;
+	for (;;) {
+		rcu_read_lock();
+		entry = next < end ? xa_find(xa, &next, end - 1, XA_PRESENT) : NULL;
+		held = vmo_entry_holds(entry);
+		if (entry && !held && !xa_is_value(entry))
+			next = max(next + 1, ((struct folio *)entry)->index +
+				   folio_nr_pages((struct folio *)entry));
+		rcu_read_unlock();
+		if (!entry || held)
+			break;
+		if (!(++n % 1024))
+			cond_resched();
+	}
+	*hole_end = entry ? min_t(unsigned long, next, end) : end;
+	return index;
+}
+
+/*
  * Writes @len bytes, inside one page, at @pos of the file: a copy of @src, or
  * zeros when @src is NULL; the page is allocated (cleared) if absent. Unlike
  * a write, this takes only the folio lock, not the inode lock, so the pager
@@ -363,18 +425,55 @@ void vmo_shmem_unmap(struct file *file, loff_t off, loff_t len)
 /* ---- copy-on-write children (rust/cow.rs) ---------------------------------- */
 
 /*
- * Makes page @index of @dst hold data: if it is absent, or allocated but never
- * written (!uptodate), it is filled with a copy of page @src_index of @src, or
- * zeros when @src is NULL or that page reads as zeros (a hole, a !uptodate
- * folio, past its end). Returns 1 if the page was filled, 0 if it held data
- * already, or a negated errno (-EINVAL at or past @dst's size). The caller
- * holds the family lock, so neither page changes meanwhile. The files are on
- * the module's huge=never mount: their folios are single pages.
+ * The user copies of the copy-on-write paths, which run under the family lock
+ * and so must not fault: 0, or -EFAULT if the copy would fault (or the range
+ * is not user memory). access_ok() rather than the *_nofault() helpers'
+ * __access_ok(): it untags arm64's tagged user pointers (TBI), which
+ * fault_in_*() accept, so a tagged buffer cannot fail here forever.
  */
-int vmo_cow_fill(struct file *dst, pgoff_t index, struct file *src, pgoff_t src_index)
+static int vmo_copy_from_user_atomic(void *dst, const void __user *src, size_t len)
+{
+	unsigned long left;
+
+	if (!access_ok(src, len))
+		return -EFAULT;
+	pagefault_disable();
+	left = __copy_from_user_inatomic(dst, src, len);
+	pagefault_enable();
+	return left ? -EFAULT : 0;
+}
+
+static int vmo_copy_to_user_atomic(void __user *dst, const void *src, size_t len)
+{
+	unsigned long left;
+
+	if (!access_ok(dst, len))
+		return -EFAULT;
+	pagefault_disable();
+	left = __copy_to_user_inatomic(dst, src, len);
+	pagefault_enable();
+	return left ? -EFAULT : 0;
+}
+
+/*
+ * Makes page @index of @dst hold data: if its folio is absent, or allocated
+ * but never written (!uptodate), every page of the folio is filled with a
+ * copy of the page @src_of names for it (returns 1 with *@src, *@src_index),
+ * or zeros when it names none (returns 0) or that page reads as zeros (a
+ * hole, a !uptodate folio, past its end); a negated errno from @src_of stops
+ * the fill, which returns it and leaves the folio as it was (!uptodate). A large folio (2 MiB folios where
+ * the administrator forces huge pages on every tmpfs) is filled whole, so that
+ * marking it uptodate exposes nothing. Returns 1 if the folio was filled, 0 if
+ * it held data already, or a negated errno (-EINVAL at or past @dst's size).
+ * The caller holds the family lock, so no source page changes meanwhile; the
+ * source folios are locked (briefly, by SGP_READ) under the folio being
+ * filled, and nothing locks them in the other order.
+ */
+int vmo_cow_fill(struct file *dst, pgoff_t index, vmo_src_fn src_of, void *ctx)
 {
 	struct inode *inode = file_inode(dst);
-	struct folio *folio, *sfolio = NULL;
+	struct folio *folio;
+	long i, nr;
 	int err;
 
 	if (fatal_signal_pending(current))
@@ -382,38 +481,55 @@ int vmo_cow_fill(struct file *dst, pgoff_t index, struct file *src, pgoff_t src_
 	cond_resched();
 	if (((loff_t)index << PAGE_SHIFT) >= i_size_read(inode))
 		return -EINVAL;
-	if (src) {
-		/* SGP_READ: swap in, never allocate; NULL for a page that reads as zeros. */
-		err = shmem_get_folio(file_inode(src), src_index, 0, &sfolio, SGP_READ);
-		if (err == -EINVAL)
-			sfolio = NULL;
-		else if (err)
-			return err;
-		if (sfolio)
-			folio_unlock(sfolio);
-	}
 	/* SGP_WRITE: allocate if absent, leave a fallocated folio !uptodate. */
 	err = shmem_get_folio(inode, index, 0, &folio, SGP_WRITE);
 	if (err)
-		goto out;
-	if (!folio_test_uptodate(folio)) {
-		struct page *page = folio_file_page(folio, index);
-
-		if (sfolio)
-			copy_highpage(page, folio_file_page(sfolio, src_index));
-		else
-			clear_highpage(page);
-		flush_dcache_folio(folio);
-		folio_mark_uptodate(folio);
-		folio_mark_dirty(folio);
-		err = 1;
+		return err;
+	if (folio_test_uptodate(folio)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return 0;
 	}
+	nr = folio_nr_pages(folio);
+	for (i = 0; i < nr; i++) {
+		struct folio *sfolio = NULL;
+		struct file *src = NULL;
+		pgoff_t sidx = 0;
+
+		err = src_of(ctx, folio->index + i, &src, &sidx);
+		if (err < 0) {
+			/* Stopped: the folio stays !uptodate, so it still reads through. */
+			folio_unlock(folio);
+			folio_put(folio);
+			return err;
+		}
+		if (err == 1 && src) {
+			/* SGP_READ: swap in, never allocate; NULL for a page that reads as zeros. */
+			err = shmem_get_folio(file_inode(src), sidx, 0, &sfolio, SGP_READ);
+			if (err == -EINVAL) {
+				sfolio = NULL;
+			} else if (err) {
+				/* The folio stays !uptodate: nothing is exposed, a later fill retries. */
+				folio_unlock(folio);
+				folio_put(folio);
+				return err;
+			}
+			if (sfolio)
+				folio_unlock(sfolio);
+		}
+		if (sfolio) {
+			copy_highpage(folio_page(folio, i), folio_file_page(sfolio, sidx));
+			folio_put(sfolio);
+		} else {
+			clear_highpage(folio_page(folio, i));
+		}
+	}
+	flush_dcache_folio(folio);
+	folio_mark_uptodate(folio);
+	folio_mark_dirty(folio);
 	folio_unlock(folio);
 	folio_put(folio);
-out:
-	if (sfolio)
-		folio_put(sfolio);
-	return err;
+	return 1;
 }
 
 /*
@@ -442,7 +558,7 @@ int vmo_cow_write_user(struct file *file, loff_t pos, void __user *buf, size_t l
 		folio_mark_uptodate(folio);
 	}
 	kaddr = kmap_local_folio(folio, offset_in_folio(folio, pos));
-	ret = copy_from_user_nofault(kaddr, buf, len);
+	ret = vmo_copy_from_user_atomic(kaddr, buf, len);
 	kunmap_local(kaddr);
 	flush_dcache_folio(folio);
 	folio_mark_dirty(folio);
@@ -473,13 +589,74 @@ int vmo_cow_read_user(struct file *src, loff_t pos, void __user *buf, size_t len
 			folio_unlock(folio);
 	}
 	if (!folio)
-		return copy_to_user_nofault(buf, page_address(ZERO_PAGE(0)), len) ? -EFAULT : 0;
+		return vmo_copy_to_user_atomic(buf, page_address(ZERO_PAGE(0)), len);
 	kaddr = kmap_local_folio(folio, offset_in_folio(folio, pos));
-	ret = copy_to_user_nofault(buf, kaddr, len);
+	ret = vmo_copy_to_user_atomic(buf, kaddr, len);
 	kunmap_local(kaddr);
 	folio_mark_accessed(folio);
 	folio_put(folio);
 	return ret ? -EFAULT : 0;
+}
+
+/*
+ * Waits for the write faults in flight on pages [@start, @end) of @file: locks
+ * and unlocks each present folio (a fault's page_mkwrite holds the folio lock
+ * until its page table entry is in place). Stops at the first folio that may
+ * be pinned for DMA (its contents may change behind the page tables) and
+ * returns its index, or @end when there is none.
+ */
+pgoff_t vmo_shmem_quiesce(struct file *file, pgoff_t start, pgoff_t end)
+{
+	struct address_space *mapping = file->f_mapping;
+	struct folio_batch fbatch;
+	pgoff_t index = start, pinned = end;
+	unsigned int i;
+
+	if (end <= start)
+		return end;
+	folio_batch_init(&fbatch);
+	while (pinned == end && filemap_get_folios(mapping, &index, end - 1, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+
+			folio_lock(folio);
+			folio_unlock(folio);
+			if (folio_maybe_dma_pinned(folio)) {
+				pinned = max(folio->index, start);
+				break;
+			}
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+	return pinned;
+}
+
+/*
+ * page_mkwrite's folio lock: locks the faulting page's folio and checks that
+ * it is still in the mapping (false, unlocked, if it was truncated meanwhile).
+ */
+bool vmo_fault_lock_folio(struct vm_fault *vmf)
+{
+	struct folio *folio = page_folio(vmf->page);
+
+	folio_lock(folio);
+	if (folio->mapping != vmf->vma->vm_file->f_mapping) {
+		folio_unlock(folio);
+		return false;
+	}
+	return true;
+}
+
+void vmo_fault_unlock_folio(struct vm_fault *vmf)
+{
+	folio_unlock(page_folio(vmf->page));
+}
+
+/* Whether the file is mapped anywhere. */
+bool vmo_shmem_mapped(struct file *file)
+{
+	return mapping_mapped(file->f_mapping);
 }
 
 /*

@@ -19,6 +19,7 @@ struct vm_area_struct;
 struct vm_fault;
 
 typedef int (*vmo_page_fn)(void *ctx, void *kaddr, size_t len, loff_t pos, bool uptodate);
+typedef int (*vmo_src_fn)(void *ctx, pgoff_t index, struct file **src, pgoff_t *src_index);
 
 int vmo_shmem_mount(void);
 void vmo_shmem_unmount(void);
@@ -35,12 +36,17 @@ long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
 				  vmo_page_fn fn, void *ctx);
 int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len);
 pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end);
+pgoff_t vmo_shmem_find_unheld(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end);
 loff_t vmo_shmem_size(struct file *file);
 void vmo_shmem_unmap(struct file *file, loff_t off, loff_t len);
-int vmo_cow_fill(struct file *dst, pgoff_t index, struct file *src, pgoff_t src_index);
+int vmo_cow_fill(struct file *dst, pgoff_t index, vmo_src_fn src_of, void *ctx);
 int vmo_cow_write_user(struct file *file, loff_t pos, void __user *buf, size_t len);
 int vmo_cow_read_user(struct file *src, loff_t pos, void __user *buf, size_t len);
 bool vmo_fault_in_user(void __user *buf, size_t len, bool write);
+pgoff_t vmo_shmem_quiesce(struct file *file, pgoff_t start, pgoff_t end);
+bool vmo_fault_lock_folio(struct vm_fault *vmf);
+void vmo_fault_unlock_folio(struct vm_fault *vmf);
+bool vmo_shmem_mapped(struct file *file);
 vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
 bool vmo_fault_release_lock(struct vm_fault *vmf);
 

@@ -44,14 +44,22 @@
 //!
 //! Lock order (the module's one list; other files refer to it):
 //! 1. `Vmo::resize_lock` (`vmo.rs`, resizable VMOs only), the outermost: the copy of a `read`
-//!    or `write` of a resizable VMO runs under it and may fault (2, then 4), and `set_size` of a
-//!    pager-backed VMO takes 4 under it. Nobody waits under it for the pager to answer a request
+//!    or `write` of a resizable VMO runs under it and may fault (2, then 4 or 5), and `set_size`
+//!    takes 4 (and, of a pager-backed VMO, 5) under it. Nobody waits under it for the pager to answer a request
 //!    for the VMO's own pages: those waits end before it is taken;
 //! 2. the mmap lock or a VMA lock (a fault);
 //! 3. a handle table's lock (`device.rs`; `poll` looks at the table's pagers under it);
-//! 4. [`PagerCore::inner`], the one lock of a pager and of all its sources;
-//! 5. folio locks (shmem, taken by the page fill under 4).
-//! 6. a discardable VMO's `Discardable::op`, then `discard::TRACKER` (`discard.rs`), with none of 1-5 held (shmem's inode lock is taken under `op`); the shrinker only trylocks them.
+//! 4. a copy-on-write family's locks (`cow.rs`), never with 3 held: first its shape lock,
+//!    taken only by the ioctls that link a child or free pages (never in a fault); shmem's
+//!    inode lock (a punch, a truncate) is taken under it, after the family lock is released.
+//!    Then the family lock, taken by the ioctls and by faults (under 2), never around shmem's
+//!    inode lock (a `write` to a shmem file holds that while its user copy may fault on a VMO
+//!    mapping). Its holders never fault on user memory (their user copies do not fault; a copy
+//!    that would drops it, faults the buffer in and takes it again) and never wait for a pager
+//!    (that wait happens after it is dropped). Folio locks (6) are taken under it;
+//! 5. [`PagerCore::inner`], the one lock of a pager and of all its sources;
+//! 6. folio locks (shmem, taken by the page fill under 5, and by copy-on-write copies under 4).
+//! 7. a discardable VMO's `Discardable::op`, then `discard::TRACKER` (`discard.rs`), with none of 1-6 held (shmem's inode lock is taken under `op`); the shrinker only trylocks them.
 //!
 //! Nothing under 4 takes a shmem inode lock or the mmap lock, because a `write` holds the inode
 //! lock while its user copy faults, and the fault may come here: pages are filled under their

@@ -150,6 +150,27 @@ impl ShmemFile {
         (hole as u64, hole_end as u64)
     }
 
+    /// Like [`ShmemFile::find_hole`], but a page allocated and never written (by COMMIT, or a
+    /// copy-on-write fill that failed) counts as a hole: it holds no data.
+    pub(crate) fn find_unheld(&self, start: u64, end: u64) -> (u64, u64) {
+        let (Ok(s), Ok(e)) = (
+            kernel::ffi::c_ulong::try_from(start),
+            kernel::ffi::c_ulong::try_from(end),
+        ) else {
+            return (end, end);
+        };
+        let mut hole_end: kernel::ffi::c_ulong = 0;
+        // SAFETY: `self.file` is valid; `hole_end` is a valid place for the out value.
+        let hole = unsafe { ffi::vmo_shmem_find_unheld(self.as_ptr(), s, e, &mut hole_end) };
+        (hole as u64, hole_end as u64)
+    }
+
+    /// Whether page `x` holds data (see [`ShmemFile::find_unheld`]).
+    pub(crate) fn holds(&self, x: u64) -> bool {
+        x.checked_add(1)
+            .is_some_and(|end| self.find_unheld(x, end).0 == end)
+    }
+
     /// Allocates folios for `[off, off + len)` (shmem's fallocate path, large folios where
     /// enabled). On failure shmem frees what this call allocated.
     pub(crate) fn commit(&self, off: u64, len: u64) -> Result {

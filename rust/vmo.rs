@@ -380,10 +380,15 @@ impl Vmo {
         let koid = new_koid();
         let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
         let (node, base) = self.node_window();
-        // The window lies inside the root, so these cannot overflow; a resizable VMO's size
-        // may change meanwhile, which the node clips to under its family lock.
-        let first = (base + offset) / PAGE_SIZE;
-        let last = (base + end.min(self.size()).max(offset)) / PAGE_SIZE;
+        // The part of the window inside this VMO, in the node's pages (none if the window
+        // starts past the end): it lies inside the root, so nothing overflows. A resizable
+        // VMO's size may change meanwhile, which the node clips to under its family locks.
+        let inside = end.min(self.size());
+        let (first, last) = if offset < inside {
+            ((base + offset) / PAGE_SIZE, (base + inside) / PAGE_SIZE)
+        } else {
+            (0, 0)
+        };
         let child = Node::new_child(node, koid, file, first, last, kind)?;
         Vmo::new(
             koid,
@@ -560,10 +565,19 @@ impl Vmo {
         node.prepare_fault(pgoff)
     }
 
-    /// Before page `pgoff` (of the node's file) becomes writable through a mapping: gives it,
-    /// as it is, to the snapshot children that still read it.
-    pub(crate) fn prepare_write(&self, pgoff: u64) -> ZxResult {
-        self.node().prepare_write(pgoff)
+    /// `page_mkwrite` of page `pgoff` (of the node's file): see [`Node::prepare_write`].
+    pub(crate) fn prepare_write(
+        &self,
+        pgoff: u64,
+        lock: impl Fn() -> bool,
+        unlock: impl FnOnce(),
+    ) -> ZxResult<bool> {
+        self.node().prepare_write(pgoff, lock, unlock)
+    }
+
+    /// Notes a mapping of this VMO that is or may become writable (see `cow.rs`).
+    pub(crate) fn note_writable_mapping(&self) {
+        self.node().note_writable_mapping();
     }
 
     /// Whether this thread's last fault on `pgoff` failed; see [`PageSource::take_fault_failure`].
@@ -766,15 +780,40 @@ impl Vmo {
             }
             return self.populate_bytes(start, end - start);
         }
-        self.with_range(start, end - start, |file, base| {
-            self.check_not_discarded()?;
-            let node = self.node();
-            if node.has_parent() {
-                return node.commit_child((base + start) / PAGE_SIZE, (base + end) / PAGE_SIZE);
-            }
-            file.commit(base + start, end - start)
-                .map_err(Status::from_mm)
+        self.cow_op(start, end - start, |may_wait| {
+            self.with_range(start, end - start, |file, base| {
+                self.check_not_discarded()?;
+                let node = self.node();
+                if node.has_parent() {
+                    let (first, last) = ((base + start) / PAGE_SIZE, (base + end) / PAGE_SIZE);
+                    return node.commit_child(first, last, may_wait);
+                }
+                file.commit(base + start, end - start)
+                    .map_err(Status::from_mm)
+            })
         })
+    }
+
+    /// Runs `f`, a copy-on-write operation on bytes `[offset, offset + len)`, which may need
+    /// pages from the pager of a pager-backed root this VMO reads through to. A resizable
+    /// VMO's operations run under `resize_lock`, under which nobody may wait for a pager: for
+    /// one, the pages are asked for first, `f` is told not to wait (`may_wait` false), and if
+    /// a page went again meanwhile it is asked for again.
+    fn cow_op(&self, offset: u64, len: u64, f: impl Fn(bool) -> ZxResult) -> ZxResult {
+        let (node, base) = self.node_window();
+        if !self.resizable || !node.has_parent() || !node.root_is_paged() {
+            return f(true);
+        }
+        loop {
+            if in_range(offset, len, self.size()) && len != 0 {
+                let last = page_round_up(base + offset + len).ok_or(Status::OutOfRange)?;
+                node.page_in((base + offset) / PAGE_SIZE, last / PAGE_SIZE)?;
+            }
+            match f(false) {
+                Err(Status::Kernel(e)) if e == EAGAIN => continue,
+                r => return r,
+            }
+        }
     }
 
     /// The common start of COMMIT, DECOMMIT and ZERO: with the size stable, a range not inside
@@ -824,8 +863,10 @@ impl Vmo {
     /// zeroed in place or made a zero page (see [`PageSource::zero`]).
     fn zero(&self, offset: u64, len: u64) -> ZxResult {
         let Some(source) = self.page_source() else {
-            return self.with_range(offset, len, |_file, base| {
-                self.node().zero(base + offset, len)
+            return self.cow_op(offset, len, |may_wait| {
+                self.with_range(offset, len, |_file, base| {
+                    self.node().zero(base + offset, len, may_wait)
+                })
             });
         };
         loop {
@@ -911,8 +952,9 @@ impl Vmo {
         self.check_not_discarded()?;
         let (node, base) = self.node_window();
         if node.has_parent() {
-            // A child reads wherever each page is, without copying it.
-            return node.read_user(buf, base + offset, len);
+            // A child reads wherever each page is, without copying it (no lock of its own
+            // is held: it may wait for a pager).
+            return node.read_user(buf, base + offset, len, true);
         }
         let read = |_size: u64| {
             let (file, base) = self.window();
@@ -958,14 +1000,16 @@ impl Vmo {
             // pager-backed VMO has no SNAPSHOT children to push pages to.
             return self.with_pages_present(offset, len, write);
         }
-        self.with_stable_size(|size| {
-            if !in_range(offset, len, size) {
-                return Err(Status::OutOfRange);
-            }
-            let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
-            self.check_not_discarded()?;
-            let (node, base) = self.node_window();
-            node.write_user(buf, base + offset, len)
+        self.cow_op(offset, len, |may_wait| {
+            self.with_stable_size(|size| {
+                if !in_range(offset, len, size) {
+                    return Err(Status::OutOfRange);
+                }
+                let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
+                self.check_not_discarded()?;
+                let (node, base) = self.node_window();
+                node.write_user(buf, base + offset, len, may_wait)
+            })
         })
     }
 
@@ -1019,10 +1063,7 @@ impl Vmo {
     /// it was made by `zx_vmo_create` (it is neither pager-backed nor a child of any kind) and
     /// has no children.
     fn can_give_pages(&self) -> bool {
-        !self.is_pager_backed()
-            && self.parent.is_none()
-            && self.links.children.load(Relaxed) == 0
-            && !self.node().has_children()
+        !self.is_pager_backed() && self.parent.is_none() && self.links.children.load(Relaxed) == 0
     }
 
     /// `zx_pager_supply_pages` after the handle checks: moves the pages of
@@ -1047,25 +1088,28 @@ impl Vmo {
         if !in_range(aux_offset, len, aux.size()) {
             return Err(Status::OutOfRange);
         }
-        if !aux.can_give_pages() {
-            return Err(Status::BadState);
-        }
-        if !in_range(offset, len, self.size()) {
-            return Err(Status::OutOfRange);
-        }
-        if len == 0 {
-            return Ok(());
-        }
-        let (afile, abase) = aux.window();
-        source.supply(
-            offset / PAGE_SIZE,
-            (offset + len) / PAGE_SIZE,
-            afile,
-            abase + aux_offset,
-        )?;
-        // The pages were moved: failing to free the aux copies loses nothing.
-        let _ = afile.punch(abase + aux_offset, len);
-        Ok(())
+        // The aux VMO gets no snapshot between the check and the freeing of its pages.
+        aux.node().with_shape(|has_relatives| {
+            if has_relatives || !aux.can_give_pages() {
+                return Err(Status::BadState);
+            }
+            if !in_range(offset, len, self.size()) {
+                return Err(Status::OutOfRange);
+            }
+            if len == 0 {
+                return Ok(());
+            }
+            let (afile, abase) = aux.window();
+            source.supply(
+                offset / PAGE_SIZE,
+                (offset + len) / PAGE_SIZE,
+                afile,
+                abase + aux_offset,
+            )?;
+            // The pages were moved: failing to free the aux copies loses nothing.
+            let _ = afile.punch(abase + aux_offset, len);
+            Ok(())
+        })
     }
 
     /// `ZX_PAGER_OP_FAIL` after the checks: the requests overlapping the range fail.

@@ -59,6 +59,8 @@ use kernel::{
 const VM_FAULT_SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS;
 const VM_FAULT_RETRY: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_RETRY;
 const VM_FAULT_OOM: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_OOM;
+const VM_FAULT_LOCKED: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_LOCKED;
+const VM_FAULT_NOPAGE: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_NOPAGE;
 const FAULT_FLAG_USER: u32 = bindings::fault_flag_FAULT_FLAG_USER;
 const FAULT_FLAG_ALLOW_RETRY: u32 = bindings::fault_flag_FAULT_FLAG_ALLOW_RETRY;
 const FAULT_FLAG_RETRY_NOWAIT: u32 = bindings::fault_flag_FAULT_FLAG_RETRY_NOWAIT;
@@ -261,6 +263,9 @@ fn mmap(vfd: &VmoFd, vma: &VmaNew) -> Result<usize> {
     // SAFETY: `vma` is valid; its page offset is only read here.
     let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
     let start = vfd.vmo.map_window(pgoff as u64, pages as u64)?;
+    if vma.flags() & flags::MAYWRITE != 0 {
+        vfd.vmo.note_writable_mapping();
+    }
     vma.set_dontexpand();
     usize::try_from(start).map_err(|_| EOVERFLOW)
 }
@@ -357,8 +362,8 @@ fn fault_error(s: Status) -> bindings::vm_fault_t {
 }
 
 /// `vm_ops->page_mkwrite` of every VMO mapping: before a page becomes writable, the snapshot
-/// children that still read it get it as it is (`cow.rs`); mm then locks the page and checks
-/// that it is still in the file.
+/// children that still read it get it as it is (`cow.rs`); the page is returned locked
+/// (`VM_FAULT_LOCKED`) and stays locked until mm has installed its writable page table entry.
 ///
 /// # Safety
 ///
@@ -376,8 +381,14 @@ pub(crate) unsafe extern "C" fn vmo_vma_page_mkwrite(
     };
     // SAFETY: the VMA maps a VMO fd, which it keeps open.
     let vfd = unsafe { <KBox<VmoFd>>::borrow(ffi::vmo_vma_fd_priv(vma)) };
-    match vfd.vmo.prepare_write(pgoff) {
-        Ok(()) => 0,
+    // SAFETY: `vmf` is valid for the call and `vmf->page` is the page being made writable.
+    let lock = || unsafe { ffi::vmo_fault_lock_folio(vmf) };
+    // SAFETY: as above; called only after `lock` returned true.
+    let unlock = || unsafe { ffi::vmo_fault_unlock_folio(vmf) };
+    match vfd.vmo.prepare_write(pgoff, lock, unlock) {
+        Ok(true) => VM_FAULT_LOCKED,
+        // The page left the file (a ZERO, a shrink): the fault is retried.
+        Ok(false) => VM_FAULT_NOPAGE,
         Err(s) => fault_error(s),
     }
 }

@@ -61,6 +61,16 @@ pub enum OpKind {
     /// (the time per fault); the size column is the mapped bytes. Both sides
     /// take shmem's fault path, so the large-size ratio target applies.
     PerFault,
+    /// Over [`SIZES`], a cost that must not follow the size (creating a
+    /// copy-on-write snapshot): each size against the same op at 4 KiB; the
+    /// size-free target applies, no per-byte check.
+    SizeFree,
+    /// As [`OpKind::PerFault`], for the first write to a page a snapshot
+    /// shares with its parent (the copy): the copy-fault target applies.
+    CopyFault,
+    /// Per page over [`FAULT_PAGES`] pages, like [`OpKind::PerFault`], with
+    /// no target: a figure shown beside another (a copy's own cost).
+    PerPage,
 }
 
 /// Architecture name (as `std::env::consts::ARCH` spells it): x86-64.
@@ -150,6 +160,16 @@ pub const VMO_64_PAGES: &str = "vmo_64_pages";
 /// Native side of the page-fault figure: the same touches on a `MAP_SHARED`
 /// mapping of a new memfd.
 pub const MEMFD_FAULT: &str = "memfd_fault";
+/// Baseline of the snapshot-creation figure: the same at 4 KiB.
+pub const VMO_4KIB: &str = "vmo_4kib";
+/// Native side of the copy-on-write fault figure: Linux's own copy-on-write
+/// fault, on a `MAP_PRIVATE` mapping of a memfd.
+pub const MEMFD_PRIVATE_FAULT: &str = "memfd_private_fault";
+/// Baseline of the copy-on-write `write`: the same writes into pages the
+/// child already holds.
+pub const VMO_OWNED: &str = "vmo_owned";
+/// Baseline of the snapshot read: the same read of the parent.
+pub const VMO_PARENT: &str = "vmo_parent";
 
 /// Op name: `ZX_VMO_OP_COMMIT`.
 pub const COMMIT: &str = "COMMIT";
@@ -170,6 +190,17 @@ pub const CACHE_CLEAN_SPARSE: &str = "CACHE_CLEAN_SPARSE_1TIB";
 /// Op name: the first-touch write fault of a page of a mapped VMO, against
 /// the same on a mapped memfd (time per fault).
 pub const PAGE_FAULT: &str = "PAGE_FAULT";
+/// Op name: `create_child(SNAPSHOT)` of a VMO whose every byte was written.
+pub const SNAPSHOT: &str = "SNAPSHOT";
+/// Op name: the first write fault on each page of a mapping of a snapshot
+/// that still shares every page with its parent (time per fault).
+pub const COW_WRITE_FAULT: &str = "COW_WRITE_FAULT";
+/// Op name: a one-byte `zx_vmo_write` into each page of a snapshot that
+/// still shares every page with its parent (time per page).
+pub const COW_WRITE: &str = "COW_WRITE";
+/// Op name: `zx_vmo_read` of a whole snapshot none of whose pages was
+/// written (every page read through to the parent).
+pub const COW_READ: &str = "COW_READ";
 
 /// Every op, in the order of the report.
 pub const OPS: &[OpInfo] = &[
@@ -296,6 +327,53 @@ pub const OPS: &[OpInfo] = &[
             MEMFD_FAULT,
             "the same writes to a `MAP_SHARED` mapping of a new memfd of the same size",
         )],
+        quick: false,
+    },
+    OpInfo {
+        name: SNAPSHOT,
+        kind: OpKind::SizeFree,
+        vmo: "`create_child(SNAPSHOT, 0, size)` of a VMO whose every byte was written (the \
+              creation only; the child is closed untimed). Nothing is copied: the cost must not \
+              follow the committed size",
+        natives: &[Native::any(
+            VMO_4KIB,
+            "the same creation of a snapshot of a 4 KiB VMO, written (the ratio is the size \
+             column's cost against the smallest's)",
+        )],
+        quick: false,
+    },
+    OpInfo {
+        name: COW_WRITE_FAULT,
+        kind: OpKind::CopyFault,
+        vmo: "a one-byte write to each page of a `MAP_SHARED` mapping of a SNAPSHOT child of a \
+              VMO whose every byte was written: each first write fault copies the parent's page \
+              into the child (cells: time per fault)",
+        natives: &[Native::any(
+            MEMFD_PRIVATE_FAULT,
+            "the same writes to a `MAP_PRIVATE` mapping of a memfd whose every byte was \
+             written: Linux's own copy-on-write fault (a new anonymous page, copied)",
+        )],
+        quick: false,
+    },
+    OpInfo {
+        name: COW_WRITE,
+        kind: OpKind::PerPage,
+        vmo: "a one-byte `zx_vmo_write` into each page of a SNAPSHOT child that still shares \
+              every page with its written parent: each write copies the page first (cells: time \
+              per page)",
+        natives: &[Native::any(
+            VMO_OWNED,
+            "the same writes into a snapshot that already holds every page (the difference is \
+             the copy's own cost; no target)",
+        )],
+        quick: false,
+    },
+    OpInfo {
+        name: COW_READ,
+        kind: OpKind::Sweep,
+        vmo: "`zx_vmo_read` of the whole of a SNAPSHOT child none of whose pages was written \
+              (every page is read through to its written parent; nothing is copied)",
+        natives: &[Native::any(VMO_PARENT, "the same read of the parent")],
         quick: false,
     },
 ];

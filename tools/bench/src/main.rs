@@ -174,7 +174,10 @@ fn main() -> ExitCode {
             OpKind::Sweep => (sizes.clone(), policy),
             OpKind::PerCall => (vec![0], PER_CALL_POLICY),
             OpKind::Sparse => (vec![catalog::SPARSE_PAGES * bench.page()], policy),
-            OpKind::PerFault => (vec![catalog::FAULT_PAGES * bench.page()], policy),
+            OpKind::PerFault | OpKind::CopyFault | OpKind::PerPage => {
+                (vec![catalog::FAULT_PAGES * bench.page()], policy)
+            }
+            OpKind::SizeFree => (sizes.clone(), policy),
         };
         for &size in &op_sizes {
             for side in sides.iter().filter(|s| bench.available(s).is_ok()) {

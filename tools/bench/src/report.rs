@@ -10,6 +10,10 @@
 //!   just its committed pages;
 //! * the time per page fault on a mapped VMO at most [`RATIO_TARGET_LARGE`]
 //!   times that on a mapped memfd (both take shmem's fault path);
+//! * the creation of a snapshot at most [`SIZE_FREE_TARGET`] times its cost
+//!   at 4 KiB, whatever the size (nothing is copied);
+//! * the first write fault on a page a snapshot shares with its parent at
+//!   most [`COPY_FAULT_TARGET`] times Linux's own copy-on-write fault;
 //! * within a VMO series of a size sweep, the time per byte of a size at
 //!   most [`PER_BYTE_SLACK`] times that of the previous size.
 //!
@@ -39,6 +43,10 @@ pub const LARGE_FROM: u64 = 64 * catalog::KIB;
 pub const SPARSE_TARGET: f64 = 2.0;
 /// Time per byte may grow by this factor from one size to the next.
 pub const PER_BYTE_SLACK: f64 = 1.10;
+/// Snapshot creation at any size against the same at 4 KiB.
+pub const SIZE_FREE_TARGET: f64 = 2.0;
+/// A copy-on-write write fault of a snapshot against `MAP_PRIVATE`'s.
+pub const COPY_FAULT_TARGET: f64 = 1.3;
 /// A clock whose smallest step is above this (ns) is flagged as coarse.
 pub const COARSE_CLOCK_NS: u64 = 10_000;
 
@@ -48,6 +56,9 @@ pub fn ratio_target(kind: OpKind, size: u64) -> f64 {
         OpKind::Sparse => SPARSE_TARGET,
         OpKind::PerCall => RATIO_TARGET_SMALL,
         OpKind::PerFault => RATIO_TARGET_LARGE,
+        OpKind::SizeFree => SIZE_FREE_TARGET,
+        OpKind::CopyFault => COPY_FAULT_TARGET,
+        OpKind::PerPage => f64::INFINITY,
         OpKind::Sweep if size >= LARGE_FROM => RATIO_TARGET_LARGE,
         OpKind::Sweep => RATIO_TARGET_SMALL,
     }
@@ -464,11 +475,18 @@ impl Report {
                 let _ = writeln!(md, "- `{side}`: {desc}");
             }
         }
-        if t.kind == OpKind::PerFault {
+        if matches!(t.kind, OpKind::PerFault | OpKind::CopyFault) {
             let _ = writeln!(
                 md,
                 "- Cells: time per page fault (each run's time divided by its pages); size: the \
                  mapped bytes."
+            );
+        }
+        if t.kind == OpKind::PerPage {
+            let _ = writeln!(
+                md,
+                "- Cells: time per page (each run's time divided by its pages); size: the bytes \
+                 of the VMO. No target."
             );
         }
         md.push('\n');
@@ -565,6 +583,8 @@ impl Report {
             sparse: f64,
             per_fault: f64,
             per_byte_slack: f64,
+            size_free: f64,
+            copy_fault: f64,
         }
         #[derive(Serialize)]
         struct Out<'a> {
@@ -591,6 +611,8 @@ impl Report {
                 sparse: SPARSE_TARGET,
                 per_fault: RATIO_TARGET_LARGE,
                 per_byte_slack: PER_BYTE_SLACK,
+                size_free: SIZE_FREE_TARGET,
+                copy_fault: COPY_FAULT_TARGET,
             },
             records: &self.records,
             comparisons: self.comparisons(),

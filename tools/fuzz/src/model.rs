@@ -8,7 +8,16 @@
 //! ([`VmoState`]), plus `BAD_HANDLE` for a handle another thread may close.
 //!
 //! Pages are tracked per page-owning VMO (a root or a snapshot; a slice is
-//! a window on its root's pages), exactly as shmem holds them:
+//! a window on its root's pages) with the semantics of an eager copy: a
+//! snapshot holds a copy of what its parent held at creation. The module
+//! copies lazily (`rust/cow.rs`: a snapshot reads through to its parent
+//! until one side writes a page), so what a snapshot reads is checked
+//! exactly, and its committed bytes only within `[0, size]`; a root's are
+//! exact (the module's parent keeps its own pages and gives a snapshot a
+//! page as it was before changing it). A closed snapshot whose snapshots
+//! live on stays in its parent's family (they read through it), so its
+//! parent's DECOMMIT stays NOT_SUPPORTED until the last of them closes.
+//! Roots' pages as shmem holds them:
 //! * [`Page::Committed`]: allocated by COMMIT but never written, so it reads
 //!   as zeros and a snapshot does not copy it (shmem leaves the folio not
 //!   uptodate); a second COMMIT over it clears it and marks it uptodate
@@ -424,6 +433,9 @@ pub fn child_status(rights: u32, options: u32, offset: u64, size: u64, st: &VmoS
 pub struct Model {
     /// Objects by id.
     pub objs: BTreeMap<ObjId, Obj>,
+    /// Closed snapshots whose own snapshots live on (they read through to
+    /// them): their cow owner and how many of those snapshots live.
+    dead_nodes: BTreeMap<ObjId, (Option<ObjId>, u32)>,
     next: ObjId,
     /// Live handles, in creation order.
     pub handles: Vec<H>,
@@ -584,10 +596,30 @@ impl Model {
             .collect();
         *self = Model {
             objs: pinned.into_iter().collect(),
+            dead_nodes: BTreeMap::new(),
             next: self.next,
             handles: Vec::new(),
             closed,
         };
+    }
+
+    /// One snapshot of `owner` (an object or a closed snapshot kept for its
+    /// own snapshots) is gone for good.
+    fn drop_cow_child(&mut self, mut owner: Option<ObjId>) {
+        while let Some(c) = owner {
+            if let Some(o) = self.objs.get_mut(&c) {
+                o.cow_children -= 1;
+                return;
+            }
+            let Some(d) = self.dead_nodes.get_mut(&c) else {
+                return;
+            };
+            d.1 -= 1;
+            if d.1 > 0 {
+                return;
+            }
+            owner = self.dead_nodes.remove(&c).and_then(|d| d.0);
+        }
     }
 
     fn maybe_die(&mut self, id: ObjId) {
@@ -599,8 +631,11 @@ impl Model {
         if let Some(p) = o.parent.and_then(|p| self.objs.get_mut(&p)) {
             p.children -= 1;
         }
-        if let Some(c) = o.cow_owner.and_then(|c| self.objs.get_mut(&c)) {
-            c.cow_children -= 1;
+        if o.cow_children > 0 {
+            // Its snapshots still read through it: it stays in the family.
+            self.dead_nodes.insert(id, (o.cow_owner, o.cow_children));
+        } else {
+            self.drop_cow_child(o.cow_owner);
         }
         if o.kind == Kind::Slice {
             self.objs.get_mut(&o.owner).expect("a slice's owner lives").slice_refs -= 1;
@@ -748,6 +783,10 @@ impl Model {
         let o = self.obj(id);
         if !o.content_known || o.racy {
             return None;
+        }
+        if o.kind == Kind::Snapshot {
+            // It holds the pages it copied or was given, not the model's eager copy.
+            return Some((0, o.size));
         }
         let unknown =
             o.pages.values().filter(|p| matches!(p, Page::Unknown | Page::ZeroMaybe)).count()
@@ -1012,8 +1051,8 @@ mod tests {
         m.write(v, p + 10, &[1, 2, 3]);
         assert_eq!(m.committed_bounds(v), Some((2 * p, 2 * p)));
         let s = m.new_child(v, sys::VMO_CHILD_SNAPSHOT, 0, 4 * p, 4 * p);
-        // The committed-only page is not copied.
-        assert_eq!(m.committed_bounds(s), Some((p, p)));
+        // A snapshot's committed bytes are only bounded (the module copies lazily).
+        assert_eq!(m.committed_bounds(s), Some((0, 4 * p)));
         assert_eq!(m.check_read(s, p + 10, &[1, 2, 3]), None);
         assert!(m.check_read(s, p + 10, &[1, 2, 4]).is_some());
         m.punch(v, p + 11, 1);
@@ -1029,5 +1068,23 @@ mod tests {
         m.remove_handle(0);
         assert_eq!(m.obj(v).cow_children, 0);
         assert_eq!(m.obj(v).children, 1);
+    }
+
+    #[test]
+    fn a_closed_snapshot_blocks_decommit_while_its_snapshots_live() {
+        let p = pg();
+        let mut m = Model::default();
+        let v = m.new_root(4 * p, false);
+        m.add_handle(1, v, DEFAULT_VMO);
+        let s = m.new_child(v, sys::VMO_CHILD_SNAPSHOT, 0, 4 * p, 4 * p);
+        m.add_handle(2, s, DEFAULT_VMO);
+        let g = m.new_child(s, sys::VMO_CHILD_SNAPSHOT, 0, 4 * p, 4 * p);
+        m.add_handle(3, g, DEFAULT_VMO);
+        m.remove_handle(1); // s
+        assert_eq!(m.obj(v).cow_children, 1, "s's snapshot keeps s in v's family");
+        assert!(m.states(v, &[]).iter().all(|st| st.decommit_blocked));
+        m.remove_handle(1); // g
+        assert_eq!(m.obj(v).cow_children, 0);
+        assert!(m.states(v, &[]).iter().all(|st| !st.decommit_blocked));
     }
 }

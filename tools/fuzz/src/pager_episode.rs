@@ -214,7 +214,9 @@ impl Worker {
                 return;
             };
             let o = self.m.obj(h.obj);
-            (h, o.size, o.kind == Kind::Root && o.children == 0)
+            // No live child, and no closed snapshot whose own snapshots still read through
+            // to it (its count stays in `cow_children`).
+            (h, o.size, o.kind == Kind::Root && o.children == 0 && o.cow_children == 0)
         };
         let unaligned = self.rng.chance(1, 12);
         let offset = self.rng.below(p.size / pg() + 2) * pg();

@@ -282,13 +282,9 @@ const MAP_RANGE_MEMFD_KERNEL: &[Native] = &[Native::any(
 
 /// The VMO side of `Vmo/Clone`.
 const CLONE_VMO: &str = "clone: `create_child(SNAPSHOT, 0, size)` of a COMMITted VMO, as Fuchsia. \
-                         Today a SNAPSHOT child copies at creation every page of its parent that \
-                         holds data; a page COMMIT allocated that nothing has written or faulted \
-                         in yet reads as zeros and is not copied. So the clone of a parent that \
-                         is only COMMITted copies nothing, while in the MapParent cases (whose \
-                         populated mapping initialises every page) and once the WriteOrig \
-                         cases have written the parent it copies every page: the copy a \
-                         copy-on-write snapshot defers to later writes. close: the child's \
+                         A SNAPSHOT child copies nothing at creation: it reads through to its \
+                         parent's pages, and a page is copied only when one side writes it \
+                         (the Orig/Clone write cases pay for those copies). close: the child's \
                          handle dropped (freeing what it copied)";
 
 /// The baselines of `Vmo/Clone`.
@@ -304,9 +300,9 @@ const CLONE_NATIVES: &[Native] = &[
     Native::any(
         MEMFD_COPY,
         "the parent is a fallocated memfd. clone: a new memfd (`memfd_create`, `ftruncate`) \
-         filled by `copy_file_range` from the parent: an eager copy, as this module's SNAPSHOT \
-         makes today, except that it copies every page, also those the parent only allocated \
-         and never wrote (which SNAPSHOT skips); close: `close`",
+         filled by `copy_file_range` from the parent: an eager copy of every page (what a \
+         SNAPSHOT means, made at once; this module defers each page's copy to its first \
+         write); close: `close`",
     ),
 ];
 

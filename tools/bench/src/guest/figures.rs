@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use rustix::fs::FallocateFlags;
 use rustix::fs::fallocate;
 use rustix::mm::Advice;
-use vmo::{Device, Mapping as VmoMapping, Vmo, VmoOptions};
+use vmo::sys::{MapFlags, ProtFlags};
+use vmo::{Device, Mapping as VmoMapping, Vmo, VmoChildOptions, VmoOptions};
 use vmo_bench::catalog::*;
 use vmo_bench::record::Policy;
 use vmo_bench::sysinfo::CpuFeatures;
@@ -253,6 +254,22 @@ impl Bench {
         Ok(())
     }
 
+    /// A VMO of `size` bytes, every byte written, and a SNAPSHOT child of all of it (which
+    /// shares every page with it).
+    fn snapshot_written(&self, size: u64) -> Res<(Vmo, Vmo)> {
+        let v = self.vmo_written(size)?;
+        let c = v.create_child(VmoChildOptions::SNAPSHOT, 0, size)?;
+        Ok((v, c))
+    }
+
+    /// A one-byte `zx_vmo_write` into each page of `v` (`size` bytes).
+    fn write_each_page(&self, v: &Vmo, size: u64) -> Res<()> {
+        for off in (0..size).step_by(self.page as usize) {
+            v.write(&[2], off)?;
+        }
+        Ok(())
+    }
+
     /// A 1 TiB VMO with [`SPARSE_PAGES`] pages written, spread evenly.
     fn vmo_sparse(&self) -> Res<Vmo> {
         let v = self.vmo(TIB)?;
@@ -359,6 +376,75 @@ impl Bench {
             (PAGE_FAULT, MEMFD_FAULT) => {
                 let s = run_series(p, || Self::memfd_mapped(size), |m| self.touch_pages(m))?;
                 Ok(per_page(s, size / self.page))
+            }
+            (SNAPSHOT, VMO | VMO_4KIB) => {
+                let at = if side == VMO { size } else { self.page };
+                run_series(
+                    p,
+                    || Ok((self.vmo_written(at)?, None)),
+                    |(v, child): &mut (Vmo, Option<Vmo>)| {
+                        *child = Some(v.create_child(VmoChildOptions::SNAPSHOT, 0, at)?);
+                        Ok(())
+                    },
+                )
+            }
+            (COW_WRITE_FAULT, VMO) => {
+                let s = run_series(
+                    p,
+                    || {
+                        let (parent, child) = self.snapshot_written(size)?;
+                        Ok((parent, child.map(0, len, true)?))
+                    },
+                    |(_, m)| self.touch_pages(m),
+                )?;
+                Ok(per_page(s, size / self.page))
+            }
+            (COW_WRITE_FAULT, MEMFD_PRIVATE_FAULT) => {
+                let s = run_series(
+                    p,
+                    || {
+                        let fd = memfd(size)?;
+                        pwrite_all(fd.as_fd(), &self.pattern, 0, size)?;
+                        let prot = ProtFlags::READ | ProtFlags::WRITE;
+                        let r = vmo::sys::mmap(fd.as_fd(), 0, len, prot, MapFlags::PRIVATE)
+                            .map_err(std::io::Error::from_raw_os_error)?;
+                        Ok(r)
+                    },
+                    |r| {
+                        for off in (0..len).step_by(self.page as usize) {
+                            // SAFETY: `off` is inside the private mapping of `len` bytes,
+                            // mapped read-write.
+                            unsafe { r.as_ptr().add(off).write_volatile(1) };
+                        }
+                        Ok(())
+                    },
+                )?;
+                Ok(per_page(s, size / self.page))
+            }
+            (COW_WRITE, VMO | VMO_OWNED) => {
+                let s = run_series(
+                    p,
+                    || {
+                        let (parent, child) = self.snapshot_written(size)?;
+                        if side == VMO_OWNED {
+                            self.write_each_page(&child, size)?;
+                        }
+                        Ok((parent, child))
+                    },
+                    |(_, child)| self.write_each_page(child, size),
+                )?;
+                Ok(per_page(s, size / self.page))
+            }
+            (COW_READ, VMO | VMO_PARENT) => {
+                let mut buf = vec![1u8; len];
+                run_series(
+                    p,
+                    || self.snapshot_written(size),
+                    |(parent, child)| {
+                        let v = if side == VMO { child } else { parent };
+                        Ok(v.read(&mut buf, 0)?)
+                    },
+                )
             }
             _ => Err(format!("no way to measure {op} on {side}").into()),
         }
