@@ -136,6 +136,11 @@ pub(crate) struct Node {
     /// Whether the file was ever mapped writable: a new snapshot then waits for the write
     /// faults in flight and copies the pages that may be pinned for DMA at once.
     mapped_writable: Atomic<bool>,
+    /// Whether the node's VMO is closed: the node lives on only for its children, nothing
+    /// but pushes from its parent changes its pages, and no fd or mapping shows them.
+    closed: Atomic<bool>,
+    /// Whether the root of the node's chain is pager-backed.
+    paged: bool,
     /// The page source of a pager-backed VMO: it lives as long as its pages, which children
     /// may read after the VMO is closed.
     source: Option<Arc<PageSource>>,
@@ -261,6 +266,10 @@ impl Node {
         source: Option<Arc<PageSource>>,
     ) -> ZxResult<Arc<Node>> {
         let children = LockedBy::new(&family.lock, RBTree::new());
+        let paged = match &parent {
+            Some(e) => e.node.paged,
+            None => source.is_some(),
+        };
         let pages = Atomic::new(store.file.size().div_ceil(PG));
         Ok(Arc::new(
             Node {
@@ -272,6 +281,8 @@ impl Node {
                 pages,
                 snapshots: Atomic::new(0),
                 mapped_writable: Atomic::new(false),
+                closed: Atomic::new(false),
+                paged,
                 source,
             },
             GFP_KERNEL_ACCOUNT,
@@ -404,11 +415,76 @@ impl Node {
 
     /// Whether the root of this node's chain is pager-backed.
     pub(crate) fn root_is_paged(&self) -> bool {
-        let mut n = self;
-        while let Some(e) = &n.parent {
-            n = &e.node;
+        self.paged
+    }
+
+    /// The node's VMO is closed (see [`Node::trim`]).
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Relaxed);
+    }
+
+    /// Frees what closed ancestors hold that only this node can still see: the closed
+    /// ancestors above it that have no other child (and no pager) give the pages this node
+    /// reads from them to this node (a copy each, once), then free all they hold, which
+    /// nobody can see any more. Without this a closed parent whose only child has written
+    /// its pages would keep its copies until the child closes, and a chain of snapshots
+    /// whose parents are closed one by one would grow by a copy per generation. Run after a
+    /// `write`, COMMIT or ZERO of a child (ioctl context).
+    fn trim(&self) -> ZxResult {
+        let Some(e) = &self.parent else {
+            return Ok(());
+        };
+        if self.paged || !e.node.closed.load(Relaxed) {
+            return Ok(());
         }
-        n.source.is_some()
+        let mut g = self.family.lock.lock();
+        // The closed ancestors whose only child is on this node's line, each with where this
+        // node's page 0 is in it (`offset`) and how many of this node's pages reach it.
+        let mut line: KVec<(&Node, u64, u64)> = KVec::new();
+        let (mut node, mut offset, mut reach) = (self, 0u64, self.store.limit.load(Relaxed));
+        while let Some(e) = &node.parent {
+            let a = &*e.node;
+            if reach == 0 || !a.closed.load(Relaxed) || a.children.access(&g).iter().count() != 1 {
+                break;
+            }
+            // Cannot overflow: each window lies inside its parent.
+            offset += e.base;
+            if line.push((a, offset, reach), GFP_KERNEL).is_err() {
+                break;
+            }
+            reach = reach.min(a.store.limit.load(Relaxed).saturating_sub(offset));
+            node = a;
+        }
+        if line
+            .iter()
+            .all(|(a, _, _)| a.store.file.committed_bytes() == 0)
+        {
+            return Ok(());
+        }
+        // This node gets every page it reads from them (a copy each)...
+        for &(a, offset, reach) in line.iter() {
+            let mut x = 0u64;
+            while x < reach {
+                let (hole, hole_end) = a.store.file.find_unheld(offset + x, offset + reach);
+                for p in offset + x..hole {
+                    if let Err(StepErr::Err(s)) = self.materialize(&mut g, p - offset) {
+                        return Err(s);
+                    }
+                }
+                if hole >= offset + reach {
+                    break;
+                }
+                x = hole_end.max(hole + 1) - offset;
+            }
+        }
+        // ... and nobody sees their pages any more: free them. A closed node has no fd and no
+        // mapping, and every other access to its file is under the family lock, held here.
+        for (a, _, _) in line.iter() {
+            // SAFETY: a live shmem file of a closed node, under the family lock (see above).
+            unsafe { ffi::vmo_shmem_drop_pages(a.store.file.as_ptr()) };
+        }
+        drop(g);
+        Ok(())
     }
 
     /// Runs `f` with the family's shape lock held (no child is linked meanwhile), telling it
@@ -438,7 +514,12 @@ impl Node {
     fn resolve(&self, x: u64, end: u64) -> (Found<'_>, u64) {
         let (mut node, mut idx, mut len) = (self, x, end - x);
         loop {
-            let (hole, hole_end) = node.store.file.find_unheld(idx, idx + len);
+            // A file that holds nothing (a closed node trimmed empty, a new child) is one hole.
+            let (hole, hole_end) = if node.store.file.committed_bytes() == 0 {
+                (idx, idx + len)
+            } else {
+                node.store.file.find_unheld(idx, idx + len)
+            };
             if hole > idx {
                 return (Found::Pages(&node.store.file, idx), hole - idx);
             }
@@ -638,7 +719,8 @@ impl Node {
                 Err(e) if e == EFAULT => Err(StepErr::Stop(Stop::Fault(ubuf, n, false))),
                 Err(e) => Err(StepErr::Err(Status::from_mm(e))),
             }
-        })
+        })?;
+        self.trim()
     }
 
     /// Reads `len` bytes at byte `pos` of this node into `buf` (`zx_vmo_read`), from wherever
@@ -711,7 +793,8 @@ impl Node {
                 .fill(at, None, (page_end - at) as usize)
                 .map_err(Status::from_mm)?;
             Ok((page_end - at) as usize)
-        })
+        })?;
+        self.trim()
     }
 
     /// COMMIT of pages `[first, last)` of a child: each page is made its own (Zircon: "a commit
@@ -721,7 +804,8 @@ impl Node {
         self.run(pages, may_wait, |g, done| {
             self.materialize(g, first + done as u64)?;
             Ok(1)
-        })
+        })?;
+        self.trim()
     }
 
     /// Calls `f` with each run of pages of `[first, last)` that this node reads from a file's
@@ -865,7 +949,8 @@ impl Node {
         self.push(&mut g, first, last, true)?;
         // Written through the VFS (the inode lock), so after the family lock is dropped.
         drop(g);
-        self.store.file.write_bytes(data, pos)
+        self.store.file.write_bytes(data, pos)?;
+        Ok(self.trim()?)
     }
 }
 
@@ -1004,6 +1089,27 @@ mod tests {
                 assert_eq!(read(w, (*l as u64 % 4) * PG)?, expect(*l, *l as u64 % 4));
             }
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_closed_parent_gives_its_pages_to_its_only_child() -> Result {
+        let p = Vmo::create(4 * PG, 0)?;
+        for i in 0..4 {
+            write(&p, i * PG, 1)?;
+        }
+        let c = snapshot(&p, PG, 2 * PG)?;
+        drop(p);
+        // The child's write copies page 0 of its window and, the parent being closed with no
+        // other child, takes the other page it reads from it and frees the parent's pages.
+        write(&c, 0, 2)?;
+        assert_eq!(committed(&c), 2 * PG);
+        assert_eq!((read(&c, 0)?, read(&c, PG)?), (2, 1));
+        let g = snapshot(&c, 0, 2 * PG)?;
+        drop(c);
+        write(&g, PG, 3)?;
+        assert_eq!((read(&g, 0)?, read(&g, PG)?), (2, 3));
+        assert_eq!(committed(&g), 2 * PG);
         Ok(())
     }
 

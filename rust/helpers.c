@@ -653,10 +653,17 @@ void vmo_fault_unlock_folio(struct vm_fault *vmf)
 	folio_unlock(page_folio(vmf->page));
 }
 
-/* Whether the file is mapped anywhere. */
-bool vmo_shmem_mapped(struct file *file)
+/*
+ * Frees every page of @file, keeping its size: for the file of a closed
+ * copy-on-write node (no fd, no mapping, no VMO), whose other accesses all run
+ * under the family lock that the caller holds. The inode lock, which a hole
+ * punch takes, is not taken: a write(2) to another shmem file holds that lock
+ * class while its user copy may fault on a VMO mapping, which takes the family
+ * lock.
+ */
+void vmo_shmem_drop_pages(struct file *file)
 {
-	return mapping_mapped(file->f_mapping);
+	shmem_truncate_range(file_inode(file), 0, (loff_t)-1);
 }
 
 /*

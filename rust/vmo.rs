@@ -76,11 +76,21 @@ pub(crate) fn round_size(size: u64) -> ZxResult<u64> {
     }
 }
 
+/// The node of a VMO that owns pages; tells the node when the VMO goes (its children may
+/// keep it, see `cow.rs`).
+struct OwnNode(Arc<Node>);
+
+impl Drop for OwnNode {
+    fn drop(&mut self) {
+        self.0.mark_closed();
+    }
+}
+
 /// Where a VMO's pages are.
 enum Pages {
     /// The VMO owns pages: a node of a copy-on-write family (`cow.rs`; a root VMO or a
     /// snapshot).
-    Own(Arc<Node>),
+    Own(OwnNode),
     /// A window at `offset` on the pages of `root`, which owns its pages.
     Slice { root: Arc<Vmo>, offset: u64 },
 }
@@ -226,7 +236,14 @@ impl Vmo {
             None
         };
         let node = Node::new_root(koid, file, None)?;
-        Vmo::new_with(koid, Pages::Own(node), size, resizable, None, discard)
+        Vmo::new_with(
+            koid,
+            Pages::Own(OwnNode(node)),
+            size,
+            resizable,
+            None,
+            discard,
+        )
     }
 
     /// `zx_pager_create_vmo` after the handle checks: a VMO of `size` bytes whose pages
@@ -257,7 +274,7 @@ impl Vmo {
         // Dropping the node detaches the source.
         Vmo::new(
             koid,
-            Pages::Own(node),
+            Pages::Own(OwnNode(node)),
             size,
             options & uapi::VMO_CREATE_RESIZABLE != 0,
             None,
@@ -392,7 +409,7 @@ impl Vmo {
         let child = Node::new_child(node, koid, file, first, last, kind)?;
         Vmo::new(
             koid,
-            Pages::Own(child),
+            Pages::Own(OwnNode(child)),
             size,
             resizable,
             Some(ParentLink::new(self, ChildKind::Snapshot)),
@@ -410,7 +427,7 @@ impl Vmo {
     /// The node holding this VMO's pages (its root's) and the offset of its window in it.
     fn node_window(&self) -> (&Arc<Node>, u64) {
         match &self.pages {
-            Pages::Own(n) => (n, 0),
+            Pages::Own(n) => (&n.0, 0),
             Pages::Slice { root, offset } => (root.node(), *offset),
         }
     }
@@ -429,7 +446,7 @@ impl Vmo {
     /// The page source of this VMO if it was made by `zx_pager_create_vmo` (not a slice).
     fn own_source(&self) -> Option<&PageSource> {
         match &self.pages {
-            Pages::Own(n) => n.source().map(|s| &**s),
+            Pages::Own(n) => n.0.source().map(|s| &**s),
             Pages::Slice { .. } => None,
         }
     }
@@ -1128,7 +1145,7 @@ impl Vmo {
             flags |= uapi::VMO_INFO_FLAG_RESIZABLE;
         }
         let committed_bytes = match &self.pages {
-            Pages::Own(n) => n.file().committed_bytes(),
+            Pages::Own(n) => n.0.file().committed_bytes(),
             Pages::Slice { .. } => {
                 flags |= uapi::VMO_INFO_FLAG_SLICE;
                 0

@@ -190,3 +190,36 @@ fn a_pager_backed_clone_is_made_without_asking_the_pager() {
     assert_eq!(st(vmo.create_child(Child::SNAPSHOT, 0, p)), Status::NOT_SUPPORTED);
     assert_eq!(st(clone.create_child(Child::SNAPSHOT, 0, p)), Status::NOT_SUPPORTED);
 }
+
+/// A closed parent's pages are given to its only child rather than kept:
+/// twenty generations of "snapshot, close the old VMO, rewrite every page"
+/// over 4 MiB hold one generation's pages, not twenty (each page is copied
+/// once into the child, then the closed parent's copy is freed); every
+/// generation reads exactly what it wrote.
+#[test]
+fn generations_of_snapshots_hold_one_generation_of_pages() {
+    let _g = exclusive();
+    let dev = dev();
+    let p = pg();
+    let pages = (4 << 20) / p;
+    let base = shmem_kib();
+    {
+        let mut v = new_vmo(&dev, pages);
+        v.write(&vec![1u8; (pages * p) as usize], 0).unwrap();
+        for generation in 2..22u8 {
+            let next = v.create_child(Child::SNAPSHOT, 0, pages * p).unwrap();
+            assert_eq!(read(&next, (pages - 1) * p, 1), [generation - 1]);
+            drop(std::mem::replace(&mut v, next));
+            v.write(&vec![generation; (pages * p) as usize], 0).unwrap();
+            let now = shmem_kib().saturating_sub(base);
+            assert!(
+                now <= 4096 + 2 * SLACK_KIB,
+                "generation {generation}: Shmem {now} KiB above the baseline for 4 MiB of pages"
+            );
+            assert_eq!(committed(&v), pages * p);
+        }
+        assert_eq!(read(&v, 0, 2), [21, 21]);
+    }
+    let end = wait_shmem_at_most(base + SLACK_KIB, Duration::from_secs(10));
+    assert!(end <= base + SLACK_KIB, "Shmem {end} KiB after closing, baseline {base} KiB");
+}
