@@ -50,7 +50,7 @@ use kernel::{
     rbtree::{RBTree, RBTreeNode},
     sync::{
         atomic::{
-            ordering::{Acquire, Relaxed, Release},
+            ordering::{Acquire, Full, Relaxed, Release},
             Atomic,
         },
         Arc, LockedBy, Mutex, MutexGuard,
@@ -133,9 +133,13 @@ pub(crate) struct Node {
     /// The `Snapshot` children among `children`; changed under the family lock, read without
     /// it by `page_mkwrite`'s fast path.
     snapshots: Atomic<u32>,
-    /// Whether the file was ever mapped writable: a new snapshot then waits for the write
-    /// faults in flight and copies the pages that may be pinned for DMA at once.
-    mapped_writable: Atomic<bool>,
+    /// Whether a page of the file was ever made writable through a mapping (`page_mkwrite`
+    /// ran): a new snapshot then waits for the write faults in flight and copies the pages
+    /// that may be pinned for DMA at once (a pin for writing needs a writable mapping). Never
+    /// cleared: pins outlive mappings. Set before `page_mkwrite` looks at `snapshots`, and
+    /// read by a new snapshot after it counted itself there, both fully ordered, so one of
+    /// them sees the other.
+    written_through_mapping: Atomic<bool>,
     /// Whether the node's VMO is closed: the node lives on only for its children, nothing
     /// but pushes from its parent changes its pages, and no fd or mapping shows them.
     closed: Atomic<bool>,
@@ -280,7 +284,7 @@ impl Node {
                 children,
                 pages,
                 snapshots: Atomic::new(0),
-                mapped_writable: Atomic::new(false),
+                written_through_mapping: Atomic::new(false),
                 closed: Atomic::new(false),
                 paged,
                 source,
@@ -354,13 +358,13 @@ impl Node {
         if kind == Kind::Live {
             return Ok(node);
         }
-        parent.snapshots.fetch_add(1, Release);
+        parent.snapshots.fetch_add(1, Full);
         drop(g);
         if limit != 0 {
             // A page of the window written through a mapping from now on faults into
             // `page_mkwrite`, which pushes it first.
             parent.store.file.unmap(base * PG, limit * PG);
-            if parent.mapped_writable.load(Relaxed) {
+            if parent.written_through_mapping.load(Relaxed) {
                 node.quiesce_parent(parent, base, limit)?;
             }
         }
@@ -391,11 +395,6 @@ impl Node {
         }
         file.unmap(base * PG, limit * PG);
         Ok(())
-    }
-
-    /// Notes that the node's file is mapped writable (or may be made so by `mprotect`).
-    pub(crate) fn note_writable_mapping(&self) {
-        self.mapped_writable.store(true, Relaxed);
     }
 
     /// The node's shmem file.
@@ -882,6 +881,9 @@ impl Node {
         lock: impl Fn() -> bool,
         unlock: impl FnOnce(),
     ) -> ZxResult<bool> {
+        if !self.written_through_mapping.load(Relaxed) {
+            self.written_through_mapping.xchg(true, Full);
+        }
         if self.snapshots.load(Acquire) == 0 {
             if !lock() {
                 return Ok(false);

@@ -592,11 +592,6 @@ impl Vmo {
         self.node().prepare_write(pgoff, lock, unlock)
     }
 
-    /// Notes a mapping of this VMO that is or may become writable (see `cow.rs`).
-    pub(crate) fn note_writable_mapping(&self) {
-        self.node().note_writable_mapping();
-    }
-
     /// Whether this thread's last fault on `pgoff` failed; see [`PageSource::take_fault_failure`].
     pub(crate) fn take_fault_failure(&self, pgoff: u64) -> bool {
         self.page_source()

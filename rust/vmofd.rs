@@ -263,9 +263,6 @@ fn mmap(vfd: &VmoFd, vma: &VmaNew) -> Result<usize> {
     // SAFETY: `vma` is valid; its page offset is only read here.
     let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
     let start = vfd.vmo.map_window(pgoff as u64, pages as u64)?;
-    if vma.flags() & flags::MAYWRITE != 0 {
-        vfd.vmo.note_writable_mapping();
-    }
     vma.set_dontexpand();
     usize::try_from(start).map_err(|_| EOVERFLOW)
 }

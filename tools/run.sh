@@ -153,7 +153,7 @@ for p in "${progs[@]}"; do
     case $mode/$name in
         run/vmoctl) echo "demo" ;;
         run/vmo-bench) echo "--quick --mode $bmode" ;;
-        bench/vmo-bench) echo "--mode $bmode" ;;
+        bench/vmo-bench) echo "--mode $bmode ${BENCH_ARGS:-}" ;;
         */vmo-fuzz) echo "--seconds ${FUZZ_SECONDS:-30}${FUZZ_SEED:+ --seed $FUZZ_SEED} ${FUZZ_ARGS:-}" ;;
         test/vmoctl) echo "demo" ;;
         test/*) echo "--test-threads=2 ${VMO_TEST_FILTER:-}" ;;
