@@ -822,12 +822,18 @@ impl Node {
             let _g = self.family.lock.lock();
             let mut pages = 0u64;
             while x < last && pages < u64::from(BATCH) {
-                // At most a batch at a time, so that the lock is not held for long.
-                let (found, n) = self.resolve(x, last.min(x + u64::from(BATCH)));
-                if let Found::Pages(file, sx) = found {
-                    f(file, sx, x, n)?;
-                    pages += n;
-                }
+                // Runs that read as zeros are skipped whole, however long (a sparse VMO of
+                // any size); at most a batch of present pages is visited under the lock.
+                let (found, n) = self.resolve(x, last);
+                let n = match found {
+                    Found::Pages(file, sx) => {
+                        let n = n.min(u64::from(BATCH) - pages);
+                        f(file, sx, x, n)?;
+                        pages += n;
+                        n
+                    }
+                    _ => n,
+                };
                 x += n;
             }
         }
@@ -1155,6 +1161,19 @@ mod tests {
             .map_err(Error::from)?;
         assert_eq!(s.pages, 2);
         assert_eq!(committed(&c), 0);
+        // Over a sparse snapshot of 2^50 bytes too: the cost follows the pages it reads.
+        let big = Vmo::create(1 << 50, 0)?;
+        write(&big, (1 << 49) + 7, 1)?;
+        let bc = snapshot(&big, 0, 1 << 50)?;
+        let s = bc
+            .op_range(ALL, VMO_OP_CACHE_CLEAN, 0, 1 << 50)
+            .map_err(Error::from)?;
+        assert_eq!(s.pages, 1);
+        assert_eq!(
+            bc.op_range(ALL, VMO_OP_ZERO, 0, 1 << 50).map(|_| ()),
+            Ok(())
+        );
+        assert_eq!(read(&bc, (1 << 49) + 7)?, 0);
         // COMMIT makes the range the child's own (zeros where nothing was).
         assert_eq!(
             c.op_range(ALL, VMO_OP_COMMIT, 99 * PG, 2 * PG).map(|_| ()),
