@@ -29,9 +29,10 @@
 SHELL := /bin/bash
 export VMO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vmo-rs
 
-# The extra passes of `make test`, each a script in tools/ that leaves
-# build/<script>/counts.json.
-TEST_PASSES ?= run-stock.sh run-arm64.sh
+# The passes of `make test`: run.sh (the x86-64 pass) and scripts in tools/ that
+# leave build/<script>/counts.json. tools/run-passes.sh runs them VMO_TEST_JOBS
+# (default 2) at a time, in this order (the longest first).
+TEST_PASSES ?= run-arm64.sh run.sh run-stock.sh
 
 .PHONY: all modules install run test test-all test-debug test-stock test-arm64 bench fuzz check clean kernel
 all: modules
@@ -63,7 +64,7 @@ run:
 	@tools/run.sh run
 
 test:
-	@VMO_EXTRA_TESTS="$(TEST_PASSES)" tools/run.sh test
+	@tools/run-passes.sh $(TEST_PASSES)
 
 test-stock:
 	@VMO_SUMMARY=1 tools/run-stock.sh
@@ -75,7 +76,7 @@ test-debug:
 	@VMO_SUMMARY=1 tools/run-debug.sh
 
 test-all:
-	@VMO_EXTRA_TESTS="run-debug.sh $(TEST_PASSES)" tools/run.sh test
+	@tools/run-passes.sh run-debug.sh $(TEST_PASSES)
 
 bench:
 	@tools/run.sh bench

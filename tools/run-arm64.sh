@@ -14,7 +14,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 unset VMO_FLAVOUR VMO_KERNEL
-export ARCH=arm64 VMO_BUILD_NAME=run-arm64 VMO_EXTRA_TESTS=""
+export ARCH=arm64 VMO_BUILD_NAME=run-arm64
 [ "${VMO_SUMMARY:-0}" = 1 ] && unset VMO_NO_SUMMARY || export VMO_NO_SUMMARY=1
 export VMO_TEST_DEMO=1 VMO_TEST_FUZZ=1 FUZZ_SECONDS=${ARM64_FUZZ_SECONDS:-15}
 export VMO_VERDICT_LABEL="arm64 "

@@ -17,7 +17,7 @@ KREL=7.3.4+deb13-amd64
 VER=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$here/dkms.conf")
 
 rc=0
-VMO_KERNEL=stock VMO_BUILD_NAME=run-stock VMO_NO_SUMMARY=1 VMO_EXTRA_TESTS="" VMO_TEST_DEMO=1 \
+VMO_KERNEL=stock VMO_BUILD_NAME=run-stock VMO_NO_SUMMARY=1 VMO_TEST_DEMO=1 \
     VMO_VERDICT_LABEL="stock " "$here/tools/run.sh" test || rc=1
 
 echo "== stock: DKMS install of vmo/$VER for $KREL, then make install, in the trixie root (log: build/run-stock/dkms.log)"
