@@ -76,7 +76,8 @@ echo "== passes: all ended in $((SECONDS - t0)) s"
 
 counts=()
 for p in "$@"; do counts+=("$(counts_of "$p")"); done
-python3 - "${counts[@]}" <<'PY'
+# Exit status 1 when a pass left no counts or counted a failure, whatever its own status.
+python3 - "${counts[@]}" <<'PY' || rc=1
 import json, sys
 t = {"passed": 0, "failed": 0, "skipped": 0}
 for path in sys.argv[1:]:
@@ -87,5 +88,6 @@ for path in sys.argv[1:]:
     for k in t:
         t[k] += c.get(k, 0)
 print(f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped")
+sys.exit(1 if t["failed"] else 0)
 PY
 exit $rc
