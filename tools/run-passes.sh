@@ -6,7 +6,7 @@
 #                                 tools/run-*.sh (run-stock.sh, run-arm64.sh, run-debug.sh)
 #
 # `make test` and `make test-all` end here. The passes run VMO_TEST_JOBS at a time
-# (default 2), started in the order given: a TCG guest keeps about one of the two
+# (default 2), started in the order given (Makefile: TEST_PASSES): a TCG guest keeps about one of the two
 # cores busy (its two vCPUs are often idle: tests that wait, exclusive tests), so
 # two guests side by side take much less than one after the other; more than two
 # guests on two cores is slower again (vCPU threads preempted in spinlocks).
