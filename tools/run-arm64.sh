@@ -11,10 +11,11 @@
 # libstd-rust-dev:arm64; tools/trixie.sh), static, with their cargo target
 # directory in the cache. There is no arm64 debug (sanitizer) kernel: see README.
 # 10 s of fuzzing (was 15) saves two busy cores for 5 s in `make test`; it still
-# leaves the fuzzer's table-full episode in (it runs when filling 65,536 handles is
-# projected to take at most a third of the time left: about 1.8 s alone, 3.0 s
-# beside another guest, against 3.3 s; at 8 s it was skipped beside another
-# guest). The long runs are the debug pass's 30 s and `make fuzz`.
+# leaves the fuzzer's table-full episode in when the guest is not starved (it runs
+# when filling 65,536 handles is projected to take at most a third of the time
+# left, 3.3 s: measured 0.85-1.0 s alone, as make test runs it, 2.4-3.0 s beside
+# another guest of make test; with other work on the machine as well it was once
+# skipped, "about 3 s"). The long runs are the debug pass's 30 s and `make fuzz`.
 # Logs and counts in build/run-arm64/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
