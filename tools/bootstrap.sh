@@ -171,6 +171,9 @@ if [ -f "$STAMP" ] && [ -z "$(need_debs)" ] && [ -f "$KSRC/Makefile" ] \
     exit 0
 fi
 mkdir -p "$CACHE"
+# One bootstrap at a time (make test starts its passes side by side): a second
+# caller waits, then finds each piece in place.
+exec 9>"$CACHE/bootstrap.lock"; flock 9
 install_debs
 fetch_kernel_source
 fetch_rust_src

@@ -5,7 +5,7 @@
 # Logs and counts in build/run-debug/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-export VMO_FLAVOUR=debug VMO_BUILD_NAME=run-debug VMO_EXTRA_TESTS=""
+export VMO_FLAVOUR=debug VMO_BUILD_NAME=run-debug
 # As an extra pass of `make test-all` the caller prints the summary line; alone
 # (`make test-debug` sets VMO_SUMMARY=1) this pass prints its own.
 [ "${VMO_SUMMARY:-0}" = 1 ] && unset VMO_NO_SUMMARY || export VMO_NO_SUMMARY=1

@@ -197,7 +197,10 @@ printf '== guest: finished in %.1f s\n' "$secs"
 # ---- verdict -------------------------------------------------------------------
 set +e
 host_flag=(); [ "${VMO_FLAVOUR:-normal}/${VMO_KERNEL:-guest}/$ARCH" = normal/guest/x86_64 ] || host_flag=(--no-host)
-"$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" --no-summary \
+# The summary line is verdict.py's unless VMO_NO_SUMMARY is set (tools/run-passes.sh
+# prints one over several passes).
+summary=(); [ -z "${VMO_NO_SUMMARY:-}" ] || summary=(--no-summary)
+"$here/tools/verdict.sh" "$mode" "$B" "$qrc" "$GUEST_TIMEOUT" --counts "$B/counts.json" "${summary[@]}" \
     "${host_flag[@]}" "${kunit[@]}" --label "${VMO_VERDICT_LABEL:-}"
 rc=$?
 set -e
@@ -206,26 +209,5 @@ if [ "$mode" = bench ] && [ $rc = 0 ]; then
     (cd "$here/tools" && cargo run --release -q -p vmo-bench --features report --bin vmo-bench-report -- "$B") || rc=1
     # What the report cannot compute: why the marked rows miss.
     cat "$here/tools/bench/analysis.md" | tee -a "$B/results.md"
-fi
-if [ "$mode" = test ] && [ -z "${VMO_NO_SUMMARY:-}" ]; then
-    counts=("$B/counts.json")
-    # Every extra test pass (other architectures, other kernels) leaves its counts.json.
-    for extra in ${VMO_EXTRA_TESTS:-}; do
-        set +e; "$here/tools/$extra"; xrc=$?; set -e
-        [ $xrc = 0 ] || rc=1
-        counts+=("$here/build/${extra%.sh}/counts.json")
-    done
-    python3 - "${counts[@]}" <<'PY'
-import json, sys
-t = {"passed": 0, "failed": 0, "skipped": 0}
-for path in sys.argv[1:]:
-    try:
-        c = json.load(open(path))
-    except (OSError, ValueError):
-        c = {"failed": 1}  # a pass that left no counts failed before it could count
-    for k in t:
-        t[k] += c.get(k, 0)
-print(f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped")
-PY
 fi
 exit $rc
