@@ -25,8 +25,11 @@
 //!   counterparts.
 //! * [`record`]: the `@@bench*` lines, written by the guest and parsed back.
 //! * [`stats`]: median, minimum and maximum of the samples.
-//! * [`report`]: the comparisons, the target marks, `results.md` (with a
-//!   section of its own for the Fuchsia cases) and `results.json`.
+//! * [`report`]: the comparisons, the target marks, `results.md` (a summary
+//!   first, and a section of its own for the Fuchsia cases) and
+//!   `results.json`.
+//! * [`previous`]: the previous run's ratios (its `results.json`) and the
+//!   regressions against them.
 //! * `plot` (feature `report`): `plot.svg`.
 //! * [`sysinfo`]: what the guest knows of the CPU's cache lines
 //!   (`/proc/cpuinfo` on x86-64, `CTR_EL0` on aarch64).
@@ -36,6 +39,7 @@
 pub mod catalog;
 #[cfg(feature = "report")]
 pub mod plot;
+pub mod previous;
 pub mod record;
 pub mod report;
 pub mod stats;

@@ -20,6 +20,12 @@
 //! Fuchsia's own microbenchmarks ([`catalog::fuchsia`]) get a section of
 //! their own, [`FuchsiaTable`]s under Fuchsia's result names, with figures
 //! and ratios but no targets.
+//!
+//! Given the previous run ([`Report::compare_with`]), every ratio is also
+//! compared with the previous run's ([`crate::previous`]): a regression is
+//! marked in its table cell and listed in the summary that `results.md`
+//! starts with ([`Report::summary`]: each op's and Fuchsia case's worst
+//! ratio against its target, pass or miss, and its regressions).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,6 +34,7 @@ use serde::Serialize;
 
 use crate::catalog::fuchsia::{self, Case};
 use crate::catalog::{self, OpKind, VMO};
+use crate::previous::{Change, PrevRun, Previous, REGRESSION_THRESHOLD};
 use crate::record::{End, Log, Meta, Record, Skip};
 use crate::stats::{Summary, ratio};
 use crate::sysinfo::CpuFeatures;
@@ -164,6 +171,14 @@ pub struct Comparison {
     pub target: f64,
     /// Whether the ratio is above the target.
     pub miss: bool,
+    /// The previous run's ratio, if compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev_ratio: Option<f64>,
+    /// Relative change from the previous run's ratio (0.07: 7 % worse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<f64>,
+    /// Whether the ratio got worse by more than the regression threshold.
+    pub regression: bool,
 }
 
 /// One row of an op's table: a size.
@@ -242,6 +257,59 @@ pub struct FuchsiaComparison {
     pub side: String,
     /// VMO median / baseline median.
     pub ratio: f64,
+    /// The previous run's ratio, if compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev_ratio: Option<f64>,
+    /// Relative change from the previous run's ratio (0.07: 7 % worse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<f64>,
+    /// Whether the ratio got worse by more than the regression threshold.
+    pub regression: bool,
+}
+
+/// The worst ratio of an op or a Fuchsia case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Worst {
+    /// The row: the size of an op's row, Fuchsia's result name of a case's.
+    pub row: String,
+    /// The baseline.
+    pub side: String,
+    /// VMO median / baseline median.
+    pub ratio: f64,
+    /// Its target (`None`: no target).
+    pub target: Option<f64>,
+}
+
+/// One line of the summary: an op or a Fuchsia case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryLine {
+    /// The op, or the Fuchsia case (`Vmo/Clone`).
+    pub name: String,
+    /// Whether it is a Fuchsia case.
+    pub fuchsia: bool,
+    /// The ratio furthest over (or nearest to) its target: the largest
+    /// ratio/target; without targets, the largest ratio. `None`: no ratio.
+    pub worst: Option<Worst>,
+    /// Whether it has targets (Fuchsia cases and per-page figures have none).
+    pub has_targets: bool,
+    /// Its target misses (ratios, and per-byte rises).
+    pub misses: usize,
+    /// Its ratios compared with the previous run's.
+    pub compared: usize,
+    /// Those more than the threshold worse than the previous run's.
+    pub regressions: Vec<Change>,
+}
+
+impl SummaryLine {
+    /// `pass`, `miss` or `no target`.
+    pub fn verdict(&self) -> &'static str {
+        match (self.has_targets, self.misses, &self.worst) {
+            (false, _, _) => "no target",
+            (true, 0, None) => "no ratio",
+            (true, 0, Some(_)) => "pass",
+            _ => "miss",
+        }
+    }
 }
 
 /// The whole report of one run.
@@ -262,6 +330,8 @@ pub struct Report {
     pub skips: Vec<Skip>,
     /// Oddities of the log.
     pub warnings: Vec<String>,
+    /// The previous run, as far as it is compared ([`Report::compare_with`]).
+    pub previous: Previous,
 }
 
 impl Report {
@@ -299,6 +369,160 @@ impl Report {
             records: log.records,
             skips: log.skips,
             warnings: log.warnings,
+            previous: Previous::None,
+        }
+    }
+
+    /// Compares the ratios with those of `prev`, the previous run, if it was
+    /// taken in the same guest mode on the same architecture (`None`: no
+    /// previous run).
+    pub fn compare_with(&mut self, prev: Option<&PrevRun>) {
+        self.previous = Previous::new(prev, self.meta.as_ref());
+    }
+
+    /// Every ratio compared with the previous run's: the op tables', then
+    /// the Fuchsia section's.
+    pub fn changes(&self) -> Vec<Change> {
+        let ops = self.comparisons().into_iter().map(|c| (c.op, c.size, c.side, c.ratio));
+        let fx = self.fuchsia_comparisons().into_iter().map(|c| (c.name, c.size, c.side, c.ratio));
+        ops.chain(fx)
+            .filter_map(|(op, size, side, ratio)| self.previous.change(&op, size, &side, ratio))
+            .collect()
+    }
+
+    /// The ratios more than [`REGRESSION_THRESHOLD`] worse than the previous
+    /// run's.
+    pub fn regressions(&self) -> Vec<Change> {
+        self.changes().into_iter().filter(Change::regression).collect()
+    }
+
+    /// The summary: one line per op, then one per Fuchsia case.
+    pub fn summary(&self) -> Vec<SummaryLine> {
+        let comparisons = self.comparisons();
+        let mut out = Vec::new();
+        for t in &self.tables {
+            let mine: Vec<&Comparison> = comparisons.iter().filter(|c| c.op == t.op).collect();
+            let worst = mine
+                .iter()
+                .max_by(|a, b| severity(a.ratio, a.target).total_cmp(&severity(b.ratio, b.target)))
+                .map(|c| Worst {
+                    row: fmt_size(c.size),
+                    side: c.side.clone(),
+                    ratio: c.ratio,
+                    target: c.target.is_finite().then_some(c.target),
+                });
+            let changes: Vec<Change> = mine
+                .iter()
+                .filter_map(|c| self.previous.change(&c.op, c.size, &c.side, c.ratio))
+                .collect();
+            out.push(SummaryLine {
+                name: t.op.clone(),
+                fuchsia: false,
+                worst,
+                has_targets: ratio_target(t.kind, 0).is_finite(),
+                misses: t.rows.iter().map(|r| r.misses.len()).sum(),
+                compared: changes.len(),
+                regressions: changes.into_iter().filter(Change::regression).collect(),
+            });
+        }
+        let fx = self.fuchsia_comparisons();
+        for t in &self.fuchsia {
+            let mine: Vec<&FuchsiaComparison> =
+                fx.iter().filter(|c| c.case == t.case.name).collect();
+            let worst = mine.iter().max_by(|a, b| a.ratio.total_cmp(&b.ratio)).map(|c| Worst {
+                row: c.name.clone(),
+                side: c.side.clone(),
+                ratio: c.ratio,
+                target: None,
+            });
+            let changes: Vec<Change> = mine
+                .iter()
+                .filter_map(|c| self.previous.change(&c.name, c.size, &c.side, c.ratio))
+                .collect();
+            out.push(SummaryLine {
+                name: t.case.name.to_owned(),
+                fuchsia: true,
+                worst,
+                has_targets: false,
+                misses: 0,
+                compared: changes.len(),
+                regressions: changes.into_iter().filter(Change::regression).collect(),
+            });
+        }
+        out
+    }
+
+    /// The summary `results.md` starts with: a line of the run, the
+    /// comparison with the previous run, a table of one line per op and per
+    /// Fuchsia case, and the regressions (at most [`SUMMARY_REGRESSIONS`]).
+    pub fn summary_markdown(&self, md: &mut String) {
+        let _ = writeln!(md, "## Summary\n");
+        let (mode, arch) = self
+            .meta
+            .as_ref()
+            .map_or(("unknown", "unknown"), |m| (m.mode.as_str(), m.arch.as_str()));
+        let end = match &self.end {
+            Some(e) => format!(
+                "{:.1} s of guest time, {} figure(s) failed",
+                e.elapsed_ms as f64 / 1000.0,
+                e.errors
+            ),
+            None => "**did not finish**".to_owned(),
+        };
+        let changes = self.changes();
+        let _ = writeln!(
+            md,
+            "Guest mode {mode} on {arch}, {end}. {}\n",
+            self.previous.describe(&changes)
+        );
+        let pct = REGRESSION_THRESHOLD * 100.0;
+        let _ = writeln!(
+            md,
+            "Worst ratio: the VMO/native ratio nearest to or furthest over its target (without \
+             a target, the largest); a miss counts every target missed (the per-byte check \
+             included); worse: ratios more than {pct:.0} % above the previous run's (↑ in the \
+             tables).\n"
+        );
+        let _ = writeln!(md, "| op | worst ratio | target | verdict | vs previous run |");
+        let _ = writeln!(md, "|---|---|---|---|---|");
+        for line in self.summary() {
+            let worst = line.worst.as_ref().map_or_else(
+                || "–".to_owned(),
+                |w| format!("{:.2} ({}, {})", w.ratio, w.row, w.side),
+            );
+            let target = match line.worst.as_ref().and_then(|w| w.target) {
+                Some(t) => format!("≤ {t:.2}"),
+                None => "–".to_owned(),
+            };
+            let verdict = match line.verdict() {
+                "miss" => format!("**miss** ({})", line.misses),
+                v => v.to_owned(),
+            };
+            let vs = match (&self.previous, line.compared, line.regressions.len()) {
+                (Previous::Like { .. }, 0, _) => "new".to_owned(),
+                (Previous::Like { .. }, n, 0) => format!("ok ({n})"),
+                (Previous::Like { .. }, n, r) => format!("**{r} worse** (of {n})"),
+                _ => "–".to_owned(),
+            };
+            let name = if line.fuchsia { format!("{} (Fuchsia)", line.name) } else { line.name };
+            let _ = writeln!(md, "| {name} | {worst} | {target} | {verdict} | {vs} |");
+        }
+        md.push('\n');
+        let regressions: Vec<&Change> = changes.iter().filter(|c| c.regression()).collect();
+        if !regressions.is_empty() {
+            let _ =
+                writeln!(md, "Regressions (more than {pct:.0} % worse than the previous run):\n");
+            for c in regressions.iter().take(SUMMARY_REGRESSIONS) {
+                let _ = writeln!(md, "- {}", c.describe());
+            }
+            if regressions.len() > SUMMARY_REGRESSIONS {
+                let _ = writeln!(
+                    md,
+                    "- and {} more (↑ in the tables)",
+                    regressions.len() - SUMMARY_REGRESSIONS
+                );
+            }
+            md.push('\n');
         }
     }
 
@@ -315,6 +539,7 @@ impl Report {
                 for ((side, _), r) in t.natives.iter().zip(&row.ratios) {
                     if let Some(ratio) = *r {
                         let target = ratio_target(t.kind, row.size);
+                        let change = self.previous.change(&t.op, row.size, side, ratio);
                         out.push(Comparison {
                             op: t.op.clone(),
                             size: row.size,
@@ -322,6 +547,9 @@ impl Report {
                             ratio,
                             target,
                             miss: ratio > target,
+                            prev_ratio: change.as_ref().map(|c| c.prev),
+                            regression: change.as_ref().is_some_and(Change::regression),
+                            change: change.map(|c| c.change),
                         });
                     }
                 }
@@ -337,6 +565,7 @@ impl Report {
             for row in &t.rows {
                 for ((side, _), r) in t.natives.iter().zip(&row.ratios) {
                     if let Some(ratio) = *r {
+                        let change = self.previous.change(&row.name, row.size, side, ratio);
                         out.push(FuchsiaComparison {
                             name: row.name.clone(),
                             case: t.case.name,
@@ -344,6 +573,9 @@ impl Report {
                             step: row.step.clone(),
                             side: side.clone(),
                             ratio,
+                            prev_ratio: change.as_ref().map(|c| c.prev),
+                            regression: change.as_ref().is_some_and(Change::regression),
+                            change: change.map(|c| c.change),
                         });
                     }
                 }
@@ -361,6 +593,7 @@ impl Report {
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
         let _ = writeln!(md, "# vmo-bench: VMO ops against native Linux\n");
+        self.summary_markdown(&mut md);
         let mode = self.meta.as_ref().map_or("unknown", |m| m.mode.as_str());
         let _ = writeln!(md, "**Guest mode: {mode}.** {}\n", mode_note(mode));
         if let Some(m) = &self.meta {
@@ -499,11 +732,12 @@ impl Report {
             let mut line = format!("| {} | {} |", fmt_size(row.size), cell(VMO, &row.vmo));
             let target = ratio_target(t.kind, row.size);
             for (((side, _), s), r) in t.natives.iter().zip(&row.natives).zip(&row.ratios) {
-                let ratio = match r {
+                let mut ratio = match r {
                     Some(r) if *r > target => format!("**{r:.2}** ✗"),
                     Some(r) => format!("{r:.2}"),
                     None => "–".to_owned(),
                 };
+                self.mark_regression(&mut ratio, &t.op, row.size, side, *r);
                 let _ = write!(line, " {} | {ratio} |", cell(side, s));
             }
             let reps: Vec<String> = std::iter::once(&row.vmo)
@@ -516,6 +750,14 @@ impl Report {
             md.push_str(&line);
         }
         md.push('\n');
+    }
+
+    /// Appends the mark of a regression to the cell of `ratio`, if it is one.
+    fn mark_regression(&self, cell: &mut String, op: &str, size: u64, side: &str, r: Option<f64>) {
+        let change = r.and_then(|r| self.previous.change(op, size, side, r));
+        if let Some(c) = change.filter(Change::regression) {
+            let _ = write!(cell, " {}", c.mark());
+        }
     }
 
     /// The section of Fuchsia's own microbenchmarks.
@@ -557,7 +799,8 @@ impl Report {
                 };
                 let mut line = format!("| {} | {} |", row.name, cell(VMO, &row.vmo));
                 for (((side, _), s), r) in t.natives.iter().zip(&row.natives).zip(&row.ratios) {
-                    let ratio = r.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"));
+                    let mut ratio = r.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"));
+                    self.mark_regression(&mut ratio, &row.name, row.size, side, *r);
                     let _ = write!(line, " {} | {ratio} |", cell(side, s));
                 }
                 let reps: Vec<String> = std::iter::once(&row.vmo)
@@ -597,9 +840,46 @@ impl Report {
             misses: Vec<&'a Miss>,
             fuchsia: Vec<FuchsiaComparison>,
             fuchsia_not_mirrored: Vec<(&'static str, &'static str)>,
+            previous: PreviousOut,
+            summary: Vec<SummaryLine>,
             skipped: &'a [Skip],
             warnings: &'a [String],
         }
+        /// The comparison with the previous run.
+        #[derive(Serialize)]
+        struct PreviousOut {
+            /// `none`, `not_compared` (another mode or architecture) or
+            /// `compared`.
+            status: &'static str,
+            /// The previous run's mode and architecture, if any.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            prev_mode: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            prev_arch: Option<String>,
+            threshold: f64,
+            compared: usize,
+            regressions: Vec<Change>,
+            improvements: usize,
+        }
+        let changes = self.changes();
+        let (status, prev_mode, prev_arch) = match &self.previous {
+            Previous::None => ("none", None, None),
+            Previous::Unlike { prev, .. } => {
+                ("not_compared", Some(prev.0.clone()), Some(prev.1.clone()))
+            }
+            Previous::Like { mode, .. } => {
+                ("compared", Some(mode.clone()), self.meta.as_ref().map(|m| m.arch.clone()))
+            }
+        };
+        let previous = PreviousOut {
+            status,
+            prev_mode,
+            prev_arch,
+            threshold: REGRESSION_THRESHOLD,
+            compared: changes.len(),
+            improvements: changes.iter().filter(|c| c.change < -REGRESSION_THRESHOLD).count(),
+            regressions: changes.into_iter().filter(Change::regression).collect(),
+        };
         let out = Out {
             meta: &self.meta,
             mode_note: mode_note(self.meta.as_ref().map_or("", |m| m.mode.as_str())),
@@ -619,6 +899,8 @@ impl Report {
             misses: self.misses().collect(),
             fuchsia: self.fuchsia_comparisons(),
             fuchsia_not_mirrored: fuchsia::NOT_MIRRORED.to_vec(),
+            previous,
+            summary: self.summary(),
             skipped: &self.skips,
             warnings: &self.warnings,
         };
@@ -665,6 +947,15 @@ pub fn mode_note(mode: &str) -> &'static str {
         }
         _ => "Unknown guest mode: read the times with care.",
     }
+}
+
+/// Regressions the summary lists; the tables mark every one.
+pub const SUMMARY_REGRESSIONS: usize = 10;
+
+/// How bad a ratio is against its target: ratio/target, or the ratio
+/// itself where there is no target.
+fn severity(ratio: f64, target: f64) -> f64 {
+    if target.is_finite() { ratio / target } else { ratio }
 }
 
 /// The baselines of a table: those of the catalog that exist on `arch`
@@ -1330,5 +1621,229 @@ mod tests {
         let md = report.to_markdown();
         assert!(md.contains("**Guest mode: unknown.**"));
         assert!(md.contains("did not finish"));
+    }
+
+    /// A finished run in `mode` on x86-64 of `records`.
+    fn run_in(mode: &str, records: &[Record]) -> Report {
+        let cpu = CpuFeatures { clwb: true, clflushopt: true, line_size: 64, ctr_el0: None };
+        let meta = Meta { mode: mode.into(), ..meta_on("x86_64", cpu) };
+        let mut lines = vec![meta.to_line()];
+        lines.extend(records.iter().map(Record::to_line));
+        lines.push(End { elapsed_ms: 1000, errors: 0 }.to_line());
+        Report::build(parse_log(&lines.join("\n")))
+    }
+
+    /// `report`'s results.json, read back as a previous run.
+    fn as_prev(report: &Report) -> PrevRun {
+        PrevRun::from_json(&report.to_json()).unwrap()
+    }
+
+    /// COMMIT at 4 and 64 KiB and a Fuchsia case: the VMO's medians given,
+    /// the natives' 1000 ns.
+    fn commit_run(mode: &str, vmo_4k: u64, vmo_64k: u64, vmo_read: u64) -> Report {
+        run_in(
+            mode,
+            &[
+                rec("COMMIT", 4096, "vmo", vmo_4k),
+                rec("COMMIT", 4096, "fallocate", 1000),
+                rec("COMMIT", 65536, "vmo", vmo_64k),
+                rec("COMMIT", 65536, "fallocate", 1000),
+                rec("Vmo/Read/4kbytes", 4096, "vmo", vmo_read),
+                rec("Vmo/Read/4kbytes", 4096, "memfd", 1000),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_ratio_six_percent_worse_is_a_regression_four_percent_is_not() {
+        let prev = commit_run("icount", 1000, 1000, 1100);
+        // 4 KiB: 1.00 -> 1.06; 64 KiB: 1.00 -> 1.04; Vmo/Read: 1.10 -> 1.21.
+        let mut report = commit_run("icount", 1060, 1040, 1210);
+        report.compare_with(Some(&as_prev(&prev)));
+        let regressions = report.regressions();
+        let names: Vec<(&str, u64)> = regressions.iter().map(|c| (c.op.as_str(), c.size)).collect();
+        assert_eq!(names, [("COMMIT", 4096), ("Vmo/Read/4kbytes", 4096)]);
+        assert_eq!(report.changes().len(), 3);
+        let md = report.to_markdown();
+        // Marked in the table rows: the 6 % one, not the 4 % one.
+        assert!(
+            md.contains(
+                "| 4 KiB | 1.06 µs (1.06–1.06) | 1.00 µs (1.00–1.00) | 1.06 ↑+6% (was 1.00) |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 64 KiB | 1.04 µs (1.04–1.04) | 1.00 µs (1.00–1.00) | 1.04 |"),
+            "{md}"
+        );
+        assert!(md.contains("| Vmo/Read/4kbytes | 1.21 µs (1.21–1.21) | 1.00 µs (1.00–1.00) | 1.21 ↑+10% (was 1.10) |"), "{md}");
+        // Listed in the summary.
+        assert!(md.contains(
+            "Previous run (icount): 3 ratio(s) compared, 2 more than 5 % worse (regressions), 0 \
+             more than 5 % better."
+        ));
+        assert!(!md.contains("may be noise"));
+        assert!(
+            md.contains(
+                "| COMMIT | 1.04 (64 KiB, fallocate) | ≤ 1.10 | pass | **1 worse** (of 2) |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| Vmo/Read (Fuchsia) | 1.21 (Vmo/Read/4kbytes, memfd) | – | no target | **1 worse** (of 1) |"), "{md}");
+        assert!(
+            md.contains(
+                "Regressions (more than 5 % worse than the previous run):\n\n\
+             - COMMIT 4 KiB VMO/fallocate: 1.06, was 1.00 (+6 %)\n\
+             - Vmo/Read/4kbytes VMO/memfd: 1.21, was 1.10 (+10 %)\n"
+            ),
+            "{md}"
+        );
+        // results.json has the comparison.
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let p = &json["previous"];
+        assert_eq!(
+            (p["status"].as_str(), p["prev_mode"].as_str()),
+            (Some("compared"), Some("icount"))
+        );
+        assert_eq!((p["compared"].as_u64(), p["improvements"].as_u64()), (Some(3), Some(0)));
+        assert_eq!(p["regressions"].as_array().unwrap().len(), 2);
+        assert_eq!(p["regressions"][0]["prev"], 1.0);
+        let c = &json["comparisons"];
+        assert_eq!(
+            (c[0]["prev_ratio"].as_f64(), c[0]["regression"].as_bool()),
+            (Some(1.0), Some(true))
+        );
+        assert!((c[1]["change"].as_f64().unwrap() - 0.04).abs() < 1e-9);
+        assert_eq!(c[1]["regression"], false);
+        assert_eq!(json["fuchsia"][0]["regression"], true);
+        assert_eq!(json["summary"][0]["regressions"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_previous_run_in_another_mode_is_not_compared() {
+        let prev = commit_run("tcg", 1000, 1000, 1000);
+        let mut report = commit_run("icount", 2000, 2000, 2000);
+        report.compare_with(Some(&as_prev(&prev)));
+        assert!(report.changes().is_empty());
+        let md = report.to_markdown();
+        assert!(
+            md.contains(
+                "Previous run: tcg on x86_64, this one icount on x86_64: ratios not compared (only \
+             runs of the same guest mode and architecture are)."
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("↑+") && !md.contains("Regressions ("), "{md}");
+        assert!(
+            md.contains("| COMMIT | 2.00 (64 KiB, fallocate) | ≤ 1.10 | **miss** (2) | – |"),
+            "{md}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["previous"]["status"], "not_compared");
+        assert_eq!(json["previous"]["prev_mode"], "tcg");
+        assert!(json["comparisons"][0].get("prev_ratio").is_none());
+        // A previous results.json without a meta line: not compared either.
+        let mut report = commit_run("icount", 2000, 2000, 2000);
+        report.compare_with(Some(&PrevRun::from_json(r#"{"comparisons":[]}"#).unwrap()));
+        assert!(report.to_markdown().contains("Previous run: unknown on unknown, this one icount"));
+        // Two wall-clock runs of one mode are compared, with a word of caution.
+        let mut report = commit_run("tcg", 1000, 1000, 1000);
+        report.compare_with(Some(&as_prev(&prev)));
+        assert_eq!(report.changes().len(), 3);
+        assert!(report.to_markdown().contains("Wall-clock times: a change of 5 % may be noise"));
+    }
+
+    #[test]
+    fn without_a_previous_run_nothing_is_compared() {
+        let mut report = commit_run("icount", 1000, 1000, 1000);
+        report.compare_with(None);
+        assert_eq!(report.previous, Previous::None);
+        assert!(report.changes().is_empty());
+        let md = report.to_markdown();
+        assert!(md.contains("No previous run (`results.prev.json`): nothing to compare."), "{md}");
+        assert!(md.contains("| COMMIT | 1.00 (64 KiB, fallocate) | ≤ 1.10 | pass | – |"), "{md}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["previous"]["status"], "none");
+        assert_eq!(json["comparisons"][0]["regression"], false);
+        // A previous run without these ops: compared, and new.
+        let other =
+            run_in("icount", &[rec("ZERO", 4096, "vmo", 10), rec("ZERO", 4096, "madv_remove", 10)]);
+        let mut report = commit_run("icount", 1000, 1000, 1000);
+        report.compare_with(Some(&as_prev(&other)));
+        assert!(report.changes().is_empty());
+        assert!(
+            report
+                .to_markdown()
+                .contains("| COMMIT | 1.00 (64 KiB, fallocate) | ≤ 1.10 | pass | new |")
+        );
+    }
+
+    #[test]
+    fn the_summary_leads_with_each_ops_worst_ratio_against_its_target() {
+        let report = run_in(
+            "icount",
+            &[
+                // 1.40 of 1.50 at 4 KiB, 1.05 of 1.10 at 64 KiB: the 64 KiB one is
+                // nearer its target.
+                rec("COMMIT", 4096, "vmo", 1400),
+                rec("COMMIT", 4096, "fallocate", 1000),
+                rec("COMMIT", 65536, "vmo", 1050),
+                rec("COMMIT", 65536, "fallocate", 1000),
+                rec("ZERO", 4096, "vmo", 2000),
+                rec("ZERO", 4096, "madv_remove", 1000),
+                rec("COW_WRITE", 4 << 20, "vmo", 5000),
+                rec("COW_WRITE", 4 << 20, "vmo_owned", 1000),
+                rec("NO_BASELINE", 4096, "vmo", 1000),
+                rec("Vmo/Clone/4kbytes.clone", 4096, "vmo", 1000),
+                rec("Vmo/Clone/4kbytes.clone", 4096, "map_private", 500),
+                rec("Vmo/Clone/4kbytes.clone", 4096, "memfd_copy", 2000),
+            ],
+        );
+        let lines = report.summary();
+        let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["COMMIT", "ZERO", "COW_WRITE", "NO_BASELINE", "Vmo/Clone"]);
+        let verdicts: Vec<&str> = lines.iter().map(SummaryLine::verdict).collect();
+        assert_eq!(verdicts, ["pass", "miss", "no target", "no ratio", "no target"]);
+        let w = lines[0].worst.as_ref().unwrap();
+        assert_eq!(
+            (w.row.as_str(), w.side.as_str(), w.target),
+            ("64 KiB", "fallocate", Some(1.10))
+        );
+        assert_eq!(lines[4].worst.as_ref().unwrap().side, "map_private");
+        let md = report.to_markdown();
+        // First thing after the title, before the header paragraphs.
+        assert!(md.starts_with("# vmo-bench: VMO ops against native Linux\n\n## Summary\n\n"));
+        assert!(md.find("## Summary") < md.find("**Guest mode: icount.**"));
+        assert!(md.contains("Guest mode icount on x86_64, 1.0 s of guest time, 0 figure(s) failed. No previous run"), "{md}");
+        assert!(md.contains("| op | worst ratio | target | verdict | vs previous run |\n|---|---|---|---|---|\n\
+            | COMMIT | 1.05 (64 KiB, fallocate) | ≤ 1.10 | pass | – |\n\
+            | ZERO | 2.00 (4 KiB, madv_remove) | ≤ 1.50 | **miss** (1) | – |\n\
+            | COW_WRITE | 5.00 (4 MiB, vmo_owned) | – | no target | – |\n\
+            | NO_BASELINE | – | – | no ratio | – |\n\
+            | Vmo/Clone (Fuchsia) | 2.00 (Vmo/Clone/4kbytes.clone, map_private) | – | no target | – |\n\n"), "{md}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["summary"][1]["misses"], 1);
+        assert_eq!(json["summary"][4]["fuchsia"], true);
+    }
+
+    #[test]
+    fn the_summary_lists_ten_regressions_at_most() {
+        let sizes: Vec<u64> = (1..=12).map(|i| i * 4096).collect();
+        let of = |vmo: u64| -> Vec<Record> {
+            sizes
+                .iter()
+                .flat_map(|&z| {
+                    [rec("NEW_OP", z, "vmo", vmo * z), rec("NEW_OP", z, "other", 1000 * z)]
+                })
+                .collect()
+        };
+        let prev = run_in("icount", &of(1000));
+        let mut report = run_in("icount", &of(1100));
+        report.compare_with(Some(&as_prev(&prev)));
+        assert_eq!(report.regressions().len(), 12);
+        let md = report.to_markdown();
+        assert_eq!(md.matches("- NEW_OP ").count(), SUMMARY_REGRESSIONS);
+        assert!(md.contains("- and 2 more (↑ in the tables)\n"), "{md}");
+        assert_eq!(md.matches("↑+10% (was 1.00)").count(), 12);
     }
 }
