@@ -25,7 +25,17 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # VMO_FLAVOUR=debug boots the sanitizer kernel; VMO_BUILD_NAME names the log folder.
 B=$here/build/${VMO_BUILD_NAME:-$mode}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-600}
+# make bench: the previous run's results.json (or, after a run without a report,
+# the results.prev.json it kept) survives as results.prev.json, which the report
+# compares the new ratios with.
+prev=
+if [ "$mode" = bench ]; then
+    for f in "$B/results.json" "$B/results.prev.json"; do
+        if [ -f "$f" ]; then prev=$(mktemp); cp "$f" "$prev"; break; fi
+    done
+fi
 rm -rf "$B"; mkdir -p "$B"
+if [ -n "$prev" ]; then mv "$prev" "$B/results.prev.json"; fi
 
 export ARCH=${VMO_ARCH:-${ARCH:-x86_64}}
 case $ARCH in
@@ -205,7 +215,7 @@ summary=(); [ -z "${VMO_NO_SUMMARY:-}" ] || summary=(--no-summary)
 rc=$?
 set -e
 if [ "$mode" = bench ] && [ $rc = 0 ]; then
-    echo "== bench: report (build/bench/results.{json,md}, plot.svg)"
+    echo "== bench: report (build/bench/results.{json,md}, plot.svg; against results.prev.json if kept)"
     (cd "$here/tools" && cargo run --release -q -p vmo-bench --features report --bin vmo-bench-report -- "$B") || rc=1
     # What the report cannot compute: why the marked rows miss.
     cat "$here/tools/bench/analysis.md" | tee -a "$B/results.md"
