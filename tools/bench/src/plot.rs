@@ -210,6 +210,8 @@ mod tests {
         assert!(has_text(&svg, "fallocate"));
         assert!(has_text(&svg, "madv_remove"));
         assert!(has_text(&svg, "256 MiB"));
+        // Both sides are drawn: a point per size on each of the 4 lines.
+        assert_eq!(svg.matches("<circle").count(), 4 * crate::catalog::SIZES.len());
         let dir = std::env::temp_dir().join(format!("vmo-bench-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("plot.svg");
