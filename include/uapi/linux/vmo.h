@@ -16,9 +16,10 @@
  * Closing the file closes every handle in it.
  *
  * A VMO's pages are shmem folios. Nothing is committed when a VMO is created.
- * A slice child is a window on its parent's pages; a snapshot child gets its
- * own copy of the parent's committed pages at creation (the cost follows the
- * committed pages, not the size) and never sees later writes on either side.
+ * A slice child is a window on its parent's pages; a snapshot child behaves as
+ * a copy of its parent made at creation and never sees later writes on either
+ * side, but copies nothing then (at any size): it reads through to its
+ * parent's pages until one side writes a page, which is copied for it then.
  *
  * Status codes
  * ------------
@@ -445,8 +446,9 @@ struct vmo_import_args {
  * OUT_OF_RANGE, also when the VMO shrinks while a supply runs.
  *
  * DECOMMIT on a pager-backed VMO or its slices is NOT_SUPPORTED; a SNAPSHOT
- * child is NOT_SUPPORTED, a SNAPSHOT_AT_LEAST_ON_WRITE child is allowed (its
- * creation first pages in the range, then copies it).
+ * child is NOT_SUPPORTED, a SNAPSHOT_AT_LEAST_ON_WRITE child is allowed: its
+ * creation asks the pager nothing, it reads through to the parent, and the
+ * first access to a page either VMO lacks asks the parent's pager once.
  *
  * Requests are read with VMO_IOC_PAGER_WAIT; poll/epoll on the /dev/vmo fd
  * reports EPOLLIN while a pager in that fd's table has a packet waiting.
