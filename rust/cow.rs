@@ -34,7 +34,7 @@
 //! **Locking.** One mutex per family ([`Family`]) serialises the changes of pages that a child
 //! may read through and the reads through them: writers push and write under it, readers of a
 //! page they do not own copy it out under it, a new child is linked under it. Its holders never
-//! fault on user memory: their user copies are the `*_nofault` ones; a copy that would fault
+//! fault on user memory: their user copies do not fault (page faults disabled); a copy that would fault
 //! drops the lock, faults the buffer in and tries again. Nothing waits for a pager under it.
 //! Its place in the module's lock order is in `pager.rs`.
 
@@ -89,10 +89,10 @@ pub(crate) struct Family {
     lock: Mutex<FamilyState>,
 }
 
-/// What the family lock owns besides the right to the nodes' children (a lock owner cannot be
-/// zero-sized): the pages the family copied so far.
+/// What the family lock owns: nothing but the right to the nodes' children. [`LockedBy`] tells
+/// owners apart by address, so the owner may not be zero-sized.
 pub(crate) struct FamilyState {
-    copies: u64,
+    _not_zero_sized: u8,
 }
 
 /// A node's pages.
@@ -102,6 +102,17 @@ struct Store {
     /// node has none (no parent: 0). Set at creation to the part of the window inside the
     /// parent; it only shrinks (a shrink of the node or of its parent), under the family lock.
     limit: Atomic<u64>,
+}
+
+impl Store {
+    /// The pages of a new node, reading nothing through (`limit` 0) until linked.
+    fn new(file: ShmemFile) -> ZxResult<Arc<Store>> {
+        let store = Store {
+            file,
+            limit: Atomic::new(0),
+        };
+        Ok(Arc::new(store, GFP_KERNEL_ACCOUNT)?)
+    }
 }
 
 /// What a node keeps of a child: its pages and where its window starts in the node.
@@ -211,9 +222,9 @@ use kernel::{bindings, ffi::c_int};
 /// Fills the folio holding page `x` of `dst` if it holds no data (`vmo_cow_fill`): each of
 /// its pages from what `src_of` says that page reads now, `Ok(Some((file, page)))` a page of a
 /// file, `Ok(None)` zeros, or `Err(errno)` to stop without filling anything (the error is
-/// returned). Returns whether it filled. The caller holds the family lock, which keeps the
+/// returned). The caller holds the family lock, which keeps the
 /// source pages from changing, and the files `src_of` names are live while it runs.
-fn fill_folio<'f, F>(dst: &ShmemFile, x: u64, mut src_of: F) -> Result<bool>
+fn fill_folio<'f, F>(dst: &ShmemFile, x: u64, mut src_of: F) -> Result
 where
     F: FnMut(u64) -> Result<Option<(&'f ShmemFile, u64)>, Error>,
 {
@@ -258,7 +269,8 @@ where
             (&raw mut src_of).cast(),
         )
     };
-    Ok(errno(r)? == 1)
+    errno(r)?;
+    Ok(())
 }
 
 impl Node {
@@ -302,17 +314,11 @@ impl Node {
         let family = Arc::pin_init(
             pin_init!(Family {
                 shape <- new_mutex!(()),
-                lock <- new_mutex!(FamilyState { copies: 0 }),
+                lock <- new_mutex!(FamilyState { _not_zero_sized: 0 }),
             }),
             GFP_KERNEL_ACCOUNT,
         )?;
-        let store = Arc::new(
-            Store {
-                file,
-                limit: Atomic::new(0),
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
+        let store = Store::new(file)?;
         Self::alloc(id, store, family, None, source)
     }
 
@@ -328,13 +334,7 @@ impl Node {
         end: u64,
         kind: Kind,
     ) -> ZxResult<Arc<Node>> {
-        let store = Arc::new(
-            Store {
-                file,
-                limit: Atomic::new(0),
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
+        let store = Store::new(file)?;
         let entry = RBTreeNode::new(
             id,
             Child {
@@ -554,7 +554,7 @@ impl Node {
 
     /// Makes page `x` of this node (which has a parent) its own: a copy of what it reads
     /// there now, if it does not hold it.
-    fn materialize<'a>(&'a self, g: &mut FamilyState, x: u64) -> Result<(), StepErr<'a>> {
+    fn materialize<'a>(&'a self, _g: &mut FamilyState, x: u64) -> Result<(), StepErr<'a>> {
         if self.store.file.holds(x) {
             return Ok(());
         }
@@ -568,10 +568,7 @@ impl Node {
             }
         });
         match (r, pager) {
-            (Ok(filled), _) => {
-                g.copies += u64::from(filled);
-                Ok(())
-            }
+            (Ok(()), _) => Ok(()),
             (Err(_), Some((n, px))) => Err(StepErr::Stop(Stop::Pager(n, px))),
             (Err(e), None) => Err(StepErr::Err(Status::from_mm(e))),
         }
@@ -582,7 +579,6 @@ impl Node {
     /// zeros are given as zero pages only with `zeros` (a write; a ZERO or a shrink leaves a
     /// page that reads as zeros reading as zeros).
     fn push(&self, g: &mut FamilyState, start: u64, end: u64, zeros: bool) -> ZxResult {
-        let mut copies = 0u64;
         for (_, c) in self.children.access(g).iter() {
             if c.kind != Kind::Snapshot {
                 continue;
@@ -607,7 +603,7 @@ impl Node {
                     for i in q..q + n {
                         // The child's folio is filled whole: each of its pages with what the
                         // child reads there now (zeros past its limit).
-                        let filled = fill_folio(&c.store.file, i - c.base, |ci| {
+                        fill_folio(&c.store.file, i - c.base, |ci| {
                             if ci >= limit {
                                 return Ok(None);
                             }
@@ -619,14 +615,12 @@ impl Node {
                             }
                         })
                         .map_err(Status::from_mm)?;
-                        copies += u64::from(filled);
                     }
                     q += n;
                 }
                 p = he;
             }
         }
-        g.copies += copies;
         Ok(())
     }
 

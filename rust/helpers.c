@@ -277,29 +277,45 @@ long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
 }
 
 /*
- * The first hole (absent page) of [start, end) in pages: returns its first
- * page, or @end if every page is present, and sets *@hole_end to the first
- * present page after it (or @end). A swapped-out page counts as present.
- * The cost follows the present pages before the hole (one lookup per folio),
- * not the length of the hole, which is measured with one xa_find().
+ * Whether the page cache entry @entry counts as present: any folio or page in
+ * swap; with @data_only, a folio only if it is uptodate (a folio allocated and
+ * never written, by fallocate or a copy-on-write fill that failed, reads as
+ * zeros without holding data; only uptodate folios are swapped out).
  */
-pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end)
+static bool vmo_entry_present(void *entry, bool data_only)
+{
+	return entry && (!data_only || xa_is_value(entry) ||
+			 folio_test_uptodate((struct folio *)entry));
+}
+
+/*
+ * The first hole of [start, end) in pages (an absent page; with @data_only
+ * also a page that holds no data, see vmo_entry_present()): returns its first
+ * page, or @end if there is none, and sets *@hole_end to the first present
+ * page after it (or @end). The cost follows the present pages before the hole
+ * (one lookup per folio) and the entries inside it that do not count, not the
+ * length of the hole: absent runs are skipped with xa_find().
+ */
+pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end,
+			    bool data_only)
 {
 	struct xarray *xa = &file->f_mapping->i_pages;
 	unsigned long index = start, next;
 	unsigned int n = 0;
+	bool present;
 	void *entry;
 
 	while (index < end) {
 		rcu_read_lock();
 		entry = xa_load(xa, index);
-		if (entry && !xa_is_value(entry))
+		present = vmo_entry_present(entry, data_only);
+		if (present && !xa_is_value(entry))
 			index = max(index + 1, ((struct folio *)entry)->index +
 				    folio_nr_pages((struct folio *)entry));
-		else if (entry)
+		else if (present)
 			index++;
 		rcu_read_unlock();
-		if (!entry)
+		if (!present)
 			break;
 		if (!(++n % 1024))
 			cond_resched();
@@ -308,66 +324,17 @@ pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff
 		*hole_end = end;
 		return end;
 	}
-	next = index;
-	entry = xa_find(xa, &next, end - 1, XA_PRESENT);
-	*hole_end = entry ? min_t(unsigned long, next, end) : end;
-	return index;
-}
-
-/*
- * Whether the page cache entry @entry holds data: a folio that is uptodate,
- * or a page in swap (only uptodate folios are swapped out). A folio allocated
- * but never written (fallocate; a copy-on-write fill that failed) reads as
- * zeros without holding anything.
- */
-static bool vmo_entry_holds(void *entry)
-{
-	return entry && (xa_is_value(entry) || folio_test_uptodate((struct folio *)entry));
-}
-
-/*
- * Like vmo_shmem_find_hole(), but a page that does not hold data (absent, or
- * allocated and never written) counts as a hole: the copy-on-write lookup,
- * for which such a page of a child still reads through to its parent.
- */
-pgoff_t vmo_shmem_find_unheld(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end)
-{
-	struct xarray *xa = &file->f_mapping->i_pages;
-	unsigned long index = start, next;
-	unsigned int n = 0;
-	bool held;
-	void *entry;
-
-	while (index < end) {
-		rcu_read_lock();
-		entry = xa_load(xa, index);
-		held = vmo_entry_holds(entry);
-		if (held && !xa_is_value(entry))
-			index = max(index + 1, ((struct folio *)entry)->index +
-				    folio_nr_pages((struct folio *)entry));
-		else if (held)
-			index++;
-		rcu_read_unlock();
-		if (!held)
-			break;
-		if (!(++n % 1024))
-			cond_resched();
-	}
-	if (index >= end) {
-		*hole_end = end;
-		return end;
-	}
-	/* The hole runs to the next entry that holds data. */
+	/* The hole runs to the next entry that counts as present. */
 	next = index + 1;
 	for (;;) {
 		rcu_read_lock();
 		entry = next < end ? xa_find(xa, &next, end - 1, XA_PRESENT) : NULL;
-		held = vmo_entry_holds(entry);
-		if (entry && !held && !xa_is_value(entry))
+		present = vmo_entry_present(entry, data_only);
+		if (entry && !present)
 			next = max(next + 1, ((struct folio *)entry)->index +
 				   folio_nr_pages((struct folio *)entry));
 		rcu_read_unlock();
-		if (!entry || held)
+		if (!entry || present)
 			break;
 		if (!(++n % 1024))
 			cond_resched();

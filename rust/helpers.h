@@ -35,8 +35,8 @@ long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
 				  vmo_page_fn fn, void *ctx);
 int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len);
-pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end);
-pgoff_t vmo_shmem_find_unheld(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end);
+pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff_t *hole_end,
+			    bool data_only);
 loff_t vmo_shmem_size(struct file *file);
 void vmo_shmem_unmap(struct file *file, loff_t off, loff_t len);
 int vmo_cow_fill(struct file *dst, pgoff_t index, vmo_src_fn src_of, void *ctx);

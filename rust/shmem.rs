@@ -138,21 +138,17 @@ impl ShmemFile {
     /// The first absent page of pages `[start, end)` and the end of that run of absent pages;
     /// `(end, end)` when every page is present (swapped-out pages are present). Does not sleep.
     pub(crate) fn find_hole(&self, start: u64, end: u64) -> (u64, u64) {
-        let (Ok(s), Ok(e)) = (
-            kernel::ffi::c_ulong::try_from(start),
-            kernel::ffi::c_ulong::try_from(end),
-        ) else {
-            return (end, end);
-        };
-        let mut hole_end: kernel::ffi::c_ulong = 0;
-        // SAFETY: `self.file` is valid; `hole_end` is a valid place for the out value.
-        let hole = unsafe { ffi::vmo_shmem_find_hole(self.as_ptr(), s, e, &mut hole_end) };
-        (hole as u64, hole_end as u64)
+        self.hole(start, end, false)
     }
 
     /// Like [`ShmemFile::find_hole`], but a page allocated and never written (by COMMIT, or a
     /// copy-on-write fill that failed) counts as a hole: it holds no data.
     pub(crate) fn find_unheld(&self, start: u64, end: u64) -> (u64, u64) {
+        self.hole(start, end, true)
+    }
+
+    /// The two above (`vmo_shmem_find_hole`).
+    fn hole(&self, start: u64, end: u64, data_only: bool) -> (u64, u64) {
         let (Ok(s), Ok(e)) = (
             kernel::ffi::c_ulong::try_from(start),
             kernel::ffi::c_ulong::try_from(end),
@@ -161,7 +157,8 @@ impl ShmemFile {
         };
         let mut hole_end: kernel::ffi::c_ulong = 0;
         // SAFETY: `self.file` is valid; `hole_end` is a valid place for the out value.
-        let hole = unsafe { ffi::vmo_shmem_find_unheld(self.as_ptr(), s, e, &mut hole_end) };
+        let hole =
+            unsafe { ffi::vmo_shmem_find_hole(self.as_ptr(), s, e, &mut hole_end, data_only) };
         (hole as u64, hole_end as u64)
     }
 
