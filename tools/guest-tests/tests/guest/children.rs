@@ -272,6 +272,30 @@ fn snapshot_offset_must_be_page_aligned_and_size_rounds_up() {
     assert_eq!(s.get_size(), Ok(p));
 }
 
+/// A snapshot whose window starts far past its parent's end (Zircon bounds
+/// only `offset + size` against overflow) reads zeros and keeps its own
+/// writes; of a slice at an offset too (the module once added the slice's
+/// offset to the window's without checking, an overflow panic).
+#[test]
+fn a_snapshot_past_the_parent_end_reads_zeros() {
+    let _g = shared();
+    let dev = dev();
+    let p = pg();
+    let v = new_vmo(&dev, 4);
+    v.write(b"parent", 0).unwrap();
+    // At 2 pages: the slice's offset plus the window's is 2^64.
+    let slice = v.create_child(Child::SLICE, 2 * p, 2 * p).unwrap();
+    let far = u64::MAX - 2 * p + 1;
+    for parent in [&v, &slice] {
+        let s = parent.create_child(Child::SNAPSHOT, far, p).unwrap();
+        assert_eq!(read(&s, 0, 6), [0; 6]);
+        s.write(b"own", 0).unwrap();
+        assert_eq!(read(&s, 0, 3), b"own");
+        assert_eq!(s.info().unwrap().committed_bytes, p);
+    }
+    assert_eq!(read(&v, 0, 6), b"parent");
+}
+
 #[test]
 fn snapshot_rights_add_write_and_no_write_removes_it() {
     let _g = shared();
