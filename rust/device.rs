@@ -64,6 +64,10 @@ uapi_structs!(
     vmo_pager_packet = 32,
     vmo_pager_wait_args = 48,
     vmo_replace_as_executable_args = 16,
+    vmo_dirty_range = 24,
+    vmo_pager_query_dirty_args = 56,
+    vmo_pager_vmo_stats = 4,
+    vmo_pager_query_stats_args = 32,
 );
 
 /// Reads the argument struct of an ioctl and returns it with a writer for the results.
@@ -128,6 +132,8 @@ impl MiscDevice for VmoFile {
             uapi::VMO_IOC_PAGER_SUPPLY => me.pager_supply(arg),
             uapi::VMO_IOC_PAGER_OP_RANGE => me.pager_op_range(arg),
             uapi::VMO_IOC_PAGER_WAIT => me.pager_wait(arg),
+            uapi::VMO_IOC_PAGER_QUERY_DIRTY => me.pager_query_dirty(arg),
+            uapi::VMO_IOC_PAGER_QUERY_STATS => me.pager_query_stats(arg),
             uapi::VMO_IOC_REPLACE_AS_EXECUTABLE => me.replace_as_executable(arg),
             _ => return Err(ENOTTY),
         }?;
@@ -556,15 +562,93 @@ impl VmoFile {
         if !vmo.is_backed_by(&pager) {
             return Err(Status::InvalidArgs.into());
         }
-        // Zircon's `PagerDispatcher::RangeOp`: any op it does not know is `NOT_SUPPORTED`, and so
-        // here are DIRTY, WRITEBACK_BEGIN and WRITEBACK_END (this module tracks no dirty pages).
+        // Zircon's `PagerDispatcher::RangeOp`: any op it does not know is `NOT_SUPPORTED`.
         match a.op {
             uapi::VMO_PAGER_OP_FAIL => {
                 let status = Status::pager_failure(a.data).ok_or(Status::InvalidArgs)?;
                 Ok(vmo.fail_pages(a.offset, a.length, status)?)
             }
+            // DIRTY and WRITEBACK_END take no data; WRITEBACK_BEGIN 0 or IS_ZERO, which begins
+            // the writeback of the range's zero ranges only (Zircon's `WritebackBeginLocked`):
+            // this module keeps none, so it changes nothing after the range check.
+            uapi::VMO_PAGER_OP_DIRTY if a.data == 0 => Ok(vmo.dirty_pages(a.offset, a.length)?),
+            uapi::VMO_PAGER_OP_WRITEBACK_BEGIN if a.data == 0 => {
+                Ok(vmo.writeback_begin(a.offset, a.length, false)?)
+            }
+            uapi::VMO_PAGER_OP_WRITEBACK_BEGIN
+                if a.data == u64::from(uapi::VMO_DIRTY_RANGE_IS_ZERO) =>
+            {
+                Ok(vmo.writeback_begin(a.offset, a.length, true)?)
+            }
+            uapi::VMO_PAGER_OP_WRITEBACK_END if a.data == 0 => {
+                Ok(vmo.writeback_end(a.offset, a.length)?)
+            }
+            uapi::VMO_PAGER_OP_DIRTY
+            | uapi::VMO_PAGER_OP_WRITEBACK_BEGIN
+            | uapi::VMO_PAGER_OP_WRITEBACK_END => Err(Status::InvalidArgs.into()),
             _ => Err(Status::NotSupported.into()),
         }
+    }
+
+    fn pager_query_dirty(&self, arg: UserPtr) -> Result {
+        /// The most ranges one call returns; `avail` tells the caller to ask again.
+        const MAX_RANGES: u64 = 256;
+        let (mut a, mut w) = args::<uapi::vmo_pager_query_dirty_args>(arg)?;
+        let (pager, rights) = self.pager_handle(a.pager)?;
+        rights.require(Rights::MANAGE_VMO)?;
+        let (vmo, vmo_rights) = self.vmo_handle(a.vmo)?;
+        vmo_rights.require(Rights::READ)?;
+        if !vmo.is_backed_by(&pager) {
+            return Err(Status::InvalidArgs.into());
+        }
+        // The range is rounded out to pages (Zircon's `sys_pager_query_dirty_ranges`).
+        let end = a.offset.checked_add(a.length).ok_or(Status::OutOfRange)?;
+        let start = a.offset - a.offset % PAGE_SIZE;
+        let end = end
+            .checked_next_multiple_of(PAGE_SIZE)
+            .ok_or(Status::OutOfRange)?;
+        let room = a.buffer_size / size_of::<uapi::vmo_dirty_range>() as u64;
+        // At most `MAX_RANGES`, so the cast cannot truncate.
+        let mut ranges = KVec::with_capacity(room.min(MAX_RANGES) as usize, GFP_KERNEL)?;
+        let avail = vmo.dirty_ranges(start, end - start, &mut ranges)?;
+        let len = ranges.len() * size_of::<uapi::vmo_dirty_range>();
+        let mut out = UserSlice::new(UserPtr::from_addr(a.buffer as usize), len).writer();
+        for (start, end) in ranges.iter() {
+            out.write(&uapi::vmo_dirty_range {
+                offset: start * PAGE_SIZE,
+                length: (end - start) * PAGE_SIZE,
+                options: 0,
+            })?;
+        }
+        a.actual = ranges.len() as u64;
+        a.avail = avail;
+        w.write(&a)
+    }
+
+    fn pager_query_stats(&self, arg: UserPtr) -> Result {
+        let (a, _) = args::<uapi::vmo_pager_query_stats_args>(arg)?;
+        reserved_zero(a.reserved == 0)?;
+        let (_pager, vmo, _) = self.pager_and_vmo(a.pager, a.vmo)?;
+        if a.buffer_size < size_of::<uapi::vmo_pager_vmo_stats>() as u64 {
+            return Err(Status::BufferTooSmall.into());
+        }
+        if a.options & !uapi::VMO_PAGER_RESET_VMO_STATS != 0 {
+            return Err(Status::InvalidArgs.into());
+        }
+        let modified = vmo.pager_stats(a.options & uapi::VMO_PAGER_RESET_VMO_STATS != 0)?;
+        let stats = uapi::vmo_pager_vmo_stats {
+            modified: if modified {
+                uapi::VMO_PAGER_VMO_STATS_MODIFIED
+            } else {
+                0
+            },
+        };
+        UserSlice::new(
+            UserPtr::from_addr(a.buffer as usize),
+            size_of::<uapi::vmo_pager_vmo_stats>(),
+        )
+        .writer()
+        .write(&stats)
     }
 
     fn pager_wait(&self, arg: UserPtr) -> Result {

@@ -23,6 +23,7 @@
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
+#include <linux/rmap.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
@@ -387,6 +388,38 @@ loff_t vmo_shmem_size(struct file *file)
 void vmo_shmem_unmap(struct file *file, loff_t off, loff_t len)
 {
 	unmap_mapping_range(file->f_mapping, off, len, 0);
+}
+
+/*
+ * Write-protects every mapping of the pages [@start, @end) of @file (the
+ * writeback of a pager-backed VMO, rust/pager.rs): the next write through any
+ * of them faults into page_mkwrite. Each folio is locked for folio_mkclean(),
+ * which also orders this after a write fault that holds the folio lock until
+ * its writable page table entry is in place. Nothing to do for a file that is
+ * not mapped.
+ */
+void vmo_shmem_write_protect(struct file *file, pgoff_t start, pgoff_t end)
+{
+	struct address_space *mapping = file->f_mapping;
+	struct folio_batch fbatch;
+	pgoff_t index = start;
+	unsigned int i;
+
+	if (end <= start || !mapping_mapped(mapping))
+		return;
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, end - 1, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+
+			folio_lock(folio);
+			if (folio->mapping == mapping)
+				folio_mkclean(folio);
+			folio_unlock(folio);
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
 }
 
 /* ---- copy-on-write children (rust/cow.rs) ---------------------------------- */

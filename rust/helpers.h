@@ -39,6 +39,7 @@ pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff
 			    bool data_only);
 loff_t vmo_shmem_size(struct file *file);
 void vmo_shmem_unmap(struct file *file, loff_t off, loff_t len);
+void vmo_shmem_write_protect(struct file *file, pgoff_t start, pgoff_t end);
 int vmo_cow_fill(struct file *dst, pgoff_t index, vmo_src_fn src_of, void *ctx);
 int vmo_cow_write_user(struct file *file, loff_t pos, void __user *buf, size_t len);
 int vmo_cow_read_user(struct file *src, loff_t pos, void __user *buf, size_t len);

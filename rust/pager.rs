@@ -68,6 +68,7 @@
 //! it is dropped after it is released. Waiters sleep with no lock held.
 
 use crate::{
+    dirty::{Dirt, Runs, Spare},
     ffi,
     shmem::ShmemFile,
     status::{Status, ZxResult},
@@ -80,8 +81,12 @@ use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{
-        atomic::Atomic, poll::PollCondVar, Arc, CondVar, CondVarTimeoutResult, LockedBy, Mutex,
-        MutexGuard, UniqueArc,
+        atomic::{
+            ordering::{Acquire, Relaxed, Release},
+            Atomic,
+        },
+        poll::PollCondVar,
+        Arc, CondVar, CondVarTimeoutResult, LockedBy, Mutex, MutexGuard, UniqueArc,
     },
     time::msecs_to_jiffies,
 };
@@ -100,11 +105,11 @@ const BATCH: u64 = 64;
 pub(crate) struct Packet {
     /// The key the VMO was created with.
     pub(crate) key: u64,
-    /// `VMO_PAGER_VMO_READ` or `VMO_PAGER_VMO_COMPLETE`.
+    /// `VMO_PAGER_VMO_READ`, `VMO_PAGER_VMO_DIRTY` or `VMO_PAGER_VMO_COMPLETE`.
     pub(crate) kind: u32,
-    /// Byte offset of a READ request (page aligned).
+    /// Byte offset of a READ or DIRTY request (page aligned).
     pub(crate) offset: u64,
-    /// Byte length of a READ request (page aligned).
+    /// Byte length of a READ or DIRTY request (page aligned).
     pub(crate) length: u64,
 }
 
@@ -135,8 +140,28 @@ struct RequestMut {
     waiters: u32,
 }
 
+/// What a request asks of the pager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Absent pages: supply them (a READ packet).
+    Read,
+    /// Clean pages of a `TRAP_DIRTY` VMO that are about to be written: let them become dirty
+    /// (a DIRTY packet, answered with `ZX_PAGER_OP_DIRTY`).
+    Dirty,
+}
+
+impl Need {
+    fn packet_kind(self) -> u32 {
+        match self {
+            Need::Read => uapi::VMO_PAGER_VMO_READ,
+            Need::Dirty => uapi::VMO_PAGER_VMO_DIRTY,
+        }
+    }
+}
+
 /// One outstanding request: pages `[start, end)` of the shmem file.
 struct Request {
+    need: Need,
     start: u64,
     end: u64,
     /// The key of its READ packet in the pager's queue.
@@ -152,8 +177,14 @@ struct SourceState {
     detached: bool,
     /// The VMO's size in pages (a resizable VMO's changes with [`PageSource::resize`]).
     pages: u64,
-    /// Outstanding requests by first page; they never overlap.
+    /// Outstanding READ requests by first page; they never overlap.
     requests: RBTree<u64, Arc<Request>>,
+    /// Outstanding DIRTY requests by first page; they never overlap.
+    dirty_requests: RBTree<u64, Arc<Request>>,
+    /// The present pages that are not clean (writeback).
+    dirt: Runs,
+    /// Written since the pager last reset the VMO's stats (`zx_pager_query_vmo_stats`).
+    modified: bool,
     /// Failed fault waits by (page, thread id), for the threads' retries to take.
     failures: RBTree<(u64, i32), ()>,
     /// The COMPLETE packet and its index node, allocated with the source.
@@ -190,6 +221,16 @@ pub(crate) struct PagerCore {
 /// The object a pager handle refers to: closing its last handle closes the pager.
 pub(crate) struct Pager {
     core: Arc<PagerCore>,
+}
+
+impl SourceState {
+    /// The outstanding requests for `need`.
+    fn requests_of(&mut self, need: Need) -> &mut RBTree<u64, Arc<Request>> {
+        match need {
+            Need::Read => &mut self.requests,
+            Need::Dirty => &mut self.dirty_requests,
+        }
+    }
 }
 
 impl Pager {
@@ -231,6 +272,7 @@ impl Pager {
         key: u64,
         file: ShmemFile,
         size: u64,
+        trap_dirty: bool,
     ) -> ZxResult<Arc<PageSource>> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let complete = (
@@ -243,12 +285,17 @@ impl Pager {
                 key,
                 core: self.core.clone(),
                 file,
+                trap_dirty,
+                writebacks: Atomic::new(0),
                 state: LockedBy::new(
                     &self.core.inner,
                     SourceState {
                         detached: false,
                         pages: size / PAGE_SIZE,
                         requests: RBTree::new(),
+                        dirty_requests: RBTree::new(),
+                        dirt: Runs::new(),
+                        modified: false,
                         failures: RBTree::new(),
                         complete: Some(complete),
                     },
@@ -408,6 +455,12 @@ pub(crate) struct PageSource {
     key: u64,
     core: Arc<PagerCore>,
     file: ShmemFile,
+    /// Created with `ZX_VMO_TRAP_DIRTY`: a clean page becomes dirty only when the pager says so.
+    trap_dirty: bool,
+    /// Counts `WRITEBACK_BEGIN`s, changed under the pager's lock: a write fault that made its
+    /// page dirty checks under the page's folio lock that none began since (see
+    /// [`PageSource::mark_fault_dirty`]).
+    writebacks: Atomic<u64>,
     state: LockedBy<SourceState, PagerInner>,
 }
 
@@ -430,9 +483,42 @@ impl PageSource {
     /// source is detached or its pager closed, or `ERESTARTSYS` when a signal ended the wait
     /// (the request is withdrawn if nobody else waits for it). Pages past the VMO's end (it
     /// shrank) are not asked for: the caller checks the range again.
-    pub(crate) fn populate(&self, mut start: u64, end: u64, killable: bool) -> ZxResult {
+    pub(crate) fn populate(&self, start: u64, end: u64, killable: bool) -> ZxResult {
+        self.wait_for(Need::Read, start, end, killable)
+    }
+
+    /// Before a write to pages `[start, end)`: makes them present, then, for a `TRAP_DIRTY`
+    /// VMO, asks the pager to let each clean run of them become dirty (a DIRTY request) and
+    /// waits, as [`PageSource::populate`] does (Zircon's `VmCowPages::PrepareForWriteLocked`).
+    /// The write marks the pages dirty afterwards ([`PageSource::mark_dirty`]).
+    pub(crate) fn prepare_write(&self, start: u64, end: u64, killable: bool) -> ZxResult {
+        self.wait_for(Need::Read, start, end, killable)?;
+        if !self.trap_dirty {
+            return Ok(());
+        }
+        self.wait_for(Need::Dirty, start, end, killable)
+    }
+
+    /// Whether the VMO was created with `ZX_VMO_TRAP_DIRTY`.
+    pub(crate) fn traps_dirty(&self) -> bool {
+        self.trap_dirty
+    }
+
+    /// Whether a write to pages `[start, end)` may go ahead: with `TRAP_DIRTY`, all of them
+    /// are dirty (a writeback may have begun between [`PageSource::prepare_write`] and the
+    /// write).
+    pub(crate) fn may_write(&self, start: u64, end: u64) -> bool {
+        if !self.trap_dirty {
+            return true;
+        }
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        st.dirt.all_dirty(start, end.min(st.pages))
+    }
+
+    fn wait_for(&self, need: Need, mut start: u64, end: u64, killable: bool) -> ZxResult {
         while start < end {
-            let Some((inner, req, hole)) = self.request_first_hole(start, end)? else {
+            let Some((inner, req, first)) = self.request_first(need, start, end)? else {
                 return Ok(());
             };
             drop(inner);
@@ -455,20 +541,55 @@ impl PageSource {
                 }
             }
             drop(inner);
-            start = hole;
+            start = first;
         }
         Ok(())
     }
 
-    /// Queues (or joins) the request for the first hole of pages `[start, end)`, cut at the
-    /// VMO's end, and counts the caller as its waiter; returns it with the pager's lock still
-    /// held and the hole's first page, or `None` if every page is present. The tree nodes and
-    /// the request are allocated before the lock is taken.
-    fn request_first_hole(&self, start: u64, end: u64) -> ZxResult<Option<Queued<'_>>> {
+    /// The first run of pages `[start, end)` (cut at the VMO's end) that needs `need`: absent
+    /// pages for a READ; for a DIRTY request present pages that are clean or await clean (a
+    /// write to a page being written back asks again, as Zircon's `PrepareForWriteLocked`
+    /// does; absent pages are the READ's to ask for, and are skipped).
+    fn first_needing(
+        &self,
+        st: &SourceState,
+        need: Need,
+        start: u64,
+        end: u64,
+    ) -> Option<(u64, u64)> {
+        let end = end.min(st.pages);
+        if start >= end {
+            return None;
+        }
+        match need {
+            Need::Read => {
+                let (hole, hole_end) = self.file.find_hole(start, end);
+                (hole != end).then_some((hole, hole_end))
+            }
+            Need::Dirty => {
+                let mut p = start;
+                loop {
+                    let (first, run_end) = st.dirt.first_not_dirty(p, end)?;
+                    let (hole, hole_end) = self.file.find_hole(first, run_end);
+                    if hole != first {
+                        return Some((first, hole));
+                    }
+                    p = hole_end;
+                }
+            }
+        }
+    }
+
+    /// Queues (or joins) the request for the first run of pages `[start, end)` that needs
+    /// `need` (see [`PageSource::first_needing`]) and counts the caller as its waiter; returns
+    /// it with the pager's lock still held and the run's first page, or `None` if no page
+    /// needs anything. The tree nodes and the request are allocated before the lock is taken.
+    fn request_first(&self, need: Need, start: u64, end: u64) -> ZxResult<Option<Queued<'_>>> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let packet = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let fresh = UniqueArc::new(
             Request {
+                need,
                 start: 0,
                 end: 0,
                 seq: 0,
@@ -484,26 +605,22 @@ impl PageSource {
             GFP_KERNEL_ACCOUNT,
         )?;
         let mut inner = self.core.inner.lock();
-        let end = end.min(self.state.access_mut(&mut inner).pages);
-        if start >= end {
+        let st = self.state.access_mut(&mut inner);
+        let Some((first, run_end)) = self.first_needing(st, need, start, end) else {
             return Ok(None);
-        }
-        let (hole, hole_end) = self.file.find_hole(start, end);
-        if hole == end {
-            return Ok(None);
-        }
-        let req = self.request(&mut inner, hole, hole_end, node, packet, fresh)?;
+        };
+        let req = self.request(&mut inner, first, run_end, node, packet, fresh)?;
         req.st.access_mut(&mut inner).waiters += 1;
-        Ok(Some((inner, req, hole)))
+        Ok(Some((inner, req, first)))
     }
 
-    /// The request covering page `hole`: the outstanding one that contains it, or a new one
-    /// for `[hole, hole_end)` cut short where the next outstanding request starts.
+    /// The request covering page `first`: the outstanding one of the same need that contains
+    /// it, or a new one for `[first, run_end)` cut short where the next one starts.
     fn request(
         &self,
         inner: &mut PagerInner,
-        hole: u64,
-        hole_end: u64,
+        first: u64,
+        run_end: u64,
         node: RBTreeNodeReservation<u64, Arc<Request>>,
         packet: RBTreeNodeReservation<u64, Packet>,
         mut fresh: UniqueArc<Request>,
@@ -512,28 +629,30 @@ impl PageSource {
             return Err(Status::BadState);
         }
         let seq = inner.next_seq;
+        let need = fresh.need;
         let st = self.state.access_mut(inner);
         if st.detached {
             return Err(Status::BadState);
         }
-        let (covering, next) = around(&st.requests, hole);
-        if let Some(r) = covering.and_then(|k| st.requests.get(&k)) {
+        let reqs = st.requests_of(need);
+        let (covering, next) = around(reqs, first);
+        if let Some(r) = covering.and_then(|k| reqs.get(&k)) {
             return Ok(r.clone());
         }
-        let end = next.map_or(hole_end, |n| n.min(hole_end));
-        fresh.start = hole;
+        let end = next.map_or(run_end, |n| n.min(run_end));
+        fresh.start = first;
         fresh.end = end;
         fresh.seq = seq;
         let req: Arc<Request> = fresh.into();
-        st.requests.insert(node.into_node(hole, req.clone()));
+        reqs.insert(node.into_node(first, req.clone()));
         inner.next_seq += 1;
         inner.queue.insert(packet.into_node(
             seq,
             Packet {
                 key: self.key,
-                kind: uapi::VMO_PAGER_VMO_READ,
-                offset: hole * PAGE_SIZE,
-                length: (end - hole) * PAGE_SIZE,
+                kind: need.packet_kind(),
+                offset: first * PAGE_SIZE,
+                length: (end - first) * PAGE_SIZE,
             },
         ));
         self.core.wake_pager();
@@ -542,45 +661,48 @@ impl PageSource {
 
     /// Removes `req`, which nobody waits for any more, with its packet if still unread.
     fn withdraw(&self, inner: &mut PagerInner, req: &Arc<Request>) {
-        let st = self.state.access_mut(inner);
-        if st
-            .requests
-            .get(&req.start)
-            .is_some_and(|r| Arc::ptr_eq(r, req))
-        {
-            st.requests.remove(&req.start);
+        let reqs = self.state.access_mut(inner).requests_of(req.need);
+        if reqs.get(&req.start).is_some_and(|r| Arc::ptr_eq(r, req)) {
+            reqs.remove(&req.start);
             inner.queue.remove(&req.seq);
         }
     }
 
-    /// Ends the outstanding requests that overlap pages `[start, end)` in `state`; with
-    /// `if_present`, only those whose pages inside the VMO are all present (a request past the
-    /// end of a VMO that shrank has none). Each is found with a range lookup: the cost follows
-    /// the requests ended (and skipped), not all of them.
+    /// Ends the outstanding requests for `need` that overlap pages `[start, end)` in `state`;
+    /// with `if_done`, only those whose pages inside the VMO no longer need it (all present for
+    /// a READ, none clean for a DIRTY request; a request past the end of a VMO that shrank has
+    /// none). Each is found with a range lookup: the cost follows the requests ended (and
+    /// skipped), not all of them.
     fn complete_locked(
         &self,
         inner: &mut PagerInner,
+        need: Need,
         start: u64,
         end: u64,
         state: RequestState,
-        if_present: bool,
+        if_done: bool,
     ) {
         let mut pos = start;
         while pos < end {
             let st = self.state.access_mut(inner);
-            let (covering, next) = around(&st.requests, pos);
+            let pages = st.pages;
+            let (covering, next) = around(st.requests_of(need), pos);
             let Some(first) = covering.or(next).filter(|k| *k < end) else {
                 break;
             };
-            let Some(r) = st.requests.get(&first) else {
+            let Some(r) = st.requests_of(need).get(&first) else {
                 break;
             };
-            pos = r.end;
-            let inside = r.end.min(st.pages);
-            if if_present && r.start < inside && self.file.find_hole(r.start, inside).0 != inside {
+            let (r_start, r_end) = (r.start, r.end);
+            pos = r_end;
+            let inside = r_end.min(pages);
+            if if_done
+                && r_start < inside
+                && self.first_needing(st, need, r_start, inside).is_some()
+            {
                 continue;
             }
-            let Some(r) = st.requests.remove(&first) else {
+            let Some(r) = st.requests_of(need).remove(&first) else {
                 break;
             };
             r.st.access_mut(inner).state = state;
@@ -589,6 +711,18 @@ impl PageSource {
             // SAFETY: `done` is a live `c_int` (we hold `r`) that waiters only read.
             unsafe { ffi::vmo_set_done(r.done.as_ptr()) };
         }
+    }
+
+    /// Ends every outstanding request, of both needs, that overlaps pages `[start, end)`.
+    fn complete_all_locked(
+        &self,
+        inner: &mut PagerInner,
+        start: u64,
+        end: u64,
+        state: RequestState,
+    ) {
+        self.complete_locked(inner, Need::Read, start, end, state, false);
+        self.complete_locked(inner, Need::Dirty, start, end, state, false);
     }
 
     /// Moves the fault-failure records of pages `[start, end)` out (they are present now, or
@@ -659,7 +793,14 @@ impl PageSource {
                 self.fill_zero_pages(hole, hole_end)?;
                 pos = hole_end;
             }
-            self.complete_locked(&mut inner, batch, batch_end, RequestState::Supplied, true);
+            self.complete_locked(
+                &mut inner,
+                Need::Read,
+                batch,
+                batch_end,
+                RequestState::Supplied,
+                true,
+            );
             let gone = self.forget_failures(&mut inner, batch, batch_end);
             drop(inner);
             drop(gone);
@@ -667,7 +808,14 @@ impl PageSource {
         }
         // A request that reaches past both ends of the range is complete only now.
         let mut inner = self.core.inner.lock();
-        self.complete_locked(&mut inner, start, end, RequestState::Supplied, true);
+        self.complete_locked(
+            &mut inner,
+            Need::Read,
+            start,
+            end,
+            RequestState::Supplied,
+            true,
+        );
         Ok(())
     }
 
@@ -728,7 +876,7 @@ impl PageSource {
         let mut inner = self.core.inner.lock();
         self.check_inside(&mut inner, end)?;
         self.check_attached(&mut inner)?;
-        self.complete_locked(&mut inner, start, end, RequestState::Failed(status), false);
+        self.complete_all_locked(&mut inner, start, end, RequestState::Failed(status));
         Ok(())
     }
 
@@ -747,31 +895,76 @@ impl PageSource {
         if pages >= old {
             return;
         }
-        let straddling = match around(&st.requests, pages) {
-            (Some(k), _) if k < pages => st.requests.get(&k).map(|r| (r.start, r.seq)),
-            _ => None,
-        };
-        if let Some((first, seq)) = straddling {
-            if let Some(p) = inner.queue.get_mut(&seq) {
-                if p.kind == uapi::VMO_PAGER_VMO_READ {
-                    p.length = (pages - first) * PAGE_SIZE;
+        for need in [Need::Read, Need::Dirty] {
+            let reqs = self.state.access_mut(&mut inner).requests_of(need);
+            let straddling = match around(reqs, pages) {
+                (Some(k), _) if k < pages => reqs.get(&k).map(|r| (r.start, r.seq)),
+                _ => None,
+            };
+            if let Some((first, seq)) = straddling {
+                if let Some(p) = inner.queue.get_mut(&seq) {
+                    if p.kind != uapi::VMO_PAGER_VMO_COMPLETE {
+                        p.length = (pages - first) * PAGE_SIZE;
+                    }
                 }
             }
         }
-        self.complete_locked(&mut inner, pages, u64::MAX, RequestState::Supplied, true);
+        self.complete_locked(
+            &mut inner,
+            Need::Read,
+            pages,
+            u64::MAX,
+            RequestState::Supplied,
+            true,
+        );
+        // DIRTY requests past the end end too: their waiters find the pages inside still clean
+        // and ask again for those.
+        self.complete_locked(
+            &mut inner,
+            Need::Dirty,
+            pages,
+            u64::MAX,
+            RequestState::Supplied,
+            false,
+        );
+        // Making pages clean up to the last page cuts or removes runs: no node is needed.
+        let mut none = Spare::empty();
+        let st = self.state.access_mut(&mut inner);
+        st.dirt.assign(pages, u64::MAX, None, &mut none);
         let gone = self.forget_failures(&mut inner, pages, u64::MAX);
         drop(inner);
         drop(gone);
     }
 
-    /// `zx_pager_detach_vmo`: ends every request with `BAD_STATE`, frees the pages (Zircon's
-    /// `VmCowPages::DetachSource` decommits them) and tells the pager (a COMPLETE packet).
-    /// Detaching twice does nothing.
+    /// `zx_pager_detach_vmo`: ends every request with `BAD_STATE`, frees the clean pages and
+    /// tells the pager (a COMPLETE packet). Detaching twice does nothing. As Zircon's
+    /// `VmCowPages::DetachSourceLocked`, the pages that are dirty or await clean stay, readable
+    /// and writable (no request is sent for them), and the pager can still query and write them
+    /// back (core tests `PagerWriteback.WritebackDirtyPagesAfterDetach`,
+    /// `DecommitCleanOnDetach`).
     pub(crate) fn detach(&self) {
-        if let Some(bytes) = self.detach_and_wake() {
+        let Some(bytes) = self.detach_and_wake() else {
+            return;
+        };
+        let pages = bytes / PAGE_SIZE;
+        let mut p = 0;
+        while p < pages {
+            // The next run that is not clean, looked up afresh each time: the lock is not held
+            // over a punch (which takes shmem's inode lock).
+            let next = {
+                let mut inner = self.core.inner.lock();
+                self.state.access_mut(&mut inner).dirt.next(p)
+            };
+            let (s, e) = match next {
+                Some((s, e, _)) => (s.min(pages), e),
+                None => (pages, pages),
+            };
             // No supply adds pages once it is detached; a failure leaves pages that go with
-            // the VMO (later accesses are BAD_STATE all the same).
-            let _ = self.file.punch(0, bytes);
+            // the VMO (later accesses to them succeed, as to the dirty pages).
+            if s > p {
+                let _ = self.file.punch(p * PAGE_SIZE, (s - p) * PAGE_SIZE);
+            }
+            p = e;
         }
     }
 
@@ -805,13 +998,7 @@ impl PageSource {
         let failures = core::mem::take(&mut st.failures);
         let bytes = st.pages.saturating_mul(PAGE_SIZE);
         let mut complete = st.complete.take();
-        self.complete_locked(
-            inner,
-            0,
-            u64::MAX,
-            RequestState::Failed(Status::BadState),
-            false,
-        );
+        self.complete_all_locked(inner, 0, u64::MAX, RequestState::Failed(Status::BadState));
         let source = inner.sources.remove(&self.koid);
         if !inner.closed && inner.completes.get(&self.key).is_none() {
             if let Some((packet, index)) = complete.take() {
@@ -843,13 +1030,7 @@ impl PageSource {
     /// `BAD_STATE` because the pager is closed; fault-failure records stay for their threads'
     /// retries. The caller drops what it returns after releasing the lock.
     fn close_locked(&self, inner: &mut PagerInner) -> Released {
-        self.complete_locked(
-            inner,
-            0,
-            u64::MAX,
-            RequestState::Failed(Status::BadState),
-            false,
-        );
+        self.complete_all_locked(inner, 0, u64::MAX, RequestState::Failed(Status::BadState));
         let complete = self.state.access_mut(inner).complete.take();
         Released {
             _source: inner.sources.remove(&self.koid),
@@ -859,12 +1040,182 @@ impl PageSource {
         }
     }
 
-    /// A fault on the absent page `pgoff`, which dropped the fault lock, waits for it. If its
-    /// request failed, it leaves a record for this thread's retry (see the module
-    /// documentation); nothing when a signal ended the wait.
-    pub(crate) fn fault_wait(&self, pgoff: u64, killable: bool) {
+    /// After a write to pages `[start, end)` (the write ioctl, ZERO): they become dirty, and the
+    /// VMO modified if a byte was written (`modified`). Marked after the copy, so that a write that ran while a writeback
+    /// began leaves its pages dirty (the pager may have read them before the copy ended).
+    /// `spare` was allocated before the write: a write that happened is never lost for want
+    /// of memory.
+    pub(crate) fn mark_dirty(&self, start: u64, end: u64, modified: bool, mut spare: Spare) {
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        st.modified |= modified;
+        let end = end.min(st.pages);
+        st.dirt.assign(start, end, Some(Dirt::Dirty), &mut spare);
+        drop(inner);
+        drop(spare);
+    }
+
+    /// `page_mkwrite` of page `x`: the page becomes dirty and the VMO modified, unless it is
+    /// not dirty and the VMO traps dirtying (`None`: the fault must wait for a DIRTY request,
+    /// which only the fault handler can, with the fault lock dropped). Returns the number of
+    /// writebacks begun so far, which the caller compares under the page's folio lock (see
+    /// [`PageSource::writeback_begun_since`]).
+    pub(crate) fn mark_fault_dirty(&self, x: u64) -> ZxResult<Option<u64>> {
+        let mut spare = Spare::new()?;
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        if x >= st.pages {
+            return Ok(Some(self.writebacks.load(Relaxed)));
+        }
+        if self.trap_dirty && st.dirt.state(x) != Some(Dirt::Dirty) {
+            return Ok(None);
+        }
+        st.modified = true;
+        st.dirt.assign(x, x + 1, Some(Dirt::Dirty), &mut spare);
+        let begun = self.writebacks.load(Relaxed);
+        drop(inner);
+        drop(spare);
+        Ok(Some(begun))
+    }
+
+    /// Whether a writeback began since [`PageSource::mark_fault_dirty`] returned `begun`. A
+    /// write fault checks it with the page's folio lock held, before its writable page table
+    /// entry is made: if none began, a later `WRITEBACK_BEGIN` write-protects the entry (it
+    /// takes the folio lock) after the fault made it; if one began, the fault is retried and
+    /// marks the page dirty again.
+    pub(crate) fn writeback_begun_since(&self, begun: u64) -> bool {
+        self.writebacks.load(Acquire) != begun
+    }
+
+    /// Whether a write fault on page `x` must first wait for a DIRTY request: the VMO traps
+    /// dirtying and the page is present and not dirty.
+    pub(crate) fn fault_needs_dirty(&self, x: u64) -> bool {
+        if !self.trap_dirty {
+            return false;
+        }
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        x < st.pages && st.dirt.state(x) != Some(Dirt::Dirty) && self.file.holds(x)
+    }
+
+    /// `ZX_PAGER_OP_DIRTY` after the handle checks: pages `[start, end)`, which must all be
+    /// present (`NOT_FOUND`), become dirty; the DIRTY requests whose pages are all dirty now
+    /// end, and their writers go on (Zircon's `VmCowPages::DirtyPagesLocked`, in its order:
+    /// `NOT_SUPPORTED` for a VMO that does not trap dirtying, the range, a detached VMO (whose
+    /// clean pages are gone), the pages). It does not mark the VMO modified.
+    pub(crate) fn op_dirty(&self, start: u64, end: u64) -> ZxResult {
+        if !self.trap_dirty {
+            return Err(Status::NotSupported);
+        }
+        let mut spare = Spare::new()?;
+        let mut inner = self.core.inner.lock();
+        self.check_inside(&mut inner, end)?;
+        if self.state.access_mut(&mut inner).detached {
+            return Err(Status::BadState);
+        }
+        if self.file.find_hole(start, end).0 != end {
+            return Err(Status::NotFound);
+        }
+        let st = self.state.access_mut(&mut inner);
+        st.dirt.assign(start, end, Some(Dirt::Dirty), &mut spare);
+        self.complete_locked(
+            &mut inner,
+            Need::Dirty,
+            start,
+            end,
+            RequestState::Supplied,
+            true,
+        );
+        drop(inner);
+        drop(spare);
+        Ok(())
+    }
+
+    /// `ZX_PAGER_OP_WRITEBACK_BEGIN` after the handle checks: the dirty pages of
+    /// `[start, end)` await clean; a write to one of them from now on makes it dirty again. The
+    /// mappings of the range are write-protected (as a file system's writeback does with
+    /// `folio_mkclean`) after the state changed, so that the next write through any of them
+    /// faults into `page_mkwrite`. Works after detach, which keeps the pages that are not
+    /// clean (Zircon's core test `PagerWriteback.WritebackDirtyPagesAfterDetach`).
+    pub(crate) fn writeback_begin(&self, start: u64, end: u64) -> ZxResult {
+        let mut spare = Spare::new()?;
+        let mut inner = self.core.inner.lock();
+        self.check_inside(&mut inner, end)?;
+        let st = self.state.access_mut(&mut inner);
+        st.dirt.transition(
+            start,
+            end,
+            Dirt::Dirty,
+            Some(Dirt::AwaitingClean),
+            &mut spare,
+        );
+        self.writebacks.fetch_add(1, Release);
+        drop(inner);
+        drop(spare);
+        self.file.write_protect(start, end);
+        Ok(())
+    }
+
+    /// `ZX_PAGER_OP_WRITEBACK_END` after the handle checks: the pages of `[start, end)` that
+    /// await clean become clean; those written since `WRITEBACK_BEGIN` stay dirty.
+    pub(crate) fn writeback_end(&self, start: u64, end: u64) -> ZxResult {
+        let mut spare = Spare::new()?;
+        let mut inner = self.core.inner.lock();
+        self.check_inside(&mut inner, end)?;
+        let st = self.state.access_mut(&mut inner);
+        st.dirt
+            .transition(start, end, Dirt::AwaitingClean, None, &mut spare);
+        drop(inner);
+        drop(spare);
+        Ok(())
+    }
+
+    /// `zx_pager_query_dirty_ranges` after the handle checks: the runs of pages of
+    /// `[start, end)` that are dirty or await clean, in order, at most `out`'s capacity of
+    /// them as `(first page, end page)` into `out`; returns how many there are in all.
+    pub(crate) fn dirty_ranges(
+        &self,
+        start: u64,
+        end: u64,
+        out: &mut KVec<(u64, u64)>,
+    ) -> ZxResult<u64> {
+        let mut inner = self.core.inner.lock();
+        self.check_inside(&mut inner, end)?;
+        let st = self.state.access_mut(&mut inner);
+        let mut avail = 0u64;
+        st.dirt.for_each(start, end, |s, e| {
+            avail += 1;
+            let _ = out.push_within_capacity((s, e));
+            true
+        });
+        Ok(avail)
+    }
+
+    /// `zx_pager_query_vmo_stats` after the handle checks: whether the VMO was modified since
+    /// the stats were last reset, and resets them with `reset`.
+    pub(crate) fn stats(&self, reset: bool) -> bool {
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        let modified = st.modified;
+        if reset {
+            st.modified = false;
+        }
+        modified
+    }
+
+    /// The VMO was resized: it counts as modified (Zircon's `VmCowPages::Resize`).
+    pub(crate) fn set_modified(&self) {
+        let mut inner = self.core.inner.lock();
+        self.state.access_mut(&mut inner).modified = true;
+    }
+
+    /// A fault on page `pgoff`, which dropped the fault lock, waits for what it needs (the page,
+    /// or for a write fault of a `TRAP_DIRTY` VMO its dirtying). If its request failed, it
+    /// leaves a record for this thread's retry (see the module documentation); nothing when a
+    /// signal ended the wait.
+    pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool) {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT);
-        let Err(s) = self.populate(pgoff, pgoff.saturating_add(1), killable) else {
+        let Err(s) = self.wait_for(need, pgoff, pgoff.saturating_add(1), killable) else {
             return;
         };
         let Ok(node) = node else {
@@ -899,7 +1250,7 @@ mod tests {
         let pager = Pager::new(new_readiness()?)?;
         let koid = new_koid();
         let file = ShmemFile::new(pages * PG, koid)?;
-        let source = pager.attach(koid, 42, file, pages * PG)?;
+        let source = pager.attach(koid, 42, file, pages * PG, false)?;
         Ok((pager, source))
     }
 
@@ -907,7 +1258,7 @@ mod tests {
     /// `populate` does, without waiting for it.
     fn request(source: &PageSource, start: u64, end: u64) -> ZxResult<Option<Arc<Request>>> {
         Ok(source
-            .request_first_hole(start, end)?
+            .request_first(Need::Read, start, end)?
             .map(|(_, req, _)| req))
     }
 

@@ -279,6 +279,16 @@ impl ShmemFile {
         unsafe { ffi::vmo_shmem_unmap(self.as_ptr(), off, len) };
     }
 
+    /// Write-protects pages `[start, end)` in every mapping of the file: the next write through
+    /// one faults into `page_mkwrite`.
+    pub(crate) fn write_protect(&self, start: u64, end: u64) {
+        let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) else {
+            return;
+        };
+        // SAFETY: `self.file` is a valid shmem file by the type invariant.
+        unsafe { ffi::vmo_shmem_write_protect(self.as_ptr(), start, end) };
+    }
+
     /// Sets the file size; shrinking frees (and unmaps) the pages past the end.
     pub(crate) fn set_size(&self, size: u64) -> Result {
         // SAFETY: `self.file` is a valid shmem file by the type invariant.

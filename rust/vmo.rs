@@ -23,8 +23,9 @@
 use crate::{
     cache::{self, CacheOp, CacheStats},
     cow::{self, Node},
+    dirty::Spare,
     discard,
-    pager::{PageSource, Pager},
+    pager::{Need, PageSource, Pager},
     rights::Rights,
     shmem::ShmemFile,
     status::{Status, ZxResult},
@@ -172,6 +173,16 @@ pub(crate) struct VmoInfo {
     pub(crate) num_children: u32,
 }
 
+/// What `page_mkwrite` is to do with the page (see [`Vmo::prepare_write`]).
+pub(crate) enum Mkwrite {
+    /// The page may become writable; its folio is locked.
+    Locked,
+    /// Retry the fault (the page left the file, or a writeback began meanwhile).
+    Retry,
+    /// A clean page of a `TRAP_DIRTY` VMO: the fault must wait for the pager.
+    NeedsDirty,
+}
+
 impl Vmo {
     fn new(
         koid: u64,
@@ -250,7 +261,8 @@ impl Vmo {
     /// `pager` supplies, named `key` in its packets. `options` may be `VMO_CREATE_RESIZABLE`
     /// (Zircon's `sys_pager_create_vmo` passes its VMO flags to
     /// `VmObjectDispatcher::parse_create_syscall_flags`: the size is checked first, then the
-    /// flags); `ZX_VMO_TRAP_DIRTY` is not supported (`INVALID_ARGS`).
+    /// flags); `ZX_VMO_TRAP_DIRTY` makes the first write to a clean page ask the pager (see
+    /// `pager.rs`).
     pub(crate) fn create_pager_backed(
         pager: &Pager,
         options: u32,
@@ -258,12 +270,13 @@ impl Vmo {
         size: u64,
     ) -> ZxResult<Arc<Vmo>> {
         let size = round_size(size)?;
-        if options & !uapi::VMO_CREATE_RESIZABLE != 0 {
+        if options & !(uapi::VMO_CREATE_RESIZABLE | uapi::VMO_CREATE_TRAP_DIRTY) != 0 {
             return Err(Status::InvalidArgs);
         }
         let koid = new_koid();
         let file = ShmemFile::new(size, koid).map_err(Status::from_mm)?;
-        let source = pager.attach(koid, key, file.try_clone(), size)?;
+        let trap_dirty = options & uapi::VMO_CREATE_TRAP_DIRTY != 0;
+        let source = pager.attach(koid, key, file.try_clone(), size, trap_dirty)?;
         let node = match Node::new_root(koid, file, Some(source.clone())) {
             Ok(node) => node,
             Err(e) => {
@@ -469,17 +482,10 @@ impl Vmo {
     /// Asks the pager, if any, for the absent pages of bytes `[offset, offset + len)` of this
     /// VMO (rounded out to pages) and waits for them.
     fn populate_bytes(&self, offset: u64, len: u64) -> ZxResult {
-        let Some(source) = self.page_source() else {
-            return Ok(());
-        };
-        if len == 0 {
-            return Ok(());
+        match self.source_pages(offset, len)? {
+            Some((source, start, end)) => source.populate(start, end, false),
+            None => Ok(()),
         }
-        let base = self.window().1;
-        // The caller checked that the range lies inside the VMO, so nothing overflows.
-        let start = page_round_down(base + offset) / PAGE_SIZE;
-        let end = page_round_up(base + offset + len).ok_or(Status::OutOfRange)? / PAGE_SIZE;
-        source.populate(start, end, false)
     }
 
     /// Whether every page that bytes `[offset, offset + len)` of this VMO touch is present (an
@@ -504,36 +510,69 @@ impl Vmo {
     /// again, so `f` runs under `resize_lock` once they are there (the wait for the pager
     /// happens before the lock is taken, see the lock order in `pager.rs`). `OUT_OF_RANGE` when
     /// the range does not lie inside the VMO, also after it shrank during a wait.
+    ///
+    /// For a `write` the pages are also made writable ([`PageSource::prepare_write`]: a
+    /// `TRAP_DIRTY` VMO's clean pages are asked of the pager) and `f` runs once none is clean.
     fn with_pages_present<T>(
         &self,
         offset: u64,
         len: u64,
+        write: bool,
         f: impl FnOnce(u64) -> ZxResult<T>,
     ) -> ZxResult<T> {
         loop {
             if !in_range(offset, len, self.size()) {
                 return Err(Status::OutOfRange);
             }
-            self.populate_bytes(offset, len)?;
+            let (source, start, end) = match self.source_pages(offset, len)? {
+                Some(r) => r,
+                None => return f(self.size()),
+            };
+            if write {
+                source.prepare_write(start, end, false)?;
+            } else {
+                source.populate(start, end, false)?;
+            }
             if !self.resizable {
-                return f(self.size());
+                if !write || source.may_write(start, end) {
+                    return f(self.size());
+                }
+                continue;
             }
             let _guard = self.resize_lock.lock();
             let size = self.size();
             if !in_range(offset, len, size) {
                 return Err(Status::OutOfRange);
             }
-            if self.pages_present(offset, len) {
+            if self.pages_present(offset, len) && (!write || source.may_write(start, end)) {
                 return f(size);
             }
         }
     }
 
-    /// `BAD_STATE` if the VMO's pager was detached while an access ran (detach frees the
-    /// pages; closing the pager does not, see `pager.rs`).
-    fn check_attached(&self) -> ZxResult {
+    /// The page source of a pager-backed VMO and the pages of its file that bytes
+    /// `[offset, offset + len)` of this VMO (inside it) touch; `None` if it is not
+    /// pager-backed or the range is empty.
+    fn source_pages(&self, offset: u64, len: u64) -> ZxResult<Option<(&PageSource, u64, u64)>> {
+        let Some(source) = self.page_source() else {
+            return Ok(None);
+        };
+        if len == 0 {
+            return Ok(None);
+        }
+        let base = self.window().1;
+        // The caller checked that the range lies inside the VMO, so nothing overflows.
+        let start = page_round_down(base + offset) / PAGE_SIZE;
+        let end = page_round_up(base + offset + len).ok_or(Status::OutOfRange)? / PAGE_SIZE;
+        Ok(Some((source, start, end)))
+    }
+
+    /// `BAD_STATE` if the VMO's pager was detached while an access to bytes
+    /// `[offset, offset + len)` ran and freed some of their pages (detach frees the clean
+    /// pages; it keeps the others, and closing the pager frees none, see `pager.rs`).
+    fn check_attached(&self, offset: u64, len: u64) -> ZxResult {
         match self.page_source() {
-            Some(s) if s.is_detached() => Err(Status::BadState),
+            Some(s) if s.is_detached() && !self.pages_present(offset, len) => Err(Status::BadState),
             _ => Ok(()),
         }
     }
@@ -564,12 +603,19 @@ impl Vmo {
         pgoff >= first && pgoff - first < self.size() / PAGE_SIZE
     }
 
-    /// A fault on the absent page `pgoff` (of the shmem file) of a pager-backed VMO, which
-    /// dropped its lock, waits for it; see [`PageSource::fault_wait`].
-    pub(crate) fn fault_wait(&self, pgoff: u64, killable: bool) {
+    /// A fault on page `pgoff` (of the shmem file) of a pager-backed VMO, which dropped its
+    /// lock, waits for what it needs; see [`PageSource::fault_wait`].
+    pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool) {
         if let Some(s) = self.page_source() {
-            s.fault_wait(pgoff, killable);
+            s.fault_wait(need, pgoff, killable);
         }
+    }
+
+    /// Whether a write fault on page `pgoff` (of the shmem file) must first wait for the pager
+    /// to let the page become dirty; see [`PageSource::fault_needs_dirty`].
+    pub(crate) fn fault_needs_dirty(&self, pgoff: u64) -> bool {
+        self.page_source()
+            .is_some_and(|s| s.fault_needs_dirty(pgoff))
     }
 
     /// Before a fault maps page `pgoff` (of the node's file) of a VMO whose pages read through
@@ -582,14 +628,31 @@ impl Vmo {
         node.prepare_fault(pgoff)
     }
 
-    /// `page_mkwrite` of page `pgoff` (of the node's file): see [`Node::prepare_write`].
+    /// `page_mkwrite` of page `pgoff` (of the node's file): a pager-backed VMO's page becomes
+    /// dirty ([`PageSource::mark_fault_dirty`]), then the copy-on-write side runs and locks the
+    /// page's folio ([`Node::prepare_write`]).
     pub(crate) fn prepare_write(
         &self,
         pgoff: u64,
         lock: impl Fn() -> bool,
-        unlock: impl FnOnce(),
-    ) -> ZxResult<bool> {
-        self.node().prepare_write(pgoff, lock, unlock)
+        unlock: impl Fn(),
+    ) -> ZxResult<Mkwrite> {
+        let source = self.page_source();
+        let begun = match source.map(|s| s.mark_fault_dirty(pgoff)).transpose()? {
+            Some(None) => return Ok(Mkwrite::NeedsDirty),
+            Some(Some(b)) => Some(b),
+            None => None,
+        };
+        if !self.node().prepare_write(pgoff, lock, &unlock)? {
+            return Ok(Mkwrite::Retry);
+        }
+        if let (Some(s), Some(b)) = (source, begun) {
+            if s.writeback_begun_since(b) {
+                unlock();
+                return Ok(Mkwrite::Retry);
+            }
+        }
+        Ok(Mkwrite::Locked)
     }
 
     /// Whether this thread's last fault on `pgoff` failed; see [`PageSource::take_fault_failure`].
@@ -900,8 +963,19 @@ impl Vmo {
                 self.populate_bytes(tail, end - tail)?;
             }
             let base = self.window().1;
+            let (first, last) = (
+                page_round_down(base + offset) / PAGE_SIZE,
+                page_round_up(base + end).ok_or(Status::OutOfRange)? / PAGE_SIZE,
+            );
+            if source.traps_dirty() {
+                // The pages ZERO dirties are asked for first, then their dirtying.
+                source.prepare_write(first, last, false)?;
+            }
+            let spare = Spare::new()?;
+            let zeroed = source.zero(base + offset, base + end);
+            source.mark_dirty(first, last, true, spare);
             // False: a resize took a partial page away again; page it in again.
-            if source.zero(base + offset, base + end)? {
+            if zeroed? {
                 return Ok(());
             }
         }
@@ -977,10 +1051,10 @@ impl Vmo {
                 // The VMO shrank while the read ran.
                 return Err(Status::OutOfRange);
             }
-            self.check_attached()
+            self.check_attached(offset, len as u64)
         };
         if self.is_pager_backed() {
-            return self.with_pages_present(offset, len as u64, read);
+            return self.with_pages_present(offset, len as u64, false, read);
         }
         read(self.size())
     }
@@ -998,19 +1072,23 @@ impl Vmo {
             }
             let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
             self.check_not_discarded()?;
+            // The dirty marking's tree nodes come first: a write that happened is recorded.
+            let spare = Spare::new()?;
             let (file, base) = self.window();
-            let n = file
-                .write_user(buf, len, base + offset)
-                .map_err(Status::from_mm)?;
-            if n != len {
+            let n = file.write_user(buf, len, base + offset);
+            if let Some((source, start, end)) = self.source_pages(offset, len as u64)? {
+                // shmem's write fails only when it wrote nothing.
+                source.mark_dirty(start, end, matches!(n, Ok(w) if w > 0), spare);
+            }
+            if n.map_err(Status::from_mm)? != len {
                 return Err(Status::NoMemory);
             }
-            self.check_attached()
+            self.check_attached(offset, len as u64)
         };
         if self.is_pager_backed() {
             // The size is stable for the copy: a resizable VMO's is under `resize_lock`. A
             // pager-backed VMO has no SNAPSHOT children to push pages to.
-            return self.with_pages_present(offset, len, write);
+            return self.with_pages_present(offset, len, true, write);
         }
         self.cow_op(offset, len, |may_wait| {
             self.with_stable_size(|size| {
@@ -1060,6 +1138,9 @@ impl Vmo {
                 s.resize(size / PAGE_SIZE);
             }
             self.size.store(size, Relaxed);
+        }
+        if let Some(s) = source {
+            s.set_modified();
         }
         Ok(())
     }
@@ -1131,6 +1212,59 @@ impl Vmo {
             return Err(Status::OutOfRange);
         }
         source.fail(offset / PAGE_SIZE, (offset + len) / PAGE_SIZE, status)
+    }
+
+    /// The page source of this pager-backed VMO and pages `[offset, offset + len)` of it (page
+    /// aligned, checked by the caller), which must lie inside it (`OUT_OF_RANGE`).
+    fn source_range(&self, offset: u64, len: u64) -> ZxResult<(&PageSource, u64, u64)> {
+        let source = self.own_source().ok_or(Status::InvalidArgs)?;
+        if !in_range(offset, len, self.size()) {
+            return Err(Status::OutOfRange);
+        }
+        Ok((source, offset / PAGE_SIZE, (offset + len) / PAGE_SIZE))
+    }
+
+    /// `ZX_PAGER_OP_DIRTY` after the checks: see [`PageSource::op_dirty`].
+    pub(crate) fn dirty_pages(&self, offset: u64, len: u64) -> ZxResult {
+        let (source, start, end) = self.source_range(offset, len)?;
+        source.op_dirty(start, end)
+    }
+
+    /// `ZX_PAGER_OP_WRITEBACK_BEGIN` after the checks: see [`PageSource::writeback_begin`].
+    /// With `zero_ranges_only` nothing changes after the range check (no zero ranges are kept).
+    pub(crate) fn writeback_begin(
+        &self,
+        offset: u64,
+        len: u64,
+        zero_ranges_only: bool,
+    ) -> ZxResult {
+        let (source, start, end) = self.source_range(offset, len)?;
+        if zero_ranges_only {
+            return Ok(());
+        }
+        source.writeback_begin(start, end)
+    }
+
+    /// `ZX_PAGER_OP_WRITEBACK_END` after the checks: see [`PageSource::writeback_end`].
+    pub(crate) fn writeback_end(&self, offset: u64, len: u64) -> ZxResult {
+        let (source, start, end) = self.source_range(offset, len)?;
+        source.writeback_end(start, end)
+    }
+
+    /// `zx_pager_query_dirty_ranges` after the checks: see [`PageSource::dirty_ranges`].
+    pub(crate) fn dirty_ranges(
+        &self,
+        offset: u64,
+        len: u64,
+        out: &mut KVec<(u64, u64)>,
+    ) -> ZxResult<u64> {
+        let (source, start, end) = self.source_range(offset, len)?;
+        source.dirty_ranges(start, end, out)
+    }
+
+    /// `zx_pager_query_vmo_stats` after the checks: see [`PageSource::stats`].
+    pub(crate) fn pager_stats(&self, reset: bool) -> ZxResult<bool> {
+        Ok(self.own_source().ok_or(Status::InvalidArgs)?.stats(reset))
     }
 
     /// What `get_info` reports.
@@ -1682,13 +1816,14 @@ mod tests {
         Ok(())
     }
 
-    /// A pager-backed VMO may be resizable (`VMO_CREATE_RESIZABLE`, the one option): a shrink
+    /// A pager-backed VMO may be resizable (`VMO_CREATE_RESIZABLE`; the other option is
+    /// `TRAP_DIRTY`, `DISCARDABLE` is refused): a shrink
     /// frees the pages past the end and makes a supply or COMMIT there `OUT_OF_RANGE`; a growth
     /// adds absent pages (for the pager to supply).
     #[test]
     fn pager_backed_vmos_may_be_resizable() -> Result {
         let pager = Pager::new(crate::pager::new_readiness()?)?;
-        for bad in [1, 1 << 3, 1 << 31] {
+        for bad in [1, 1 << 2, 1 << 31] {
             assert!(matches!(
                 Vmo::create_pager_backed(&pager, bad, 1, PG),
                 Err(Status::InvalidArgs)

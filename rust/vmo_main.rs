@@ -15,7 +15,8 @@
 //!   generated from `helpers.h`;
 //! - `cache.rs` and `arch/`: the data-cache primitives per architecture;
 //! - `vmofd.rs`: VMO file descriptors (export, import, mmap, faults);
-//! - `pager.rs`: user pagers and the requests of pager-backed VMOs;
+//! - `pager.rs`: user pagers and the requests of pager-backed VMOs; `dirty.rs`: the writeback
+//!   state of their pages;
 //! - `discard.rs`: discardable VMOs: lock states, the LRU and the shrinker;
 //! - `misc.rs`: the device registration with mode 0666 and `poll`.
 
@@ -24,6 +25,7 @@ use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
 mod cache;
 mod cow;
 mod device;
+mod dirty;
 mod discard;
 mod ffi;
 mod handle;

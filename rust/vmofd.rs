@@ -37,9 +37,10 @@
 
 use crate::{
     cow, ffi,
+    pager::Need,
     rights::Rights,
     status::{Status, ZxResult},
-    vmo::Vmo,
+    vmo::{Mkwrite, Vmo, PAGE_SIZE},
 };
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
@@ -62,6 +63,7 @@ const VM_FAULT_OOM: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_OO
 const VM_FAULT_LOCKED: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_LOCKED;
 const VM_FAULT_NOPAGE: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_NOPAGE;
 const FAULT_FLAG_USER: u32 = bindings::fault_flag_FAULT_FLAG_USER;
+const FAULT_FLAG_WRITE: u32 = bindings::fault_flag_FAULT_FLAG_WRITE;
 const FAULT_FLAG_ALLOW_RETRY: u32 = bindings::fault_flag_FAULT_FLAG_ALLOW_RETRY;
 const FAULT_FLAG_RETRY_NOWAIT: u32 = bindings::fault_flag_FAULT_FLAG_RETRY_NOWAIT;
 
@@ -308,8 +310,13 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
         Err(cow::FaultStop::Pager(s, px)) => Some((s.clone(), px)),
         Err(cow::FaultStop::Failed(s)) => return fault_error(s),
     };
-    let (source, pgoff) = match source {
-        Some((s, px)) => (Some(s), px),
+    let (source, pgoff, need) = match source {
+        Some((s, px)) => (Some(s), px, Need::Read),
+        // A write to a clean page of a `TRAP_DIRTY` VMO waits for the pager to let it become
+        // dirty (`page_mkwrite` unmaps such a page so that its write fault comes here).
+        None if fault_flags & FAULT_FLAG_WRITE != 0 && vmo.fault_needs_dirty(pgoff) => {
+            (None, pgoff, Need::Dirty)
+        }
         None => {
             let mut hole = false;
             // SAFETY: `vmf` is valid and the VMA maps a VMO fd, whose `f_mapping` is shmem's.
@@ -317,7 +324,7 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
             if !hole {
                 return ret;
             }
-            (None, pgoff)
+            (None, pgoff, Need::Read)
         }
     };
     let failed = match &source {
@@ -343,8 +350,8 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
     }
     let killable = fault_flags & FAULT_FLAG_USER == 0;
     match source {
-        Some(s) => s.fault_wait(pgoff, killable),
-        None => vmo.fault_wait(pgoff, killable),
+        Some(s) => s.fault_wait(need, pgoff, killable),
+        None => vmo.fault_wait(need, pgoff, killable),
     }
     VM_FAULT_RETRY
 }
@@ -383,9 +390,18 @@ pub(crate) unsafe extern "C" fn vmo_vma_page_mkwrite(
     // SAFETY: as above; called only after `lock` returned true.
     let unlock = || unsafe { ffi::vmo_fault_unlock_folio(vmf) };
     match vfd.vmo.prepare_write(pgoff, lock, unlock) {
-        Ok(true) => VM_FAULT_LOCKED,
-        // The page left the file (a ZERO, a shrink): the fault is retried.
-        Ok(false) => VM_FAULT_NOPAGE,
+        Ok(Mkwrite::Locked) => VM_FAULT_LOCKED,
+        // The page left the file (a ZERO, a shrink), or a writeback began: the fault is retried.
+        Ok(Mkwrite::Retry) => VM_FAULT_NOPAGE,
+        // A clean page of a `TRAP_DIRTY` VMO: the pager must be asked, which only the fault
+        // handler can (it may drop the fault lock). Unmapped, the page's retried write faults
+        // there.
+        Ok(Mkwrite::NeedsDirty) => {
+            vfd.vmo
+                .shmem_file()
+                .unmap(pgoff.saturating_mul(PAGE_SIZE), PAGE_SIZE);
+            VM_FAULT_NOPAGE
+        }
         Err(s) => fault_error(s),
     }
 }

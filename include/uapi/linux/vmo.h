@@ -105,6 +105,9 @@
 #define VMO_CREATE_RESIZABLE	(1u << 1)
 /* ZX_VMO_DISCARDABLE: see "Discardable VMOs" below. Not with RESIZABLE. */
 #define VMO_CREATE_DISCARDABLE	(1u << 2)
+/* ZX_VMO_TRAP_DIRTY: VMO_IOC_PAGER_CREATE_VMO only (VMO_IOC_CREATE: INVALID_ARGS);
+ * see "Writeback" below. */
+#define VMO_CREATE_TRAP_DIRTY	(1u << 3)
 
 /* vmo_create_child_args.options: Zircon's ZX_VMO_CHILD_* */
 #define VMO_CHILD_SNAPSHOT			(1u << 0)
@@ -420,7 +423,9 @@ struct vmo_import_args {
  *
  * Detaching the VMO (VMO_IOC_PAGER_DETACH) fails every waiter and every later
  * access that needs a page with BAD_STATE (a fault: SIGBUS) and frees the
- * VMO's pages (committed_bytes drops to 0), as Zircon's detach decommits them.
+ * VMO's clean pages, as Zircon's detach decommits them; pages that are dirty
+ * or await clean stay (see "Writeback" below), so committed_bytes drops to 0
+ * unless some were written.
  * When a VMO is detached or its last handle is closed, the pager receives a
  * COMPLETE packet for its key.
  *
@@ -455,13 +460,100 @@ struct vmo_import_args {
  */
 #define VMO_PAGER_VMO_READ	0u	/* vmo_pager_packet.type: supply or fail this range */
 #define VMO_PAGER_VMO_COMPLETE	1u	/* the VMO is detached or gone: no more requests */
+#define VMO_PAGER_VMO_DIRTY	2u	/* TRAP_DIRTY: let this clean range become dirty (OP_DIRTY) or fail it */
 
 /* vmo_pager_op_args.op: Zircon's values. Any other op is NOT_SUPPORTED, as in
  * Zircon's PagerDispatcher::RangeOp (zircon/kernel/object/pager_dispatcher.cc). */
 #define VMO_PAGER_OP_FAIL		1u
-#define VMO_PAGER_OP_DIRTY		2u	/* NOT_SUPPORTED (no dirty tracking) */
-#define VMO_PAGER_OP_WRITEBACK_BEGIN	3u	/* NOT_SUPPORTED */
-#define VMO_PAGER_OP_WRITEBACK_END	4u	/* NOT_SUPPORTED */
+#define VMO_PAGER_OP_DIRTY		2u
+#define VMO_PAGER_OP_WRITEBACK_BEGIN	3u
+#define VMO_PAGER_OP_WRITEBACK_END	4u
+
+/*
+ * Writeback (Zircon's dirty tracking: zircon/kernel/vm/vm_cow_pages.cc
+ * DirtyPagesLocked, WritebackBeginLocked, WritebackEndLocked,
+ * EnumerateDirtyRangesLocked; the zx_pager_op_range,
+ * zx_pager_query_dirty_ranges and zx_pager_query_vmo_stats reference pages).
+ * Every present page of a pager-backed VMO is clean (as supplied or written
+ * back), dirty (written since), or awaiting clean (being written back).
+ * A write through the write ioctl, ZERO, or a write fault through any mapping
+ * makes its pages dirty. With VMO_CREATE_TRAP_DIRTY (at
+ * VMO_IOC_PAGER_CREATE_VMO) the first write to a clean page first sends the
+ * pager a DIRTY packet for the clean run and waits until the pager applies
+ * VMO_PAGER_OP_DIRTY to it (the write goes on) or fails it with OP_FAIL (the
+ * write fails with that status; a fault is SIGBUS). Pages written while they
+ * await clean become dirty again without a request. Mappings see clean pages
+ * read-only: a write through one faults, and so does the first write after a
+ * WRITEBACK_BEGIN (the range is write-protected in every mapping).
+ *   OP_DIRTY: the pages, which must all be present (NOT_FOUND), become dirty.
+ *   OP_WRITEBACK_BEGIN (data 0 or VMO_DIRTY_RANGE_IS_ZERO, else
+ *     INVALID_ARGS): the dirty pages of the range await clean.
+ *   OP_WRITEBACK_END: the pages that await clean become clean; pages written
+ *     since WRITEBACK_BEGIN stay dirty.
+ * OP_DIRTY is NOT_SUPPORTED on a VMO made without TRAP_DIRTY (first), then
+ * the range is checked (OUT_OF_RANGE), then a detached VMO is BAD_STATE.
+ * The writeback ops check the range only: they work after detach, which
+ * frees the clean pages but keeps the others (readable, writable, queried
+ * and written back as before; a write that needs a DIRTY request is
+ * BAD_STATE), as does closing the pager (which frees nothing).
+ * Dirty pages are never freed except by a shrink past them; ZERO of a
+ * TRAP_DIRTY VMO asks for the range's absent pages (READ) before it dirties
+ * them. No range is ever reported with VMO_DIRTY_RANGE_IS_ZERO: this module
+ * keeps no zero ranges (a resizable VMO's growth is supplied on demand).
+ */
+#define VMO_DIRTY_RANGE_IS_ZERO		1ull
+
+/* One range of VMO_IOC_PAGER_QUERY_DIRTY (Zircon's zx_vmo_dirty_range_t). */
+struct vmo_dirty_range {
+	__u64 offset;
+	__u64 length;
+	__u64 options;		/* VMO_DIRTY_RANGE_IS_ZERO, never set here */
+};
+
+/*
+ * VMO_IOC_PAGER_QUERY_DIRTY: zx_pager_query_dirty_ranges. Writes to @buffer
+ * (@buffer_size bytes) the ranges of [offset, offset + length) whose pages
+ * are dirty or await clean, in order, each as long as it can be; @actual is
+ * how many were written, @avail how many there are in all (call again from
+ * the end of the last one for more). The range is rounded out to pages.
+ * Order: pager MANAGE_VMO, vmo READ, vmo not of this pager (INVALID_ARGS),
+ * the range (OUT_OF_RANGE), then the buffer (EFAULT). Works after detach
+ * (the pages that are not clean stay).
+ */
+struct vmo_pager_query_dirty_args {
+	__u32 pager;
+	__u32 vmo;
+	__u64 offset;
+	__u64 length;
+	__u64 buffer;		/* struct vmo_dirty_range[] */
+	__u64 buffer_size;	/* bytes */
+	__u64 actual;		/* out */
+	__u64 avail;		/* out */
+};
+
+/* zx_pager_vmo_stats_t */
+struct vmo_pager_vmo_stats {
+	__u32 modified;		/* VMO_PAGER_VMO_STATS_MODIFIED or 0 */
+};
+#define VMO_PAGER_VMO_STATS_MODIFIED	1u
+#define VMO_PAGER_RESET_VMO_STATS	1u	/* vmo_pager_query_stats_args.options */
+
+/*
+ * VMO_IOC_PAGER_QUERY_STATS: zx_pager_query_vmo_stats. @modified tells
+ * whether the VMO was written (write ioctl, ZERO, a write fault, a resize)
+ * since the stats were last reset; VMO_PAGER_RESET_VMO_STATS resets them.
+ * Order: pager MANAGE_VMO, vmo not of this pager (INVALID_ARGS),
+ * buffer_size < sizeof(struct vmo_pager_vmo_stats) (BUFFER_TOO_SMALL),
+ * options (INVALID_ARGS). Works after detach.
+ */
+struct vmo_pager_query_stats_args {
+	__u32 pager;
+	__u32 vmo;
+	__u32 options;
+	__u32 reserved;		/* must be zero */
+	__u64 buffer;		/* struct vmo_pager_vmo_stats * */
+	__u64 buffer_size;
+};
 
 /* VMO_IOC_PAGER_CREATE: zx_pager_create. */
 struct vmo_pager_create_args {
@@ -475,7 +567,7 @@ struct vmo_pager_create_args {
  */
 struct vmo_pager_create_vmo_args {
 	__u32 pager;
-	__u32 options;		/* 0 or VMO_CREATE_RESIZABLE (else INVALID_ARGS) */
+	__u32 options;		/* VMO_CREATE_RESIZABLE | VMO_CREATE_TRAP_DIRTY (else INVALID_ARGS) */
 	__u64 key;		/* echoed in every packet for this VMO */
 	__u64 size;		/* rounded up to a page */
 	__u32 handle;		/* out */
@@ -580,5 +672,7 @@ struct vmo_pager_wait_args {
 #define VMO_IOC_PAGER_WAIT	_IOWR(VMO_IOC_MAGIC, 0x93, struct vmo_pager_wait_args)
 #define VMO_IOC_REPLACE_AS_EXECUTABLE \
 	_IOWR(VMO_IOC_MAGIC, 0x94, struct vmo_replace_as_executable_args)
+#define VMO_IOC_PAGER_QUERY_DIRTY _IOWR(VMO_IOC_MAGIC, 0x95, struct vmo_pager_query_dirty_args)
+#define VMO_IOC_PAGER_QUERY_STATS _IOW(VMO_IOC_MAGIC, 0x96, struct vmo_pager_query_stats_args)
 
 #endif /* _UAPI_LINUX_VMO_H */

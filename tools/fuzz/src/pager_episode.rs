@@ -273,7 +273,7 @@ impl Worker {
     }
 
     /// PAGER_OP_RANGE: FAIL with a code (Zircon's five, or any other), the
-    /// writeback ops (not supported) or an unknown op (`NOT_SUPPORTED`, as
+    /// writeback ops or an unknown op (`NOT_SUPPORTED`, as
     /// Zircon's `PagerDispatcher::RangeOp` answers). FAIL checks the range,
     /// then a detached VMO (`BAD_STATE`).
     fn pager_op(&mut self, ph: u32, manage: bool, p: &Paged) {
@@ -309,6 +309,20 @@ impl Worker {
                     } else {
                         OK
                     }
+                }
+                // The episode's VMOs are made without TRAP_DIRTY: OP_DIRTY (data 0) is
+                // NOT_SUPPORTED. The writeback ops check their data, then the range only
+                // (they work after detach); nothing is ever dirty here (the episode never
+                // writes its pager VMOs), so they change nothing.
+                sys::VMO_PAGER_OP_DIRTY if data != 0 => INVALID_ARGS,
+                sys::VMO_PAGER_OP_DIRTY => NOT_SUPPORTED,
+                sys::VMO_PAGER_OP_WRITEBACK_BEGIN | sys::VMO_PAGER_OP_WRITEBACK_END
+                    if data > u64::from(op == sys::VMO_PAGER_OP_WRITEBACK_BEGIN) =>
+                {
+                    INVALID_ARGS
+                }
+                sys::VMO_PAGER_OP_WRITEBACK_BEGIN | sys::VMO_PAGER_OP_WRITEBACK_END => {
+                    if in_range(offset, length, p.size) { OK } else { OUT_OF_RANGE }
                 }
                 _ => NOT_SUPPORTED,
             }

@@ -115,7 +115,7 @@ args!(
 
 /// Every ioctl number the module knows (the unknown-ioctl calls must never make one of
 /// these: a random size byte can rebuild a real command exactly).
-pub const KNOWN_CMDS: [u32; 21] = [
+pub const KNOWN_CMDS: [u32; 23] = [
     sys::VMO_IOC_CREATE,
     sys::VMO_IOC_CREATE_CHILD,
     sys::VMO_IOC_CLOSE,
@@ -137,6 +137,8 @@ pub const KNOWN_CMDS: [u32; 21] = [
     sys::VMO_IOC_PAGER_SUPPLY,
     sys::VMO_IOC_PAGER_OP_RANGE,
     sys::VMO_IOC_PAGER_WAIT,
+    sys::VMO_IOC_PAGER_QUERY_DIRTY,
+    sys::VMO_IOC_PAGER_QUERY_STATS,
 ];
 
 /// Whether the VFS answers `cmd` itself before the driver sees it

@@ -36,7 +36,7 @@ mod vmo;
 
 pub use handle::{AsHandleRef, Device, Event, Handle, HandleBased};
 pub use mapping::Mapping;
-pub use pager::{PacketKind, Pager, PagerOp, PagerPacket};
+pub use pager::{DirtyRange, PacketKind, Pager, PagerOp, PagerPacket};
 pub use status::Status;
 pub use types::{ObjectType, Rights, VmoChildOptions, VmoInfoFlags, VmoOp, VmoOptions};
 pub use vmo::{LockState, Vmo, VmoInfo};

@@ -70,6 +70,10 @@ pub enum PacketKind {
     /// `ZX_PAGER_VMO_COMPLETE`: the VMO with the packet's key was detached
     /// or its last handle closed; no more requests come for it.
     Complete,
+    /// `ZX_PAGER_VMO_DIRTY` (a VMO made with [`VmoOptions::TRAP_DIRTY`]): a
+    /// writer waits to make the packet's range dirty; answer with
+    /// [`Pager::op_dirty`] or [`Pager::fail`].
+    Dirty,
     /// A packet type this crate does not know (from a newer module).
     Other(u32),
 }
@@ -80,6 +84,7 @@ impl PacketKind {
         match raw {
             sys::VMO_PAGER_VMO_READ => PacketKind::Read,
             sys::VMO_PAGER_VMO_COMPLETE => PacketKind::Complete,
+            sys::VMO_PAGER_VMO_DIRTY => PacketKind::Dirty,
             other => PacketKind::Other(other),
         }
     }
@@ -89,6 +94,7 @@ impl PacketKind {
         match self {
             PacketKind::Read => sys::VMO_PAGER_VMO_READ,
             PacketKind::Complete => sys::VMO_PAGER_VMO_COMPLETE,
+            PacketKind::Dirty => sys::VMO_PAGER_VMO_DIRTY,
             PacketKind::Other(raw) => raw,
         }
     }
@@ -102,9 +108,11 @@ pub struct PagerPacket {
     pub key: u64,
     /// A request or a notice.
     pub kind: PacketKind,
-    /// [`PacketKind::Read`]: the first byte of the range (page aligned).
+    /// [`PacketKind::Read`], [`PacketKind::Dirty`]: the first byte of the
+    /// range (page aligned).
     pub offset: u64,
-    /// [`PacketKind::Read`]: the length of the range in bytes (whole pages).
+    /// [`PacketKind::Read`], [`PacketKind::Dirty`]: the length of the range
+    /// in bytes (whole pages).
     pub length: u64,
 }
 
@@ -125,6 +133,25 @@ impl PagerPacket {
     }
 }
 
+/// One range of [`Pager::query_dirty_ranges`] (`zx_vmo_dirty_range_t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DirtyRange {
+    /// The first byte (page aligned).
+    pub offset: u64,
+    /// The length in bytes (whole pages).
+    pub length: u64,
+    /// `ZX_VMO_DIRTY_RANGE_IS_ZERO` (never set by `/dev/vmo`, which keeps
+    /// no zero ranges).
+    pub is_zero: bool,
+}
+
+impl DirtyRange {
+    /// `offset..offset + length`.
+    pub fn range(&self) -> Range<u64> {
+        self.offset..self.offset.saturating_add(self.length)
+    }
+}
+
 /// An op of [`Pager::op_range`] (`ZX_PAGER_OP_*`, Zircon's values).
 ///
 /// Any `u32` can be made with [`PagerOp::from_raw`], so that unknown ops
@@ -137,12 +164,11 @@ impl PagerOp {
     /// `ZX_PAGER_OP_FAIL`: fail every request overlapping the range with the
     /// status whose errno is `data` (see [`Pager::fail`]).
     pub const FAIL: PagerOp = PagerOp(sys::VMO_PAGER_OP_FAIL);
-    /// `ZX_PAGER_OP_DIRTY`: `NOT_SUPPORTED` on `/dev/vmo` (no dirty
-    /// tracking), as is any op it does not know.
+    /// `ZX_PAGER_OP_DIRTY`: see [`Pager::op_dirty`].
     pub const DIRTY: PagerOp = PagerOp(sys::VMO_PAGER_OP_DIRTY);
-    /// `ZX_PAGER_OP_WRITEBACK_BEGIN`: `NOT_SUPPORTED` on `/dev/vmo`.
+    /// `ZX_PAGER_OP_WRITEBACK_BEGIN`: see [`Pager::writeback_begin`].
     pub const WRITEBACK_BEGIN: PagerOp = PagerOp(sys::VMO_PAGER_OP_WRITEBACK_BEGIN);
-    /// `ZX_PAGER_OP_WRITEBACK_END`: `NOT_SUPPORTED` on `/dev/vmo`.
+    /// `ZX_PAGER_OP_WRITEBACK_END`: see [`Pager::writeback_end`].
     pub const WRITEBACK_END: PagerOp = PagerOp(sys::VMO_PAGER_OP_WRITEBACK_END);
 
     /// Wraps a raw op number, known or not.
@@ -206,8 +232,9 @@ impl Pager {
     /// ends the requests past it: their waiters find the range gone (a COMMIT
     /// succeeds, a read is `OUT_OF_RANGE`, a fault is `SIGBUS`), a request
     /// that straddles the end waits only for its part inside, and a supply or
-    /// FAIL past the end is `OUT_OF_RANGE`. Any other option (Zircon's
-    /// `ZX_VMO_TRAP_DIRTY` too) is `INVALID_ARGS`.
+    /// FAIL past the end is `OUT_OF_RANGE`. [`VmoOptions::TRAP_DIRTY`] makes
+    /// the first write to a clean page wait for the pager's leave (a
+    /// [`PacketKind::Dirty`] packet). Any other option is `INVALID_ARGS`.
     pub fn create_vmo_with_options(
         &self,
         options: VmoOptions,
@@ -275,8 +302,8 @@ impl Pager {
     /// `zx_pager_op_range`: runs `op` over the page-aligned `range` of
     /// `vmo`; `data` is the op's argument (for [`PagerOp::FAIL`] the errno of
     /// the status, see [`Status::to_errno`]). Needs [`Rights::MANAGE_VMO`].
-    /// An op the module does not know, and the writeback ops, are
-    /// `NOT_SUPPORTED` (Zircon's `PagerDispatcher::RangeOp`).
+    /// An op the module does not know is `NOT_SUPPORTED` (Zircon's
+    /// `PagerDispatcher::RangeOp`).
     pub fn op_range(
         &self,
         op: PagerOp,
@@ -311,6 +338,89 @@ impl Pager {
         // 0: neither is an allowed code, so the kernel rejects both.
         let errno = u64::try_from(status.to_errno()).unwrap_or(u64::MAX);
         self.op_range(PagerOp::FAIL, vmo, range, errno)
+    }
+
+    /// `zx_pager_op_range(ZX_PAGER_OP_DIRTY)`: the pages of `range` of a
+    /// [`VmoOptions::TRAP_DIRTY`] VMO, which must all be present
+    /// (`NOT_FOUND`), become dirty, and the writers waiting for them go on.
+    /// `NOT_SUPPORTED` for a VMO made without `TRAP_DIRTY`.
+    pub fn op_dirty(&self, vmo: &Vmo, range: Range<u64>) -> Result<(), Status> {
+        self.op_range(PagerOp::DIRTY, vmo, range, 0)
+    }
+
+    /// `zx_pager_op_range(ZX_PAGER_OP_WRITEBACK_BEGIN)`: the dirty pages of
+    /// `range` await clean; a write to one from now on (through any mapping
+    /// too) makes it dirty again. Read the pages after this call.
+    pub fn writeback_begin(&self, vmo: &Vmo, range: Range<u64>) -> Result<(), Status> {
+        self.op_range(PagerOp::WRITEBACK_BEGIN, vmo, range, 0)
+    }
+
+    /// `zx_pager_op_range(ZX_PAGER_OP_WRITEBACK_END)`: the pages of `range`
+    /// that still await clean become clean; those written since
+    /// [`Pager::writeback_begin`] stay dirty.
+    pub fn writeback_end(&self, vmo: &Vmo, range: Range<u64>) -> Result<(), Status> {
+        self.op_range(PagerOp::WRITEBACK_END, vmo, range, 0)
+    }
+
+    /// `zx_pager_query_dirty_ranges`: writes into `out` the ranges of
+    /// `range` (rounded out to pages) whose pages are dirty or await clean,
+    /// in order; returns `(actual, avail)`: how many were written and how
+    /// many there are in all (ask again from the end of the last one when
+    /// `actual < avail`). Needs [`Rights::MANAGE_VMO`] and READ on `vmo`.
+    pub fn query_dirty_ranges(
+        &self,
+        vmo: &Vmo,
+        range: Range<u64>,
+        out: &mut [DirtyRange],
+    ) -> Result<(usize, usize), Status> {
+        let mut args = sys::vmo_pager_query_dirty_args {
+            pager: self.0.raw(),
+            vmo: vmo.raw(),
+            offset: range.start,
+            length: range_len(&range)?,
+            ..Default::default()
+        };
+        let mut raw = vec![sys::vmo_dirty_range::default(); out.len()];
+        sys::pager_query_dirty(self.fd(), &mut args, &mut raw).map_err(Status::from_errno)?;
+        let actual = usize::try_from(args.actual).unwrap_or(usize::MAX).min(out.len());
+        for (o, r) in out.iter_mut().zip(&raw[..actual]) {
+            *o = DirtyRange {
+                offset: r.offset,
+                length: r.length,
+                is_zero: r.options & u64::from(sys::VMO_DIRTY_RANGE_IS_ZERO) != 0,
+            };
+        }
+        Ok((actual, usize::try_from(args.avail).unwrap_or(usize::MAX)))
+    }
+
+    /// All the dirty ranges of `range`, asking as often as needed.
+    pub fn dirty_ranges(&self, vmo: &Vmo, range: Range<u64>) -> Result<Vec<DirtyRange>, Status> {
+        let mut all = Vec::new();
+        let mut start = range.start;
+        let mut buf = [DirtyRange::default(); 64];
+        loop {
+            let (actual, avail) = self.query_dirty_ranges(vmo, start..range.end, &mut buf)?;
+            all.extend_from_slice(&buf[..actual]);
+            if actual >= avail || actual == 0 {
+                return Ok(all);
+            }
+            start = buf[actual - 1].range().end;
+        }
+    }
+
+    /// `zx_pager_query_vmo_stats`: whether `vmo` was modified (written, a
+    /// write fault, ZERO, a resize) since the stats were last reset; with
+    /// `reset` they are reset. Needs [`Rights::MANAGE_VMO`].
+    pub fn query_vmo_stats(&self, vmo: &Vmo, reset: bool) -> Result<bool, Status> {
+        let args = sys::vmo_pager_query_stats_args {
+            pager: self.0.raw(),
+            vmo: vmo.raw(),
+            options: if reset { sys::VMO_PAGER_RESET_VMO_STATS } else { 0 },
+            ..Default::default()
+        };
+        let mut stats = sys::vmo_pager_vmo_stats::default();
+        sys::pager_query_stats(self.fd(), args, &mut stats).map_err(Status::from_errno)?;
+        Ok(stats.modified & sys::VMO_PAGER_VMO_STATS_MODIFIED != 0)
     }
 
     /// `VMO_IOC_PAGER_WAIT`: the next packet of this pager. `None` waits

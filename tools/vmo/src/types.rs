@@ -95,6 +95,9 @@ bitflags! {
         /// while it is unlocked (see [`Vmo::lock`](crate::Vmo::lock)). Not
         /// with `RESIZABLE`; such a VMO has no children.
         const DISCARDABLE = sys::VMO_CREATE_DISCARDABLE;
+        /// `ZX_VMO_TRAP_DIRTY`, for [`Pager::create_vmo_with_options`](crate::Pager::create_vmo_with_options)
+        /// only: the first write to a clean page waits for the pager's leave.
+        const TRAP_DIRTY = sys::VMO_CREATE_TRAP_DIRTY;
         // Unknown bits pass through to the kernel, which rejects them.
         const _ = !0;
     }

@@ -62,6 +62,12 @@ fn layout_table() -> LayoutTable {
         vmo_event_create_args { options, handle }
         vmo_export_args { handle, flags, fd, reserved }
         vmo_import_args { fd, rights, handle, reserved }
+        vmo_dirty_range { offset, length, options }
+        vmo_pager_query_dirty_args {
+            pager, vmo, offset, length, buffer, buffer_size, actual, avail,
+        }
+        vmo_pager_vmo_stats { modified }
+        vmo_pager_query_stats_args { pager, vmo, options, reserved, buffer, buffer_size }
         vmo_pager_create_args { options, handle }
         vmo_pager_create_vmo_args { pager, options, key, size, handle, reserved }
         vmo_pager_detach_args { pager, vmo }

@@ -73,7 +73,10 @@ fn serve(
                 }
             }
             PacketKind::Complete => stats.complete += 1,
-            PacketKind::Other(t) => return Err(format!("unknown packet type {t}")),
+            // These VMOs are made without TRAP_DIRTY: no DIRTY packet comes for them.
+            PacketKind::Dirty | PacketKind::Other(_) => {
+                return Err(format!("unexpected packet {packet:?}"));
+            }
         }
     }
     Ok(served)

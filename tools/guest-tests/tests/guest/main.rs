@@ -25,3 +25,4 @@ mod rights;
 mod security;
 mod semantics;
 mod stress;
+mod writeback;

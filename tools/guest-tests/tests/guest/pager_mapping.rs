@@ -410,6 +410,23 @@ fn a_failed_request_makes_a_mapped_write_sigbus() {
     expect_sigbus_after("fail-bad-state-write", &fail_reports(Status::BAD_STATE, true));
 }
 
+/// A `TRAP_DIRTY` VMO's clean page written through a mapping: the pager gets
+/// one DIRTY request for that page and fails it; the writer dies of SIGBUS
+/// (Zircon's `PagerWriteback.FailDirtyRequests`, mapping variant: a fatal
+/// page fault), and the retried fault does not ask again.
+#[test]
+fn a_failed_dirty_request_makes_a_mapped_write_sigbus() {
+    let _g = shared();
+    expect_sigbus_after(
+        "fail-dirty-write",
+        &[
+            "page 0 read without a request".to_string(),
+            touching(5, true),
+            format!("request Dirty 0x0 {:#x}: failing it", pg()),
+        ],
+    );
+}
+
 /// The reports of [`detach_role`] touching byte `offset`.
 fn detach_reports(offset: usize, write: bool) -> Vec<String> {
     vec![
@@ -677,6 +694,43 @@ fn fail_role(dev: &Device, code: Status, write: bool) {
     touch(&m, 2 * up + 5, write);
 }
 
+/// A `TRAP_DIRTY` pager VMO with page 0 supplied, mapped and read through
+/// the mapping (clean); a pager thread fails every DIRTY request with IO;
+/// this thread writes byte 5 through the mapping.
+fn fail_dirty_role(dev: &Device) {
+    let (p, up) = (pg(), up());
+    let pager = Arc::new(Pager::create(dev).unwrap());
+    let vmo = Arc::new(pager.create_vmo_with_options(VmoOptions::TRAP_DIRTY, 0xd1, p).unwrap());
+    supply_pattern(dev, &pager, &vmo, 0..p);
+    let m = vmo.map(0, up, true).unwrap();
+    assert_eq!(mread(&m, 0, up), pattern(0..p));
+    assert_no_packet(&pager, "a clean page read");
+    println!("CHILD page 0 read without a request");
+    std::thread::spawn({
+        let (pager, vmo) = (pager.clone(), vmo.clone());
+        move || {
+            for _ in 0..3 {
+                match pager.wait(Some(CHILD_LIMIT)) {
+                    Ok(r) => {
+                        println!(
+                            "CHILD request {:?} {:#x} {:#x}: failing it",
+                            r.kind, r.offset, r.length
+                        );
+                        if let Err(s) = pager.fail(&vmo, r.range(), Status::IO) {
+                            println!("CHILD FAIL returned {s}");
+                        }
+                    }
+                    Err(s) => {
+                        println!("CHILD pager wait: {s}");
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    touch(&m, 5, true);
+}
+
 /// A pager VMO of 2 pages with page 0 supplied, mapped whole and read
 /// through the mapping; then detached (COMPLETE checked). A pager thread
 /// reports any later packet; this thread touches byte `offset`.
@@ -819,6 +873,7 @@ fn child_role() {
         "fail-io-read" => fail_role(&dev, Status::IO, false),
         "fail-integrity-read" => fail_role(&dev, Status::IO_DATA_INTEGRITY, false),
         "fail-bad-state-write" => fail_role(&dev, Status::BAD_STATE, true),
+        "fail-dirty-write" => fail_dirty_role(&dev),
         "detach-read-page-0" => detach_role(&dev, 7, false),
         "detach-write-page-1" => detach_role(&dev, up() + 7, true),
         "close-pager" => close_pager_role(&dev),

@@ -54,6 +54,8 @@ const _: () = {
         VMO_IOC_REPLACE_AS_EXECUTABLE
             == opcode::read_write::<vmo_replace_as_executable_args>(g, 0x94)
     );
+    assert!(VMO_IOC_PAGER_QUERY_DIRTY == opcode::read_write::<vmo_pager_query_dirty_args>(g, 0x95));
+    assert!(VMO_IOC_PAGER_QUERY_STATS == opcode::write::<vmo_pager_query_stats_args>(g, 0x96));
 };
 
 fn errno(e: rustix::io::Errno) -> i32 {
@@ -344,6 +346,76 @@ pub fn pager_wait(fd: BorrowedFd<'_>, args: &mut vmo_pager_wait_args) -> IoctlRe
     // written, and it holds no pointers.
     unsafe { ioctl(fd, Updater::<{ VMO_IOC_PAGER_WAIT }, vmo_pager_wait_args>::new(args)) }
         .map_err(errno)
+}
+
+/// `VMO_IOC_PAGER_QUERY_DIRTY` into `ranges`: fills `args.actual` and
+/// `args.avail`; `args.buffer` and `args.buffer_size` are set from `ranges`.
+pub fn pager_query_dirty(
+    fd: BorrowedFd<'_>,
+    args: &mut vmo_pager_query_dirty_args,
+    ranges: &mut [vmo_dirty_range],
+) -> IoctlResult {
+    args.buffer = ranges.as_mut_ptr() as u64;
+    args.buffer_size = size_of_val(ranges) as u64;
+    // SAFETY: `args.buffer` and `args.buffer_size` describe `ranges`, which is
+    // borrowed mutably for the whole call, so the kernel writes only into
+    // memory this call owns, and any bytes are a valid `vmo_dirty_range`.
+    unsafe { pager_query_dirty_raw(fd, args) }
+}
+
+/// `VMO_IOC_PAGER_QUERY_DIRTY` with a caller-built argument struct (any
+/// buffer pointer).
+///
+/// # Safety
+///
+/// `args.buffer` must be valid for writes of `args.buffer_size` bytes, or
+/// the range must not be mapped in this process at all (the kernel then
+/// fails with `EFAULT`).
+pub unsafe fn pager_query_dirty_raw(
+    fd: BorrowedFd<'_>,
+    args: &mut vmo_pager_query_dirty_args,
+) -> IoctlResult {
+    // SAFETY: VMO_IOC_PAGER_QUERY_DIRTY is _IOWR(.., struct
+    // vmo_pager_query_dirty_args) (checked above); the struct is lent
+    // exclusively, and the caller guarantees the buffer it points to.
+    unsafe {
+        ioctl(fd, Updater::<{ VMO_IOC_PAGER_QUERY_DIRTY }, vmo_pager_query_dirty_args>::new(args))
+    }
+    .map_err(errno)
+}
+
+/// `VMO_IOC_PAGER_QUERY_STATS` into `stats`; `args.buffer` and
+/// `args.buffer_size` are set from it.
+pub fn pager_query_stats(
+    fd: BorrowedFd<'_>,
+    mut args: vmo_pager_query_stats_args,
+    stats: &mut vmo_pager_vmo_stats,
+) -> IoctlResult {
+    args.buffer = stats as *mut vmo_pager_vmo_stats as u64;
+    args.buffer_size = size_of::<vmo_pager_vmo_stats>() as u64;
+    // SAFETY: the buffer is `stats`, borrowed mutably for the call; any
+    // bytes are a valid `vmo_pager_vmo_stats`.
+    unsafe { pager_query_stats_raw(fd, args) }
+}
+
+/// `VMO_IOC_PAGER_QUERY_STATS` with a caller-built argument struct (any
+/// buffer pointer and size).
+///
+/// # Safety
+///
+/// `args.buffer` must be valid for writes of `args.buffer_size` bytes, or
+/// the range must not be mapped in this process at all.
+pub unsafe fn pager_query_stats_raw(
+    fd: BorrowedFd<'_>,
+    args: vmo_pager_query_stats_args,
+) -> IoctlResult {
+    // SAFETY: VMO_IOC_PAGER_QUERY_STATS is _IOW(.., struct
+    // vmo_pager_query_stats_args) (checked above); the Setter owns the
+    // struct for the call, and the caller guarantees the buffer.
+    unsafe {
+        ioctl(fd, Setter::<{ VMO_IOC_PAGER_QUERY_STATS }, vmo_pager_query_stats_args>::new(args))
+    }
+    .map_err(errno)
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub const VMO_OBJ_TYPE_VMO: u32 = 3;
 pub const VMO_OBJ_TYPE_PAGER: u32 = 28;
 pub const VMO_CREATE_RESIZABLE: u32 = 2;
 pub const VMO_CREATE_DISCARDABLE: u32 = 4;
+pub const VMO_CREATE_TRAP_DIRTY: u32 = 8;
 pub const VMO_CHILD_SNAPSHOT: u32 = 1;
 pub const VMO_CHILD_RESIZABLE: u32 = 4;
 pub const VMO_CHILD_SLICE: u32 = 8;
@@ -72,10 +73,14 @@ pub const VMO_INFO_FLAG_SLICE: u32 = 65536;
 pub const VMO_EXPORT_CLOEXEC: u32 = 1;
 pub const VMO_PAGER_VMO_READ: u32 = 0;
 pub const VMO_PAGER_VMO_COMPLETE: u32 = 1;
+pub const VMO_PAGER_VMO_DIRTY: u32 = 2;
 pub const VMO_PAGER_OP_FAIL: u32 = 1;
 pub const VMO_PAGER_OP_DIRTY: u32 = 2;
 pub const VMO_PAGER_OP_WRITEBACK_BEGIN: u32 = 3;
 pub const VMO_PAGER_OP_WRITEBACK_END: u32 = 4;
+pub const VMO_DIRTY_RANGE_IS_ZERO: u32 = 1;
+pub const VMO_PAGER_VMO_STATS_MODIFIED: u32 = 1;
+pub const VMO_PAGER_RESET_VMO_STATS: u32 = 1;
 pub const VMO_IOC_MAGIC: u8 = 90u8;
 pub const VMO_IOC_CREATE: u32 = 3223345792;
 pub const VMO_IOC_CREATE_CHILD: u32 = 3223345793;
@@ -98,6 +103,8 @@ pub const VMO_IOC_PAGER_SUPPLY: u32 = 1076386449;
 pub const VMO_IOC_PAGER_OP_RANGE: u32 = 1076386450;
 pub const VMO_IOC_PAGER_WAIT: u32 = 3224394387;
 pub const VMO_IOC_REPLACE_AS_EXECUTABLE: u32 = 3222297236;
+pub const VMO_IOC_PAGER_QUERY_DIRTY: u32 = 3224918677;
+pub const VMO_IOC_PAGER_QUERY_STATS: u32 = 1075862166;
 pub type __s32 = core::ffi::c_int;
 pub type __u32 = core::ffi::c_uint;
 pub type __s64 = core::ffi::c_longlong;
@@ -387,6 +394,100 @@ const _: () = {
         [::core::mem::offset_of!(vmo_import_args, handle) - 8usize];
     ["Offset of field: vmo_import_args::reserved"]
         [::core::mem::offset_of!(vmo_import_args, reserved) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_dirty_range {
+    pub offset: __u64,
+    pub length: __u64,
+    pub options: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_dirty_range"][::core::mem::size_of::<vmo_dirty_range>() - 24usize];
+    ["Alignment of vmo_dirty_range"][::core::mem::align_of::<vmo_dirty_range>() - 8usize];
+    ["Offset of field: vmo_dirty_range::offset"]
+        [::core::mem::offset_of!(vmo_dirty_range, offset) - 0usize];
+    ["Offset of field: vmo_dirty_range::length"]
+        [::core::mem::offset_of!(vmo_dirty_range, length) - 8usize];
+    ["Offset of field: vmo_dirty_range::options"]
+        [::core::mem::offset_of!(vmo_dirty_range, options) - 16usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_query_dirty_args {
+    pub pager: __u32,
+    pub vmo: __u32,
+    pub offset: __u64,
+    pub length: __u64,
+    pub buffer: __u64,
+    pub buffer_size: __u64,
+    pub actual: __u64,
+    pub avail: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_query_dirty_args"]
+        [::core::mem::size_of::<vmo_pager_query_dirty_args>() - 56usize];
+    ["Alignment of vmo_pager_query_dirty_args"]
+        [::core::mem::align_of::<vmo_pager_query_dirty_args>() - 8usize];
+    ["Offset of field: vmo_pager_query_dirty_args::pager"]
+        [::core::mem::offset_of!(vmo_pager_query_dirty_args, pager) - 0usize];
+    ["Offset of field: vmo_pager_query_dirty_args::vmo"]
+        [::core::mem::offset_of!(vmo_pager_query_dirty_args, vmo) - 4usize];
+    ["Offset of field: vmo_pager_query_dirty_args::offset"]
+        [::core::mem::offset_of!(vmo_pager_query_dirty_args, offset) - 8usize];
+    ["Offset of field: vmo_pager_query_dirty_args::length"]
+        [::core::mem::offset_of!(vmo_pager_query_dirty_args, length) - 16usize];
+    ["Offset of field: vmo_pager_query_dirty_args::buffer"]
+        [::core::mem::offset_of!(vmo_pager_query_dirty_args, buffer) - 24usize];
+    ["Offset of field: vmo_pager_query_dirty_args::buffer_size"]
+        [::core::mem::offset_of!(vmo_pager_query_dirty_args, buffer_size) - 32usize];
+    ["Offset of field: vmo_pager_query_dirty_args::actual"]
+        [::core::mem::offset_of!(vmo_pager_query_dirty_args, actual) - 40usize];
+    ["Offset of field: vmo_pager_query_dirty_args::avail"]
+        [::core::mem::offset_of!(vmo_pager_query_dirty_args, avail) - 48usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_vmo_stats {
+    pub modified: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_vmo_stats"][::core::mem::size_of::<vmo_pager_vmo_stats>() - 4usize];
+    ["Alignment of vmo_pager_vmo_stats"][::core::mem::align_of::<vmo_pager_vmo_stats>() - 4usize];
+    ["Offset of field: vmo_pager_vmo_stats::modified"]
+        [::core::mem::offset_of!(vmo_pager_vmo_stats, modified) - 0usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct vmo_pager_query_stats_args {
+    pub pager: __u32,
+    pub vmo: __u32,
+    pub options: __u32,
+    pub reserved: __u32,
+    pub buffer: __u64,
+    pub buffer_size: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of vmo_pager_query_stats_args"]
+        [::core::mem::size_of::<vmo_pager_query_stats_args>() - 32usize];
+    ["Alignment of vmo_pager_query_stats_args"]
+        [::core::mem::align_of::<vmo_pager_query_stats_args>() - 8usize];
+    ["Offset of field: vmo_pager_query_stats_args::pager"]
+        [::core::mem::offset_of!(vmo_pager_query_stats_args, pager) - 0usize];
+    ["Offset of field: vmo_pager_query_stats_args::vmo"]
+        [::core::mem::offset_of!(vmo_pager_query_stats_args, vmo) - 4usize];
+    ["Offset of field: vmo_pager_query_stats_args::options"]
+        [::core::mem::offset_of!(vmo_pager_query_stats_args, options) - 8usize];
+    ["Offset of field: vmo_pager_query_stats_args::reserved"]
+        [::core::mem::offset_of!(vmo_pager_query_stats_args, reserved) - 12usize];
+    ["Offset of field: vmo_pager_query_stats_args::buffer"]
+        [::core::mem::offset_of!(vmo_pager_query_stats_args, buffer) - 16usize];
+    ["Offset of field: vmo_pager_query_stats_args::buffer_size"]
+        [::core::mem::offset_of!(vmo_pager_query_stats_args, buffer_size) - 24usize];
 };
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
