@@ -1442,6 +1442,57 @@ mod tests {
         Ok(())
     }
 
+    /// The dirty state machine (Zircon's `DirtyPagesLocked`, `WritebackBeginLocked`,
+    /// `WritebackEndLocked`, `DetachSourceLocked`): OP_DIRTY needs present pages and ends a
+    /// DIRTY request once all its pages are dirty; a page written while it awaits clean stays
+    /// dirty after WRITEBACK_END; the stats tell a write; detach frees only clean pages.
+    #[test]
+    fn dirty_pages_are_written_back_and_survive_detach() -> Result {
+        let pager = Pager::new(new_readiness()?)?;
+        let koid = new_koid();
+        let file = ShmemFile::new(4 * PG, koid)?;
+        let source = pager.attach(koid, 9, file, 4 * PG, true)?;
+        let aux = aux(4)?;
+        let ranges = |source: &PageSource| -> Result<KVec<(u64, u64)>> {
+            let mut out = KVec::with_capacity(8, GFP_KERNEL)?;
+            source.dirty_ranges(0, 4, &mut out)?;
+            Ok(out)
+        };
+        assert_eq!(source.op_dirty(0, 1), Err(Status::NotFound));
+        source.supply(0, 3, &aux, 0)?;
+        assert!(!source.stats(false));
+        let req = source
+            .request_first(Need::Dirty, 0, 2)?
+            .map(|(_, r, _)| r)
+            .ok_or(EINVAL)?;
+        assert_eq!((req.start, req.end), (0, 2));
+        let p = read_packet(&pager)?;
+        assert_eq!(
+            (p.key, p.kind, p.offset, p.length),
+            (9, uapi::VMO_PAGER_VMO_DIRTY, 0, 2 * PG)
+        );
+        source.op_dirty(0, 1)?;
+        assert_eq!(state(&source, &req), RequestState::Pending);
+        source.op_dirty(1, 2)?;
+        assert_eq!(state(&source, &req), RequestState::Supplied);
+        // OP_DIRTY is no write.
+        assert!(!source.stats(false));
+        assert_eq!(&ranges(&source)?[..], &[(0, 2)]);
+        source.writeback_begin(0, 2)?;
+        // A write to page 1 while it awaits clean (marked after its copy).
+        source.mark_dirty(1, 2, true, Spare::new()?);
+        source.writeback_end(0, 4)?;
+        assert_eq!(&ranges(&source)?[..], &[(1, 2)]);
+        assert!(source.stats(true));
+        assert!(!source.stats(false));
+        source.detach();
+        // Only the dirty page stays.
+        assert_eq!(source.file.committed_bytes(), PG);
+        assert_eq!(&ranges(&source)?[..], &[(1, 2)]);
+        assert_eq!(source.op_dirty(0, 1), Err(Status::BadState));
+        Ok(())
+    }
+
     /// A shrink ends the requests past the new end as if supplied (Zircon's
     /// `VmCowPages::Resize` and `InvalidateReadRequestsLocked`; core test
     /// `Pager.ResizeCommitTest`), cuts the unread packet of the request that straddles the
