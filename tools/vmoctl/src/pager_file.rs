@@ -507,6 +507,7 @@ pub fn demo_steps(dev: &Device, s: &mut Steps) {
             s.check("pager: all 4 pages committed", format!("committed {c}"), c == 4 * pg);
         }
     }
+    writeback_steps(dev, s, &text);
 
     // The rules of pager VMOs, with a pager nobody serves.
     let Ok(pager) = Pager::create(dev) else {
@@ -547,6 +548,73 @@ pub fn demo_steps(dev: &Device, s: &mut Steps) {
         matches!(done, Ok(p) if p.kind == PacketKind::Complete && p.key == 7),
     );
     close_steps(dev, s);
+}
+
+/// The demo's writeback steps: a temporary copy of `text` (3.5 pages of
+/// lines) served read-write by a pager thread through a TRAP_DIRTY VMO; a line
+/// in page 1 is replaced through a mapping and one in page 3 with the write
+/// ioctl, the dirty ranges are written back, and the file is read from disk.
+fn writeback_steps(dev: &Device, s: &mut Steps, text: &str) {
+    let pg = u64::from(vmo::system_get_page_size());
+    let path = std::env::temp_dir().join(format!("vmoctl-demo-wb-{}.txt", std::process::id()));
+    if let Err(e) = std::fs::write(&path, text) {
+        s.check("pager writeback: write a temporary file", e.to_string(), false);
+        return;
+    }
+    // The first whole line of page 1 and of page 3, replaced by lines of
+    // the same length.
+    let line_len = text.find('\n').map_or(1, |n| n + 1) as u64;
+    let line_at = |page: u64| (page * pg).div_ceil(line_len) * line_len;
+    let line = |what: &str| {
+        let w = line_len as usize - 1;
+        format!("{:<w$}\n", &what[..what.len().min(w)]).into_bytes()
+    };
+    let mapped =
+        Edit { offset: line_at(1), bytes: line("WRITTEN THROUGH A MAPPING"), via_mapping: true };
+    let ioctl = Edit {
+        offset: line_at(3),
+        bytes: line("WRITTEN WITH THE WRITE IOCTL"),
+        via_mapping: false,
+    };
+    let r = writeback_file(dev, &path, &[mapped.clone(), ioctl.clone()]);
+    let _ = std::fs::remove_file(&path);
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => return s.check("pager writeback: serve a 3.5-page file read-write", e, false),
+    };
+    s.check(
+        "pager writeback: write via a mapping and the write ioctl",
+        format!("{} dirty request(s), {} bytes", r.served.dirty, r.served.dirty_bytes),
+        r.served.dirty == 2 && r.served.dirty_bytes == 2 * pg && r.modified,
+    );
+    let ranges: Vec<String> = r.ranges.iter().map(|x| format!("{x:#x?}")).collect();
+    s.check(
+        "pager writeback: write back 2 dirty ranges (pages 1 and 3)",
+        format!("{}, {} bytes", ranges.join(" "), r.bytes_written),
+        r.ranges == [pg..2 * pg, 3 * pg..4 * pg] && r.bytes_written == pg + pg / 2,
+    );
+    let at = |e: &Edit| r.on_disk.get(e.offset as usize..e.offset as usize + e.bytes.len());
+    let got = at(&mapped);
+    s.check(
+        "pager writeback: a write via a mapping reaches the file",
+        format!("\"{}\"", got.unwrap_or_default().trim_ascii_end().escape_ascii()),
+        got == Some(&mapped.bytes[..]) && r.file_matches,
+    );
+    let got = at(&ioctl);
+    s.check(
+        "pager writeback: so does the write ioctl's; length kept",
+        format!(
+            "\"{}\", {} bytes",
+            got.unwrap_or_default().trim_ascii_end().escape_ascii(),
+            r.on_disk.len()
+        ),
+        got == Some(&ioctl.bytes[..]) && r.on_disk.len() as u64 == r.file_len,
+    );
+    s.check(
+        "pager writeback: nothing is dirty after WRITEBACK_END",
+        format!("{} range(s) left", r.left_dirty.len()),
+        r.left_dirty.is_empty(),
+    );
 }
 
 /// The rules of a resizable pager VMO and of a pager that closes: an op the
