@@ -73,7 +73,8 @@ enum Command {
     /// Serve a pager-backed VMO from FILE: a pager thread answers each READ
     /// request by reading the file into an aux VMO and supplying it; the
     /// VMO is then read through the read ioctl (and a second one through a
-    /// mapping) and compared with the file.
+    /// mapping) and compared with the file. With --writeback, the file is
+    /// served read-write, written to and written back instead.
     PagerFile {
         /// The file to page in (not empty).
         path: PathBuf,
