@@ -3,7 +3,7 @@
 //! Handles live only as long as the open file, so each invocation is one
 //! handle table: `demo` and `script` run whole sequences in one; `create`,
 //! `op` and `info` are single shots; `pager-file` serves a file through a
-//! user pager.
+//! user pager (`--writeback`: read-write, writing dirty pages back to it).
 
 mod pager_file;
 mod parse;
@@ -73,10 +73,18 @@ enum Command {
     /// Serve a pager-backed VMO from FILE: a pager thread answers each READ
     /// request by reading the file into an aux VMO and supplying it; the
     /// VMO is then read through the read ioctl (and a second one through a
-    /// mapping) and compared with the file.
+    /// mapping) and compared with the file. With --writeback, the file is
+    /// served read-write, written to and written back instead.
     PagerFile {
         /// The file to page in (not empty).
         path: PathBuf,
+        /// Serve the file read-write instead (a TRAP_DIRTY VMO; the pager
+        /// thread also answers DIRTY requests), write a line at its start
+        /// through a mapping and one at its last page with the write ioctl
+        /// (this changes the file), write the dirty ranges back into the
+        /// file (its length is kept) and check the file on disk.
+        #[arg(long)]
+        writeback: bool,
     },
 }
 
@@ -93,7 +101,10 @@ fn main() -> ExitCode {
                     one_op(&dev, op, offset, size, vmo_size, commit_first, rights)
                 }
                 Command::Script { file } => script::run_file(&dev, file.as_deref()),
-                Command::PagerFile { path } => pager_file::run(&dev, &path),
+                Command::PagerFile { path, writeback: false } => pager_file::run(&dev, &path),
+                Command::PagerFile { path, writeback: true } => {
+                    pager_file::run_writeback(&dev, &path)
+                }
                 Command::Info => unreachable!(),
             },
         },
