@@ -100,6 +100,11 @@ fn current_tid() -> i32 {
 /// Pages filled (or zeroed) under the pager's lock before it is released again.
 const BATCH: u64 = 64;
 
+/// The read-ahead window of the second fault of a sequential run, in pages (64 KiB).
+const READ_AHEAD_MIN: u64 = 16;
+/// The largest read-ahead window, in pages (1 MiB).
+const READ_AHEAD_MAX: u64 = 256;
+
 /// A packet for the pager (`struct vmo_pager_packet`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Packet {
@@ -185,6 +190,9 @@ struct SourceState {
     dirt: Runs,
     /// Written since the pager last reset the VMO's stats (`zx_pager_query_vmo_stats`).
     modified: bool,
+    /// Read-ahead of faults: the page after the last fault's window, and that window.
+    ra_next: u64,
+    ra_window: u64,
     /// Failed fault waits by (page, thread id), for the threads' retries to take.
     failures: RBTree<(u64, i32), ()>,
     /// The COMPLETE packet and its index node, allocated with the source.
@@ -296,6 +304,8 @@ impl Pager {
                         dirty_requests: RBTree::new(),
                         dirt: Runs::new(),
                         modified: false,
+                        ra_next: u64::MAX,
+                        ra_window: 1,
                         failures: RBTree::new(),
                         complete: Some(complete),
                     },
@@ -516,9 +526,22 @@ impl PageSource {
         st.dirt.all_dirty(start, end.min(st.pages))
     }
 
-    fn wait_for(&self, need: Need, mut start: u64, end: u64, killable: bool) -> ZxResult {
+    fn wait_for(&self, need: Need, start: u64, end: u64, killable: bool) -> ZxResult {
+        self.wait_for_ahead(need, start, end, end, killable)
+    }
+
+    /// [`PageSource::wait_for`], where a new request may reach on to `ahead` (read-ahead: a
+    /// fault waits for its own page only, but asks for the pages after it too).
+    fn wait_for_ahead(
+        &self,
+        need: Need,
+        mut start: u64,
+        end: u64,
+        ahead: u64,
+        killable: bool,
+    ) -> ZxResult {
         while start < end {
-            let Some((inner, req, first)) = self.request_first(need, start, end)? else {
+            let Some((inner, req, first)) = self.request_first(need, start, end, ahead)? else {
                 return Ok(());
             };
             drop(inner);
@@ -583,8 +606,15 @@ impl PageSource {
     /// Queues (or joins) the request for the first run of pages `[start, end)` that needs
     /// `need` (see [`PageSource::first_needing`]) and counts the caller as its waiter; returns
     /// it with the pager's lock still held and the run's first page, or `None` if no page
-    /// needs anything. The tree nodes and the request are allocated before the lock is taken.
-    fn request_first(&self, need: Need, start: u64, end: u64) -> ZxResult<Option<Queued<'_>>> {
+    /// needs anything. A new request's run may go on past `end` up to `ahead`. The tree nodes
+    /// and the request are allocated before the lock is taken.
+    fn request_first(
+        &self,
+        need: Need,
+        start: u64,
+        end: u64,
+        ahead: u64,
+    ) -> ZxResult<Option<Queued<'_>>> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let packet = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let fresh = UniqueArc::new(
@@ -606,9 +636,15 @@ impl PageSource {
         )?;
         let mut inner = self.core.inner.lock();
         let st = self.state.access_mut(&mut inner);
-        let Some((first, run_end)) = self.first_needing(st, need, start, end) else {
+        let Some((first, mut run_end)) = self.first_needing(st, need, start, end) else {
             return Ok(None);
         };
+        if ahead > end && run_end == end.min(st.pages) {
+            // The run reaches the end of the range: it goes on as far as `ahead` allows.
+            if let Some((_, e)) = self.first_needing(st, need, first, ahead) {
+                run_end = e;
+            }
+        }
         let req = self.request(&mut inner, first, run_end, node, packet, fresh)?;
         req.st.access_mut(&mut inner).waiters += 1;
         Ok(Some((inner, req, first)))
@@ -1215,7 +1251,12 @@ impl PageSource {
     /// signal ended the wait.
     pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool) {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT);
-        let Err(s) = self.wait_for(need, pgoff, pgoff.saturating_add(1), killable) else {
+        let end = pgoff.saturating_add(1);
+        let ahead = match need {
+            Need::Read => pgoff.saturating_add(self.read_ahead(pgoff)),
+            Need::Dirty => end,
+        };
+        let Err(s) = self.wait_for_ahead(need, pgoff, end, ahead, killable) else {
             return;
         };
         let Ok(node) = node else {
@@ -1227,6 +1268,23 @@ impl PageSource {
             let st = self.state.access_mut(&mut inner);
             st.failures.insert(node.into_node((pgoff, tid), ()));
         }
+    }
+
+    /// How many pages a fault on the absent page `pgoff` asks for (read-ahead): one for a
+    /// fault that does not continue the last one's window (an isolated fault asks for its
+    /// page only, as Zircon's do), then [`READ_AHEAD_MIN`] pages, doubling for each fault
+    /// that lands where the last window ended, up to [`READ_AHEAD_MAX`]. So a sequential
+    /// mapped read of N pages sends about N / `READ_AHEAD_MAX` requests, not N.
+    fn read_ahead(&self, pgoff: u64) -> u64 {
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        st.ra_window = if pgoff == st.ra_next {
+            (st.ra_window * 2).clamp(READ_AHEAD_MIN, READ_AHEAD_MAX)
+        } else {
+            1
+        };
+        st.ra_next = pgoff.saturating_add(st.ra_window);
+        st.ra_window
     }
 
     /// Whether this thread's last fault on `pgoff` failed (and forgets it).
@@ -1258,7 +1316,7 @@ mod tests {
     /// `populate` does, without waiting for it.
     fn request(source: &PageSource, start: u64, end: u64) -> ZxResult<Option<Arc<Request>>> {
         Ok(source
-            .request_first(Need::Read, start, end)?
+            .request_first(Need::Read, start, end, end)?
             .map(|(_, req, _)| req))
     }
 
@@ -1462,7 +1520,7 @@ mod tests {
         source.supply(0, 3, &aux, 0)?;
         assert!(!source.stats(false));
         let req = source
-            .request_first(Need::Dirty, 0, 2)?
+            .request_first(Need::Dirty, 0, 2, 2)?
             .map(|(_, r, _)| r)
             .ok_or(EINVAL)?;
         assert_eq!((req.start, req.end), (0, 2));
