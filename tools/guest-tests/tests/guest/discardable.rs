@@ -341,3 +341,77 @@ fn child_role() {
         other => panic!("unknown role {other:?}"),
     }
 }
+
+/// `(vmos, bytes)` locked, unlocked and discarded, as
+/// `/sys/kernel/debug/vmo/discardable` shows them (`None` without debugfs).
+fn debugfs_counts() -> Option<[(u64, u64); 3]> {
+    let text = std::fs::read_to_string("/sys/kernel/debug/vmo/discardable").ok()?;
+    let mut out = [(0, 0); 3];
+    for (i, state) in ["locked", "unlocked", "discarded"].iter().enumerate() {
+        let line = text.lines().find(|l| l.split_whitespace().next() == Some(state))?;
+        let f: Vec<u64> = line.split_whitespace().skip(1).map(|n| n.parse().unwrap()).collect();
+        out[i] = (f[0], f[1]);
+    }
+    Some(out)
+}
+
+/// The `vmo-discard-state` line of a VMO fd's fdinfo.
+fn fdinfo_state(fd: &std::os::fd::OwnedFd) -> String {
+    use std::os::fd::AsRawFd;
+    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    let line = text.lines().find(|l| l.starts_with("vmo-discard-state:")).unwrap_or("");
+    line.trim_start_matches("vmo-discard-state:").trim().to_string()
+}
+
+/// The counts an admin reads follow LOCK, UNLOCK and a discard exactly:
+/// `/sys/kernel/debug/vmo/discardable` (VMOs and bytes locked, unlocked,
+/// discarded) and a VMO fd's fdinfo (the VMO's state and the same counts).
+/// The discard comes from `drop_caches` (mode 2 runs every shrinker), with
+/// no other test running.
+#[test]
+fn the_counts_follow_lock_unlock_and_discard() {
+    let _g = exclusive();
+    let dev = dev();
+    let p = pg();
+    let Some(before) = debugfs_counts() else {
+        eprintln!("no /sys/kernel/debug/vmo/discardable (no debugfs): skipped");
+        return;
+    };
+    let add = |base: [(u64, u64); 3], d: [(i64, i64); 3]| -> [(u64, u64); 3] {
+        let mut out = base;
+        for i in 0..3 {
+            out[i].0 = out[i].0.checked_add_signed(d[i].0).unwrap();
+            out[i].1 = out[i].1.checked_add_signed(d[i].1).unwrap();
+        }
+        out
+    };
+    let (p2, p3) = (2 * p as i64, 3 * p as i64);
+    let a = discardable(&dev, 2);
+    let b = discardable(&dev, 3);
+    let (fa, fb) = (a.export_fd().unwrap(), b.export_fd().unwrap());
+    assert_eq!(debugfs_counts(), Some(add(before, [(0, 0), (2, p2 + p3), (0, 0)])));
+    assert_eq!(fdinfo_state(&fa), "New");
+    a.lock().unwrap();
+    b.lock().unwrap();
+    assert_eq!(fdinfo_state(&fa), "Locked(1)");
+    assert_eq!(debugfs_counts(), Some(add(before, [(2, p2 + p3), (0, 0), (0, 0)])));
+    b.unlock().unwrap();
+    fill(&b, 3 * p, 0x6b);
+    assert_eq!(fdinfo_state(&fb), "Reclaimable");
+    assert_eq!(debugfs_counts(), Some(add(before, [(1, p2), (1, p3), (0, 0)])));
+    // Every shrinker runs: the unlocked VMO is discarded, the locked one never.
+    std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
+    let start = Instant::now();
+    while !is_discarded(&b) {
+        assert!(start.elapsed() < Duration::from_secs(10), "drop_caches did not discard");
+        std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
+    }
+    assert!(!is_discarded(&a));
+    assert_eq!(fdinfo_state(&fb), "Discarded");
+    assert_eq!(debugfs_counts(), Some(add(before, [(1, p2), (0, 0), (1, p3)])));
+    // Locked again it counts as locked; closed, neither counts.
+    assert_eq!(b.lock().map(|s| s.discarded_size), Ok(3 * p));
+    assert_eq!(debugfs_counts(), Some(add(before, [(2, p2 + p3), (0, 0), (0, 0)])));
+    drop((a, b, fa, fb));
+    assert_eq!(debugfs_counts(), Some(before));
+}
