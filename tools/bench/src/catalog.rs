@@ -154,6 +154,8 @@ pub const DC_CVAC: &str = "dc_cvac";
 pub const DC_CIVAC: &str = "dc_civac";
 /// Native side: `madvise(addr, 0, MADV_NORMAL)`.
 pub const MADV_NORMAL: &str = "madv_normal";
+/// Native side: `madvise(addr, 0, MADV_NORMAL)` twice (the floor of a pair of calls).
+pub const MADV_NORMAL_X2: &str = "madv_normal_x2";
 /// Baseline of the sparse op: the same cache op over a VMO of just the
 /// committed pages.
 pub const VMO_64_PAGES: &str = "vmo_64_pages";
@@ -185,6 +187,8 @@ pub const CACHE_CLEAN: &str = "CACHE_CLEAN";
 pub const CACHE_CLEAN_INVALIDATE: &str = "CACHE_CLEAN_INVALIDATE";
 /// Op name: `op_range(COMMIT, 0, 0)`, the fixed cost of one call.
 pub const COMMIT_SIZE0: &str = "COMMIT_SIZE0";
+/// Op name: `ZX_VMO_OP_LOCK` then `ZX_VMO_OP_UNLOCK` of a discardable VMO.
+pub const LOCK_UNLOCK: &str = "LOCK_UNLOCK";
 /// Op name: `CACHE_CLEAN` over a 1 TiB VMO with 64 committed pages.
 pub const CACHE_CLEAN_SPARSE: &str = "CACHE_CLEAN_SPARSE_1TIB";
 /// Op name: the first-touch write fault of a page of a mapped VMO, against
@@ -303,6 +307,17 @@ pub const OPS: &[OpInfo] = &[
         natives: &[Native::any(
             MADV_NORMAL,
             "`madvise(addr, 0, MADV_NORMAL)` (the fixed cost of a syscall)",
+        )],
+        quick: false,
+    },
+    OpInfo {
+        name: LOCK_UNLOCK,
+        kind: OpKind::PerCall,
+        vmo: "`op_range(LOCK)` (the lock state written to a buffer) then `op_range(UNLOCK)` of a \
+              one-page discardable VMO: a pair of calls",
+        natives: &[Native::any(
+            MADV_NORMAL_X2,
+            "`madvise(addr, 0, MADV_NORMAL)` twice (the fixed cost of two syscalls)",
         )],
         quick: false,
     },

@@ -363,6 +363,22 @@ impl Bench {
             (COMMIT_SIZE0, MADV_NORMAL) => {
                 run_series(p, || Self::mapping(self.page), |m| m.madvise(0, Advice::Normal))
             }
+            (LOCK_UNLOCK, VMO) => run_series(
+                p,
+                || Ok(Vmo::create(&self.dev, self.page, VmoOptions::DISCARDABLE)?),
+                |v| {
+                    v.lock()?;
+                    Ok(v.unlock()?)
+                },
+            ),
+            (LOCK_UNLOCK, MADV_NORMAL_X2) => run_series(
+                p,
+                || Self::mapping(self.page),
+                |m| {
+                    m.madvise(0, Advice::Normal)?;
+                    m.madvise(0, Advice::Normal)
+                },
+            ),
             (CACHE_CLEAN_SPARSE, VMO) => {
                 run_series(p, || self.vmo_sparse(), |v| Ok(v.cache_clean(0, TIB)?))
             }
