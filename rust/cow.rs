@@ -335,6 +335,10 @@ impl Node {
         kind: Kind,
     ) -> ZxResult<Arc<Node>> {
         let store = Store::new(file)?;
+        if let Some(s) = &parent.source {
+            // The child reads the parent's pages under the family lock: none may be evicted.
+            s.keep_pages();
+        }
         let entry = RBTreeNode::new(
             id,
             Child {

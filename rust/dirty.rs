@@ -120,6 +120,20 @@ impl Runs {
         self.containing(p).map(|(_, _, s)| s)
     }
 
+    /// The first page of `[start, end)` in no run and the end of the gap it starts, or `None`
+    /// if every page is in a run.
+    pub(crate) fn first_gap(&self, start: u64, end: u64) -> Option<(u64, u64)> {
+        let mut p = start;
+        while p < end {
+            match self.next(p) {
+                Some((s, e, _)) if s <= p => p = e,
+                Some((s, _, _)) => return Some((p, s.min(end))),
+                None => return Some((p, end)),
+            }
+        }
+        None
+    }
+
     /// The first page of `[start, end)` that is not dirty (clean or awaiting clean: a write to
     /// either needs the pager's leave under `TRAP_DIRTY`) and the end of the run of such pages
     /// it starts, or `None` if all are dirty.

@@ -352,7 +352,9 @@ impl Registration {
                 writeln!(f, "state     vmos bytes")?;
                 writeln!(f, "locked    {} {}", c.locked.0, c.locked.1)?;
                 writeln!(f, "unlocked  {} {}", c.unlocked.0, c.unlocked.1)?;
-                writeln!(f, "discarded {} {}", c.discarded.0, c.discarded.1)
+                writeln!(f, "discarded {} {}", c.discarded.0, c.discarded.1)?;
+                // Clean pages of pager-backed VMOs evicted under pressure (`evict.rs`).
+                writeln!(f, "pager-evicted-pages {}", crate::evict::evicted())
             }),
             GFP_KERNEL,
         );

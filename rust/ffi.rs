@@ -10,7 +10,7 @@
 //! wrappers of `shmem.rs`, `vmofd.rs`, `pager.rs`, `discard.rs` and `arch/`.
 //!
 //! `helpers.h` also declares the functions that C calls and Rust defines (`#[no_mangle]` in
-//! `vmofd.rs` and `discard.rs`); the checks at the bottom of this file make the build fail if a
+//! `vmofd.rs`, `discard.rs` and `evict.rs`); the checks at the bottom of this file make the build fail if a
 //! definition's type differs from its prototype.
 
 /// The generated declarations. Generated code: not every one of these lints fires on it (nor
@@ -33,7 +33,7 @@ pub(crate) use generated::*;
 // Each Rust definition of a function that `helpers.h` declares has the header's type: both
 // coerce to one function pointer type only if their signatures are the same.
 const _: () = {
-    use crate::{discard, vmofd};
+    use crate::{discard, evict, vmofd};
     let _ = [vmo_fd_mmap, vmofd::vmo_fd_mmap];
     let _ = [vmo_fd_release, vmofd::vmo_fd_release];
     let _ = [vmo_fd_show_fdinfo, vmofd::vmo_fd_show_fdinfo];
@@ -42,4 +42,6 @@ const _: () = {
     let _ = [vmo_vma_fault, vmofd::vmo_vma_fault];
     let _ = [vmo_vma_page_mkwrite, vmofd::vmo_vma_page_mkwrite];
     let _ = [vmo_discard_scan, discard::vmo_discard_scan];
+    let _ = [vmo_evict_count, evict::vmo_evict_count];
+    let _ = [vmo_evict_scan, evict::vmo_evict_scan];
 };

@@ -1228,6 +1228,45 @@ void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg)
 	return owner;
 }
 
+/*
+ * The shrinker of clean pages of pager-backed VMOs (rust/evict.rs): counts the
+ * pages the registered VMOs hold and hands the scan's number to a worker on
+ * the module's workqueue (freeing shmem pages takes the inode lock, which the
+ * task in reclaim may hold). Not memcg aware: global pressure and drop_caches.
+ */
+static struct shrinker *vmo_evict_shrinker;
+
+static unsigned long vmo_evict_count_objects(struct shrinker *s, struct shrink_control *sc)
+{
+	unsigned long n = vmo_evict_count();
+
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long vmo_evict_scan_objects(struct shrinker *s, struct shrink_control *sc)
+{
+	unsigned long n = vmo_evict_scan(sc->nr_to_scan);
+
+	return n ? n : SHRINK_STOP;
+}
+
+int vmo_evict_init(void)
+{
+	vmo_evict_shrinker = shrinker_alloc(0, "vmo-pager");
+	if (!vmo_evict_shrinker)
+		return -ENOMEM;
+	vmo_evict_shrinker->count_objects = vmo_evict_count_objects;
+	vmo_evict_shrinker->scan_objects = vmo_evict_scan_objects;
+	vmo_evict_shrinker->seeks = DEFAULT_SEEKS;
+	shrinker_register(vmo_evict_shrinker);
+	return 0;
+}
+
+void vmo_evict_exit(void)
+{
+	shrinker_free(vmo_evict_shrinker);
+}
+
 /* The shrinker's scan of every node's list of the calling task's memory cgroup (KUnit). */
 unsigned long vmo_disc_shrink_current(unsigned long nr)
 {

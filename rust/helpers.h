@@ -83,6 +83,10 @@ void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg);
 unsigned long vmo_disc_shrink_current(unsigned long nr);
 /* Implemented in Rust (rust/discard.rs). */
 unsigned long vmo_discard_scan(int nid, struct mem_cgroup *memcg, unsigned long nr);
+int vmo_evict_init(void);
+void vmo_evict_exit(void);
+unsigned long vmo_evict_count(void);
+unsigned long vmo_evict_scan(unsigned long nr);
 
 #ifdef CONFIG_X86
 unsigned int vmo_x86_clflush_size(void);

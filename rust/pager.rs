@@ -60,6 +60,13 @@
 //! 5. [`PagerCore::inner`], the one lock of a pager and of all its sources;
 //! 6. folio locks (shmem, taken by the page fill under 5, and by copy-on-write copies under 4).
 //! 7. a discardable VMO's `Discardable::op`, then `discard::TRACKER` (`discard.rs`), with none of 1-6 held (shmem's inode lock is taken under `op`); the shrinker only trylocks them.
+//! 8. `evict::REGISTRY` (`evict.rs`), alone, for a moment (the shrinker only trylocks it).
+//!
+//! Eviction ([`PageSource::evict`], from `evict.rs`'s worker) marks its source evicting under 5
+//! and frees pages (shmem's inode lock) after releasing it; accesses through the ioctls
+//! ([`PageSource::begin_access`]) and write faults (`page_mkwrite`, under 2) wait on
+//! `PagerCore::evicted` with nothing else of this list held, and an eviction never starts while
+//! an access is counted, so neither waits for the other.
 //!
 //! Nothing under 4 takes a shmem inode lock or the mmap lock, because a `write` holds the inode
 //! lock while its user copy faults, and the fault may come here: pages are filled under their
@@ -69,7 +76,7 @@
 
 use crate::{
     dirty::{Dirt, Runs, Spare},
-    ffi,
+    evict, ffi,
     shmem::ShmemFile,
     status::{Status, ZxResult},
     uapi,
@@ -193,6 +200,19 @@ struct SourceState {
     /// Read-ahead of faults: the page after the last fault's window, and that window.
     ra_next: u64,
     ra_window: u64,
+    /// Accesses through the ioctls between the moment their pages were present and their
+    /// last touch of them (see [`PageSource::begin_access`]): no eviction runs meanwhile.
+    accessors: u32,
+    /// An eviction is freeing pages (see [`PageSource::evict`]): accesses and write faults wait.
+    evicting: bool,
+    /// Never evict: the VMO has copy-on-write children, which read its pages without the
+    /// accesses above.
+    keep_pages: bool,
+    /// `ALWAYS_NEED` ranges (sticky), never evicted; `DONT_NEED` ranges, evicted first.
+    always_need: Runs,
+    dont_need: Runs,
+    /// Pages evicted so far.
+    evicted: u64,
     /// Failed fault waits by (page, thread id), for the threads' retries to take.
     failures: RBTree<(u64, i32), ()>,
     /// The COMPLETE packet and its index node, allocated with the source.
@@ -224,6 +244,9 @@ pub(crate) struct PagerCore {
     /// Notified when a packet is queued or the pager closes.
     #[pin]
     queued: CondVar,
+    /// Notified when an eviction of one of the pager's sources ends.
+    #[pin]
+    evicted: CondVar,
 }
 
 /// The object a pager handle refers to: closing its last handle closes the pager.
@@ -256,6 +279,7 @@ impl Pager {
                     sources: RBTree::new(),
                 }),
                 queued <- new_condvar!("vmo_pager_queued"),
+                evicted <- new_condvar!("vmo_pager_evicted"),
             }),
             GFP_KERNEL_ACCOUNT,
         )?;
@@ -306,6 +330,12 @@ impl Pager {
                         modified: false,
                         ra_next: u64::MAX,
                         ra_window: 1,
+                        accessors: 0,
+                        evicting: false,
+                        keep_pages: false,
+                        always_need: Runs::new(),
+                        dont_need: Runs::new(),
+                        evicted: 0,
                         failures: RBTree::new(),
                         complete: Some(complete),
                     },
@@ -318,6 +348,11 @@ impl Pager {
             return Err(Status::BadState);
         }
         inner.sources.insert(node.into_node(koid, source.clone()));
+        drop(inner);
+        if let Err(e) = evict::register(koid, &source) {
+            source.detach_only();
+            return Err(e.into());
+        }
         Ok(source)
     }
 }
@@ -405,10 +440,25 @@ impl PagerCore {
             };
             let released = source.close_locked(&mut inner);
             drop(inner);
+            // No page could come back: none may be evicted.
+            evict::unregister(source.koid);
             drop(released);
             drop(source);
         }
         self.wake_pager();
+    }
+}
+
+/// An access through the ioctls to present pages of a pager-backed VMO (see
+/// [`PageSource::begin_access`]): no eviction runs while one is alive.
+pub(crate) struct Access<'a> {
+    source: &'a PageSource,
+}
+
+impl Drop for Access<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.source.core.inner.lock();
+        self.source.state.access_mut(&mut inner).accessors -= 1;
     }
 }
 
@@ -1017,6 +1067,7 @@ impl PageSource {
         let mut inner = self.core.inner.lock();
         let released = self.detach_locked(&mut inner);
         drop(inner);
+        evict::unregister(self.koid);
         self.core.wake_pager();
         released.map(|r| r.bytes)
     }
@@ -1099,6 +1150,11 @@ impl PageSource {
     pub(crate) fn mark_fault_dirty(&self, x: u64) -> ZxResult<Option<u64>> {
         let mut spare = Spare::new()?;
         let mut inner = self.core.inner.lock();
+        // An eviction may free this page: wait for it to end (it takes no lock a fault holds),
+        // then the caller finds the page gone or still there.
+        while self.state.access_mut(&mut inner).evicting {
+            self.core.evicted.wait(&mut inner);
+        }
         let st = self.state.access_mut(&mut inner);
         if x >= st.pages {
             return Ok(Some(self.writebacks.load(Relaxed)));
@@ -1268,6 +1324,145 @@ impl PageSource {
             let st = self.state.access_mut(&mut inner);
             st.failures.insert(node.into_node((pgoff, tid), ()));
         }
+    }
+
+    /// Starts an access through the ioctls to pages `[start, end)`, which the caller made
+    /// present: waits while an eviction runs, then, if they are all still present, counts the
+    /// access until the returned guard is dropped (no eviction runs meanwhile). `None` if some
+    /// page went (evicted, or the VMO shrank): the caller makes them present again.
+    pub(crate) fn begin_access(&self, start: u64, end: u64) -> Option<Access<'_>> {
+        let mut inner = self.core.inner.lock();
+        while self.state.access_mut(&mut inner).evicting {
+            self.core.evicted.wait(&mut inner);
+        }
+        let st = self.state.access_mut(&mut inner);
+        let end = end.min(st.pages);
+        if start < end && self.file.find_hole(start, end).0 != end {
+            return None;
+        }
+        st.accessors += 1;
+        Some(Access { source: self })
+    }
+
+    /// The VMO has copy-on-write children, which read its pages under their family's lock and
+    /// not as [`PageSource::begin_access`] accesses: its pages are never evicted from now on.
+    pub(crate) fn keep_pages(&self) {
+        let mut inner = self.core.inner.lock();
+        self.state.access_mut(&mut inner).keep_pages = true;
+    }
+
+    /// Bytes the VMO's file holds (for the shrinker's count).
+    pub(crate) fn held_bytes(&self) -> u64 {
+        self.file.committed_bytes()
+    }
+
+    /// Pages evicted from this VMO so far.
+    pub(crate) fn evicted_pages(&self) -> u64 {
+        let mut inner = self.core.inner.lock();
+        self.state.access_mut(&mut inner).evicted
+    }
+
+    /// `ZX_VMO_OP_ALWAYS_NEED` (`always`) or `DONT_NEED` of pages `[start, end)`: recorded for
+    /// eviction, which never takes an `ALWAYS_NEED` page (sticky: a later `DONT_NEED` does not
+    /// undo it) and takes `DONT_NEED` pages first.
+    pub(crate) fn hint(&self, start: u64, end: u64, always: bool) -> ZxResult {
+        let mut spare = Spare::new()?;
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        let end = end.min(st.pages);
+        if always {
+            st.always_need
+                .assign(start, end, Some(Dirt::Dirty), &mut spare);
+        } else {
+            st.dont_need
+                .assign(start, end, Some(Dirt::Dirty), &mut spare);
+        }
+        drop(inner);
+        drop(spare);
+        Ok(())
+    }
+
+    /// Evicts up to `max` clean pages (not dirty nor awaiting clean, not `ALWAYS_NEED`),
+    /// `DONT_NEED` ones first, unless an access is under way, the VMO has copy-on-write
+    /// children, or it is detached or its pager closed (nothing could bring the pages back).
+    /// Accesses and write faults that start meanwhile wait; a DIRTY request over an evicted
+    /// page ends, so that its writer asks for the page again (Zircon's
+    /// `PagerWriteback.EvictAfterDirtyRequest`). Returns the pages freed.
+    pub(crate) fn evict(&self, max: u64) -> u64 {
+        /// Runs freed per eviction.
+        const RUNS: usize = 16;
+        let mut runs = [(0u64, 0u64); RUNS];
+        let mut n = 0;
+        {
+            let mut inner = self.core.inner.lock();
+            let closed = inner.closed;
+            let st = self.state.access_mut(&mut inner);
+            if closed || st.detached || st.keep_pages || st.evicting || st.accessors > 0 {
+                return 0;
+            }
+            let mut left = max;
+            // `DONT_NEED` runs first, then every page.
+            let mut hinted = [(0u64, 0u64); RUNS];
+            let mut h = 0;
+            st.dont_need.for_each(0, st.pages, |s, e| {
+                hinted[h] = (s, e);
+                h += 1;
+                h < RUNS
+            });
+            for (from, to) in Iterator::chain(hinted[..h].iter().copied(), [(0, st.pages)]) {
+                let mut p = from;
+                while p < to && left > 0 && n < RUNS {
+                    // The next present page, then the run of present pages it starts.
+                    let (hole, hole_end) = self.file.find_hole(p, to);
+                    if hole == p {
+                        p = hole_end;
+                        continue;
+                    }
+                    let (a, b) = (p, hole);
+                    p = hole;
+                    // Its pages that are clean and not `ALWAYS_NEED`.
+                    let mut q = a;
+                    while q < b && left > 0 && n < RUNS {
+                        let Some((c, c_end)) = st.dirt.first_gap(q, b) else {
+                            break;
+                        };
+                        let Some((g, g_end)) = st.always_need.first_gap(c, c_end) else {
+                            q = c_end;
+                            continue;
+                        };
+                        let g_end = g_end.min(g.saturating_add(left));
+                        if !runs[..n].iter().any(|&(s, e)| s < g_end && g < e) {
+                            runs[n] = (g, g_end);
+                            n += 1;
+                            left -= g_end - g;
+                        }
+                        q = g_end;
+                    }
+                }
+            }
+            if n == 0 {
+                return 0;
+            }
+            st.evicting = true;
+        }
+        let mut freed = 0;
+        for &(a, b) in &runs[..n] {
+            // A failure leaves pages, which are still clean and present.
+            if self.file.punch(a * PAGE_SIZE, (b - a) * PAGE_SIZE).is_ok() {
+                freed += b - a;
+            }
+        }
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        st.evicting = false;
+        st.evicted += freed;
+        for &(a, b) in &runs[..n] {
+            self.complete_locked(&mut inner, Need::Dirty, a, b, RequestState::Supplied, false);
+        }
+        drop(inner);
+        self.core.evicted.notify_all();
+        evict::count_evicted(freed);
+        freed
     }
 
     /// How many pages a fault on the absent page `pgoff` asks for (read-ahead): one for a
@@ -1548,6 +1743,50 @@ mod tests {
         assert_eq!(source.file.committed_bytes(), PG);
         assert_eq!(&ranges(&source)?[..], &[(1, 2)]);
         assert_eq!(source.op_dirty(0, 1), Err(Status::BadState));
+        Ok(())
+    }
+
+    /// Eviction (Zircon evicts the clean pages of pager-backed VMOs): only clean pages that
+    /// are not `ALWAYS_NEED` go (sticky over `DONT_NEED`), `DONT_NEED` ones first; none while
+    /// an access is counted; a DIRTY request over an evicted page ends (its writer asks for
+    /// the page again); nothing once the VMO has copy-on-write children.
+    #[test]
+    fn eviction_takes_only_clean_pages_and_follows_the_hints() -> Result {
+        let pager = Pager::new(new_readiness()?)?;
+        let koid = new_koid();
+        let file = ShmemFile::new(8 * PG, koid)?;
+        let source = pager.attach(koid, 5, file, 8 * PG, true)?;
+        let aux = aux(8)?;
+        source.supply(0, 8, &aux, 0)?;
+        source.op_dirty(1, 2)?;
+        source.hint(2, 3, true)?;
+        source.hint(6, 8, false)?;
+        source.hint(7, 8, true)?;
+        let access = source.begin_access(0, 8).ok_or(EINVAL)?;
+        assert_eq!(source.evict(100), 0);
+        drop(access);
+        // One page asked for: the DONT_NEED one that is not ALWAYS_NEED.
+        assert_eq!(source.evict(1), 1);
+        assert!(!source.file.holds(6));
+        assert!(source.file.holds(0));
+        let req = source
+            .request_first(Need::Dirty, 3, 4, 4)?
+            .map(|(_, r, _)| r)
+            .ok_or(EINVAL)?;
+        // Pages 0, 3, 4 and 5; not 1 (dirty), 2 and 7 (ALWAYS_NEED).
+        assert_eq!(source.evict(100), 4);
+        assert_eq!(state(&source, &req), RequestState::Supplied);
+        assert_eq!(source.file.committed_bytes(), 3 * PG);
+        assert_eq!(source.evicted_pages(), 5);
+        // A page asked for again is supplied again, and evicted again.
+        source.supply(0, 1, &aux, 0)?;
+        assert_eq!(source.evict(100), 1);
+        // Copy-on-write children read the pages: none is evicted any more.
+        source.supply(0, 1, &aux, 0)?;
+        source.keep_pages();
+        assert_eq!(source.evict(100), 0);
+        assert!(source.file.holds(0));
+        drop(pager);
         Ok(())
     }
 

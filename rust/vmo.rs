@@ -469,6 +469,11 @@ impl Vmo {
         self.node().source().map(|s| &**s)
     }
 
+    /// Pages of a pager-backed VMO evicted so far (its root's, for a slice).
+    pub(crate) fn evicted_pages(&self) -> Option<u64> {
+        self.page_source().map(|s| s.evicted_pages())
+    }
+
     /// Whether this VMO's pages come from a pager.
     pub(crate) fn is_pager_backed(&self) -> bool {
         self.page_source().is_some()
@@ -533,6 +538,11 @@ impl Vmo {
             } else {
                 source.populate(start, end, false)?;
             }
+            // No eviction frees the pages while `f` runs; if one took some already, they are
+            // asked for again.
+            let Some(_access) = source.begin_access(start, end) else {
+                continue;
+            };
             if !self.resizable {
                 if !write || source.may_write(start, end) {
                     return f(self.size());
@@ -732,7 +742,10 @@ impl Vmo {
                 return r.map(|()| CacheStats::default());
             }
             uapi::VMO_OP_DONT_NEED | uapi::VMO_OP_ALWAYS_NEED => {
-                return self.hint(offset, len).map(|()| CacheStats::default());
+                let always = op == uapi::VMO_OP_ALWAYS_NEED;
+                return self
+                    .hint(offset, len, always)
+                    .map(|()| CacheStats::default());
             }
             uapi::VMO_OP_PREFETCH => {
                 rights.require(Rights::READ)?;
@@ -826,16 +839,19 @@ impl Vmo {
 
     /// DONT_NEED and ALWAYS_NEED (Zircon's `VmObjectPaged::HintRange`): nothing to do for a VMO
     /// that is not pager-backed, before any range check; for a pager-backed one the range must
-    /// lie inside the VMO. Eviction of clean pager pages is not implemented, so the hints
-    /// record nothing.
-    fn hint(&self, offset: u64, len: u64) -> ZxResult {
-        if !self.is_pager_backed() {
+    /// lie inside the VMO, and is rounded out to pages and recorded for eviction
+    /// ([`PageSource::hint`]; a slice's range is its parent's).
+    fn hint(&self, offset: u64, len: u64, always: bool) -> ZxResult {
+        let Some(source) = self.page_source() else {
             return Ok(());
-        }
+        };
         if !in_range(offset, len, self.size()) {
             return Err(Status::OutOfRange);
         }
-        Ok(())
+        match self.source_pages(offset, len)? {
+            Some((_, start, end)) => source.hint(start, end, always),
+            None => Ok(()),
+        }
     }
 
     /// COMMIT: rounds the range out to pages and allocates shmem folios for it.
@@ -972,8 +988,13 @@ impl Vmo {
                 source.prepare_write(first, last, false)?;
             }
             let spare = Spare::new()?;
+            // No eviction runs while the pages are zeroed and marked (a page zeroed and then
+            // evicted would come back with the pager's content). The range checked is empty:
+            // ZERO fills absent pages itself.
+            let access = source.begin_access(first, first);
             let zeroed = source.zero(base + offset, base + end);
             source.mark_dirty(first, last, true, spare);
+            drop(access);
             // False: a resize took a partial page away again; page it in again.
             if zeroed? {
                 return Ok(());

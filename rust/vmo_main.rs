@@ -18,6 +18,7 @@
 //! - `pager.rs`: user pagers and the requests of pager-backed VMOs; `dirty.rs`: the writeback
 //!   state of their pages;
 //! - `discard.rs`: discardable VMOs: lock states, the LRU and the shrinker;
+//! - `evict.rs`: eviction of clean pager-backed pages under pressure (a second shrinker);
 //! - `misc.rs`: the device registration with mode 0666 and `poll`.
 
 use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
@@ -27,6 +28,7 @@ mod cow;
 mod device;
 mod dirty;
 mod discard;
+mod evict;
 mod ffi;
 mod handle;
 mod misc;
@@ -67,6 +69,7 @@ module! {
 struct VmoModule {
     /// The shrinker of discardable VMOs and its workqueue: dropped first (before the tmpfs
     /// instance), when no VMO is left, after draining the queued discards.
+    _evict: evict::Registration,
     _discard: discard::Registration,
     _shmem: shmem::Mount,
     #[pin]
@@ -77,6 +80,7 @@ impl kernel::InPlaceModule for VmoModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             _discard: discard::Registration::new()?,
+            _evict: evict::Registration::new()?,
             _shmem: shmem::Mount::new()?,
             _dev <- misc::Registration::register(MiscDeviceOptions { name: c"vmo" }, 0o666),
         })

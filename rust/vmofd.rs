@@ -204,6 +204,9 @@ pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(
         info.committed_bytes,
         info.flags
     );
+    if let Some(evicted) = vfd.vmo.evicted_pages() {
+        seq_print!(m, "vmo-pager-evicted-pages:\t{}\n", evicted);
+    }
     if let Some(state) = vfd.vmo.discard_state() {
         let c = crate::discard::counts();
         seq_print!(

@@ -200,7 +200,15 @@
  * Hints: DONT_NEED and ALWAYS_NEED need no right; on a VMO that is not
  * pager-backed they succeed at once, before any range check (Zircon's
  * HintRange); on a pager-backed VMO the range must lie inside the VMO
- * (OUT_OF_RANGE) and nothing else happens yet (pages are not evicted).
+ * (OUT_OF_RANGE), is rounded out to pages, and steers eviction: under
+ * memory pressure (global reclaim, or drop_caches) the kernel evicts clean
+ * pages of pager-backed VMOs (never dirty or awaiting-clean ones) and the
+ * pager supplies them again on the next access; ALWAYS_NEED pages are never
+ * evicted (sticky: a later DONT_NEED does not undo it), DONT_NEED pages go
+ * first. A VMO with SNAPSHOT_AT_LEAST_ON_WRITE children, a detached one and
+ * one whose pager closed lose no page. Pages evicted: a VMO fd's fdinfo
+ * (vmo-pager-evicted-pages) and "pager-evicted-pages" in
+ * /sys/kernel/debug/vmo/discardable.
  * PREFETCH needs READ and commits the range as COMMIT does (range checks and
  * rounding as for COMMIT); on a pager-backed VMO it asks the pager as a read
  * would, and fails as COMMIT would.

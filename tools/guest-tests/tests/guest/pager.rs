@@ -1470,3 +1470,72 @@ fn sequential_mapped_faults_read_ahead() {
     assert_eq!(served[0], 0..p, "the first fault is isolated: {served:x?}");
     assert_eq!(served[1], p..17 * p, "the second continues it: 16 pages: {served:x?}");
 }
+
+/// The `pager-evicted-pages` line of `/sys/kernel/debug/vmo/discardable`.
+fn evicted_total() -> Option<u64> {
+    let text = std::fs::read_to_string("/sys/kernel/debug/vmo/discardable").ok()?;
+    let line = text.lines().find(|l| l.starts_with("pager-evicted-pages"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The `vmo-pager-evicted-pages` line of a VMO fd's fdinfo.
+fn evicted_fdinfo(fd: &OwnedFd) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    let line = text.lines().find(|l| l.starts_with("vmo-pager-evicted-pages:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Under memory pressure (`drop_caches` runs every shrinker, as reclaim
+/// would) the clean pages of a pager-backed VMO are evicted and asked of
+/// the pager again on the next access, which then reads the pager's bytes;
+/// dirty pages and ALWAYS_NEED ranges stay (ALWAYS_NEED is sticky: a later
+/// DONT_NEED does not undo it). The counts show it: the VMO fd's fdinfo and
+/// debugfs. A VMO whose pager closed loses no page (nothing could bring it
+/// back).
+#[test]
+fn clean_pages_are_evicted_under_pressure_and_asked_for_again() {
+    let _g = exclusive();
+    let dev = dev();
+    let p = pg();
+    let pager = Pager::create(&dev).unwrap();
+    let key = 0xe71c;
+    let vmo = Arc::new(pager.create_vmo(key, 32 * p).unwrap());
+    supply_pattern(&dev, &pager, &vmo, 0..32 * p);
+    vmo.write(b"dirty", 3 * p).unwrap();
+    assert_eq!(vmo.op_range(VmoOp::ALWAYS_NEED, 8 * p + 1, 4 * p - 2), Ok(()));
+    assert_eq!(vmo.op_range(VmoOp::DONT_NEED, 8 * p, 4 * p), Ok(()));
+    let fd = export(&vmo);
+    let before = evicted_total();
+    assert_eq!(evicted_fdinfo(&fd), Some(0));
+    std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
+    let start = Instant::now();
+    while committed(&vmo) != 5 * p {
+        assert!(start.elapsed() < WAIT, "not evicted: committed {}", committed(&vmo));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(evicted_fdinfo(&fd), Some(27));
+    if let (Some(b), Some(a)) = (before, evicted_total()) {
+        assert!(a >= b + 27, "debugfs: {b} then {a}");
+    }
+    // The dirty page and the ALWAYS_NEED pages need no request.
+    assert_eq!(read(&vmo, 3 * p, 5), b"dirty");
+    assert_eq!(read(&vmo, 8 * p, p as usize), pattern(8 * p..9 * p));
+    assert_no_packet(&pager, "reads of pages kept");
+    // An evicted page is asked for again.
+    let reader = bg("read of an evicted page", {
+        let v = vmo.clone();
+        move || v.read_to_vec(20 * p, 8)
+    });
+    let req = next_read(&pager, key);
+    assert!(req.range().contains(&(20 * p)), "{req:?}");
+    supply_pattern(&dev, &pager, &vmo, req.range());
+    assert_eq!(reader.join(), Ok(pattern(20 * p..20 * p + 8)));
+
+    // A VMO whose pager closed keeps its pages.
+    drop(pager);
+    let kept = committed(&vmo);
+    std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(committed(&vmo), kept);
+}
