@@ -413,8 +413,9 @@ void vmo_shmem_write_protect(struct file *file, pgoff_t start, pgoff_t end)
 			struct folio *folio = fbatch.folios[i];
 
 			folio_lock(folio);
-			if (folio->mapping == mapping)
-				folio_mkclean(folio);
+			/* As folio_clear_dirty_for_io(): a dirty pte's bit moves to the folio. */
+			if (folio->mapping == mapping && folio_mkclean(folio))
+				folio_mark_dirty(folio);
 			folio_unlock(folio);
 		}
 		folio_batch_release(&fbatch);
@@ -646,6 +647,12 @@ bool vmo_fault_lock_folio(struct vm_fault *vmf)
 		return false;
 	}
 	return true;
+}
+
+/* Whether the faulting VMA was advised MADV_SEQUENTIAL (read-ahead of pager faults). */
+bool vmo_fault_sequential(struct vm_fault *vmf)
+{
+	return vmf->vma->vm_flags & VM_SEQ_READ;
 }
 
 void vmo_fault_unlock_folio(struct vm_fault *vmf)

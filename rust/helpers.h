@@ -47,6 +47,7 @@ bool vmo_fault_in_user(void __user *buf, size_t len, bool write);
 pgoff_t vmo_shmem_quiesce(struct file *file, pgoff_t start, pgoff_t end);
 bool vmo_fault_lock_folio(struct vm_fault *vmf);
 void vmo_fault_unlock_folio(struct vm_fault *vmf);
+bool vmo_fault_sequential(struct vm_fault *vmf);
 void vmo_shmem_drop_pages(struct file *file);
 vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
 bool vmo_fault_release_lock(struct vm_fault *vmf);

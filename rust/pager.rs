@@ -107,7 +107,7 @@ fn current_tid() -> i32 {
 /// Pages filled (or zeroed) under the pager's lock before it is released again.
 const BATCH: u64 = 64;
 
-/// The read-ahead window of the second fault of a sequential run, in pages (64 KiB).
+/// The read-ahead window of the first fault of a sequential run, in pages (64 KiB).
 const READ_AHEAD_MIN: u64 = 16;
 /// The largest read-ahead window, in pages (1 MiB).
 const READ_AHEAD_MAX: u64 = 256;
@@ -203,8 +203,11 @@ struct SourceState {
     /// Accesses through the ioctls between the moment their pages were present and their
     /// last touch of them (see [`PageSource::begin_access`]): no eviction runs meanwhile.
     accessors: u32,
-    /// An eviction is freeing pages (see [`PageSource::evict`]): accesses and write faults wait.
+    /// An eviction (see [`PageSource::evict`]) or a detach is freeing pages: accesses and write
+    /// faults wait.
     evicting: bool,
+    /// Detached while an access was counted: the last one frees the clean pages.
+    punch_pending: bool,
     /// Never evict: the VMO has copy-on-write children, which read its pages without the
     /// accesses above.
     keep_pages: bool,
@@ -332,6 +335,7 @@ impl Pager {
                         ra_window: 1,
                         accessors: 0,
                         evicting: false,
+                        punch_pending: false,
                         keep_pages: false,
                         always_need: Runs::new(),
                         dont_need: Runs::new(),
@@ -456,9 +460,21 @@ pub(crate) struct Access<'a> {
 }
 
 impl Drop for Access<'_> {
+    /// The last access to end after a detach frees the clean pages (see
+    /// [`PageSource::detach`]).
     fn drop(&mut self) {
         let mut inner = self.source.core.inner.lock();
-        self.source.state.access_mut(&mut inner).accessors -= 1;
+        let st = self.source.state.access_mut(&mut inner);
+        st.accessors -= 1;
+        let punch = st.accessors == 0 && st.punch_pending && !st.evicting;
+        if punch {
+            st.punch_pending = false;
+            st.evicting = true;
+        }
+        drop(inner);
+        if punch {
+            self.source.punch_clean();
+        }
     }
 }
 
@@ -1028,11 +1044,33 @@ impl PageSource {
     /// and writable (no request is sent for them), and the pager can still query and write them
     /// back (core tests `PagerWriteback.WritebackDirtyPagesAfterDetach`,
     /// `DecommitCleanOnDetach`).
+    ///
+    /// No access through the ioctls may see its pages go mid-copy (a write into a freed page
+    /// would make a new page of zeros and its bytes, and mark it dirty): while one is counted
+    /// ([`PageSource::begin_access`]) the pages are freed by the last one to end.
     pub(crate) fn detach(&self) {
-        let Some(bytes) = self.detach_and_wake() else {
+        if self.detach_and_wake().is_none() {
             return;
+        }
+        {
+            let mut inner = self.core.inner.lock();
+            let st = self.state.access_mut(&mut inner);
+            if st.accessors > 0 || st.evicting {
+                st.punch_pending = true;
+                return;
+            }
+            st.evicting = true;
+        }
+        self.punch_clean();
+    }
+
+    /// Frees the clean pages of a detached source, with `evicting` set by the caller (accesses
+    /// and write faults wait meanwhile); clears it.
+    fn punch_clean(&self) {
+        let pages = {
+            let mut inner = self.core.inner.lock();
+            self.state.access_mut(&mut inner).pages
         };
-        let pages = bytes / PAGE_SIZE;
         let mut p = 0;
         while p < pages {
             // The next run that is not clean, looked up afresh each time: the lock is not held
@@ -1052,6 +1090,10 @@ impl PageSource {
             }
             p = e;
         }
+        let mut inner = self.core.inner.lock();
+        self.state.access_mut(&mut inner).evicting = false;
+        drop(inner);
+        self.core.evicted.notify_all();
     }
 
     /// Detaches without freeing the pages: for a VMO that is going away, whose pages go with
@@ -1241,6 +1283,16 @@ impl PageSource {
             Some(Dirt::AwaitingClean),
             &mut spare,
         );
+        // A DIRTY request whose pages were partly dirtied and now await clean would never
+        // end: its writers look again and ask for what is not dirty now.
+        self.complete_locked(
+            &mut inner,
+            Need::Dirty,
+            start,
+            end,
+            RequestState::Supplied,
+            false,
+        );
         self.writebacks.fetch_add(1, Release);
         drop(inner);
         drop(spare);
@@ -1305,12 +1357,17 @@ impl PageSource {
     /// or for a write fault of a `TRAP_DIRTY` VMO its dirtying). If its request failed, it
     /// leaves a record for this thread's retry (see the module documentation); nothing when a
     /// signal ended the wait.
-    pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool) {
+    ///
+    /// A fault through a mapping advised `MADV_SEQUENTIAL` (`sequential`) reads ahead: its
+    /// request also asks for the pages after its own (see [`PageSource::read_ahead`]), and it
+    /// waits for the whole request. Any other fault asks for its page only, as Zircon's do
+    /// (Zircon's kernel does no prefetching; its pagers may supply more than asked).
+    pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool, sequential: bool) {
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT);
         let end = pgoff.saturating_add(1);
         let ahead = match need {
-            Need::Read => pgoff.saturating_add(self.read_ahead(pgoff)),
-            Need::Dirty => end,
+            Need::Read if sequential => pgoff.saturating_add(self.read_ahead(pgoff)),
+            Need::Read | Need::Dirty => end,
         };
         let Err(s) = self.wait_for_ahead(need, pgoff, end, ahead, killable) else {
             return;
@@ -1318,10 +1375,20 @@ impl PageSource {
         let Ok(node) = node else {
             return;
         };
-        if !matches!(s, Status::Kernel(_)) {
-            let tid = current_tid();
-            let mut inner = self.core.inner.lock();
-            let st = self.state.access_mut(&mut inner);
+        if matches!(s, Status::Kernel(_)) {
+            return;
+        }
+        let tid = current_tid();
+        let mut inner = self.core.inner.lock();
+        let st = self.state.access_mut(&mut inner);
+        // Only if the fault's own page still needs what it waited for: a request that failed
+        // for other pages of it (read-ahead), or a page made dirty since, leaves no record that
+        // a later fault would take for a failure.
+        let still = match need {
+            Need::Read => pgoff < st.pages && !self.file.holds(pgoff),
+            Need::Dirty => st.dirt.state(pgoff) != Some(Dirt::Dirty),
+        };
+        if still {
             st.failures.insert(node.into_node((pgoff, tid), ()));
         }
     }
@@ -1465,18 +1532,17 @@ impl PageSource {
         freed
     }
 
-    /// How many pages a fault on the absent page `pgoff` asks for (read-ahead): one for a
-    /// fault that does not continue the last one's window (an isolated fault asks for its
-    /// page only, as Zircon's do), then [`READ_AHEAD_MIN`] pages, doubling for each fault
-    /// that lands where the last window ended, up to [`READ_AHEAD_MAX`]. So a sequential
-    /// mapped read of N pages sends about N / `READ_AHEAD_MAX` requests, not N.
+    /// How many pages a fault of a `MADV_SEQUENTIAL` mapping on the absent page `pgoff` asks
+    /// for (read-ahead): [`READ_AHEAD_MIN`] pages, doubling for each fault that lands where the
+    /// last window ended, up to [`READ_AHEAD_MAX`]. So a sequential mapped read of N pages
+    /// sends about N / `READ_AHEAD_MAX` requests, not N.
     fn read_ahead(&self, pgoff: u64) -> u64 {
         let mut inner = self.core.inner.lock();
         let st = self.state.access_mut(&mut inner);
         st.ra_window = if pgoff == st.ra_next {
             (st.ra_window * 2).clamp(READ_AHEAD_MIN, READ_AHEAD_MAX)
         } else {
-            1
+            READ_AHEAD_MIN
         };
         st.ra_next = pgoff.saturating_add(st.ra_window);
         st.ra_window

@@ -615,9 +615,9 @@ impl Vmo {
 
     /// A fault on page `pgoff` (of the shmem file) of a pager-backed VMO, which dropped its
     /// lock, waits for what it needs; see [`PageSource::fault_wait`].
-    pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool) {
+    pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool, sequential: bool) {
         if let Some(s) = self.page_source() {
-            s.fault_wait(need, pgoff, killable);
+            s.fault_wait(need, pgoff, killable, sequential);
         }
     }
 
@@ -993,7 +993,10 @@ impl Vmo {
             // ZERO fills absent pages itself.
             let access = source.begin_access(first, first);
             let zeroed = source.zero(base + offset, base + end);
-            source.mark_dirty(first, last, true, spare);
+            // BAD_STATE (detached) and OUT_OF_RANGE (shrunk) come before any page is zeroed.
+            if !matches!(zeroed, Err(Status::BadState | Status::OutOfRange)) {
+                source.mark_dirty(first, last, true, spare);
+            }
             drop(access);
             // False: a resize took a partial page away again; page it in again.
             if zeroed? {
@@ -1245,8 +1248,12 @@ impl Vmo {
         Ok((source, offset / PAGE_SIZE, (offset + len) / PAGE_SIZE))
     }
 
-    /// `ZX_PAGER_OP_DIRTY` after the checks: see [`PageSource::op_dirty`].
+    /// `ZX_PAGER_OP_DIRTY` after the checks: see [`PageSource::op_dirty`] (`NOT_SUPPORTED`
+    /// for a VMO that does not trap dirtying comes before the range check).
     pub(crate) fn dirty_pages(&self, offset: u64, len: u64) -> ZxResult {
+        if !self.own_source().ok_or(Status::InvalidArgs)?.traps_dirty() {
+            return Err(Status::NotSupported);
+        }
         let (source, start, end) = self.source_range(offset, len)?;
         source.op_dirty(start, end)
     }

@@ -343,6 +343,8 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
     if fault_flags & FAULT_FLAG_ALLOW_RETRY == 0 {
         return VM_FAULT_SIGBUS;
     }
+    // SAFETY: `vmf` and its VMA are valid, and the fault lock is still held.
+    let sequential = unsafe { ffi::vmo_fault_sequential(vmf) };
     // The VMA and its file may go once the lock is dropped: hold the VMO.
     let vmo: Arc<Vmo> = vmo.into();
     // SAFETY: `vmf` is valid, the fault lock is held and the fault may be retried.
@@ -352,9 +354,10 @@ pub(crate) unsafe extern "C" fn vmo_vma_fault(
         return VM_FAULT_SIGBUS;
     }
     let killable = fault_flags & FAULT_FLAG_USER == 0;
+    // A mapping advised MADV_SEQUENTIAL reads ahead (see `PageSource::fault_wait`).
     match source {
-        Some(s) => s.fault_wait(need, pgoff, killable),
-        None => vmo.fault_wait(need, pgoff, killable),
+        Some(s) => s.fault_wait(need, pgoff, killable, sequential),
+        None => vmo.fault_wait(need, pgoff, killable, sequential),
     }
     VM_FAULT_RETRY
 }

@@ -421,11 +421,12 @@ struct vmo_import_args {
  * the pager supplies them: COMMIT, read, write and ZERO of partial pages send
  * the pager one READ request per missing run of pages, a page fault one for
  * its page (threads that need the same pages share a request), and wait for
- * it; a request is done when all its pages are present. Faults read ahead:
- * a fault on the page where the last fault's request ended asks for up to 16
- * pages, doubling for each such fault up to 256 (1 MiB), the window cut at
- * the first present page and at the next request (the fault itself waits
- * for its own page only); any other fault asks for its page alone.
+ * it; a request is done when all its pages are present. A fault through a
+ * mapping advised MADV_SEQUENTIAL reads ahead: it asks for 16 pages, and a
+ * fault on the page where the last one's request ended for twice as many, up
+ * to 256 (1 MiB), the window cut at the first present page and at the next
+ * request; it waits for its whole request. Any other fault asks for its
+ * page alone (Zircon's kernel does no prefetching).
  * The wait ends when the pager supplies the pages (the op goes on) or fails a
  * range that overlaps the request: the op then fails with exactly the status
  * the pager gave, and a fault is SIGBUS. A failure is not sticky: the next

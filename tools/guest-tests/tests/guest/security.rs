@@ -47,7 +47,7 @@ fn assert_pattern(v: &Vmo, what: &str) {
 }
 
 /// `madvise(addr, len, advice)`: 0 or the errno.
-fn madvise(m: &Mapping, offset: usize, len: usize, advice: i32) -> i32 {
+pub(crate) fn madvise(m: &Mapping, offset: usize, len: usize, advice: i32) -> i32 {
     // SAFETY: the range lies inside the mapping `m` owns; no advice here frees memory the
     // process uses as Rust objects.
     let r = unsafe { libc::madvise(m.as_mut_ptr().add(offset).cast(), len, advice) };
