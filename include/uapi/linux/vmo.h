@@ -509,6 +509,10 @@ struct vmo_import_args {
  * frees the clean pages but keeps the others (readable, writable, queried
  * and written back as before; a write that needs a DIRTY request is
  * BAD_STATE), as does closing the pager (which frees nothing).
+ * A write that reaches a page behind the page tables after its fault made
+ * it writable (a long-term pin: O_DIRECT, io_uring fixed buffers) is not
+ * seen by a later WRITEBACK_BEGIN, as for any file system without stable
+ * pages; writes through the page tables and the ioctls always are.
  * Dirty pages are never freed except by a shrink past them; ZERO of a
  * TRAP_DIRTY VMO asks for the range's absent pages (READ) before it dirties
  * them. No range is ever reported with VMO_DIRTY_RANGE_IS_ZERO: this module
@@ -527,8 +531,9 @@ struct vmo_dirty_range {
  * VMO_IOC_PAGER_QUERY_DIRTY: zx_pager_query_dirty_ranges. Writes to @buffer
  * (@buffer_size bytes) the ranges of [offset, offset + length) whose pages
  * are dirty or await clean, in order, each as long as it can be; @actual is
- * how many were written, @avail how many there are in all (call again from
- * the end of the last one for more). The range is rounded out to pages.
+ * how many were written (at most 256 per call, however large the buffer),
+ * @avail how many there are in all (call again from the end of the last one
+ * for more). The range is rounded out to pages.
  * Order: pager MANAGE_VMO, vmo READ, vmo not of this pager (INVALID_ARGS),
  * the range (OUT_OF_RANGE), then the buffer (EFAULT). Works after detach
  * (the pages that are not clean stay).
