@@ -367,40 +367,48 @@ fn fdinfo_state(fd: &std::os::fd::OwnedFd) -> String {
 /// `/sys/kernel/debug/vmo/discardable` (VMOs and bytes locked, unlocked,
 /// discarded) and a VMO fd's fdinfo (the VMO's state and the same counts).
 /// The discard comes from `drop_caches` (mode 2 runs every shrinker), with
-/// no other test running.
+/// no other test running. Each step is checked as a change of the counts
+/// read just before and after it: a VMO of an earlier test whose last file
+/// is closed late (a child process still exiting) may leave meanwhile.
 #[test]
 fn the_counts_follow_lock_unlock_and_discard() {
     let _g = exclusive();
     let dev = dev();
-    let p = pg();
-    let Some(before) = debugfs_counts() else {
+    let p = pg() as i64;
+    if debugfs_counts().is_none() {
         eprintln!("no /sys/kernel/debug/vmo/discardable (no debugfs): skipped");
         return;
+    }
+    // Runs `f` and checks that it changed the counts by `d` (locked, unlocked, discarded).
+    let step = |what: &str, d: [(i64, i64); 3], f: &mut dyn FnMut()| {
+        let before = debugfs_counts().unwrap();
+        f();
+        let after = debugfs_counts().unwrap();
+        let got: Vec<(i64, i64)> = (0..3)
+            .map(|i| {
+                (after[i].0 as i64 - before[i].0 as i64, after[i].1 as i64 - before[i].1 as i64)
+            })
+            .collect();
+        assert_eq!(got, d, "{what}: counts {before:?} then {after:?}");
     };
-    let add = |base: [(u64, u64); 3], d: [(i64, i64); 3]| -> [(u64, u64); 3] {
-        let mut out = base;
-        for i in 0..3 {
-            out[i].0 = out[i].0.checked_add_signed(d[i].0).unwrap();
-            out[i].1 = out[i].1.checked_add_signed(d[i].1).unwrap();
-        }
-        out
-    };
-    let (p2, p3) = (2 * p as i64, 3 * p as i64);
-    let a = discardable(&dev, 2);
-    let b = discardable(&dev, 3);
+    let mut a = None;
+    let mut b = None;
+    step("create 2 + 3 pages", [(0, 0), (2, 5 * p), (0, 0)], &mut || {
+        a = Some(discardable(&dev, 2));
+        b = Some(discardable(&dev, 3));
+    });
+    let (a, b) = (a.unwrap(), b.unwrap());
     let (fa, fb) = (a.export_fd().unwrap(), b.export_fd().unwrap());
-    assert_eq!(debugfs_counts(), Some(add(before, [(0, 0), (2, p2 + p3), (0, 0)])));
     assert_eq!(fdinfo_state(&fa), "New");
-    a.lock().unwrap();
-    b.lock().unwrap();
+    step("lock both", [(2, 5 * p), (-2, -5 * p), (0, 0)], &mut || {
+        a.lock().unwrap();
+        b.lock().unwrap();
+    });
     assert_eq!(fdinfo_state(&fa), "Locked(1)");
-    assert_eq!(debugfs_counts(), Some(add(before, [(2, p2 + p3), (0, 0), (0, 0)])));
-    b.unlock().unwrap();
-    fill(&b, 3 * p, 0x6b);
+    step("unlock b", [(-1, -3 * p), (1, 3 * p), (0, 0)], &mut || b.unlock().unwrap());
+    fill(&b, 3 * pg(), 0x6b);
     assert_eq!(fdinfo_state(&fb), "Reclaimable");
-    assert_eq!(debugfs_counts(), Some(add(before, [(1, p2), (1, p3), (0, 0)])));
     // Every shrinker runs: the unlocked VMO is discarded, the locked one never.
-    std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
     let start = Instant::now();
     while !is_discarded(&b) {
         assert!(start.elapsed() < Duration::from_secs(10), "drop_caches did not discard");
@@ -408,10 +416,9 @@ fn the_counts_follow_lock_unlock_and_discard() {
     }
     assert!(!is_discarded(&a));
     assert_eq!(fdinfo_state(&fb), "Discarded");
-    assert_eq!(debugfs_counts(), Some(add(before, [(1, p2), (0, 0), (1, p3)])));
-    // Locked again it counts as locked; closed, neither counts.
-    assert_eq!(b.lock().map(|s| s.discarded_size), Ok(3 * p));
-    assert_eq!(debugfs_counts(), Some(add(before, [(2, p2 + p3), (0, 0), (0, 0)])));
-    drop((a, b, fa, fb));
-    assert_eq!(debugfs_counts(), Some(before));
+    step("lock b again", [(1, 3 * p), (0, 0), (-1, -3 * p)], &mut || {
+        assert_eq!(b.lock().map(|s| s.discarded_size), Ok(3 * pg()));
+    });
+    let mut both = Some((a, b, fa, fb));
+    step("close both", [(-2, -5 * p), (0, 0), (0, 0)], &mut || drop(both.take()));
 }
