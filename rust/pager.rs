@@ -771,10 +771,12 @@ impl PageSource {
     }
 
     /// Ends the outstanding requests for `need` that overlap pages `[start, end)` in `state`;
-    /// with `if_done`, only those whose pages inside the VMO no longer need it (all present for
-    /// a READ, none clean for a DIRTY request; a request past the end of a VMO that shrank has
-    /// none). Each is found with a range lookup: the cost follows the requests ended (and
-    /// skipped), not all of them.
+    /// with `if_done` = `Some(limit)`, only those that end by page `limit` and whose pages
+    /// inside the VMO no longer need it (all present for a READ, none clean for a DIRTY
+    /// request; a request past the end of a VMO that shrank has none). Each is found with a
+    /// range lookup: the cost follows the requests ended (and skipped), not all of them. (A
+    /// supply checks each batch with the batch's end as the limit, so that a request larger
+    /// than a batch is looked over once, at the end, not once per batch.)
     fn complete_locked(
         &self,
         inner: &mut PagerInner,
@@ -782,7 +784,7 @@ impl PageSource {
         start: u64,
         end: u64,
         state: RequestState,
-        if_done: bool,
+        if_done: Option<u64>,
     ) {
         let mut pos = start;
         while pos < end {
@@ -798,11 +800,12 @@ impl PageSource {
             let (r_start, r_end) = (r.start, r.end);
             pos = r_end;
             let inside = r_end.min(pages);
-            if if_done
-                && r_start < inside
-                && self.first_needing(st, need, r_start, inside).is_some()
-            {
-                continue;
+            if let Some(limit) = if_done {
+                if r_end > limit
+                    || (r_start < inside && self.first_needing(st, need, r_start, inside).is_some())
+                {
+                    continue;
+                }
             }
             let Some(r) = st.requests_of(need).remove(&first) else {
                 break;
@@ -823,8 +826,8 @@ impl PageSource {
         end: u64,
         state: RequestState,
     ) {
-        self.complete_locked(inner, Need::Read, start, end, state, false);
-        self.complete_locked(inner, Need::Dirty, start, end, state, false);
+        self.complete_locked(inner, Need::Read, start, end, state, None);
+        self.complete_locked(inner, Need::Dirty, start, end, state, None);
     }
 
     /// Moves the fault-failure records of pages `[start, end)` out (they are present now, or
@@ -901,7 +904,7 @@ impl PageSource {
                 batch,
                 batch_end,
                 RequestState::Supplied,
-                true,
+                Some(batch_end),
             );
             let gone = self.forget_failures(&mut inner, batch, batch_end);
             drop(inner);
@@ -916,7 +919,7 @@ impl PageSource {
             start,
             end,
             RequestState::Supplied,
-            true,
+            Some(u64::MAX),
         );
         Ok(())
     }
@@ -1017,7 +1020,7 @@ impl PageSource {
             pages,
             u64::MAX,
             RequestState::Supplied,
-            true,
+            Some(u64::MAX),
         );
         // DIRTY requests past the end end too: their waiters find the pages inside still clean
         // and ask again for those.
@@ -1027,7 +1030,7 @@ impl PageSource {
             pages,
             u64::MAX,
             RequestState::Supplied,
-            false,
+            None,
         );
         // Making pages clean up to the last page cuts or removes runs: no node is needed.
         let mut none = Spare::empty();
@@ -1258,7 +1261,7 @@ impl PageSource {
             start,
             end,
             RequestState::Supplied,
-            true,
+            Some(u64::MAX),
         );
         drop(inner);
         drop(spare);
@@ -1291,7 +1294,7 @@ impl PageSource {
             start,
             end,
             RequestState::Supplied,
-            false,
+            None,
         );
         self.writebacks.fetch_add(1, Release);
         drop(inner);
@@ -1524,7 +1527,7 @@ impl PageSource {
         st.evicting = false;
         st.evicted += freed;
         for &(a, b) in &runs[..n] {
-            self.complete_locked(&mut inner, Need::Dirty, a, b, RequestState::Supplied, false);
+            self.complete_locked(&mut inner, Need::Dirty, a, b, RequestState::Supplied, None);
         }
         drop(inner);
         self.core.evicted.notify_all();
