@@ -239,6 +239,9 @@ pub const PAGER_READ: &str = "PAGER_READ";
 /// Op name: a sequential read of the whole of a mapping of a new
 /// pager-backed VMO, every page supplied by a pager thread on request.
 pub const PAGER_MAP_READ: &str = "PAGER_MAP_READ";
+/// Op name: [`PAGER_MAP_READ`] through mappings advised `MADV_SEQUENTIAL`
+/// (on every side), where the pager may read ahead.
+pub const PAGER_MAP_READ_SEQ: &str = "PAGER_MAP_READ_SEQ";
 /// Op name: one read fault on an absent page of a mapped pager-backed VMO,
 /// served by a pager thread (time per fault, each timed alone).
 pub const PAGER_FAULT: &str = "PAGER_FAULT";
@@ -468,6 +471,16 @@ pub const OPS: &[OpInfo] = &[
         quick: false,
     },
     OpInfo {
+        name: PAGER_MAP_READ_SEQ,
+        kind: OpKind::PageIn,
+        vmo: "PAGER_MAP_READ through a mapping advised `madvise(MADV_SEQUENTIAL)` (untimed), on \
+              which the module reads ahead: a fault may ask the pager for the pages after its \
+              own too. The userfaultfd mappings get the same advice (their handler still serves \
+              one page per fault)",
+        natives: UFFD_NATIVES,
+        quick: false,
+    },
+    OpInfo {
         name: PAGER_FAULT,
         kind: OpKind::PagerFault,
         vmo: "one read fault on an absent page of a mapping of a new pager-backed VMO, served by \
@@ -554,7 +567,7 @@ mod tests {
 
     #[test]
     fn the_pager_rows_face_both_userfaultfd_modes() {
-        for op in [PAGER_READ, PAGER_MAP_READ, PAGER_FAULT] {
+        for op in [PAGER_READ, PAGER_MAP_READ, PAGER_MAP_READ_SEQ, PAGER_FAULT] {
             let o = op_info(op).unwrap();
             assert_eq!(
                 o.natives.iter().map(|n| n.side).collect::<Vec<_>>(),

@@ -300,7 +300,7 @@ impl Bench {
     /// or the pager figures with their request counts.
     pub fn figure(&self, op: &str, side: &str, size: u64, policy: &Policy) -> Res<Figure> {
         match op {
-            PAGER_READ | PAGER_MAP_READ | PAGER_FAULT => {
+            PAGER_READ | PAGER_MAP_READ | PAGER_MAP_READ_SEQ | PAGER_FAULT => {
                 super::pagein::measure(self, op, side, size, policy)
             }
             _ => {

@@ -205,7 +205,7 @@ impl Shared {
 /// `size` is larger, as the other sweeps do.
 pub fn measure(b: &Bench, op: &str, side: &str, size: u64, policy: &Policy) -> Res<Figure> {
     match op {
-        PAGER_READ | PAGER_MAP_READ => {
+        PAGER_READ | PAGER_MAP_READ | PAGER_MAP_READ_SEQ => {
             if policy.warmup > 0 && size > policy.warmup_max_size {
                 let warm = Policy { min_reps: 0, max_reps: 0, ..*policy };
                 page_in(b, op, side, policy.warmup_max_size, &warm)?;
@@ -265,7 +265,13 @@ fn page_in(b: &Bench, op: &str, side: &str, size: u64, policy: &Policy) -> Res<F
     let by_ioctl = op == PAGER_READ && side == VMO;
     let fig = run_counted(
         policy,
-        || shared.side(b, side, size, &[(0, size)], !by_ioctl),
+        || {
+            let s = shared.side(b, side, size, &[(0, size)], !by_ioctl)?;
+            if op == PAGER_MAP_READ_SEQ {
+                super::sys::advise_sequential(s.map()?.region())?;
+            }
+            Ok(s)
+        },
         |s| {
             match s {
                 Side::Pager(p) if by_ioctl => p.vmo.read(&mut buf, 0)?,

@@ -199,6 +199,16 @@ impl Drop for Reserved {
     }
 }
 
+/// `madvise(MADV_SEQUENTIAL)` over the whole of `r`: the mapping will be
+/// read front to back (a pager-backed VMO's mapping then reads ahead).
+pub fn advise_sequential(r: &MappedRegion) -> Res<()> {
+    // SAFETY: the range is `r`'s mapping, which stays mapped while it is
+    // borrowed; the advice only sets a flag of the mapping, which changes no
+    // memory.
+    unsafe { madvise(r.as_ptr().cast(), r.len(), Advice::Sequential)? };
+    Ok(())
+}
+
 /// What [`populate`] asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Populate {
