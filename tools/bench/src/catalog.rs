@@ -43,6 +43,16 @@ pub const SPARSE_PAGES: u64 = 64;
 /// Pages touched once each by the page-fault figure.
 pub const FAULT_PAGES: u64 = 1024;
 
+/// The sizes of the pager page-in figures ([`OpKind::PageIn`]): 64 KiB to
+/// 64 MiB, where the pager's target applies.
+pub const PAGER_SIZES: [u64; 4] = [64 * KIB, MIB, 16 * MIB, 64 * MIB];
+
+/// The pager fault-latency figure faults one page in every this many of its
+/// mapping ([`FAULT_PAGES`] faults over a mapping this many times larger), in
+/// a scattered order, so that each fault finds its page absent even where the
+/// pager or the kernel reads ahead around sequential faults.
+pub const PAGER_FAULT_STRIDE: u64 = 16;
+
 /// How an op's figures are taken and judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,6 +81,15 @@ pub enum OpKind {
     /// Per page over [`FAULT_PAGES`] pages, like [`OpKind::PerFault`], with
     /// no target: a figure shown beside another (a copy's own cost).
     PerPage,
+    /// Over [`PAGER_SIZES`]: a whole read of a pager-backed VMO whose pages a
+    /// pager thread supplies as they are asked for, against userfaultfd
+    /// serving the same pages of a shmem mapping; the records carry the
+    /// requests each run sent. The page-in target applies, no per-byte check.
+    PageIn,
+    /// One sample per fault: [`FAULT_PAGES`] faults, each on an absent page,
+    /// each timed alone (the figure is their median), served by the pager
+    /// thread or by a userfaultfd handler thread; the page-in target applies.
+    PagerFault,
 }
 
 /// Architecture name (as `std::env::consts::ARCH` spells it): x86-64.
@@ -172,6 +191,14 @@ pub const MEMFD_PRIVATE_FAULT: &str = "memfd_private_fault";
 pub const VMO_OWNED: &str = "vmo_owned";
 /// Baseline of the snapshot read: the same read of the parent.
 pub const VMO_PARENT: &str = "vmo_parent";
+/// Native side of the pager figures: userfaultfd on a `MAP_SHARED` memfd
+/// mapping registered `UFFDIO_REGISTER_MODE_MISSING`, a handler thread
+/// answering each fault with `UFFDIO_COPY` of the page from a source buffer.
+pub const UFFD_COPY: &str = "uffd_copy";
+/// Native side of the pager figures: userfaultfd `UFFDIO_REGISTER_MODE_MINOR`
+/// on a `MAP_SHARED` mapping of a memfd whose page cache is already filled
+/// (`pwrite`), a handler thread answering each fault with `UFFDIO_CONTINUE`.
+pub const UFFD_CONTINUE: &str = "uffd_continue";
 
 /// Op name: `ZX_VMO_OP_COMMIT`.
 pub const COMMIT: &str = "COMMIT";
@@ -205,6 +232,37 @@ pub const COW_WRITE: &str = "COW_WRITE";
 /// Op name: `zx_vmo_read` of a whole snapshot none of whose pages was
 /// written (every page read through to the parent).
 pub const COW_READ: &str = "COW_READ";
+
+/// Op name: `zx_vmo_read` of the whole of a new pager-backed VMO, every
+/// page supplied by a pager thread on request.
+pub const PAGER_READ: &str = "PAGER_READ";
+/// Op name: a sequential read of the whole of a mapping of a new
+/// pager-backed VMO, every page supplied by a pager thread on request.
+pub const PAGER_MAP_READ: &str = "PAGER_MAP_READ";
+/// Op name: [`PAGER_MAP_READ`] through mappings advised `MADV_SEQUENTIAL`
+/// (on every side), where the pager may read ahead.
+pub const PAGER_MAP_READ_SEQ: &str = "PAGER_MAP_READ_SEQ";
+/// Op name: one read fault on an absent page of a mapped pager-backed VMO,
+/// served by a pager thread (time per fault, each timed alone).
+pub const PAGER_FAULT: &str = "PAGER_FAULT";
+
+/// The userfaultfd baselines of the pager figures.
+const UFFD_NATIVES: &[Native] = &[
+    Native::any(
+        UFFD_COPY,
+        "the same read of a `MAP_SHARED` mapping of a new memfd (shmem) registered with \
+         userfaultfd in `MISSING` mode; a handler thread of the same process reads each fault \
+         message and answers it with `UFFDIO_COPY` of that page from a source buffer written \
+         beforehand (one page per fault)",
+    ),
+    Native::any(
+        UFFD_CONTINUE,
+        "the same read of a `MAP_SHARED` mapping of a memfd whose every page is already in the \
+         page cache (`pwrite` beforehand), registered in `MINOR` mode; the handler thread \
+         answers each fault with `UFFDIO_CONTINUE` of that page, which maps the cached page \
+         (one page per fault)",
+    ),
+];
 
 /// Every op, in the order of the report.
 pub const OPS: &[OpInfo] = &[
@@ -391,6 +449,59 @@ pub const OPS: &[OpInfo] = &[
         natives: &[Native::any(VMO_PARENT, "the same read of the parent")],
         quick: false,
     },
+    OpInfo {
+        name: PAGER_READ,
+        kind: OpKind::PageIn,
+        vmo: "`zx_vmo_read` (`Vmo::read`) of the whole of a new pager-backed VMO \
+              (`Pager::create_vmo`) into a buffer; a pager thread answers each READ packet with \
+              `supply_pages` of the requested range from an aux VMO written beforehand (the \
+              supply copies the pages and decommits the aux range: that is timed; writing the \
+              aux VMO is not). The userfaultfd sides cannot see a read syscall: they are the \
+              `memcpy` of the mapped row",
+        natives: UFFD_NATIVES,
+        quick: false,
+    },
+    OpInfo {
+        name: PAGER_MAP_READ,
+        kind: OpKind::PageIn,
+        vmo: "a `memcpy` of the whole of a read-only mapping (`Vmo::map`) of a new pager-backed \
+              VMO into a buffer, front to back; each fault on an absent page waits for the pager \
+              thread, which answers READ packets as in PAGER_READ",
+        natives: UFFD_NATIVES,
+        quick: false,
+    },
+    OpInfo {
+        name: PAGER_MAP_READ_SEQ,
+        kind: OpKind::PageIn,
+        vmo: "PAGER_MAP_READ through a mapping advised `madvise(MADV_SEQUENTIAL)` (untimed), on \
+              which the module reads ahead: a fault may ask the pager for the pages after its \
+              own too. The userfaultfd mappings get the same advice (their handler still serves \
+              one page per fault)",
+        natives: UFFD_NATIVES,
+        quick: false,
+    },
+    OpInfo {
+        name: PAGER_FAULT,
+        kind: OpKind::PagerFault,
+        vmo: "one read fault on an absent page of a mapping of a new pager-backed VMO, served by \
+              the pager thread (READ packet, `supply_pages` of the range asked for): 1024 faults, \
+              one page in every 16 of a 64 MiB mapping in a scattered order, each timed alone; \
+              cells are the median fault (size: the 1024 pages faulted)",
+        natives: &[
+            Native::any(
+                UFFD_COPY,
+                "one read fault on a page of a memfd mapping registered in userfaultfd `MISSING` \
+                 mode, answered by the handler thread with `UFFDIO_COPY` of the page; the same \
+                 pages in the same order",
+            ),
+            Native::any(
+                UFFD_CONTINUE,
+                "one read fault on a cached page of a memfd mapping registered in `MINOR` mode, \
+                 answered with `UFFDIO_CONTINUE`; the same pages in the same order",
+            ),
+        ],
+        quick: false,
+    },
 ];
 
 /// The op called `name`, if it is one of [`OPS`].
@@ -452,6 +563,22 @@ mod tests {
         assert!(SIZES.windows(2).all(|w| w[0] < w[1]));
         assert!(QUICK_SIZES.iter().all(|s| SIZES.contains(s)));
         assert!(SIZES.iter().all(|s| *s > 2 * UNALIGNED_MARGIN));
+    }
+
+    #[test]
+    fn the_pager_rows_face_both_userfaultfd_modes() {
+        for op in [PAGER_READ, PAGER_MAP_READ, PAGER_MAP_READ_SEQ, PAGER_FAULT] {
+            let o = op_info(op).unwrap();
+            assert_eq!(
+                o.natives.iter().map(|n| n.side).collect::<Vec<_>>(),
+                [UFFD_COPY, UFFD_CONTINUE]
+            );
+            assert!(!o.quick);
+        }
+        assert_eq!(op_info(PAGER_READ).unwrap().kind, OpKind::PageIn);
+        assert_eq!(op_info(PAGER_FAULT).unwrap().kind, OpKind::PagerFault);
+        assert!(PAGER_SIZES.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!((PAGER_SIZES[0], PAGER_SIZES[3]), (64 * KIB, 64 * MIB));
     }
 
     #[test]

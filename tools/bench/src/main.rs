@@ -178,21 +178,32 @@ fn main() -> ExitCode {
                 (vec![catalog::FAULT_PAGES * bench.page()], policy)
             }
             OpKind::SizeFree => (sizes.clone(), policy),
+            OpKind::PageIn => {
+                let pager_sizes = catalog::PAGER_SIZES.iter().copied();
+                (pager_sizes.filter(|s| cli.max_size.is_none_or(|m| *s <= m)).collect(), policy)
+            }
+            OpKind::PagerFault => (vec![catalog::FAULT_PAGES * bench.page()], policy),
         };
         for &size in &op_sizes {
             for side in sides.iter().filter(|s| bench.available(s).is_ok()) {
                 let figure_start = Instant::now();
-                let result = bench.measure(op.name, side, size, &p);
+                let result = bench.figure(op.name, side, size, &p);
                 let figure_s = figure_start.elapsed().as_secs_f64();
                 match result {
-                    Ok(samples) => {
-                        let Some(r) = Record::from_samples(op.name, size, side, samples) else {
+                    Ok(fig) => {
+                        let Some(mut r) = Record::from_samples(op.name, size, side, fig.samples)
+                        else {
                             continue;
                         };
+                        r.requests = fig.requests;
                         if !cli.quick {
                             println!("{}", r.to_line());
+                            let requests = r
+                                .median_requests()
+                                .map_or_else(String::new, |n| format!(" {n} requests"));
                             println!(
-                                "vmo-bench: {:<22} {:>8} {:<19} {:>26} x{:<3} ({figure_s:.1} s)",
+                                "vmo-bench: {:<22} {:>8} {:<19} {:>26} x{:<3} ({figure_s:.1} \
+                                 s){requests}",
                                 op.name,
                                 fmt_size(size),
                                 side,

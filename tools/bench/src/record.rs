@@ -48,6 +48,11 @@ pub struct Record {
     /// Every sample, in the order taken.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples_ns: Vec<u64>,
+    /// The pager figures: the requests each timed run was served with, in
+    /// the order taken (READ packets on the VMO side, userfaultfd fault
+    /// messages on the native sides); empty for every other figure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<u64>,
 }
 
 impl Record {
@@ -63,7 +68,15 @@ impl Record {
             max_ns: s.max_ns,
             reps: s.reps,
             samples_ns: samples,
+            requests: Vec::new(),
         })
+    }
+
+    /// The median of [`requests`](Self::requests), if there are any.
+    pub fn median_requests(&self) -> Option<u64> {
+        let mut r = self.requests.clone();
+        r.sort_unstable();
+        r.get(r.len().checked_sub(1)? / 2).copied()
     }
 
     /// The summary the record states.

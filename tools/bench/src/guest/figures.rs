@@ -120,6 +120,16 @@ pub fn run_steps<S>(
     Ok(series)
 }
 
+/// The samples of a figure and, for the pager figures, the requests each
+/// timed run was served with (in the same order; empty for the others).
+#[derive(Debug, Default)]
+pub struct Figure {
+    /// The timed samples, in ns.
+    pub samples: Vec<u64>,
+    /// Requests per timed run (pager figures only).
+    pub requests: Vec<u64>,
+}
+
 /// What the figures share: the device, sizes and buffers.
 pub struct Bench {
     dev: Device,
@@ -156,6 +166,12 @@ impl Bench {
         &self.dev
     }
 
+    /// The bytes written into objects to make every byte dirty ([`CHUNK`]
+    /// of them).
+    pub fn pattern(&self) -> &[u8] {
+        &self.pattern
+    }
+
     /// Whether the CPU has what `side` needs; `Err(reason)` if not.
     ///
     /// `dc cvac` and `dc civac` need no check: every arm64 CPU has them,
@@ -171,6 +187,7 @@ impl Bench {
             CLFLUSHOPT if !self.cpu.clflushopt => {
                 Err("the CPU has no clflushopt (/proc/cpuinfo flags)".into())
             }
+            UFFD_COPY | UFFD_CONTINUE => super::pagein::available(side),
             _ => Ok(()),
         }
     }
@@ -186,7 +203,7 @@ impl Bench {
     }
 
     /// A VMO with every byte of `[off, off + len)` written.
-    fn write_vmo(&self, v: &Vmo, off: u64, len: u64) -> Res<()> {
+    pub fn write_vmo(&self, v: &Vmo, off: u64, len: u64) -> Res<()> {
         let mut done = 0;
         while done < len {
             let n = (len - done).min(CHUNK as u64) as usize;
@@ -222,7 +239,7 @@ impl Bench {
     /// pages mapped in advance so that the cache loop takes no faults.
     /// (The PTEs are read-only: `clwb`, `clflushopt`, `dc cvac` and
     /// `dc civac` need only read permission.)
-    fn mapping_written(&self, size: u64) -> Res<Mapping> {
+    pub fn mapping_written(&self, size: u64) -> Res<Mapping> {
         let len = usize::try_from(size)?;
         let fd = memfd(size)?;
         pwrite_all(fd.as_fd(), &self.pattern, 0, size)?;
@@ -277,6 +294,19 @@ impl Bench {
             self.write_vmo(&v, i * (TIB / SPARSE_PAGES), self.page)?;
         }
         Ok(v)
+    }
+
+    /// The figure of `op` on `side` at `size`: [`measure`](Self::measure),
+    /// or the pager figures with their request counts.
+    pub fn figure(&self, op: &str, side: &str, size: u64, policy: &Policy) -> Res<Figure> {
+        match op {
+            PAGER_READ | PAGER_MAP_READ | PAGER_MAP_READ_SEQ | PAGER_FAULT => {
+                super::pagein::measure(self, op, side, size, policy)
+            }
+            _ => {
+                Ok(Figure { samples: self.measure(op, side, size, policy)?, requests: Vec::new() })
+            }
+        }
     }
 
     /// The samples of `op` on `side` at `size`; the warm-up runs at
@@ -473,7 +503,7 @@ fn per_page(samples: Vec<u64>, pages: u64) -> Vec<u64> {
 }
 
 /// `pwrite` of `len` bytes at `off`, repeating `buf` as the source.
-fn pwrite_all(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8], off: u64, len: u64) -> Res<()> {
+pub fn pwrite_all(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8], off: u64, len: u64) -> Res<()> {
     let mut done = 0;
     while done < len {
         let n = (len - done).min(buf.len() as u64) as usize;

@@ -2,7 +2,9 @@
 
 pub mod figures;
 pub mod fuchsia;
+pub mod pagein;
 pub mod sys;
+pub mod uffd;
 
 /// The result of everything that can fail while measuring.
 pub type Res<T> = Result<T, Box<dyn std::error::Error>>;

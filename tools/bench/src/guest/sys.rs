@@ -4,8 +4,10 @@
 //! raw memory of the Fuchsia cases: a zero-page buffer, an address range
 //! reserved for mappings at fixed places, `MADV_POPULATE_*` of a mapping.
 //! Every `unsafe` block of the guest program is here, but for the byte views
-//! of mapped objects in `fuchsia.rs` (`MappedRegion::as_slice`), whose
-//! soundness rests on which object a case maps.
+//! of mapped objects in `fuchsia.rs` and `pagein.rs`
+//! (`MappedRegion::as_slice`, and the pager fault figure's single-byte
+//! reads), whose soundness rests on which object a case maps, and the
+//! userfaultfd ioctls of `uffd.rs`.
 
 use std::ffi::c_void;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -52,6 +54,12 @@ impl Mapping {
         };
         let ptr = NonNull::new(ptr).ok_or("mmap returned NULL")?;
         Ok(Mapping { ptr, len, _fd: fd })
+    }
+
+    /// The address of the first byte (for the kernel to copy from: the
+    /// source of `UFFDIO_COPY`).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr().cast()
     }
 
     /// `madvise(advice)` over the first `len` bytes (at most the mapping).
@@ -189,6 +197,16 @@ impl Drop for Reserved {
     fn drop(&mut self) {
         let _ = self.unmap();
     }
+}
+
+/// `madvise(MADV_SEQUENTIAL)` over the whole of `r`: the mapping will be
+/// read front to back (a pager-backed VMO's mapping then reads ahead).
+pub fn advise_sequential(r: &MappedRegion) -> Res<()> {
+    // SAFETY: the range is `r`'s mapping, which stays mapped while it is
+    // borrowed; the advice only sets a flag of the mapping, which changes no
+    // memory.
+    unsafe { madvise(r.as_ptr().cast(), r.len(), Advice::Sequential)? };
+    Ok(())
 }
 
 /// What [`populate`] asks for.
