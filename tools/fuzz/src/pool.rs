@@ -18,7 +18,7 @@
 use std::os::fd::AsFd;
 use std::sync::Mutex;
 
-use vmo::{Device, Rights, Vmo, VmoOptions, sys};
+use vmo::{AsHandleRef, Device, HandleBased, Rights, Vmo, VmoOptions, sys};
 
 use crate::model::{DEFAULT_VMO, R_RESIZE, pg};
 use crate::report::status_name;
@@ -67,15 +67,16 @@ impl Pool {
             anchor
                 .write(&vec![0x30 + i as u8; (2 * p) as usize], 0)
                 .map_err(|s| format!("pool write: {s}"))?;
-            let dup =
-                anchor.duplicate(Rights::SAME_RIGHTS).map_err(|s| format!("pool dup: {s}"))?;
+            let dup = anchor
+                .duplicate_handle(Rights::SAME_RIGHTS)
+                .map_err(|s| format!("pool dup: {s}"))?;
             let rights = DEFAULT_VMO | if resizable { R_RESIZE } else { 0 };
             slots.push(Mutex::new(Slot {
                 raw: vmo::Handle::from(dup).into_raw(),
                 rights,
                 resizable,
                 sizes: vec![size],
-                anchor: anchor.raw(),
+                anchor: anchor.raw_handle(),
                 anchor_rights: rights,
             }));
             anchors.push(anchor);

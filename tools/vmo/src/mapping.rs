@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::handle::handle_from_kernel;
 use crate::sys;
-use crate::{Device, Rights, Status, Vmo};
+use crate::{AsHandleRef, Device, Rights, Status, Vmo};
 
 impl Vmo {
     /// `VMO_IOC_EXPORT`: a file descriptor for this VMO, close-on-exec, as
@@ -21,7 +21,7 @@ impl Vmo {
     /// and `fstat` reports the VMO's size and one inode number per VMO. It
     /// keeps the VMO alive after every handle is closed.
     pub fn export_fd(&self) -> Result<OwnedFd, Status> {
-        sys::export_owned(self.device().as_fd(), self.raw(), sys::VMO_EXPORT_CLOEXEC)
+        sys::export_owned(self.device().as_fd(), self.raw_handle(), sys::VMO_EXPORT_CLOEXEC)
             .map_err(Status::from_errno)
     }
 

@@ -15,9 +15,11 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
+use crate::Rights;
 use crate::handle::{handle_from_kernel, impl_handle_based};
 use crate::sys;
-use crate::{AsHandleRef, Device, Handle, Rights, Status, Vmo, VmoOptions};
+use crate::{AsHandleRef, Device, Handle, Status, Vmo, VmoOptions};
 
 /// A user pager (`zx_pager_create`): the source of the pages of the VMOs
 /// made with [`Pager::create_vmo`].
@@ -259,13 +261,8 @@ impl Pager {
     /// and the pager gets a [`PacketKind::Complete`] packet. Needs
     /// [`Rights::MANAGE_VMO`].
     pub fn detach_vmo(&self, vmo: &Vmo) -> Result<(), Status> {
-        let args = sys::vmo_pager_detach_args { pager: self.0.raw(), vmo: vmo.raw() };
+        let args = sys::vmo_pager_detach_args { pager: self.0.raw(), vmo: vmo.raw_handle() };
         sys::pager_detach(self.fd(), args).map_err(Status::from_errno)
-    }
-
-    /// [`Pager::detach_vmo`] (the short name).
-    pub fn detach(&self, vmo: &Vmo) -> Result<(), Status> {
-        self.detach_vmo(vmo)
     }
 
     /// `zx_pager_supply_pages`: moves the pages of `aux_vmo` at
@@ -289,10 +286,10 @@ impl Pager {
     ) -> Result<(), Status> {
         let args = sys::vmo_pager_supply_args {
             pager: self.0.raw(),
-            vmo: vmo.raw(),
+            vmo: vmo.raw_handle(),
             offset: range.start,
             length: range_len(&range)?,
-            aux_vmo: aux_vmo.raw(),
+            aux_vmo: aux_vmo.raw_handle(),
             reserved: 0,
             aux_offset,
         };
@@ -314,7 +311,7 @@ impl Pager {
         let args = sys::vmo_pager_op_args {
             pager: self.0.raw(),
             op: op.into_raw(),
-            vmo: vmo.raw(),
+            vmo: vmo.raw_handle(),
             reserved: 0,
             offset: range.start,
             length: range_len(&range)?,
@@ -375,7 +372,7 @@ impl Pager {
     ) -> Result<(usize, usize), Status> {
         let mut args = sys::vmo_pager_query_dirty_args {
             pager: self.0.raw(),
-            vmo: vmo.raw(),
+            vmo: vmo.raw_handle(),
             offset: range.start,
             length: range_len(&range)?,
             ..Default::default()
@@ -414,7 +411,7 @@ impl Pager {
     pub fn query_vmo_stats(&self, vmo: &Vmo, reset: bool) -> Result<bool, Status> {
         let args = sys::vmo_pager_query_stats_args {
             pager: self.0.raw(),
-            vmo: vmo.raw(),
+            vmo: vmo.raw_handle(),
             options: if reset { sys::VMO_PAGER_RESET_VMO_STATS } else { 0 },
             ..Default::default()
         };
@@ -459,20 +456,9 @@ impl Pager {
         }
     }
 
-    /// The raw handle value.
-    pub fn raw(&self) -> u32 {
-        self.raw_handle()
-    }
-
     /// The device the handle belongs to.
     pub fn device(&self) -> &Device {
         self.0.device()
-    }
-
-    /// [`Handle::replace`], keeping the type (pager handles cannot be
-    /// duplicated: they lack [`Rights::DUPLICATE`]).
-    pub fn replace(self, rights: Rights) -> Result<Pager, Status> {
-        self.0.replace(rights).map(Pager)
     }
 
     fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
@@ -615,7 +601,7 @@ mod tests {
         assert_eq!(pager.wait(Some(Duration::ZERO)), Err(Status::NOT_SUPPORTED));
         assert_eq!(pager.supply_pages(&vmo, 0..4096, &vmo, 0), Err(Status::NOT_SUPPORTED));
         assert_eq!(pager.fail(&vmo, 0..4096, Status::IO), Err(Status::NOT_SUPPORTED));
-        assert_eq!(pager.detach(&vmo), Err(Status::NOT_SUPPORTED));
+        assert_eq!(pager.detach_vmo(&vmo), Err(Status::NOT_SUPPORTED));
         #[allow(clippy::reversed_empty_ranges)]
         let backwards = 4096..0;
         assert_eq!(pager.fail(&vmo, backwards, Status::IO), Err(Status::INVALID_ARGS));

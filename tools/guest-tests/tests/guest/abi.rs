@@ -1,7 +1,7 @@
 //! ABI details that the typed API does not reach.
 
 use rustix::ioctl::{NoArg, ioctl, opcode};
-use vmo::Status;
+use vmo::{AsHandleRef, HandleBased, Status};
 use vmo_guest_tests::*;
 
 /// The header: an unknown ioctl is ENOTTY (the crate: NOT_SUPPORTED).
@@ -33,18 +33,24 @@ fn refusals_carry_the_table_errno() {
     let fd = dev.as_fd();
     let op = |handle, op, offset, size| sys::op_range(fd, handle, op, offset, size);
     assert_eq!(op(0x7777_7777, sys::VMO_OP_COMMIT, 0, 1), Err(sys::VMO_ERRNO_BAD_HANDLE as i32));
-    assert_eq!(op(v.raw(), 15, 0, 1), Err(sys::VMO_ERRNO_INVALID_ARGS as i32));
-    assert_eq!(op(v.raw(), sys::VMO_OP_LOCK, 0, 1), Err(sys::VMO_ERRNO_NOT_SUPPORTED as i32));
+    assert_eq!(op(v.raw_handle(), 15, 0, 1), Err(sys::VMO_ERRNO_INVALID_ARGS as i32));
     assert_eq!(
-        op(v.raw(), sys::VMO_OP_COMMIT, 0, 2 * pg()),
+        op(v.raw_handle(), sys::VMO_OP_LOCK, 0, 1),
+        Err(sys::VMO_ERRNO_NOT_SUPPORTED as i32)
+    );
+    assert_eq!(
+        op(v.raw_handle(), sys::VMO_OP_COMMIT, 0, 2 * pg()),
         Err(sys::VMO_ERRNO_OUT_OF_RANGE as i32)
     );
-    let ro = v.duplicate(vmo::Rights::READ).unwrap();
-    assert_eq!(op(ro.raw(), sys::VMO_OP_ZERO, 0, 1), Err(sys::VMO_ERRNO_ACCESS_DENIED as i32));
+    let ro = v.duplicate_handle(vmo::Rights::READ).unwrap();
+    assert_eq!(
+        op(ro.raw_handle(), sys::VMO_OP_ZERO, 0, 1),
+        Err(sys::VMO_ERRNO_ACCESS_DENIED as i32)
+    );
     let ev = vmo::Event::create(&dev).unwrap();
     let ev_raw = vmo::AsHandleRef::raw_handle(&ev);
     assert_eq!(op(ev_raw, sys::VMO_OP_COMMIT, 0, 1), Err(sys::VMO_ERRNO_WRONG_TYPE as i32));
-    let mut a = sys::vmo_size_args { handle: v.raw(), size: 0, ..Default::default() };
+    let mut a = sys::vmo_size_args { handle: v.raw_handle(), size: 0, ..Default::default() };
     assert_eq!(sys::set_size(fd, a), Err(sys::VMO_ERRNO_UNAVAILABLE as i32));
     a.size = 0;
     assert_eq!(sys::get_size(fd, &mut a), Ok(()));
