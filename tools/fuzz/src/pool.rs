@@ -111,13 +111,19 @@ impl Pool {
             if rng.chance(1, 2) { s.anchor_rights } else { s.anchor_rights & rng.next_u32() };
         let mut dup = sys::vmo_duplicate_args { handle: s.anchor, rights, ..Default::default() };
         sys::duplicate(self.dev.as_fd(), &mut dup).map_err(|e| {
-            format!("rotate slot {i}: DUPLICATE of the anchor gave {}", status_name(e))
+            format!(
+                "rotate slot {i}: DUPLICATE of the anchor gave {}",
+                status_name(e.raw_os_error())
+            )
         })?;
         let old = s.raw;
         s.raw = dup.out_handle;
         s.rights = rights;
-        sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: old, reserved: 0 })
-            .map_err(|e| format!("rotate slot {i}: CLOSE of {old:#x} gave {}", status_name(e)))
+        sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: old, reserved: 0 }).map_err(
+            |e| {
+                format!("rotate slot {i}: CLOSE of {old:#x} gave {}", status_name(e.raw_os_error()))
+            },
+        )
     }
 }
 

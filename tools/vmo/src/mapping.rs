@@ -141,10 +141,15 @@ impl Mapping {
     /// VMO's size is allowed, but touching it raises `SIGBUS` (see the type's
     /// documentation). `len` 0 or an unaligned offset is `EINVAL`.
     pub fn new(fd: BorrowedFd<'_>, offset: u64, len: usize, writable: bool) -> io::Result<Mapping> {
-        Mapping::map(fd, offset, len, writable).map_err(io::Error::from_raw_os_error)
+        Ok(Mapping::map(fd, offset, len, writable)?)
     }
 
-    fn map(fd: BorrowedFd<'_>, offset: u64, len: usize, writable: bool) -> Result<Mapping, i32> {
+    fn map(
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        len: usize,
+        writable: bool,
+    ) -> Result<Mapping, sys::Errno> {
         let prot = if writable {
             sys::ProtFlags::READ | sys::ProtFlags::WRITE
         } else {

@@ -202,6 +202,13 @@ fn range_len(range: &Range<u64>) -> Result<u64, Status> {
     range.end.checked_sub(range.start).ok_or(Status::INVALID_ARGS)
 }
 
+/// The `data` of a FAIL op for `status`: its errno. [`Status::to_errno`] maps
+/// a status outside the ABI's table to `EPROTO`, and OK to no errno (sent as
+/// 0): neither is an allowed code, so the kernel rejects both.
+fn fail_data(status: Status) -> u64 {
+    status.to_errno().map_or(0, |e| u64::from(e.raw_os_error().unsigned_abs()))
+}
+
 /// A wait timeout as the ABI's `timeout_ns`: negative is forever.
 fn timeout_ns(timeout: Option<Duration>) -> i64 {
     match timeout {
@@ -331,10 +338,7 @@ impl Pager {
     /// `NO_SPACE` or `BUFFER_TOO_SMALL`; any other is still sent (as its
     /// errno) and the kernel answers `INVALID_ARGS`.
     pub fn fail(&self, vmo: &Vmo, range: Range<u64>, status: Status) -> Result<(), Status> {
-        // to_errno maps a status outside the ABI's table to EPROTO, and OK to
-        // 0: neither is an allowed code, so the kernel rejects both.
-        let errno = u64::try_from(status.to_errno()).unwrap_or(u64::MAX);
-        self.op_range(PagerOp::FAIL, vmo, range, errno)
+        self.op_range(PagerOp::FAIL, vmo, range, fail_data(status))
     }
 
     /// `zx_pager_op_range(ZX_PAGER_OP_DIRTY)`: the pages of `range` of a
@@ -578,11 +582,19 @@ mod tests {
     #[test]
     fn fail_codes_are_sent_as_errnos() {
         // What Pager::fail puts in `data` for the allowed codes.
-        assert_eq!(Status::IO.to_errno(), sys::VMO_ERRNO_IO as i32);
-        assert_eq!(Status::IO_DATA_INTEGRITY.to_errno(), sys::VMO_ERRNO_IO_DATA_INTEGRITY as i32);
-        assert_eq!(Status::BAD_STATE.to_errno(), sys::VMO_ERRNO_BAD_STATE as i32);
-        assert_eq!(Status::NO_SPACE.to_errno(), sys::VMO_ERRNO_NO_SPACE as i32);
-        assert_eq!(Status::BUFFER_TOO_SMALL.to_errno(), sys::VMO_ERRNO_BUFFER_TOO_SMALL as i32);
+        assert_eq!(fail_data(Status::IO), u64::from(sys::VMO_ERRNO_IO));
+        assert_eq!(
+            fail_data(Status::IO_DATA_INTEGRITY),
+            u64::from(sys::VMO_ERRNO_IO_DATA_INTEGRITY)
+        );
+        assert_eq!(fail_data(Status::BAD_STATE), u64::from(sys::VMO_ERRNO_BAD_STATE));
+        assert_eq!(fail_data(Status::NO_SPACE), u64::from(sys::VMO_ERRNO_NO_SPACE));
+        assert_eq!(fail_data(Status::BUFFER_TOO_SMALL), u64::from(sys::VMO_ERRNO_BUFFER_TOO_SMALL));
+        assert_eq!(fail_data(Status::OK), 0);
+        assert_eq!(
+            fail_data(Status::INTERNAL),
+            u64::from(sys::Errno::PROTO.raw_os_error().unsigned_abs())
+        );
     }
 
     #[test]

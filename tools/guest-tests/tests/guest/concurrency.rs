@@ -282,7 +282,7 @@ fn eintr_role() {
     let p = pg();
     let size = 64 << 20;
     let v = vmo::Vmo::create(&dev, size, vmo::VmoOptions::empty()).unwrap();
-    let eintr = rustix::io::Errno::INTR.raw_os_error();
+    let eintr = rustix::io::Errno::INTR;
     let mut seen = 0;
     let rounds = 12;
     for _ in 0..rounds {

@@ -86,7 +86,7 @@ fn reserved_fields_must_be_zero() {
     let _g = shared();
     let dev = dev();
     let fd = dev.as_fd();
-    let einval = Err(Status::INVALID_ARGS.to_errno());
+    let einval = Err(Status::INVALID_ARGS.to_errno().unwrap());
     let p = pg();
     for i in 0..2 {
         let mut a = sys::vmo_create_args { size: p, ..Default::default() };
@@ -217,7 +217,7 @@ fn bad_user_pointer_is_efault() {
     let dev = dev();
     let v = new_vmo(&dev, 1);
     v.write(b"data", 0).unwrap();
-    let efault = Err(rustix::io::Errno::FAULT.raw_os_error());
+    let efault = Err(rustix::io::Errno::FAULT);
     for ptr in [0x10u64, 0xffff_8000_0000_0000] {
         let mut a = sys::vmo_rw_args {
             handle: v.raw_handle(),
@@ -233,7 +233,7 @@ fn bad_user_pointer_is_efault() {
         let w = unsafe { sys::write_raw(dev.as_fd(), a) };
         assert_eq!(w, efault, "write from {ptr:#x}");
     }
-    assert_eq!(Status::from_errno(rustix::io::Errno::FAULT.raw_os_error()), Status::INVALID_ARGS);
+    assert_eq!(Status::from_errno(rustix::io::Errno::FAULT), Status::INVALID_ARGS);
     assert_eq!(read(&v, 0, 4), b"data", "a failed write changed nothing");
 }
 

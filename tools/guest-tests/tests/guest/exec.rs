@@ -54,7 +54,7 @@ fn handle_count(dev: &Device) -> u64 {
 }
 
 /// `mmap(len, prot, MAP_SHARED)` of the VMO fd `fd` at offset 0.
-fn map(fd: BorrowedFd<'_>, len: usize, prot: ProtFlags) -> Result<MappedRegion, i32> {
+fn map(fd: BorrowedFd<'_>, len: usize, prot: ProtFlags) -> Result<MappedRegion, sys::Errno> {
     sys::mmap(fd, 0, len, prot, MapFlags::SHARED)
 }
 
@@ -116,7 +116,7 @@ fn replace_in_child_without_cap_sys_admin(dev: &Device, handle: u32, how: Unpriv
             Err(code) => code,
             Ok(()) => {
                 let mut a = sys::vmo_replace_as_executable_args { handle, ..Default::default() };
-                sys::replace_as_executable(fd, &mut a).err().unwrap_or(0)
+                sys::replace_as_executable(fd, &mut a).err().map_or(0, sys::Errno::raw_os_error)
             }
         };
         // SAFETY: writes four bytes of a local to the pipe, then ends the child without
@@ -151,7 +151,7 @@ fn without_cap_sys_admin_it_is_access_denied_and_the_handle_is_gone() {
     let before = handle_count(&dev);
     let got = replace_in_child_without_cap_sys_admin(&dev, raw, Unprivileged::DropCapSysAdmin);
     assert_ne!(got, CHILD_SETUP_FAILED, "the child could not drop CAP_SYS_ADMIN");
-    assert_eq!(Status::from_errno(got), Status::ACCESS_DENIED);
+    assert_eq!(Status::from_errno(sys::Errno::from_raw_os_error(got)), Status::ACCESS_DENIED);
     assert_eq!(lookup(&dev, raw), Status::BAD_HANDLE, "the source handle is closed");
     assert_eq!(handle_count(&dev), before - 1, "one handle fewer, none added");
     assert_eq!(rights(&keep), Rights::DEFAULT_VMO, "other handles keep their rights");
@@ -174,7 +174,7 @@ fn cap_sys_admin_in_a_new_user_namespace_is_not_enough() {
         return;
     }
     assert_ne!(got, CHILD_SETUP_FAILED, "the child could not make a user namespace");
-    assert_eq!(Status::from_errno(got), Status::ACCESS_DENIED);
+    assert_eq!(Status::from_errno(sys::Errno::from_raw_os_error(got)), Status::ACCESS_DENIED);
     assert_eq!(lookup(&dev, raw), Status::BAD_HANDLE, "the source handle is closed");
 }
 
@@ -322,7 +322,7 @@ fn only_fds_of_handles_with_execute_map_executable() {
     ];
     for (what, v) in &not_exec {
         let fd = v.export_fd().unwrap();
-        assert_eq!(map(fd.as_fd(), p, rx).map(|_| ()), Err(libc::EPERM), "mmap: {what}");
+        assert_eq!(map(fd.as_fd(), p, rx).map(|_| ()), Err(sys::Errno::PERM), "mmap: {what}");
         let m = map(fd.as_fd(), p, ProtFlags::READ).unwrap();
         // SAFETY: changes the protection of the page `m` owns; it must fail.
         let r = unsafe { libc::mprotect(m.as_ptr().cast(), p, libc::PROT_READ | libc::PROT_EXEC) };

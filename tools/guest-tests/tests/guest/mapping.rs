@@ -39,7 +39,6 @@ use vmo_guest_tests::*;
 /// The ignored test that the children run.
 const ROLE_TEST: &str = "mapping::child_role";
 
-const EINVAL: i32 = Errno::INVAL.raw_os_error();
 const EACCES: i32 = Errno::ACCESS.raw_os_error();
 
 /// The page size as a `usize`.
@@ -691,7 +690,7 @@ fn export_needs_map_read_duplicate_and_transfer() {
     assert_eq!(closed.into_handle().close(), Ok(()));
     assert_eq!(
         sys::export_owned(dev.as_fd(), raw, sys::VMO_EXPORT_CLOEXEC).map(|_| ()),
-        Err(sys::VMO_ERRNO_BAD_HANDLE as i32)
+        Err(Errno::from_raw_os_error(sys::VMO_ERRNO_BAD_HANDLE as i32))
     );
 }
 
@@ -708,7 +707,7 @@ fn export_flags_and_reserved_fields() {
     let plain = sys::export_owned(dev.as_fd(), v.raw_handle(), 0).expect("export without CLOEXEC");
     assert!(!fcntl_getfd(&plain).unwrap().contains(FdFlags::CLOEXEC));
 
-    let inval = Err(sys::VMO_ERRNO_INVALID_ARGS as i32);
+    let inval = Err(Errno::from_raw_os_error(sys::VMO_ERRNO_INVALID_ARGS as i32));
     for flags in [1 << 1, 1 << 31, !0] {
         assert_eq!(
             sys::export_owned(dev.as_fd(), v.raw_handle(), flags).map(|_| ()),
@@ -776,7 +775,7 @@ fn import_of_a_number_that_is_not_an_open_fd_is_bad_handle() {
             sys::vmo_import_args { fd, rights: Rights::SAME_RIGHTS.bits(), ..Default::default() };
         assert_eq!(
             sys::import(dev.as_fd(), &mut args),
-            Err(sys::VMO_ERRNO_BAD_HANDLE as i32),
+            Err(Errno::from_raw_os_error(sys::VMO_ERRNO_BAD_HANDLE as i32)),
             "fd {fd}"
         );
         assert_eq!(args.handle, 0);
@@ -798,7 +797,7 @@ fn map_private_and_bad_ranges_are_einval() {
     let rw = ProtFlags::READ | ProtFlags::WRITE;
     for (fd, prot) in [(&fd, ProtFlags::READ), (&fd, rw), (&ro, ProtFlags::READ), (&ro, rw)] {
         let r = sys::mmap(fd.as_fd(), 0, p, prot, MapFlags::PRIVATE).map(|_| ());
-        assert_eq!(r, Err(EINVAL), "MAP_PRIVATE, {prot:?}");
+        assert_eq!(r, Err(Errno::INVAL), "MAP_PRIVATE, {prot:?}");
     }
     assert!(sys::mmap(fd.as_fd(), 0, p, rw, MapFlags::SHARED).is_ok());
     assert_eq!(v.map(1, p, true).map(|_| ()), Err(Status::INVALID_ARGS));

@@ -267,7 +267,7 @@ fn no_mapping_is_executable_without_execute() {
     let fd = v.export_fd().unwrap();
     let prot = vmo::sys::ProtFlags::READ | vmo::sys::ProtFlags::EXEC;
     let r = vmo::sys::mmap(fd.as_fd(), 0, p, prot, vmo::sys::MapFlags::SHARED).map(|_| ());
-    assert_eq!(r, Err(libc::EPERM), "PROT_EXEC must be refused");
+    assert_eq!(r, Err(vmo::sys::Errno::PERM), "PROT_EXEC must be refused");
     let m = v.map(0, p, false).unwrap();
     // SAFETY: changes the protection of the page `m` owns; it must fail.
     let r = unsafe { libc::mprotect(m.as_mut_ptr().cast(), p, libc::PROT_READ | libc::PROT_EXEC) };
@@ -384,7 +384,7 @@ fn an_abandoned_request_is_withdrawn() {
             assert!(start.elapsed() < WAIT, "round {round}: the waiter never gave up");
             std::thread::sleep(Duration::from_millis(5));
         };
-        assert_eq!(r, Err(libc::EINTR), "round {round}");
+        assert_eq!(r, Err(vmo::sys::Errno::INTR), "round {round}");
         assert_eq!(
             pager.wait(Some(Duration::ZERO)).map(|p| p.kind),
             Err(Status::TIMED_OUT),
