@@ -10,10 +10,10 @@
 //! wrappers of `shmem.rs`, `vmofd.rs`, `pager.rs`, `discard.rs` and `arch/`.
 //!
 //! `helpers.h` also declares the functions that C calls and Rust defines (`#[no_mangle]` in
-//! `vmofd.rs`, `discard.rs` and `evict.rs`: the inode's and the shrinkers' callbacks); the
-//! checks at the bottom of this file make the build fail if a definition's type differs from its
-//! prototype. The operation tables that C calls through (a VMO fd's file and VMA operations,
-//! `/dev/vmo`'s file operations) are built in Rust, as [`OpsTable`]s.
+//! `vmofd.rs`, `discard.rs` and `evict.rs`: the eviction of a VMO fd's inode and the shrinkers'
+//! callbacks); the checks at the bottom of this file make the build fail if a definition's type
+//! differs from its prototype. The operation tables that C calls through (a VMO fd's file, inode
+//! and VMA operations, `/dev/vmo`'s file operations) are built in Rust, as [`OpsTable`]s.
 
 use kernel::bindings;
 
@@ -34,7 +34,8 @@ mod generated {
 
 pub(crate) use generated::*;
 
-/// A kernel operations table (`file_operations`, `vm_operations_struct`) that can be a `static`:
+/// A kernel operations table (`file_operations`, `inode_operations`, `vm_operations_struct`) that
+/// can be a `static`:
 /// C keeps a pointer to it for as long as a file or a mapping uses it.
 #[repr(transparent)]
 pub(crate) struct OpsTable<T>(pub(crate) T);
@@ -44,13 +45,14 @@ pub(crate) struct OpsTable<T>(pub(crate) T);
 // reads it.
 unsafe impl Sync for OpsTable<bindings::file_operations> {}
 // SAFETY: as above.
+unsafe impl Sync for OpsTable<bindings::inode_operations> {}
+// SAFETY: as above.
 unsafe impl Sync for OpsTable<bindings::vm_operations_struct> {}
 
 // Each Rust definition of a function that `helpers.h` declares has the header's type: both
 // coerce to one function pointer type only if their signatures are the same.
 const _: () = {
     use crate::{discard, evict, vmofd};
-    let _ = [vmo_fd_inode_stat, vmofd::vmo_fd_inode_stat];
     let _ = [vmo_fd_inode_release, vmofd::vmo_fd_inode_release];
     let _ = [vmo_discard_scan, discard::vmo_discard_scan];
     let _ = [vmo_evict_count, evict::vmo_evict_count];

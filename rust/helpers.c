@@ -2,9 +2,9 @@
 /*
  * C shims for the vmo module: kernel functions that are inline, macros, or
  * declared in headers that the kernel's Rust bindings do not include
- * (shmem_fs.h), and the pseudo filesystem of VMO fds (its superblock and
- * inode operations; the fds' file and VMA operations are built in
- * rust/vmofd.rs).
+ * (shmem_fs.h), and the pseudo filesystem of VMO fds (its instances and
+ * superblock operations; the fds' file, inode and VMA operations are built
+ * in rust/vmofd.rs).
  * Their Rust callers: rust/shmem.rs (shmem files), rust/vmofd.rs (VMO fds,
  * mappings, faults), rust/pager.rs (the waits of pager requests) and
  * rust/arch/ (CPU feature queries); the declarations are in helpers.h.
@@ -882,34 +882,6 @@ static struct vmofs *vmofs_of(struct inode *inode)
 	return container_of(inode->i_sb->s_type, struct vmofs, type);
 }
 
-/* fstat: the VMO's size now, and its committed memory as the blocks used. */
-static int vmofs_getattr(struct mnt_idmap *idmap, const struct path *path,
-			 struct kstat *stat, u32 request_mask, unsigned int query_flags)
-{
-	struct inode *inode = d_inode(path->dentry);
-	u64 committed = 0;
-
-	generic_fillattr(&nop_mnt_idmap, request_mask, inode, stat);
-	stat->size = vmo_fd_inode_stat(inode->i_private, &committed);
-	stat->blocks = committed >> 9;
-	return 0;
-}
-
-/*
- * ftruncate, truncate(2) of /proc/<pid>/fd/<n>, chmod, chown, utimes: the size
- * of a VMO changes only through VMO_IOC_SET_SIZE (with RESIZE), and the inode's
- * owner and mode state the fd's rights, which nobody may change.
- */
-static int vmofs_setattr(struct mnt_idmap *idmap, struct dentry *dentry, struct iattr *attr)
-{
-	return -EPERM;
-}
-
-static const struct inode_operations vmofs_iops = {
-	.getattr = vmofs_getattr,
-	.setattr = vmofs_setattr,
-};
-
 /* A VMO fd is released (its f_op->release): drops the file's pin of its instance. */
 void vmo_fd_unpin(struct inode *inode)
 {
@@ -919,8 +891,9 @@ void vmo_fd_unpin(struct inode *inode)
 }
 
 /*
- * A new VMO fd file with the operations @fops: O_RDWR or O_RDONLY, showing the
- * shmem file @shmem's pages (the VMO's root), on the "vmofs-exec" instance if
+ * A new VMO fd file with the operations @fops, whose inode has the operations
+ * @iops: O_RDWR or O_RDONLY, showing the shmem file @shmem's pages (the VMO's
+ * root), on the "vmofs-exec" instance if
  * @exec (the handle has EXECUTE), else on the noexec "vmofs". @inode_priv
  * becomes the inode's i_private (released by vmo_fd_inode_release() when the
  * inode is evicted) and @file_priv the file's private data (released by
@@ -928,8 +901,8 @@ void vmo_fd_unpin(struct inode *inode)
  * failure the caller still owns them. Returns the file or an ERR_PTR.
  */
 struct file *vmo_fd_file_new(struct file *shmem, const struct file_operations *fops,
-			     u64 koid, bool writable, bool exec, void *inode_priv,
-			     void *file_priv)
+			     const struct inode_operations *iops, u64 koid, bool writable,
+			     bool exec, void *inode_priv, void *file_priv)
 {
 	struct vmofs *fs = exec ? &vmofs_exec : &vmofs_noexec;
 	struct inode *inode;
@@ -952,7 +925,7 @@ struct file *vmo_fd_file_new(struct file *shmem, const struct file_operations *f
 	inode->i_mode = S_IFREG | (writable ? 0666 : 0444);
 	inode->i_uid = GLOBAL_ROOT_UID;
 	inode->i_gid = GLOBAL_ROOT_GID;
-	inode->i_op = &vmofs_iops;
+	inode->i_op = iops;
 	/* The file's fops keep the module; __fput() drops this reference. */
 	if (!try_module_get(THIS_MODULE)) {
 		iput(inode);

@@ -15,6 +15,7 @@
 struct file;
 struct file_operations;
 struct inode;
+struct inode_operations;
 struct vm_area_struct;
 struct vm_fault;
 
@@ -53,16 +54,15 @@ vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
 bool vmo_fault_release_lock(struct vm_fault *vmf);
 
 struct file *vmo_fd_file_new(struct file *shmem, const struct file_operations *fops,
-			     u64 koid, bool writable, bool exec, void *inode_priv,
-			     void *file_priv);
+			     const struct inode_operations *iops, u64 koid, bool writable,
+			     bool exec, void *inode_priv, void *file_priv);
 void vmo_fd_unpin(struct inode *inode);
 void *vmo_vma_fd_priv(struct vm_area_struct *vma);
 int vmo_wait_done(int *done, bool killable);
 int vmo_current_tid(void);
 void vmo_set_done(int *done);
 
-/* Implemented in Rust (rust/vmofd.rs): what the VMO fd's inode operations ask of the VMO. */
-u64 vmo_fd_inode_stat(void *vmo, u64 *committed);
+/* Implemented in Rust (rust/vmofd.rs): a VMO fd's inode is evicted. */
 void vmo_fd_inode_release(void *vmo);
 
 /* Discardable VMOs: the memcg-aware LRU and the shrinker (rust/discard.rs). */

@@ -47,7 +47,7 @@ use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
     error::from_err_ptr,
-    ffi::c_int,
+    ffi::{c_int, c_uint},
     fs::{file::FileDescriptorReservation, File, LocalFile},
     mm::virt::{flags, VmaNew},
     module::this_module,
@@ -88,6 +88,13 @@ static FOPS: OpsTable<bindings::file_operations> = OpsTable(bindings::file_opera
     ..pin_init::zeroed()
 });
 
+/// The inode operations of every VMO fd: [`vmo_fd_getattr`] and [`vmo_fd_setattr`].
+static IOPS: OpsTable<bindings::inode_operations> = OpsTable(bindings::inode_operations {
+    getattr: Some(vmo_fd_getattr),
+    setattr: Some(vmo_fd_setattr),
+    ..pin_init::zeroed()
+});
+
 /// The operations of every mapping of a VMO fd: the module's fault handler ([`vmo_vma_fault`],
 /// which keeps a slice in its window and asks a pager for absent pages), shmem's page-cache
 /// fault-around for present pages (bounded by the VMA, which lies inside the window), and
@@ -123,13 +130,14 @@ pub(crate) fn export(
     })?;
     let inode_priv = vmo.clone().into_foreign();
     let file_priv = file_priv.into_foreign();
-    // SAFETY: the shmem file is live (held by `vmo`); `FOPS` is static; on success the inode and
-    // the file own `inode_priv` and `file_priv` (released by `vmo_fd_inode_release` and
-    // `vmo_fd_release`).
+    // SAFETY: the shmem file is live (held by `vmo`); `FOPS` and `IOPS` are static; on success
+    // the inode and the file own `inode_priv` and `file_priv` (released by
+    // `vmo_fd_inode_release` and `vmo_fd_release`).
     let raw = unsafe {
         ffi::vmo_fd_file_new(
             vmo.shmem_file().as_ptr(),
             &FOPS.0,
+            &IOPS.0,
             vmo.koid(),
             rights.contains(Rights::WRITE),
             rights.contains(Rights::EXECUTE),
@@ -202,19 +210,49 @@ pub(crate) unsafe extern "C" fn vmo_fd_inode_release(vmo: *mut c_void) {
     drop(unsafe { <Arc<Vmo>>::from_foreign(vmo) });
 }
 
-/// `getattr` of a VMO fd's inode: the VMO's size, and its committed bytes in `*committed`.
+/// `i_op->getattr` of a VMO fd's inode (`fstat`): the VMO's size now, and its committed memory
+/// as the blocks used.
 ///
 /// # Safety
 ///
-/// `vmo` is the `i_private` of a live VMO fd inode; `committed` is valid for a write.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_inode_stat(vmo: *mut c_void, committed: *mut u64) -> u64 {
-    // SAFETY: the inode holds this reference while it lives (function contract).
-    let vmo = unsafe { <Arc<Vmo>>::borrow(vmo) };
+/// Called by the VFS with a valid path of a live VMO fd inode and a `kstat` to fill.
+unsafe extern "C" fn vmo_fd_getattr(
+    _idmap: *mut bindings::mnt_idmap,
+    path: *const bindings::path,
+    stat: *mut bindings::kstat,
+    request_mask: u32,
+    _query_flags: c_uint,
+) -> c_int {
+    // SAFETY: the path and its dentry are valid for the call (function contract).
+    let inode = unsafe { (*(*path).dentry).d_inode };
+    // SAFETY: `inode` is live and `stat` valid for writes (function contract); the no-op idmap
+    // is a static of the kernel that `generic_fillattr` only reads.
+    unsafe {
+        bindings::generic_fillattr(&raw mut bindings::nop_mnt_idmap, request_mask, inode, stat)
+    };
+    // SAFETY: the inode's `i_private` is its own `Arc<Vmo>` (from `export`), which it holds
+    // until it is evicted.
+    let vmo = unsafe { <Arc<Vmo>>::borrow((*inode).i_private) };
     let info = vmo.info();
-    // SAFETY: `committed` is valid for a write (function contract).
-    unsafe { committed.write(info.committed_bytes) };
-    info.size
+    // SAFETY: `stat` is valid for writes (function contract).
+    unsafe {
+        // A VMO's size is at most `VMO_MAX_SIZE`, below `i64::MAX`.
+        (*stat).size = info.size as i64;
+        (*stat).blocks = info.committed_bytes >> 9;
+    }
+    0
+}
+
+/// `i_op->setattr` of a VMO fd's inode: `EPERM` for `ftruncate`, `truncate(2)` of
+/// `/proc/<pid>/fd/<n>`, `chmod`, `chown`, `utimes`. The size of a VMO changes only through
+/// `VMO_IOC_SET_SIZE` (with RESIZE), and the inode's owner and mode state the fd's rights, which
+/// nobody may change.
+extern "C" fn vmo_fd_setattr(
+    _idmap: *mut bindings::mnt_idmap,
+    _dentry: *mut bindings::dentry,
+    _attr: *mut bindings::iattr,
+) -> c_int {
+    EPERM.to_errno()
 }
 
 /// `f_op->show_fdinfo` of a VMO fd.
