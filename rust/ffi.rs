@@ -11,9 +11,10 @@
 //!
 //! `helpers.h` also declares the functions that C calls and Rust defines (`#[no_mangle]` in
 //! `vmofd.rs`, `discard.rs` and `evict.rs`: the eviction of a VMO fd's inode and the shrinkers'
-//! callbacks); the checks at the bottom of this file make the build fail if a definition's type
-//! differs from its prototype. The operation tables that C calls through (a VMO fd's file, inode
-//! and VMA operations, `/dev/vmo`'s file operations) are built in Rust, as [`OpsTable`]s.
+//! callbacks); a check beside each definition makes the build fail if its type differs from the
+//! prototype, so this file imports nothing from the rest of the module. The operation tables that
+//! C calls through (a VMO fd's file, inode and VMA operations, `/dev/vmo`'s file operations) are
+//! built in Rust, as [`OpsTable`]s.
 
 use kernel::bindings;
 
@@ -48,13 +49,3 @@ unsafe impl Sync for OpsTable<bindings::file_operations> {}
 unsafe impl Sync for OpsTable<bindings::inode_operations> {}
 // SAFETY: as above.
 unsafe impl Sync for OpsTable<bindings::vm_operations_struct> {}
-
-// Each Rust definition of a function that `helpers.h` declares has the header's type: both
-// coerce to one function pointer type only if their signatures are the same.
-const _: () = {
-    use crate::{discard, evict, vmofd};
-    let _ = [vmo_fd_inode_release, vmofd::vmo_fd_inode_release];
-    let _ = [vmo_discard_scan, discard::vmo_discard_scan];
-    let _ = [vmo_evict_count, evict::vmo_evict_count];
-    let _ = [vmo_evict_scan, evict::vmo_evict_scan];
-};

@@ -205,10 +205,16 @@ unsafe extern "C" fn vmo_fd_release(
 ///
 /// Called once per VMO fd inode, with the `i_private` that `export` gave it.
 #[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_inode_release(vmo: *mut c_void) {
+unsafe extern "C" fn vmo_fd_inode_release(vmo: *mut c_void) {
     // SAFETY: `vmo` is the inode's own `Arc<Vmo>` (from `export`); this is its only release.
     drop(unsafe { <Arc<Vmo>>::from_foreign(vmo) });
 }
+
+// The definition has the type of its prototype in `helpers.h`: both coerce to one function
+// pointer type only if their signatures are the same.
+const _: () = {
+    let _ = [ffi::vmo_fd_inode_release, vmo_fd_inode_release];
+};
 
 /// `i_op->getattr` of a VMO fd's inode (`fstat`): the VMO's size now, and its committed memory
 /// as the blocks used.
