@@ -10,7 +10,7 @@
 //! under it.
 
 use crate::{
-    handle::{ambient_mark_vmo_exec, new_slot, Event, Handle, HandleTable, Object},
+    handle::{ambient_mark_vmo_exec, new_slot, Event, Handle, HandleTable, Object, Slot},
     pager::{self, Pager, Readiness},
     rights::Rights,
     status::{Status, ZxResult},
@@ -217,11 +217,25 @@ impl VmoFile {
     }
 
     /// Adds `handle` to the table and tells userspace its value through `publish` (see
-    /// [`Self::publish`]).
+    /// [`Self::install_with`]).
     fn install(&self, handle: Handle, publish: impl FnOnce(u32) -> Result) -> Result {
+        self.install_with(|table, slot| (table.add(slot, handle), None), publish)
+    }
+
+    /// Adds a handle to the table and tells userspace its value through `publish` (see
+    /// [`Self::publish`]). The slot is allocated first; `add` then runs under the table's lock,
+    /// so that it can read or remove the handle the new one is made from and add the new one
+    /// atomically (with [`HandleTable::add`] and the slot). It returns the new handle's value
+    /// and the handle it removed, if any, which is dropped once the lock is released.
+    fn install_with(
+        &self,
+        add: impl FnOnce(&mut HandleTable, Slot) -> (ZxResult<u32>, Option<Handle>),
+        publish: impl FnOnce(u32) -> Result,
+    ) -> Result {
         let slot = new_slot()?;
-        let value = self.table.lock().add(slot, handle)?;
-        self.publish(value, publish)
+        let (value, removed) = add(&mut self.table.lock(), slot);
+        drop(removed);
+        self.publish(value?, publish)
     }
 
     /// Tells userspace the value of the new handle `value` through `publish`. If that fails (a
@@ -286,47 +300,49 @@ impl VmoFile {
     fn duplicate(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_duplicate_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let slot = new_slot()?;
-        let value = {
-            let mut table = self.table.lock();
-            let h = table.get(a.handle)?;
-            h.rights.require(Rights::DUPLICATE)?;
-            let dup = Handle {
-                object: h.object.clone(),
-                rights: h.rights.reduce(Rights(a.rights))?,
-            };
-            table.add(slot, dup)?
-        };
-        self.publish(value, |h| {
-            a.out_handle = h;
-            w.write(&a)
-        })
+        let (value, rights) = (a.handle, Rights(a.rights));
+        self.install_with(
+            |table, slot| {
+                let dup = table.get(value).and_then(|h| {
+                    h.rights.require(Rights::DUPLICATE)?;
+                    Ok(Handle {
+                        object: h.object.clone(),
+                        rights: h.rights.reduce(rights)?,
+                    })
+                });
+                (dup.and_then(|dup| table.add(slot, dup)), None)
+            },
+            |h| {
+                a.out_handle = h;
+                w.write(&a)
+            },
+        )
     }
 
     /// `zx_handle_replace`: the source handle is closed whatever happens after it is found.
     fn replace(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_duplicate_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let slot = new_slot()?;
-        let (value, old) = {
-            let mut table = self.table.lock();
-            let old = table.remove(a.handle)?;
-            match old.rights.reduce(Rights(a.rights)) {
-                Ok(rights) => {
-                    let new = Handle {
-                        object: old.object.clone(),
-                        rights,
-                    };
-                    (table.add(slot, new), old)
+        let (value, rights) = (a.handle, Rights(a.rights));
+        self.install_with(
+            |table, slot| match table.remove(value) {
+                Ok(old) => {
+                    let new = old.rights.reduce(rights).and_then(|rights| {
+                        let new = Handle {
+                            object: old.object.clone(),
+                            rights,
+                        };
+                        table.add(slot, new)
+                    });
+                    (new, Some(old))
                 }
-                Err(e) => (Err(e), old),
-            }
-        };
-        drop(old);
-        self.publish(value?, |h| {
-            a.out_handle = h;
-            w.write(&a)
-        })
+                Err(e) => (Err(e), None),
+            },
+            |h| {
+                a.out_handle = h;
+                w.write(&a)
+            },
+        )
     }
 
     /// `zx_vmo_replace_as_executable`: the VMO handle is closed, in Zircon's order, whatever
@@ -342,16 +358,14 @@ impl VmoFile {
         } else {
             Ok(())
         };
-        let slot = new_slot()?;
-        let (value, old) = self
-            .table
-            .lock()
-            .replace_as_executable(slot, a.handle, a.vmex, ambient);
-        drop(old);
-        self.publish(value?, |h| {
-            a.out_handle = h;
-            w.write(&a)
-        })
+        let (value, vmex) = (a.handle, a.vmex);
+        self.install_with(
+            |table, slot| table.replace_as_executable(slot, value, vmex, ambient),
+            |h| {
+                a.out_handle = h;
+                w.write(&a)
+            },
+        )
     }
 
     fn read(&self, arg: UserPtr) -> Result {

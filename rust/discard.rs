@@ -295,7 +295,7 @@ fn queue() -> &'static Queue {
 ///
 /// Called by the shrinker (`helpers.c`) with a valid `memcg` (or NULL) for the call.
 #[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_discard_scan(
+unsafe extern "C" fn vmo_discard_scan(
     nid: c_int,
     memcg: *mut bindings::mem_cgroup,
     nr: c_ulong,
@@ -330,6 +330,12 @@ pub(crate) unsafe extern "C" fn vmo_discard_scan(
     }
     freed
 }
+
+// The definition has the type of its prototype in `helpers.h`: both coerce to one function
+// pointer type only if their signatures are the same.
+const _: () = {
+    let _ = [ffi::vmo_discard_scan, vmo_discard_scan];
+};
 
 /// The shrinker and the workqueue, registered for the module's lifetime, and the debugfs file
 /// `vmo/discardable` with the [`counts`] (where the kernel has debugfs).

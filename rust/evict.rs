@@ -177,6 +177,21 @@ pub(crate) extern "C" fn vmo_evict_scan(nr: c_ulong) -> c_ulong {
     nr
 }
 
+// The definitions have the types of their prototypes in `helpers.h`: each coerces to the
+// prototype's function pointer type only if their signatures are the same. (They are safe
+// functions and the prototypes unsafe ones: rustc 1.85 finds no common type for the two items, so
+// the prototype is made a pointer first.)
+const _: () = {
+    let _ = [
+        ffi::vmo_evict_count as unsafe extern "C" fn() -> _,
+        vmo_evict_count,
+    ];
+    let _ = [
+        ffi::vmo_evict_scan as unsafe extern "C" fn(_) -> _,
+        vmo_evict_scan,
+    ];
+};
+
 /// The evictor and its shrinker, for the module's lifetime (made after, and dropped before,
 /// `discard::Registration`, whose workqueue it uses).
 pub(crate) struct Registration;

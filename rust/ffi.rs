@@ -10,8 +10,13 @@
 //! wrappers of `shmem.rs`, `vmofd.rs`, `pager.rs`, `discard.rs` and `arch/`.
 //!
 //! `helpers.h` also declares the functions that C calls and Rust defines (`#[no_mangle]` in
-//! `vmofd.rs`, `discard.rs` and `evict.rs`); the checks at the bottom of this file make the build fail if a
-//! definition's type differs from its prototype.
+//! `vmofd.rs`, `discard.rs` and `evict.rs`: the eviction of a VMO fd's inode and the shrinkers'
+//! callbacks); a check beside each definition makes the build fail if its type differs from the
+//! prototype, so this file imports nothing from the rest of the module. The operation tables that
+//! C calls through (a VMO fd's file, inode and VMA operations, `/dev/vmo`'s file operations) are
+//! built in Rust, as [`OpsTable`]s.
+
+use kernel::bindings;
 
 /// The generated declarations. Generated code: not every one of these lints fires on it (nor
 /// on every architecture), so they are allowed rather than expected.
@@ -30,18 +35,17 @@ mod generated {
 
 pub(crate) use generated::*;
 
-// Each Rust definition of a function that `helpers.h` declares has the header's type: both
-// coerce to one function pointer type only if their signatures are the same.
-const _: () = {
-    use crate::{discard, evict, vmofd};
-    let _ = [vmo_fd_mmap, vmofd::vmo_fd_mmap];
-    let _ = [vmo_fd_release, vmofd::vmo_fd_release];
-    let _ = [vmo_fd_show_fdinfo, vmofd::vmo_fd_show_fdinfo];
-    let _ = [vmo_fd_inode_stat, vmofd::vmo_fd_inode_stat];
-    let _ = [vmo_fd_inode_release, vmofd::vmo_fd_inode_release];
-    let _ = [vmo_vma_fault, vmofd::vmo_vma_fault];
-    let _ = [vmo_vma_page_mkwrite, vmofd::vmo_vma_page_mkwrite];
-    let _ = [vmo_discard_scan, discard::vmo_discard_scan];
-    let _ = [vmo_evict_count, evict::vmo_evict_count];
-    let _ = [vmo_evict_scan, evict::vmo_evict_scan];
-};
+/// A kernel operations table (`file_operations`, `inode_operations`, `vm_operations_struct`) that
+/// can be a `static`:
+/// C keeps a pointer to it for as long as a file or a mapping uses it.
+#[repr(transparent)]
+pub(crate) struct OpsTable<T>(pub(crate) T);
+
+// SAFETY: a table holds only function pointers, which may be called from any thread, and the
+// `owner` pointer of this module; nothing can write it through a shared reference, and C only
+// reads it.
+unsafe impl Sync for OpsTable<bindings::file_operations> {}
+// SAFETY: as above.
+unsafe impl Sync for OpsTable<bindings::inode_operations> {}
+// SAFETY: as above.
+unsafe impl Sync for OpsTable<bindings::vm_operations_struct> {}

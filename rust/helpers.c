@@ -2,7 +2,9 @@
 /*
  * C shims for the vmo module: kernel functions that are inline, macros, or
  * declared in headers that the kernel's Rust bindings do not include
- * (shmem_fs.h), and the file, inode and VMA operation tables of VMO fds.
+ * (shmem_fs.h), and the pseudo filesystem of VMO fds (its instances and
+ * superblock operations; the fds' file, inode and VMA operations are built
+ * in rust/vmofd.rs).
  * Their Rust callers: rust/shmem.rs (shmem files), rust/vmofd.rs (VMO fds,
  * mappings, faults), rust/pager.rs (the waits of pager requests) and
  * rust/arch/ (CPU feature queries); the declarations are in helpers.h.
@@ -766,10 +768,10 @@ bool vmo_fault_release_lock(struct vm_fault *vmf)
  * filesystem, each with a superblock of its own:
  *  - "vmofs" (SB_I_NOEXEC, as every pseudo filesystem): the fds of handles
  *    without EXECUTE. Their mappings are never executable, by mm's own check
- *    and again by vmo_fd_mmap().
+ *    and again by the fd's mmap (rust/vmofd.rs).
  *  - "vmofs-exec" (SB_I_NOEXEC cleared): only the fds of handles with
  *    EXECUTE, the right VMO_IOC_REPLACE_AS_EXECUTABLE grants (CAP_SYS_ADMIN).
- *    mm lets PROT_EXEC through and keeps VM_MAYEXEC; vmo_fd_mmap() checks
+ *    mm lets PROT_EXEC through and keeps VM_MAYEXEC; the fd's mmap checks
  *    the right again. Its inodes are not marked S_ANON_INODE: path_noexec()
  *    asserts that an anonymous inode lives on a noexec superblock. The
  *    inodes' mode has no x bit and cannot be changed (setattr is EPERM), so
@@ -880,83 +882,27 @@ static struct vmofs *vmofs_of(struct inode *inode)
 	return container_of(inode->i_sb->s_type, struct vmofs, type);
 }
 
-/* fstat: the VMO's size now, and its committed memory as the blocks used. */
-static int vmofs_getattr(struct mnt_idmap *idmap, const struct path *path,
-			 struct kstat *stat, u32 request_mask, unsigned int query_flags)
-{
-	struct inode *inode = d_inode(path->dentry);
-	u64 committed = 0;
-
-	generic_fillattr(&nop_mnt_idmap, request_mask, inode, stat);
-	stat->size = vmo_fd_inode_stat(inode->i_private, &committed);
-	stat->blocks = committed >> 9;
-	return 0;
-}
-
-/*
- * ftruncate, truncate(2) of /proc/<pid>/fd/<n>, chmod, chown, utimes: the size
- * of a VMO changes only through VMO_IOC_SET_SIZE (with RESIZE), and the inode's
- * owner and mode state the fd's rights, which nobody may change.
- */
-static int vmofs_setattr(struct mnt_idmap *idmap, struct dentry *dentry, struct iattr *attr)
-{
-	return -EPERM;
-}
-
-static const struct inode_operations vmofs_iops = {
-	.getattr = vmofs_getattr,
-	.setattr = vmofs_setattr,
-};
-
-static int vmo_fd_release_file(struct inode *inode, struct file *file)
+/* A VMO fd is released (its f_op->release): drops the file's pin of its instance. */
+void vmo_fd_unpin(struct inode *inode)
 {
 	struct vmofs *fs = vmofs_of(inode);
 
-	vmo_fd_release(file->private_data);
 	simple_release_fs(&fs->mnt, &fs->count);
-	return 0;
 }
-
-static void vmo_fd_fdinfo(struct seq_file *m, struct file *file)
-{
-	vmo_fd_show_fdinfo(m, file->private_data);
-}
-
-static int vmo_fd_mmap_file(struct file *file, struct vm_area_struct *vma)
-{
-	return vmo_fd_mmap(file->private_data, vma);
-}
-
-static const struct file_operations vmo_fd_fops = {
-	.owner = THIS_MODULE,
-	.mmap = vmo_fd_mmap_file,
-	.release = vmo_fd_release_file,
-	.show_fdinfo = vmo_fd_fdinfo,
-	.llseek = noop_llseek,
-};
 
 /*
- * A mapping of a VMO fd: the module's fault handler (which keeps a slice in
- * its window and asks a pager for absent pages), shmem's page-cache fault-around
- * for present pages (bounded by the VMA, which lies inside the window).
+ * A new VMO fd file with the operations @fops, whose inode has the operations
+ * @iops: O_RDWR or O_RDONLY, showing the shmem file @shmem's pages (the VMO's
+ * root), on the "vmofs-exec" instance if
+ * @exec (the handle has EXECUTE), else on the noexec "vmofs". @inode_priv
+ * becomes the inode's i_private (released by vmo_fd_inode_release() when the
+ * inode is evicted) and @file_priv the file's private data (released by
+ * @fops->release, which calls vmo_fd_unpin()), both only on success: on
+ * failure the caller still owns them. Returns the file or an ERR_PTR.
  */
-static const struct vm_operations_struct vmo_vm_ops = {
-	.fault = vmo_vma_fault,
-	.map_pages = filemap_map_pages,
-	.page_mkwrite = vmo_vma_page_mkwrite,
-};
-
-/*
- * A new VMO fd file: O_RDWR or O_RDONLY, showing the shmem file @shmem's pages
- * (the VMO's root), on the "vmofs-exec" instance if @exec (the handle has
- * EXECUTE), else on the noexec "vmofs". @inode_priv becomes the inode's
- * i_private (released by vmo_fd_inode_release() when the inode is evicted)
- * and @file_priv the file's private data (released by vmo_fd_release()), both
- * only on success: on failure the caller still owns them. Returns the file or
- * an ERR_PTR.
- */
-struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable, bool exec,
-			     void *inode_priv, void *file_priv)
+struct file *vmo_fd_file_new(struct file *shmem, const struct file_operations *fops,
+			     const struct inode_operations *iops, u64 koid, bool writable,
+			     bool exec, void *inode_priv, void *file_priv)
 {
 	struct vmofs *fs = exec ? &vmofs_exec : &vmofs_noexec;
 	struct inode *inode;
@@ -979,7 +925,7 @@ struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable, bool e
 	inode->i_mode = S_IFREG | (writable ? 0666 : 0444);
 	inode->i_uid = GLOBAL_ROOT_UID;
 	inode->i_gid = GLOBAL_ROOT_GID;
-	inode->i_op = &vmofs_iops;
+	inode->i_op = iops;
 	/* The file's fops keep the module; __fput() drops this reference. */
 	if (!try_module_get(THIS_MODULE)) {
 		iput(inode);
@@ -988,8 +934,7 @@ struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable, bool e
 	}
 	/* The name /proc/<pid>/maps shows for a mapping of the VMO. */
 	snprintf(name, sizeof(name), "vmo:%llu", koid);
-	file = alloc_file_pseudo(inode, fs->mnt, name, writable ? O_RDWR : O_RDONLY,
-				 &vmo_fd_fops);
+	file = alloc_file_pseudo(inode, fs->mnt, name, writable ? O_RDWR : O_RDONLY, fops);
 	if (IS_ERR(file)) {
 		iput(inode);
 		module_put(THIS_MODULE);
@@ -1002,25 +947,6 @@ struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable, bool e
 unpin:
 	simple_release_fs(&fs->mnt, &fs->count);
 	return file;
-}
-
-/* Whether @file is a VMO fd; if so, *@priv is its private data. */
-bool vmo_fd_file_priv(struct file *file, void **priv)
-{
-	if (file->f_op != &vmo_fd_fops)
-		return false;
-	*priv = file->private_data;
-	return true;
-}
-
-/*
- * Finishes the mmap of a VMO fd once the Rust side validated it: the VMA
- * starts at page @pgoff of the shmem mapping and runs the module's vm_ops.
- */
-void vmo_vma_set_ops(struct vm_area_struct *vma, pgoff_t pgoff)
-{
-	vma->vm_pgoff = pgoff;
-	vma->vm_ops = &vmo_vm_ops;
 }
 
 /* The private data of the VMO fd a VMA maps (vm_file is a VMO fd). */

@@ -13,8 +13,9 @@
 #include <linux/mm_types.h>	/* vm_fault_t */
 
 struct file;
+struct file_operations;
 struct inode;
-struct seq_file;
+struct inode_operations;
 struct vm_area_struct;
 struct vm_fault;
 
@@ -52,23 +53,17 @@ void vmo_shmem_drop_pages(struct file *file);
 vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole);
 bool vmo_fault_release_lock(struct vm_fault *vmf);
 
-struct file *vmo_fd_file_new(struct file *shmem, u64 koid, bool writable, bool exec,
-			     void *inode_priv, void *file_priv);
-bool vmo_fd_file_priv(struct file *file, void **priv);
-void vmo_vma_set_ops(struct vm_area_struct *vma, unsigned long pgoff);
+struct file *vmo_fd_file_new(struct file *shmem, const struct file_operations *fops,
+			     const struct inode_operations *iops, u64 koid, bool writable,
+			     bool exec, void *inode_priv, void *file_priv);
+void vmo_fd_unpin(struct inode *inode);
 void *vmo_vma_fd_priv(struct vm_area_struct *vma);
 int vmo_wait_done(int *done, bool killable);
 int vmo_current_tid(void);
 void vmo_set_done(int *done);
 
-/* Implemented in Rust (rust/vmofd.rs): the VMO fd's file, inode and VMA operations. */
-int vmo_fd_mmap(void *priv, struct vm_area_struct *vma);
-void vmo_fd_release(void *priv);
-void vmo_fd_show_fdinfo(struct seq_file *m, void *priv);
-u64 vmo_fd_inode_stat(void *vmo, u64 *committed);
+/* Implemented in Rust (rust/vmofd.rs): a VMO fd's inode is evicted. */
 void vmo_fd_inode_release(void *vmo);
-vm_fault_t vmo_vma_fault(struct vm_fault *vmf);
-vm_fault_t vmo_vma_page_mkwrite(struct vm_fault *vmf);
 
 /* Discardable VMOs: the memcg-aware LRU and the shrinker (rust/discard.rs). */
 struct vmo_disc_node;

@@ -9,7 +9,7 @@
 //! [`MiscDevice`] trait does not have: a pager sitting in an event loop polls its `/dev/vmo`
 //! file for packets.
 
-use crate::device::VmoFile;
+use crate::{device::VmoFile, ffi::OpsTable};
 use core::marker::PhantomData;
 use kernel::{
     bindings,
@@ -21,15 +21,8 @@ use kernel::{
     types::{ForeignOwnable, Opaque},
 };
 
-/// A `file_operations` table that can be a `static`.
-#[repr(transparent)]
-struct Fops(bindings::file_operations);
-
-// SAFETY: the table is never written after it is built; its `owner` pointer is only read.
-unsafe impl Sync for Fops {}
-
 /// `/dev/vmo`'s file operations: the misc-device ones for [`VmoFile`], plus [`poll`].
-static FOPS: Fops = Fops({
+static FOPS: OpsTable<bindings::file_operations> = OpsTable({
     let raw = MiscDeviceOptions { name: c"vmo" }.into_raw::<VmoFile>();
     // SAFETY: `into_raw` points `fops` at the misc-device vtable of `VmoFile`, a constant.
     let mut fops = unsafe { *raw.fops };

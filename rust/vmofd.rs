@@ -36,7 +36,8 @@
 //! pager-backed VMO is asked of the pager (see [`Vmo::fault_wait`]).
 
 use crate::{
-    cow, ffi,
+    cow,
+    ffi::{self, OpsTable},
     pager::Need,
     rights::Rights,
     status::{Status, ZxResult},
@@ -46,9 +47,10 @@ use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
     error::from_err_ptr,
-    ffi::c_int,
+    ffi::{c_int, c_uint},
     fs::{file::FileDescriptorReservation, File, LocalFile},
     mm::virt::{flags, VmaNew},
+    module::this_module,
     page::PAGE_SHIFT,
     prelude::*,
     seq_file::SeqFile,
@@ -74,6 +76,37 @@ struct VmoFd {
     rights: Rights,
 }
 
+/// The file operations of every VMO fd: `mmap`, `release` and `show_fdinfo`; no `read`, `write`,
+/// `fallocate` or `splice` (see the module documentation). `owner` keeps the module loaded while
+/// a VMO fd is open. An fd is a VMO fd exactly when its `f_op` is this table ([`import`]).
+static FOPS: OpsTable<bindings::file_operations> = OpsTable(bindings::file_operations {
+    owner: this_module::<crate::LocalModule>().as_ptr(),
+    llseek: Some(bindings::noop_llseek),
+    mmap: Some(vmo_fd_mmap),
+    release: Some(vmo_fd_release),
+    show_fdinfo: Some(vmo_fd_show_fdinfo),
+    ..pin_init::zeroed()
+});
+
+/// The inode operations of every VMO fd: [`vmo_fd_getattr`] and [`vmo_fd_setattr`].
+static IOPS: OpsTable<bindings::inode_operations> = OpsTable(bindings::inode_operations {
+    getattr: Some(vmo_fd_getattr),
+    setattr: Some(vmo_fd_setattr),
+    ..pin_init::zeroed()
+});
+
+/// The operations of every mapping of a VMO fd: the module's fault handler ([`vmo_vma_fault`],
+/// which keeps a slice in its window and asks a pager for absent pages), shmem's page-cache
+/// fault-around for present pages (bounded by the VMA, which lies inside the window), and
+/// [`vmo_vma_page_mkwrite`] for the snapshots that still read a page about to be written.
+static VM_OPS: OpsTable<bindings::vm_operations_struct> =
+    OpsTable(bindings::vm_operations_struct {
+        fault: Some(vmo_vma_fault),
+        map_pages: Some(bindings::filemap_map_pages),
+        page_mkwrite: Some(vmo_vma_page_mkwrite),
+        ..pin_init::zeroed()
+    });
+
 /// Makes an fd for `vmo` with `rights` (the caller checked them) and passes its number to
 /// `publish`; the fd is installed only if `publish` succeeds. With `EXECUTE` in `rights` the fd is
 /// made on the filesystem instance that allows executable mappings, else on the noexec one.
@@ -97,11 +130,14 @@ pub(crate) fn export(
     })?;
     let inode_priv = vmo.clone().into_foreign();
     let file_priv = file_priv.into_foreign();
-    // SAFETY: the shmem file is live (held by `vmo`); on success the inode and the file own
-    // `inode_priv` and `file_priv` (released by `vmo_fd_inode_release` and `vmo_fd_release`).
+    // SAFETY: the shmem file is live (held by `vmo`); `FOPS` and `IOPS` are static; on success
+    // the inode and the file own `inode_priv` and `file_priv` (released by
+    // `vmo_fd_inode_release` and `vmo_fd_release`).
     let raw = unsafe {
         ffi::vmo_fd_file_new(
             vmo.shmem_file().as_ptr(),
+            &FOPS.0,
+            &IOPS.0,
             vmo.koid(),
             rights.contains(Rights::WRITE),
             rights.contains(Rights::EXECUTE),
@@ -132,9 +168,10 @@ pub(crate) fn export(
 pub(crate) fn import(fd: i32) -> ZxResult<(Arc<Vmo>, Rights)> {
     let fd = u32::try_from(fd).map_err(|_| Status::BadHandle)?;
     let file = LocalFile::fget(fd).map_err(|_| Status::BadHandle)?;
-    let mut private: *mut c_void = core::ptr::null_mut();
-    // SAFETY: `file` is a live file (we hold a reference); `private` is a valid out place.
-    if !unsafe { ffi::vmo_fd_file_priv(file.as_ptr(), &mut private) } {
+    // SAFETY: `file` is a live file (we hold a reference); its `f_op` is set when it is made and
+    // never changes.
+    let (fops, private) = unsafe { ((*file.as_ptr()).f_op, (*file.as_ptr()).private_data) };
+    if !core::ptr::eq(fops, &FOPS.0) {
         return Err(Status::WrongType);
     }
     // SAFETY: the file is a VMO fd, so its private data is a `VmoFd` (from `export`), alive while
@@ -143,15 +180,23 @@ pub(crate) fn import(fd: i32) -> ZxResult<(Arc<Vmo>, Rights)> {
     Ok((vfd.vmo.clone(), vfd.rights))
 }
 
-/// `f_op->release` of a VMO fd: frees its [`VmoFd`].
+/// `f_op->release` of a VMO fd: frees its [`VmoFd`] and drops the file's pin of its filesystem
+/// instance.
 ///
 /// # Safety
 ///
-/// Called once, on the last reference of a VMO fd, with its private data.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_release(private: *mut c_void) {
-    // SAFETY: `private` is the `VmoFd` that `export` gave the file; this is its only release.
-    drop(unsafe { <KBox<VmoFd>>::from_foreign(private) });
+/// Called by the VFS once, on the last reference of a VMO fd, with its inode and file.
+unsafe extern "C" fn vmo_fd_release(
+    inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: the private data is the `VmoFd` that `export` gave the file; this is its only
+    // release.
+    drop(unsafe { <KBox<VmoFd>>::from_foreign((*file).private_data) });
+    // SAFETY: `inode` is the VMO fd's inode, whose instance `vmo_fd_file_new` pinned once for this
+    // file; this is the file's only release.
+    unsafe { ffi::vmo_fd_unpin(inode) };
+    0
 }
 
 /// The inode of a VMO fd is evicted: drops its VMO reference.
@@ -160,38 +205,70 @@ pub(crate) unsafe extern "C" fn vmo_fd_release(private: *mut c_void) {
 ///
 /// Called once per VMO fd inode, with the `i_private` that `export` gave it.
 #[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_inode_release(vmo: *mut c_void) {
+unsafe extern "C" fn vmo_fd_inode_release(vmo: *mut c_void) {
     // SAFETY: `vmo` is the inode's own `Arc<Vmo>` (from `export`); this is its only release.
     drop(unsafe { <Arc<Vmo>>::from_foreign(vmo) });
 }
 
-/// `getattr` of a VMO fd's inode: the VMO's size, and its committed bytes in `*committed`.
+// The definition has the type of its prototype in `helpers.h`: both coerce to one function
+// pointer type only if their signatures are the same.
+const _: () = {
+    let _ = [ffi::vmo_fd_inode_release, vmo_fd_inode_release];
+};
+
+/// `i_op->getattr` of a VMO fd's inode (`fstat`): the VMO's size now, and its committed memory
+/// as the blocks used.
 ///
 /// # Safety
 ///
-/// `vmo` is the `i_private` of a live VMO fd inode; `committed` is valid for a write.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_inode_stat(vmo: *mut c_void, committed: *mut u64) -> u64 {
-    // SAFETY: the inode holds this reference while it lives (function contract).
-    let vmo = unsafe { <Arc<Vmo>>::borrow(vmo) };
+/// Called by the VFS with a valid path of a live VMO fd inode and a `kstat` to fill.
+unsafe extern "C" fn vmo_fd_getattr(
+    _idmap: *mut bindings::mnt_idmap,
+    path: *const bindings::path,
+    stat: *mut bindings::kstat,
+    request_mask: u32,
+    _query_flags: c_uint,
+) -> c_int {
+    // SAFETY: the path and its dentry are valid for the call (function contract).
+    let inode = unsafe { (*(*path).dentry).d_inode };
+    // SAFETY: `inode` is live and `stat` valid for writes (function contract); the no-op idmap
+    // is a static of the kernel that `generic_fillattr` only reads.
+    unsafe {
+        bindings::generic_fillattr(&raw mut bindings::nop_mnt_idmap, request_mask, inode, stat)
+    };
+    // SAFETY: the inode's `i_private` is its own `Arc<Vmo>` (from `export`), which it holds
+    // until it is evicted.
+    let vmo = unsafe { <Arc<Vmo>>::borrow((*inode).i_private) };
     let info = vmo.info();
-    // SAFETY: `committed` is valid for a write (function contract).
-    unsafe { committed.write(info.committed_bytes) };
-    info.size
+    // SAFETY: `stat` is valid for writes (function contract).
+    unsafe {
+        // A VMO's size is at most `VMO_MAX_SIZE`, below `i64::MAX`.
+        (*stat).size = info.size as i64;
+        (*stat).blocks = info.committed_bytes >> 9;
+    }
+    0
+}
+
+/// `i_op->setattr` of a VMO fd's inode: `EPERM` for `ftruncate`, `truncate(2)` of
+/// `/proc/<pid>/fd/<n>`, `chmod`, `chown`, `utimes`. The size of a VMO changes only through
+/// `VMO_IOC_SET_SIZE` (with RESIZE), and the inode's owner and mode state the fd's rights, which
+/// nobody may change.
+extern "C" fn vmo_fd_setattr(
+    _idmap: *mut bindings::mnt_idmap,
+    _dentry: *mut bindings::dentry,
+    _attr: *mut bindings::iattr,
+) -> c_int {
+    EPERM.to_errno()
 }
 
 /// `f_op->show_fdinfo` of a VMO fd.
 ///
 /// # Safety
 ///
-/// Called by the VFS with a valid seq_file and the private data of a live VMO fd.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(
-    m: *mut bindings::seq_file,
-    private: *mut c_void,
-) {
-    // SAFETY: `private` is the live fd's `VmoFd` (function contract).
-    let vfd = unsafe { <KBox<VmoFd>>::borrow(private) };
+/// Called by the VFS with a valid seq_file and a live VMO fd.
+unsafe extern "C" fn vmo_fd_show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
+    // SAFETY: the file is a live VMO fd (function contract): its private data is its `VmoFd`.
+    let vfd = unsafe { <KBox<VmoFd>>::borrow((*file).private_data) };
     // SAFETY: the VFS passes a valid seq_file for the duration of the call.
     let m = unsafe { SeqFile::from_raw(m) };
     let info = vfd.vmo.info();
@@ -223,24 +300,29 @@ pub(crate) unsafe extern "C" fn vmo_fd_show_fdinfo(
     }
 }
 
-/// `f_op->mmap` of a VMO fd.
+/// `f_op->mmap` of a VMO fd: once [`mmap`] has validated the mapping, the VMA starts at its
+/// page of the root's shmem mapping and runs [`VM_OPS`].
 ///
 /// # Safety
 ///
-/// Called by the VFS with the private data of a live VMO fd and the new VMA, under the mmap lock.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_fd_mmap(
-    private: *mut c_void,
+/// Called by the VFS with a live VMO fd and the new VMA, under the mmap lock.
+unsafe extern "C" fn vmo_fd_mmap(
+    file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
-    // SAFETY: `private` is the live fd's `VmoFd` (function contract).
-    let vfd = unsafe { <KBox<VmoFd>>::borrow(private) };
+    // SAFETY: the file is a live VMO fd (function contract): its private data is its `VmoFd`.
+    let vfd = unsafe { <KBox<VmoFd>>::borrow((*file).private_data) };
     // SAFETY: `vma` is a VMA being set up by `f_op->mmap` (function contract).
     let new = unsafe { VmaNew::from_raw(vma) };
     match mmap(vfd, new) {
         Ok(pgoff) => {
-            // SAFETY: `vma` is the VMA being set up; `pgoff` was validated by `mmap`.
-            unsafe { ffi::vmo_vma_set_ops(vma, pgoff) };
+            // SAFETY: `f_op->mmap` may set the page offset and the operations of the VMA it sets
+            // up, which nothing else uses yet; `pgoff` was validated by `mmap`, `VM_OPS` is
+            // static.
+            unsafe {
+                (*vma).vm_pgoff = pgoff;
+                (*vma).vm_ops = &VM_OPS.0;
+            }
             0
         }
         Err(e) => e.to_errno(),
@@ -287,10 +369,7 @@ fn mmap(vfd: &VmoFd, vma: &VmaNew) -> Result<usize> {
 /// # Safety
 ///
 /// Called by mm with a valid `vmf` whose VMA maps a VMO fd.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_vma_fault(
-    vmf: *mut bindings::vm_fault,
-) -> bindings::vm_fault_t {
+unsafe extern "C" fn vmo_vma_fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
     // SAFETY: `vmf` and its VMA are valid for the call (function contract).
     let (vma, pgoff, fault_flags) = unsafe {
         (
@@ -378,10 +457,7 @@ fn fault_error(s: Status) -> bindings::vm_fault_t {
 /// # Safety
 ///
 /// Called by mm with a valid `vmf` whose VMA maps a VMO fd.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn vmo_vma_page_mkwrite(
-    vmf: *mut bindings::vm_fault,
-) -> bindings::vm_fault_t {
+unsafe extern "C" fn vmo_vma_page_mkwrite(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
     // SAFETY: `vmf` and its VMA are valid for the call (function contract).
     let (vma, pgoff) = unsafe {
         (

@@ -128,7 +128,7 @@ impl Worker {
         let r = sys::export_owned(self.dev.as_fd(), h.raw, flags);
         let need = sys::VMO_RIGHT_MAP | R_READ | R_DUPLICATE | sys::VMO_RIGHT_TRANSFER;
         let want = if rights & need == need { OK } else { ACCESS_DENIED };
-        let got = r.as_ref().err().copied().unwrap_or(OK);
+        let got = r.as_ref().err().map_or(OK, |e| e.raw_os_error());
         self.direct(
             Ioctl::Export,
             None,
@@ -178,7 +178,7 @@ impl Worker {
             OK
         };
         let r = sys::mmap(fd.as_fd(), offset, (pages * pg()) as usize, prot, mflags);
-        let got = r.as_ref().err().copied().unwrap_or(OK);
+        let got = r.as_ref().err().map_or(OK, |e| e.raw_os_error());
         let what = format!(
             "mmap of {kind:?} ({size_pages} pages) at page {first}{} for {pages} pages, \
              write {write} exec {exec} private {private}, fd writable {fd_writable}",
@@ -227,7 +227,7 @@ impl Worker {
             _ => rights,
         };
         let mut a = sys::vmo_import_args { fd: fd.as_raw_fd(), rights: req, ..Default::default() };
-        let got = sys::import(self.dev.as_fd(), &mut a).err().unwrap_or(OK);
+        let got = sys::import(self.dev.as_fd(), &mut a).err().map_or(OK, sys::Errno::raw_os_error);
         let new = reduce(rights, req);
         let want = if new.is_some() { OK } else { INVALID_ARGS };
         self.direct(
@@ -323,7 +323,8 @@ impl Worker {
         }
         let k = self.rng.below(n);
         let mut buf = vec![0u8; pg() as usize];
-        let r = m.region.read((k * pg()) as usize, &mut buf).err().unwrap_or(OK);
+        let r =
+            m.region.read((k * pg()) as usize, &mut buf).err().map_or(OK, sys::Errno::raw_os_error);
         let vmo_page = m.first + k;
         let mismatch = self.m.check_read(obj, vmo_page * pg(), &buf);
         self.direct(Ioctl::MapRead, None, r, OK, "read through a mapping");
@@ -350,7 +351,11 @@ impl Worker {
         let at = self.rng.below(pg() - 16);
         let mut data = [0u8; 16];
         self.rng.fill(&mut data);
-        let r = m.region.write((k * pg() + at) as usize, &data).err().unwrap_or(OK);
+        let r = m
+            .region
+            .write((k * pg() + at) as usize, &data)
+            .err()
+            .map_or(OK, sys::Errno::raw_os_error);
         self.direct(Ioctl::MapWrite, None, r, OK, "write through a mapping");
         if r == OK {
             let vmo_page = m.first + k;

@@ -52,7 +52,8 @@ impl Worker {
     pub(super) fn pager_episode(&mut self) {
         let options = if self.rng.chance(1, 10) { self.rng.next_u32() | 1 } else { 0 };
         let mut c = sys::vmo_pager_create_args { options, ..Default::default() };
-        let got = sys::pager_create(self.dev.as_fd(), &mut c).err().unwrap_or(OK);
+        let got =
+            sys::pager_create(self.dev.as_fd(), &mut c).err().map_or(OK, sys::Errno::raw_os_error);
         let want = if options == 0 { OK } else { INVALID_ARGS };
         self.direct(Ioctl::PagerCreate, None, got, want, "PAGER_CREATE");
         if got != OK {
@@ -85,7 +86,9 @@ impl Worker {
         let key = self.rng.below(4);
         let mut cv =
             sys::vmo_pager_create_vmo_args { pager: ph, options, key, size, ..Default::default() };
-        let got = sys::pager_create_vmo(self.dev.as_fd(), &mut cv).err().unwrap_or(OK);
+        let got = sys::pager_create_vmo(self.dev.as_fd(), &mut cv)
+            .err()
+            .map_or(OK, sys::Errno::raw_os_error);
         let want = if !attach {
             ACCESS_DENIED
         } else if round_size(size).is_none() {
@@ -143,7 +146,7 @@ impl Worker {
                             self.dev.as_fd(),
                             sys::vmo_pager_detach_args { pager: ph, vmo: p.raw },
                         );
-                        let got = r.err().unwrap_or(OK);
+                        let got = r.err().map_or(OK, sys::Errno::raw_os_error);
                         let want = if manage { OK } else { ACCESS_DENIED };
                         self.direct(Ioctl::PagerDetach, None, got, want, "PAGER_DETACH");
                         if got == OK {
@@ -160,7 +163,9 @@ impl Worker {
                             timeout_ns: 0,
                             ..Default::default()
                         };
-                        let got = sys::pager_wait(self.dev.as_fd(), &mut w).err().unwrap_or(OK);
+                        let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                            .err()
+                            .map_or(OK, sys::Errno::raw_os_error);
                         let want = if completes.is_empty() { TIMED_OUT } else { OK };
                         self.direct(
                             Ioctl::PagerWait,
@@ -231,7 +236,8 @@ impl Worker {
             reserved: 0,
             aux_offset,
         };
-        let got = sys::pager_supply(self.dev.as_fd(), args).err().unwrap_or(OK);
+        let got =
+            sys::pager_supply(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
         let want = if !manage {
             ACCESS_DENIED
         } else if unaligned {
@@ -292,7 +298,8 @@ impl Worker {
         let length = self.rng.below(6) * pg() + u64::from(unaligned);
         let args =
             sys::vmo_pager_op_args { pager: ph, op, vmo: p.raw, reserved: 0, offset, length, data };
-        let got = sys::pager_op_range(self.dev.as_fd(), args).err().unwrap_or(OK);
+        let got =
+            sys::pager_op_range(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
         let want = if unaligned {
             INVALID_ARGS
         } else if !manage {
@@ -351,7 +358,9 @@ impl Worker {
             (page * pg(), pg())
         };
         let mut buf = vec![0u8; len as usize];
-        let got = sys::read(self.dev.as_fd(), p.raw, offset, &mut buf).err().unwrap_or(OK);
+        let got = sys::read(self.dev.as_fd(), p.raw, offset, &mut buf)
+            .err()
+            .map_or(OK, sys::Errno::raw_os_error);
         let all_supplied = len == 0
             || (offset / pg()..(offset + len).div_ceil(pg()))
                 .all(|pg_| p.present.contains_key(&pg_));
@@ -386,7 +395,7 @@ impl Worker {
             _ => self.rng.below(17) * pg() + self.rng.below(2) * self.rng.below(pg()),
         };
         let args = sys::vmo_size_args { handle: p.raw, reserved: 0, size };
-        let got = sys::set_size(self.dev.as_fd(), args).err().unwrap_or(OK);
+        let got = sys::set_size(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
         let want = if !p.resizable {
             UNAVAILABLE
         } else if round_size(size).is_none() {

@@ -18,7 +18,7 @@
 use std::os::fd::AsFd;
 use std::sync::Mutex;
 
-use vmo::{Device, Rights, Vmo, VmoOptions, sys};
+use vmo::{AsHandleRef, Device, HandleBased, Rights, Vmo, VmoOptions, sys};
 
 use crate::model::{DEFAULT_VMO, R_RESIZE, pg};
 use crate::report::status_name;
@@ -67,15 +67,16 @@ impl Pool {
             anchor
                 .write(&vec![0x30 + i as u8; (2 * p) as usize], 0)
                 .map_err(|s| format!("pool write: {s}"))?;
-            let dup =
-                anchor.duplicate(Rights::SAME_RIGHTS).map_err(|s| format!("pool dup: {s}"))?;
+            let dup = anchor
+                .duplicate_handle(Rights::SAME_RIGHTS)
+                .map_err(|s| format!("pool dup: {s}"))?;
             let rights = DEFAULT_VMO | if resizable { R_RESIZE } else { 0 };
             slots.push(Mutex::new(Slot {
                 raw: vmo::Handle::from(dup).into_raw(),
                 rights,
                 resizable,
                 sizes: vec![size],
-                anchor: anchor.raw(),
+                anchor: anchor.raw_handle(),
                 anchor_rights: rights,
             }));
             anchors.push(anchor);
@@ -110,13 +111,19 @@ impl Pool {
             if rng.chance(1, 2) { s.anchor_rights } else { s.anchor_rights & rng.next_u32() };
         let mut dup = sys::vmo_duplicate_args { handle: s.anchor, rights, ..Default::default() };
         sys::duplicate(self.dev.as_fd(), &mut dup).map_err(|e| {
-            format!("rotate slot {i}: DUPLICATE of the anchor gave {}", status_name(e))
+            format!(
+                "rotate slot {i}: DUPLICATE of the anchor gave {}",
+                status_name(e.raw_os_error())
+            )
         })?;
         let old = s.raw;
         s.raw = dup.out_handle;
         s.rights = rights;
-        sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: old, reserved: 0 })
-            .map_err(|e| format!("rotate slot {i}: CLOSE of {old:#x} gave {}", status_name(e)))
+        sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: old, reserved: 0 }).map_err(
+            |e| {
+                format!("rotate slot {i}: CLOSE of {old:#x} gave {}", status_name(e.raw_os_error()))
+            },
+        )
     }
 }
 

@@ -183,9 +183,9 @@ unsafe impl Ioctl for RawIoctl {
 /// struct the command names, and the memory its fields point to) must be
 /// allowed: every byte it may write is owned by the caller and not borrowed
 /// by any Rust reference, or the write faults.
-unsafe fn ioctl_ptr(fd: BorrowedFd<'_>, cmd: u32, ptr: *mut c_void) -> Result<(), i32> {
+unsafe fn ioctl_ptr(fd: BorrowedFd<'_>, cmd: u32, ptr: *mut c_void) -> sys::IoctlResult {
     // SAFETY: the caller's contract is exactly the one of `ioctl`.
-    unsafe { rustix::ioctl::ioctl(fd, RawIoctl { cmd, ptr }) }.map_err(|e| e.raw_os_error())
+    unsafe { rustix::ioctl::ioctl(fd, RawIoctl { cmd, ptr }) }
 }
 
 /// A `READ` destination.
@@ -310,10 +310,10 @@ impl Arena {
         cmd: u32,
         place: Place,
         arg: &mut T,
-    ) -> Result<(), i32> {
+    ) -> sys::IoctlResult {
         assert!(T::CMDS.contains(&cmd), "ioctl {cmd:#x} does not take this struct");
         assert!(place != Place::Hole || !writes_back(cmd), "the hole is for reads only");
-        let ptr = self.place_arg(place, arg).map_err(|e| e.raw_os_error())?;
+        let ptr = self.place_arg(place, arg)?;
         // SAFETY: `cmd` takes a `T` (checked above, and `vmo::sys` checks
         // the numbers against the struct sizes at compile time); no `T` but
         // `vmo_rw_args` holds a pointer the kernel writes through. `ptr` is
@@ -325,7 +325,7 @@ impl Arena {
 
     /// Issues an ioctl number the module does not know; the argument
     /// pointer is `place` (the scratch page for `Normal`).
-    pub fn unknown(&mut self, fd: BorrowedFd<'_>, cmd: u32, place: Place) -> Result<(), i32> {
+    pub fn unknown(&mut self, fd: BorrowedFd<'_>, cmd: u32, place: Place) -> sys::IoctlResult {
         assert!(!KNOWN_CMDS.contains(&cmd) && !vfs_handles(cmd), "{cmd:#x} is not unknown");
         let ptr = match place {
             Place::Normal => self.at(0).cast(),
@@ -360,7 +360,7 @@ impl Arena {
         place: Place,
         mut args: sys::vmo_rw_args,
         dst: Dst<'_>,
-    ) -> Result<(), i32> {
+    ) -> sys::IoctlResult {
         match dst {
             Dst::Data(buf) => {
                 assert!(args.length <= buf.len() as u64, "READ longer than its buffer");
@@ -378,7 +378,7 @@ impl Arena {
             // straddle page that no reference borrows, followed by the guard.
             return unsafe { sys::read_raw(fd, &mut args) };
         }
-        let ptr = self.place_arg(place, &mut args).map_err(|e| e.raw_os_error())?;
+        let ptr = self.place_arg(place, &mut args)?;
         // SAFETY: VMO_IOC_READ takes a `vmo_rw_args`, which the kernel only
         // reads (`_IOW`): from arena memory, or it faults. The buffer it
         // names is `buf` or faults or is the straddle page, as above.
@@ -393,7 +393,7 @@ impl Arena {
         place: Place,
         mut args: sys::vmo_rw_args,
         src: Src<'_>,
-    ) -> Result<(), i32> {
+    ) -> sys::IoctlResult {
         match src {
             Src::Data(buf) => {
                 assert!(args.length <= buf.len() as u64, "WRITE longer than its buffer");
@@ -409,7 +409,7 @@ impl Arena {
             // the call, long enough) or arena memory or a faulting address.
             return unsafe { sys::write_raw(fd, args) };
         }
-        let ptr = self.place_arg(place, &mut args).map_err(|e| e.raw_os_error())?;
+        let ptr = self.place_arg(place, &mut args)?;
         // SAFETY: VMO_IOC_WRITE takes a `vmo_rw_args` and writes no user
         // memory: it only reads the struct and the source.
         unsafe { ioctl_ptr(fd, sys::VMO_IOC_WRITE, ptr) }

@@ -266,8 +266,9 @@ pub struct Worker {
     pub stats: Stats,
 }
 
-fn errno(r: Result<(), i32>) -> i32 {
-    r.err().unwrap_or(OK)
+/// The model's code for the result of a call: [`OK`] or the errno.
+fn errno(r: sys::IoctlResult) -> i32 {
+    r.err().map_or(OK, sys::Errno::raw_os_error)
 }
 
 fn has(rights: u32, need: u32) -> bool {
@@ -364,7 +365,7 @@ impl Worker {
             };
             match sys::duplicate(fd, &mut d) {
                 Ok(()) => count += 1,
-                Err(e) => break e,
+                Err(e) => break e.raw_os_error(),
             }
             if count > sys::VMO_MAX_HANDLES {
                 break OK;
@@ -520,7 +521,7 @@ impl Worker {
         self.close_all(false);
     }
 
-    fn close_raw(&self, raw: u32) -> Result<(), i32> {
+    fn close_raw(&self, raw: u32) -> sys::IoctlResult {
         sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: raw, reserved: 0 })
     }
 

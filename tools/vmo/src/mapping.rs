@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::handle::handle_from_kernel;
 use crate::sys;
-use crate::{Device, Rights, Status, Vmo};
+use crate::{AsHandleRef, Device, Rights, Status, Vmo};
 
 impl Vmo {
     /// `VMO_IOC_EXPORT`: a file descriptor for this VMO, close-on-exec, as
@@ -21,7 +21,7 @@ impl Vmo {
     /// and `fstat` reports the VMO's size and one inode number per VMO. It
     /// keeps the VMO alive after every handle is closed.
     pub fn export_fd(&self) -> Result<OwnedFd, Status> {
-        sys::export_owned(self.device().as_fd(), self.raw(), sys::VMO_EXPORT_CLOEXEC)
+        sys::export_owned(self.device().as_fd(), self.raw_handle(), sys::VMO_EXPORT_CLOEXEC)
             .map_err(Status::from_errno)
     }
 
@@ -141,10 +141,15 @@ impl Mapping {
     /// VMO's size is allowed, but touching it raises `SIGBUS` (see the type's
     /// documentation). `len` 0 or an unaligned offset is `EINVAL`.
     pub fn new(fd: BorrowedFd<'_>, offset: u64, len: usize, writable: bool) -> io::Result<Mapping> {
-        Mapping::map(fd, offset, len, writable).map_err(io::Error::from_raw_os_error)
+        Ok(Mapping::map(fd, offset, len, writable)?)
     }
 
-    fn map(fd: BorrowedFd<'_>, offset: u64, len: usize, writable: bool) -> Result<Mapping, i32> {
+    fn map(
+        fd: BorrowedFd<'_>,
+        offset: u64,
+        len: usize,
+        writable: bool,
+    ) -> Result<Mapping, sys::Errno> {
         let prot = if writable {
             sys::ProtFlags::READ | sys::ProtFlags::WRITE
         } else {

@@ -15,9 +15,11 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
+use crate::Rights;
 use crate::handle::{handle_from_kernel, impl_handle_based};
 use crate::sys;
-use crate::{AsHandleRef, Device, Handle, Rights, Status, Vmo, VmoOptions};
+use crate::{AsHandleRef, Device, Handle, Status, Vmo, VmoOptions};
 
 /// A user pager (`zx_pager_create`): the source of the pages of the VMOs
 /// made with [`Pager::create_vmo`].
@@ -200,6 +202,13 @@ fn range_len(range: &Range<u64>) -> Result<u64, Status> {
     range.end.checked_sub(range.start).ok_or(Status::INVALID_ARGS)
 }
 
+/// The `data` of a FAIL op for `status`: its errno. [`Status::to_errno`] maps
+/// a status outside the ABI's table to `EPROTO`, and OK to no errno (sent as
+/// 0): neither is an allowed code, so the kernel rejects both.
+fn fail_data(status: Status) -> u64 {
+    status.to_errno().map_or(0, |e| u64::from(e.raw_os_error().unsigned_abs()))
+}
+
 /// A wait timeout as the ABI's `timeout_ns`: negative is forever.
 fn timeout_ns(timeout: Option<Duration>) -> i64 {
     match timeout {
@@ -259,13 +268,8 @@ impl Pager {
     /// and the pager gets a [`PacketKind::Complete`] packet. Needs
     /// [`Rights::MANAGE_VMO`].
     pub fn detach_vmo(&self, vmo: &Vmo) -> Result<(), Status> {
-        let args = sys::vmo_pager_detach_args { pager: self.0.raw(), vmo: vmo.raw() };
+        let args = sys::vmo_pager_detach_args { pager: self.0.raw(), vmo: vmo.raw_handle() };
         sys::pager_detach(self.fd(), args).map_err(Status::from_errno)
-    }
-
-    /// [`Pager::detach_vmo`] (the short name).
-    pub fn detach(&self, vmo: &Vmo) -> Result<(), Status> {
-        self.detach_vmo(vmo)
     }
 
     /// `zx_pager_supply_pages`: moves the pages of `aux_vmo` at
@@ -289,10 +293,10 @@ impl Pager {
     ) -> Result<(), Status> {
         let args = sys::vmo_pager_supply_args {
             pager: self.0.raw(),
-            vmo: vmo.raw(),
+            vmo: vmo.raw_handle(),
             offset: range.start,
             length: range_len(&range)?,
-            aux_vmo: aux_vmo.raw(),
+            aux_vmo: aux_vmo.raw_handle(),
             reserved: 0,
             aux_offset,
         };
@@ -314,7 +318,7 @@ impl Pager {
         let args = sys::vmo_pager_op_args {
             pager: self.0.raw(),
             op: op.into_raw(),
-            vmo: vmo.raw(),
+            vmo: vmo.raw_handle(),
             reserved: 0,
             offset: range.start,
             length: range_len(&range)?,
@@ -334,10 +338,7 @@ impl Pager {
     /// `NO_SPACE` or `BUFFER_TOO_SMALL`; any other is still sent (as its
     /// errno) and the kernel answers `INVALID_ARGS`.
     pub fn fail(&self, vmo: &Vmo, range: Range<u64>, status: Status) -> Result<(), Status> {
-        // to_errno maps a status outside the ABI's table to EPROTO, and OK to
-        // 0: neither is an allowed code, so the kernel rejects both.
-        let errno = u64::try_from(status.to_errno()).unwrap_or(u64::MAX);
-        self.op_range(PagerOp::FAIL, vmo, range, errno)
+        self.op_range(PagerOp::FAIL, vmo, range, fail_data(status))
     }
 
     /// `zx_pager_op_range(ZX_PAGER_OP_DIRTY)`: the pages of `range` of a
@@ -375,7 +376,7 @@ impl Pager {
     ) -> Result<(usize, usize), Status> {
         let mut args = sys::vmo_pager_query_dirty_args {
             pager: self.0.raw(),
-            vmo: vmo.raw(),
+            vmo: vmo.raw_handle(),
             offset: range.start,
             length: range_len(&range)?,
             ..Default::default()
@@ -414,7 +415,7 @@ impl Pager {
     pub fn query_vmo_stats(&self, vmo: &Vmo, reset: bool) -> Result<bool, Status> {
         let args = sys::vmo_pager_query_stats_args {
             pager: self.0.raw(),
-            vmo: vmo.raw(),
+            vmo: vmo.raw_handle(),
             options: if reset { sys::VMO_PAGER_RESET_VMO_STATS } else { 0 },
             ..Default::default()
         };
@@ -459,20 +460,9 @@ impl Pager {
         }
     }
 
-    /// The raw handle value.
-    pub fn raw(&self) -> u32 {
-        self.raw_handle()
-    }
-
     /// The device the handle belongs to.
     pub fn device(&self) -> &Device {
         self.0.device()
-    }
-
-    /// [`Handle::replace`], keeping the type (pager handles cannot be
-    /// duplicated: they lack [`Rights::DUPLICATE`]).
-    pub fn replace(self, rights: Rights) -> Result<Pager, Status> {
-        self.0.replace(rights).map(Pager)
     }
 
     fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
@@ -592,11 +582,19 @@ mod tests {
     #[test]
     fn fail_codes_are_sent_as_errnos() {
         // What Pager::fail puts in `data` for the allowed codes.
-        assert_eq!(Status::IO.to_errno(), sys::VMO_ERRNO_IO as i32);
-        assert_eq!(Status::IO_DATA_INTEGRITY.to_errno(), sys::VMO_ERRNO_IO_DATA_INTEGRITY as i32);
-        assert_eq!(Status::BAD_STATE.to_errno(), sys::VMO_ERRNO_BAD_STATE as i32);
-        assert_eq!(Status::NO_SPACE.to_errno(), sys::VMO_ERRNO_NO_SPACE as i32);
-        assert_eq!(Status::BUFFER_TOO_SMALL.to_errno(), sys::VMO_ERRNO_BUFFER_TOO_SMALL as i32);
+        assert_eq!(fail_data(Status::IO), u64::from(sys::VMO_ERRNO_IO));
+        assert_eq!(
+            fail_data(Status::IO_DATA_INTEGRITY),
+            u64::from(sys::VMO_ERRNO_IO_DATA_INTEGRITY)
+        );
+        assert_eq!(fail_data(Status::BAD_STATE), u64::from(sys::VMO_ERRNO_BAD_STATE));
+        assert_eq!(fail_data(Status::NO_SPACE), u64::from(sys::VMO_ERRNO_NO_SPACE));
+        assert_eq!(fail_data(Status::BUFFER_TOO_SMALL), u64::from(sys::VMO_ERRNO_BUFFER_TOO_SMALL));
+        assert_eq!(fail_data(Status::OK), 0);
+        assert_eq!(
+            fail_data(Status::INTERNAL),
+            u64::from(sys::Errno::PROTO.raw_os_error().unsigned_abs())
+        );
     }
 
     #[test]
@@ -615,7 +613,7 @@ mod tests {
         assert_eq!(pager.wait(Some(Duration::ZERO)), Err(Status::NOT_SUPPORTED));
         assert_eq!(pager.supply_pages(&vmo, 0..4096, &vmo, 0), Err(Status::NOT_SUPPORTED));
         assert_eq!(pager.fail(&vmo, 0..4096, Status::IO), Err(Status::NOT_SUPPORTED));
-        assert_eq!(pager.detach(&vmo), Err(Status::NOT_SUPPORTED));
+        assert_eq!(pager.detach_vmo(&vmo), Err(Status::NOT_SUPPORTED));
         #[allow(clippy::reversed_empty_ranges)]
         let backwards = 4096..0;
         assert_eq!(pager.fail(&vmo, backwards, Status::IO), Err(Status::INVALID_ARGS));

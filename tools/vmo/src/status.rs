@@ -16,7 +16,8 @@ use crate::sys;
 /// use vmo::Status;
 /// assert_eq!(Status::ok(-11), Err(Status::BAD_HANDLE));
 /// assert_eq!(Status::BAD_HANDLE.to_string(), "ZX_ERR_BAD_HANDLE");
-/// assert_eq!(Status::from_errno(Status::BAD_HANDLE.to_errno()), Status::BAD_HANDLE);
+/// let errno = Status::BAD_HANDLE.to_errno().unwrap();
+/// assert_eq!(Status::from_errno(errno), Status::BAD_HANDLE);
 /// ```
 #[repr(transparent)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -139,53 +140,49 @@ impl Status {
         if raw == Status::OK.0 { Ok(()) } else { Err(Status(raw)) }
     }
 
-    /// The status that a positive errno from `/dev/vmo` stands for.
+    /// The status that an errno from `/dev/vmo` stands for.
     ///
     /// * every errno of the ABI's `VMO_ERRNO_*` table gives its status, so
-    ///   `Status::from_errno(s.to_errno()) == s` for every status in the table;
+    ///   `Status::from_errno(e) == s` for every status `s` in the table and
+    ///   `Some(e) == s.to_errno()`;
     /// * `EFAULT` (a bad user pointer) gives [`Status::INVALID_ARGS`], as the
     ///   Zircon documentation calls it;
     /// * `EINTR` (a signal interrupted a COMMIT) gives
     ///   [`Status::INTERRUPTED_RETRY`];
     /// * `ENOTTY` (the file is not `/dev/vmo`, or the module does not know the
     ///   ioctl) gives [`Status::NOT_SUPPORTED`];
-    /// * 0 gives [`Status::OK`];
     /// * any other errno gives [`Status::INTERNAL`].
-    pub fn from_errno(errno: i32) -> Status {
-        if errno == 0 {
-            return Status::OK;
-        }
-        if let Some((status, _)) = ERRNO_TABLE.iter().find(|(_, e)| *e as i32 == errno) {
+    pub fn from_errno(errno: Errno) -> Status {
+        if let Some((status, _)) =
+            ERRNO_TABLE.iter().find(|(_, e)| *e as i32 == errno.raw_os_error())
+        {
             return *status;
         }
-        if errno == Errno::FAULT.raw_os_error() {
-            Status::INVALID_ARGS
-        } else if errno == Errno::INTR.raw_os_error() {
-            Status::INTERRUPTED_RETRY
-        } else if errno == Errno::NOTTY.raw_os_error() {
-            Status::NOT_SUPPORTED
-        } else {
-            Status::INTERNAL
+        match errno {
+            Errno::FAULT => Status::INVALID_ARGS,
+            Errno::INTR => Status::INTERRUPTED_RETRY,
+            Errno::NOTTY => Status::NOT_SUPPORTED,
+            _ => Status::INTERNAL,
         }
     }
 
     /// The errno that the module uses for this status (the inverse of
-    /// [`Status::from_errno`] on the ABI's table).
+    /// [`Status::from_errno`] on the ABI's table), `None` for [`Status::OK`].
     ///
-    /// [`Status::OK`] gives 0 and [`Status::INTERRUPTED_RETRY`] gives `EINTR`.
-    /// A status outside the table (which the module never produces, e.g.
-    /// [`Status::INTERNAL`]) gives `EPROTO`.
-    pub fn to_errno(self) -> i32 {
+    /// [`Status::INTERRUPTED_RETRY`] gives `EINTR`. A status outside the
+    /// table (which the module never produces, e.g. [`Status::INTERNAL`])
+    /// gives `EPROTO`.
+    pub fn to_errno(self) -> Option<Errno> {
         if self == Status::OK {
-            return 0;
+            return None;
         }
         if self == Status::INTERRUPTED_RETRY {
-            return Errno::INTR.raw_os_error();
+            return Some(Errno::INTR);
         }
-        match ERRNO_TABLE.iter().find(|(s, _)| *s == self) {
-            Some((_, errno)) => *errno as i32,
-            None => Errno::PROTO.raw_os_error(),
-        }
+        Some(match ERRNO_TABLE.iter().find(|(s, _)| *s == self) {
+            Some((_, errno)) => Errno::from_raw_os_error(*errno as i32),
+            None => Errno::PROTO,
+        })
     }
 
     /// Every status of the ABI's errno table (the statuses the module can
@@ -217,7 +214,8 @@ impl From<Status> for std::io::Error {
     /// error is the `Status` itself (recover it with `get_ref()` and
     /// `downcast_ref::<Status>()`).
     fn from(status: Status) -> std::io::Error {
-        let kind = std::io::Error::from_raw_os_error(status.to_errno()).kind();
+        let kind =
+            status.to_errno().map_or(std::io::ErrorKind::Other, |e| std::io::Error::from(e).kind());
         std::io::Error::new(kind, status)
     }
 }
@@ -266,8 +264,8 @@ mod tests {
     fn errno_table_round_trips_losslessly() {
         let mut seen_errnos = std::collections::HashSet::new();
         for status in Status::abi_statuses() {
-            let errno = status.to_errno();
-            assert!(errno > 0, "{status} -> {errno}");
+            let errno = status.to_errno().unwrap();
+            assert!(errno.raw_os_error() > 0, "{status} -> {errno}");
             assert!(seen_errnos.insert(errno), "errno {errno} used twice");
             assert_eq!(Status::from_errno(errno), status);
         }
@@ -296,25 +294,23 @@ mod tests {
             (Status::NOT_FOUND, Errno::NOENT),
         ];
         for (status, errno) in expect {
-            assert_eq!(status.to_errno(), errno.raw_os_error(), "{status}");
-            assert_eq!(Status::from_errno(errno.raw_os_error()), status);
+            assert_eq!(status.to_errno(), Some(errno), "{status}");
+            assert_eq!(Status::from_errno(errno), status);
         }
     }
 
     #[test]
     fn linux_only_errnos() {
-        assert_eq!(Status::from_errno(Errno::FAULT.raw_os_error()), Status::INVALID_ARGS);
-        assert_eq!(Status::from_errno(Errno::INTR.raw_os_error()), Status::INTERRUPTED_RETRY);
-        assert_eq!(Status::INTERRUPTED_RETRY.to_errno(), Errno::INTR.raw_os_error());
-        assert_eq!(Status::from_errno(Errno::NOTTY.raw_os_error()), Status::NOT_SUPPORTED);
-        assert_eq!(Status::from_errno(0), Status::OK);
-        assert_eq!(Status::OK.to_errno(), 0);
+        assert_eq!(Status::from_errno(Errno::FAULT), Status::INVALID_ARGS);
+        assert_eq!(Status::from_errno(Errno::INTR), Status::INTERRUPTED_RETRY);
+        assert_eq!(Status::INTERRUPTED_RETRY.to_errno(), Some(Errno::INTR));
+        assert_eq!(Status::from_errno(Errno::NOTTY), Status::NOT_SUPPORTED);
+        assert_eq!(Status::OK.to_errno(), None);
         // Unknown errnos and statuses outside the table.
-        assert_eq!(Status::from_errno(Errno::XDEV.raw_os_error()), Status::INTERNAL);
-        assert_eq!(Status::from_errno(-5), Status::INTERNAL);
-        assert_eq!(Status::from_errno(100_000), Status::INTERNAL);
-        assert_eq!(Status::INTERNAL.to_errno(), Errno::PROTO.raw_os_error());
-        assert_eq!(Status::from_raw(-999).to_errno(), Errno::PROTO.raw_os_error());
+        assert_eq!(Status::from_errno(Errno::XDEV), Status::INTERNAL);
+        assert_eq!(Status::from_errno(Errno::from_raw_os_error(4000)), Status::INTERNAL);
+        assert_eq!(Status::INTERNAL.to_errno(), Some(Errno::PROTO));
+        assert_eq!(Status::from_raw(-999).to_errno(), Some(Errno::PROTO));
     }
 
     #[test]

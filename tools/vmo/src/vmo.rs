@@ -5,8 +5,7 @@ use std::os::fd::AsFd;
 use crate::handle::{handle_from_kernel, impl_handle_based};
 use crate::sys;
 use crate::{
-    AsHandleRef, Device, Handle, ObjectType, Rights, Status, VmoChildOptions, VmoInfoFlags, VmoOp,
-    VmoOptions,
+    Device, Handle, ObjectType, Rights, Status, VmoChildOptions, VmoInfoFlags, VmoOp, VmoOptions,
 };
 
 /// What `VMO_IOC_GET_INFO` reports about a handle and its object
@@ -56,7 +55,7 @@ impl VmoInfo {
 /// Converts freely to and from [`Handle`], as in the `zx` crate.
 ///
 /// ```no_run
-/// use vmo::{Device, Status, Vmo, VmoChildOptions, VmoOp, VmoOptions, Rights};
+/// use vmo::{Device, HandleBased, Rights, Status, Vmo, VmoChildOptions, VmoOp, VmoOptions};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dev = Device::open()?;
@@ -76,7 +75,7 @@ impl VmoInfo {
 /// assert_eq!(snap.read_to_vec(0, 5)?, b"hello");
 ///
 /// // A read-only handle cannot commit.
-/// let ro = vmo.duplicate(Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER)?;
+/// let ro = vmo.duplicate_handle(Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER)?;
 /// assert_eq!(ro.commit(0, page), Err(Status::ACCESS_DENIED));
 /// # Ok(())
 /// # }
@@ -249,16 +248,6 @@ impl Vmo {
         self.0.info()
     }
 
-    /// [`Handle::duplicate`], keeping the type.
-    pub fn duplicate(&self, rights: Rights) -> Result<Vmo, Status> {
-        self.0.duplicate(rights).map(Vmo)
-    }
-
-    /// [`Handle::replace`], keeping the type.
-    pub fn replace(self, rights: Rights) -> Result<Vmo, Status> {
-        self.0.replace(rights).map(Vmo)
-    }
-
     /// `zx_vmo_replace_as_executable`: a new handle to this VMO with this
     /// handle's rights plus [`Rights::EXECUTE`]; this handle is closed, also
     /// when the call fails (unless with `BAD_HANDLE` for a value that names
@@ -282,11 +271,6 @@ impl Vmo {
         let mut args = sys::vmo_replace_as_executable_args { handle: raw, ..Default::default() };
         sys::replace_as_executable(device.as_fd(), &mut args).map_err(Status::from_errno)?;
         Ok(Vmo(handle_from_kernel(&device, args.out_handle)))
-    }
-
-    /// The raw handle value.
-    pub fn raw(&self) -> u32 {
-        self.raw_handle()
     }
 
     /// The device the handle belongs to.

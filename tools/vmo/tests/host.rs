@@ -34,7 +34,7 @@ fn every_call_on_a_file_that_is_not_dev_vmo_is_not_supported() {
     for op in VmoOp::ALL {
         assert_eq!(vmo.op_range(*op, 0, 4096), Err(Status::NOT_SUPPORTED), "{op}");
     }
-    assert_eq!(vmo.duplicate(Rights::SAME_RIGHTS), Err(Status::NOT_SUPPORTED));
+    assert_eq!(vmo.duplicate_handle(Rights::SAME_RIGHTS), Err(Status::NOT_SUPPORTED));
     assert_eq!(vmo.into_handle().close(), Err(Status::NOT_SUPPORTED));
 }
 
@@ -58,7 +58,7 @@ fn raw_conversions_and_typed_handles() {
     assert_eq!(ev.raw_handle(), 42);
     // An event handle can be turned into a Vmo on purpose (WRONG_TYPE later).
     let vmo = Vmo::from(Handle::from(ev));
-    assert_eq!(vmo.raw(), 42);
+    assert_eq!(vmo.raw_handle(), 42);
     let h: Handle = vmo.into();
     assert_eq!(h.into_raw(), 42);
     // SAFETY: the invalid handle; dropping it does nothing.

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vmo::{Device, Rights, Status, Vmo, VmoChildOptions, VmoOp, VmoOptions};
+use vmo::{
+    AsHandleRef, Device, HandleBased, Rights, Status, Vmo, VmoChildOptions, VmoOp, VmoOptions,
+};
 
 #[derive(Parser)]
 #[command(version, about = "Drive Zircon-style VMOs through /dev/vmo")]
@@ -133,7 +135,7 @@ fn info(path: &std::path::Path) -> Result<(), String> {
 fn create(dev: &Device, size: u64, resizable: bool) -> Result<(), String> {
     let opts = if resizable { VmoOptions::RESIZABLE } else { VmoOptions::empty() };
     let v = Vmo::create(dev, size, opts).map_err(|s| format!("create({size}): {s}"))?;
-    println!("created handle {:#x}", v.raw());
+    println!("created handle {:#x}", v.raw_handle());
     print_info("  ", &v);
     Ok(())
 }
@@ -153,8 +155,8 @@ fn one_op(
         v.commit(0, vmo_size).map_err(|s| format!("commit: {s}"))?;
     }
     let target = match rights {
-        Some(r) => v.duplicate(r).map_err(|s| format!("duplicate({r:?}): {s}"))?,
-        None => v.duplicate(Rights::SAME_RIGHTS).map_err(|s| format!("duplicate: {s}"))?,
+        Some(r) => v.duplicate_handle(r).map_err(|s| format!("duplicate({r:?}): {s}"))?,
+        None => v.duplicate_handle(Rights::SAME_RIGHTS).map_err(|s| format!("duplicate: {s}"))?,
     };
     let result = target.op_range(op, offset, size);
     println!("op_range({op}, {offset:#x}, {size:#x}) = {}", status_of(result));
@@ -211,7 +213,7 @@ fn demo(dev: &Device) -> Result<(), String> {
         .map_err(|st| format!("create 4 pages: {st}"))?;
     let size = v.get_size();
     s.check(
-        &format!("create 4 pages: handle {:#x}", v.raw()),
+        &format!("create 4 pages: handle {:#x}", v.raw_handle()),
         format!("size {}", show_u64(size)),
         size == Ok(4 * pg),
     );
@@ -280,7 +282,7 @@ fn demo(dev: &Device) -> Result<(), String> {
     }
 
     let ro_rights = Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER;
-    let ro = v.duplicate(ro_rights);
+    let ro = v.duplicate_handle(ro_rights);
     let got = ro.as_ref().map_err(|e| *e).and_then(|r| r.info().map(|i| i.rights));
     s.check(
         "duplicate read-only (READ|MAP|DUPLICATE|TRANSFER)",
@@ -356,7 +358,7 @@ fn demo(dev: &Device) -> Result<(), String> {
 /// A new child's handle, or the error.
 fn handle_or_status(r: &Result<Vmo, Status>) -> String {
     match r {
-        Ok(v) => format!("handle {:#x}", v.raw()),
+        Ok(v) => format!("handle {:#x}", v.raw_handle()),
         Err(s) => s.to_string(),
     }
 }

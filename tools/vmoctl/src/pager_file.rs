@@ -130,7 +130,7 @@ fn with_server<T>(
 ) -> (Result<Vec<Served>, String>, T) {
     let detach_all = || {
         for v in vmos {
-            let _ = pager.detach(v);
+            let _ = pager.detach_vmo(v);
         }
     };
     let stop = AtomicBool::new(false);
@@ -536,7 +536,7 @@ pub fn demo_steps(dev: &Device, s: &mut Steps) {
         pager.fail(&v, pg..2 * pg, Status::NO_MEMORY),
         Status::INVALID_ARGS,
     );
-    s.status("pager: detach the VMO", pager.detach(&v), Status::OK);
+    s.status("pager: detach the VMO", pager.detach_vmo(&v), Status::OK);
     s.status("pager: COMMIT after detach", v.commit(0, pg), Status::BAD_STATE);
     let done = pager.wait(Some(Duration::from_secs(5)));
     s.check(

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use vmo::{Device, Event, Handle, Status, Vmo, VmoOptions};
+use vmo::{AsHandleRef, Device, Event, Handle, HandleBased, Status, Vmo, VmoOptions};
 
 use crate::parse;
 
@@ -112,7 +112,7 @@ fn exec(dev: &Device, names: &mut HashMap<String, Vmo>, cmd: &str) -> Outcome {
         let st = status_of(&r);
         let text = match r {
             Ok(v) => {
-                let t = format!("  (handle {:#x})", v.raw());
+                let t = format!("  (handle {:#x})", v.raw_handle());
                 names.insert(name.to_string(), v);
                 t
             }
@@ -143,14 +143,14 @@ fn exec(dev: &Device, names: &mut HashMap<String, Vmo>, cmd: &str) -> Outcome {
         }
         "dup" => {
             let rights = parse::rights(arg(3)?)?;
-            let r = get(names, &words, 2)?.duplicate(rights);
+            let r = get(names, &words, 2)?.duplicate_handle(rights);
             bind(names, arg(1)?, r)
         }
         "replace" => {
             let rights = parse::rights(arg(3)?)?;
             let src =
                 names.remove(arg(2)?).ok_or_else(|| format!("no handle named {:?}", words[2]))?;
-            bind(names, arg(1)?, src.replace(rights))
+            bind(names, arg(1)?, src.replace_handle(rights))
         }
         "op" => {
             let op = parse::op(arg(2)?)?;

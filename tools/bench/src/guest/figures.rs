@@ -452,8 +452,7 @@ impl Bench {
                         let fd = memfd(size)?;
                         pwrite_all(fd.as_fd(), &self.pattern, 0, size)?;
                         let prot = ProtFlags::READ | ProtFlags::WRITE;
-                        let r = vmo::sys::mmap(fd.as_fd(), 0, len, prot, MapFlags::PRIVATE)
-                            .map_err(std::io::Error::from_raw_os_error)?;
+                        let r = vmo::sys::mmap(fd.as_fd(), 0, len, prot, MapFlags::PRIVATE)?;
                         Ok(r)
                     },
                     |r| {

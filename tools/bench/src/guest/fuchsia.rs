@@ -104,7 +104,7 @@ fn pwrite_exact(fd: BorrowedFd<'_>, buf: &[u8], off: u64) -> Res<()> {
 /// read-write or read-only.
 fn map_fd(fd: BorrowedFd<'_>, len: usize, writable: bool, flags: MapFlags) -> Res<MappedRegion> {
     let prot = if writable { ProtFlags::READ | ProtFlags::WRITE } else { ProtFlags::READ };
-    Ok(vmo::sys::mmap(fd, 0, len, prot, flags).map_err(io::Error::from_raw_os_error)?)
+    Ok(vmo::sys::mmap(fd, 0, len, prot, flags).map_err(io::Error::from)?)
 }
 
 /// A memfd of `size` bytes with every page allocated (a COMMITted VMO's

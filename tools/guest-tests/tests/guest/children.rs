@@ -1,6 +1,6 @@
 //! Slices and snapshots (`create_child`).
 
-use vmo::{Rights, Status, Vmo, VmoChildOptions as Child, VmoInfoFlags, VmoOptions};
+use vmo::{HandleBased, Rights, Status, Vmo, VmoChildOptions as Child, VmoInfoFlags, VmoOptions};
 use vmo_guest_tests::*;
 
 #[test]
@@ -180,7 +180,7 @@ fn slice_rights_are_the_parent_handles_rights_plus_property() {
     let s = v.create_child(Child::SLICE, 0, p).unwrap();
     assert_eq!(rights(&s), Rights::DEFAULT_VMO);
     let r = Rights::READ | Rights::DUPLICATE | Rights::INSPECT | Rights::MAP;
-    let h = v.duplicate(r).unwrap();
+    let h = v.duplicate_handle(r).unwrap();
     let s = h.create_child(Child::SLICE, 0, p).unwrap();
     assert_eq!(rights(&s), r | Rights::PROPERTY, "a slice of a read-only handle is read-only");
     assert_eq!(s.write(b"x", 0), Err(Status::ACCESS_DENIED));
@@ -193,8 +193,8 @@ fn create_child_needs_read_and_duplicate() {
     let dev = dev();
     let p = pg();
     let v = new_vmo(&dev, 2);
-    let no_dup = v.duplicate(Rights::DEFAULT_VMO - Rights::DUPLICATE).unwrap();
-    let no_read = v.duplicate(Rights::DEFAULT_VMO - Rights::READ).unwrap();
+    let no_dup = v.duplicate_handle(Rights::DEFAULT_VMO - Rights::DUPLICATE).unwrap();
+    let no_read = v.duplicate_handle(Rights::DEFAULT_VMO - Rights::READ).unwrap();
     for kind in [Child::SLICE, Child::SNAPSHOT, Child::SNAPSHOT_AT_LEAST_ON_WRITE] {
         assert_eq!(
             st(no_dup.create_child(kind, 0, p)),
@@ -304,7 +304,7 @@ fn snapshot_rights_add_write_and_no_write_removes_it() {
     let v = new_vmo(&dev, 1);
     v.write(b"ro", 0).unwrap();
     let r = Rights::READ | Rights::DUPLICATE | Rights::INSPECT | Rights::MAP | Rights::TRANSFER;
-    let ro = v.duplicate(r).unwrap();
+    let ro = v.duplicate_handle(r).unwrap();
     let s = ro.create_child(Child::SNAPSHOT, 0, p).unwrap();
     let want = r | Rights::WRITE | Rights::PROPERTY;
     assert_eq!(rights(&s), want, "a snapshot of a read-only handle is writable");

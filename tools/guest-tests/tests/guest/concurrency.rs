@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use vmo::{Handle, Rights, Status, Vmo};
+use vmo::{AsHandleRef, Handle, HandleBased, Rights, Status, Vmo};
 use vmo_guest_tests::*;
 
 const FOREIGN_ENV: &str = "VMO_GUEST_FOREIGN_HANDLES";
@@ -221,8 +221,8 @@ fn two_processes_each_with_its_own_device_at_once() {
 fn foreign_handles(mode: &str) {
     let dev = dev();
     let vmos: Vec<Vmo> = (0..8).map(|_| new_vmo(&dev, 1)).collect();
-    let dup = vmos[0].duplicate(Rights::READ).unwrap();
-    let raws: Vec<String> = vmos.iter().chain([&dup]).map(|v| v.raw().to_string()).collect();
+    let dup = vmos[0].duplicate_handle(Rights::READ).unwrap();
+    let raws: Vec<String> = vmos.iter().chain([&dup]).map(|v| v.raw_handle().to_string()).collect();
     let child = spawn_child(&format!("foreign-handles-{mode}"), &raws.join(","));
     let lines = finish_child(child);
     assert_eq!(lines.iter().filter(|l| l.starts_with("CHILD bad-handle")).count(), raws.len());
@@ -282,11 +282,11 @@ fn eintr_role() {
     let p = pg();
     let size = 64 << 20;
     let v = vmo::Vmo::create(&dev, size, vmo::VmoOptions::empty()).unwrap();
-    let eintr = rustix::io::Errno::INTR.raw_os_error();
+    let eintr = rustix::io::Errno::INTR;
     let mut seen = 0;
     let rounds = 12;
     for _ in 0..rounds {
-        let r = vmo::sys::op_range(dev.as_fd(), v.raw(), vmo::sys::VMO_OP_COMMIT, 0, size);
+        let r = vmo::sys::op_range(dev.as_fd(), v.raw_handle(), vmo::sys::VMO_OP_COMMIT, 0, size);
         match r {
             Ok(()) => assert_eq!(committed(&v), size),
             Err(e) if e == eintr => {

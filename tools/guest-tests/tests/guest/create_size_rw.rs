@@ -2,7 +2,9 @@
 
 use std::os::fd::AsFd;
 
-use vmo::{ObjectType, Rights, Status, Vmo, VmoInfoFlags, VmoOptions, sys};
+use vmo::{
+    AsHandleRef, HandleBased, ObjectType, Rights, Status, Vmo, VmoInfoFlags, VmoOptions, sys,
+};
 use vmo_guest_tests::*;
 
 #[test]
@@ -24,7 +26,7 @@ fn create_info_and_default_rights() {
     let dev = dev();
     let v = Vmo::create(&dev, 3 * pg(), VmoOptions::empty()).unwrap();
     let i = v.info().unwrap();
-    assert_ne!(v.raw(), 0);
+    assert_ne!(v.raw_handle(), 0);
     assert_eq!(i.rights, Rights::DEFAULT_VMO);
     assert_eq!(i.object_type, ObjectType::VMO);
     assert_ne!(i.koid, 0);
@@ -84,7 +86,7 @@ fn reserved_fields_must_be_zero() {
     let _g = shared();
     let dev = dev();
     let fd = dev.as_fd();
-    let einval = Err(Status::INVALID_ARGS.to_errno());
+    let einval = Err(Status::INVALID_ARGS.to_errno().unwrap());
     let p = pg();
     for i in 0..2 {
         let mut a = sys::vmo_create_args { size: p, ..Default::default() };
@@ -93,7 +95,7 @@ fn reserved_fields_must_be_zero() {
         assert_eq!(a.handle, 0);
     }
     let v = new_vmo(&dev, 1);
-    let h = v.raw();
+    let h = v.raw_handle();
     let mut a = sys::vmo_create_child_args {
         handle: h,
         options: sys::VMO_CHILD_SNAPSHOT,
@@ -152,12 +154,13 @@ fn set_size_needs_resize_and_write() {
     let _g = shared();
     let dev = dev();
     let v = new_resizable(&dev, 2);
-    let no_resize = v.duplicate(Rights::DEFAULT_VMO).unwrap();
-    let no_write = v.duplicate((Rights::DEFAULT_VMO | Rights::RESIZE) - Rights::WRITE).unwrap();
+    let no_resize = v.duplicate_handle(Rights::DEFAULT_VMO).unwrap();
+    let no_write =
+        v.duplicate_handle((Rights::DEFAULT_VMO | Rights::RESIZE) - Rights::WRITE).unwrap();
     assert_eq!(no_resize.set_size(4 * pg()), Err(Status::ACCESS_DENIED));
     assert_eq!(no_write.set_size(4 * pg()), Err(Status::ACCESS_DENIED));
     // Non-resizable and no WRITE: the rights check comes first.
-    let fixed = new_vmo(&dev, 1).duplicate(Rights::READ).unwrap();
+    let fixed = new_vmo(&dev, 1).duplicate_handle(Rights::READ).unwrap();
     assert_eq!(fixed.set_size(pg()), Err(Status::ACCESS_DENIED));
     assert_eq!(v.get_size(), Ok(2 * pg()));
 }
@@ -214,10 +217,14 @@ fn bad_user_pointer_is_efault() {
     let dev = dev();
     let v = new_vmo(&dev, 1);
     v.write(b"data", 0).unwrap();
-    let efault = Err(rustix::io::Errno::FAULT.raw_os_error());
+    let efault = Err(rustix::io::Errno::FAULT);
     for ptr in [0x10u64, 0xffff_8000_0000_0000] {
-        let mut a =
-            sys::vmo_rw_args { handle: v.raw(), buffer: ptr, length: 4, ..Default::default() };
+        let mut a = sys::vmo_rw_args {
+            handle: v.raw_handle(),
+            buffer: ptr,
+            length: 4,
+            ..Default::default()
+        };
         // SAFETY: `ptr` is never mapped in this process (below mmap_min_addr,
         // or a kernel address).
         let r = unsafe { sys::read_raw(dev.as_fd(), &mut a) };
@@ -226,7 +233,7 @@ fn bad_user_pointer_is_efault() {
         let w = unsafe { sys::write_raw(dev.as_fd(), a) };
         assert_eq!(w, efault, "write from {ptr:#x}");
     }
-    assert_eq!(Status::from_errno(rustix::io::Errno::FAULT.raw_os_error()), Status::INVALID_ARGS);
+    assert_eq!(Status::from_errno(rustix::io::Errno::FAULT), Status::INVALID_ARGS);
     assert_eq!(read(&v, 0, 4), b"data", "a failed write changed nothing");
 }
 

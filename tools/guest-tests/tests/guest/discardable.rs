@@ -11,7 +11,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use vmo::{LockState, Rights, Status, Vmo, VmoChildOptions, VmoInfoFlags, VmoOp, VmoOptions};
+use vmo::{
+    HandleBased, LockState, Rights, Status, Vmo, VmoChildOptions, VmoInfoFlags, VmoOp, VmoOptions,
+};
 use vmo_guest_tests::*;
 
 /// The ignored test that the children run.
@@ -54,13 +56,13 @@ fn lock_ops_follow_zircons_statuses_and_order() {
         assert_eq!(v.unlock(), Err(Status::BAD_STATE), "LOCK with a {short}-byte buffer stuck");
     }
     // Rights: READ or WRITE, checked first (before NOT_SUPPORTED and ranges).
-    let no_io = v.duplicate(Rights::MAP | Rights::DUPLICATE).unwrap();
+    let no_io = v.duplicate_handle(Rights::MAP | Rights::DUPLICATE).unwrap();
     for op in [VmoOp::LOCK, VmoOp::TRY_LOCK, VmoOp::UNLOCK] {
         assert_eq!(no_io.op_range(op, 1, u64::MAX), Err(Status::ACCESS_DENIED), "{op}");
     }
-    let ro = v.duplicate(Rights::READ).unwrap();
+    let ro = v.duplicate_handle(Rights::READ).unwrap();
     assert_eq!(ro.lock().map(|_| ()), Ok(()));
-    let wo = v.duplicate(Rights::WRITE).unwrap();
+    let wo = v.duplicate_handle(Rights::WRITE).unwrap();
     assert_eq!(wo.unlock(), Ok(()));
     // Not discardable: NOT_SUPPORTED before the range.
     let plain = new_vmo(&dev, 1);
@@ -96,11 +98,11 @@ fn hints_and_prefetch() {
     let dev = dev();
     let p = pg();
     let v = new_vmo(&dev, 2);
-    let none = v.duplicate(Rights::DUPLICATE).unwrap();
+    let none = v.duplicate_handle(Rights::DUPLICATE).unwrap();
     for op in [VmoOp::DONT_NEED, VmoOp::ALWAYS_NEED] {
         assert_eq!(none.op_range(op, u64::MAX, u64::MAX), Ok(()), "{op}");
     }
-    let wo = v.duplicate(Rights::WRITE).unwrap();
+    let wo = v.duplicate_handle(Rights::WRITE).unwrap();
     assert_eq!(wo.op_range(VmoOp::PREFETCH, 0, p), Err(Status::ACCESS_DENIED));
     assert_eq!(v.op_range(VmoOp::PREFETCH, 0, 3 * p), Err(Status::OUT_OF_RANGE));
     assert_eq!(v.op_range(VmoOp::PREFETCH, p, u64::MAX), Err(Status::OUT_OF_RANGE));

@@ -63,7 +63,7 @@ fn bad_handle_made_up_values() {
         let v = Borrowed::new(&dev, raw);
         assert_every_call(&v, Status::BAD_HANDLE, &format!("made-up handle {raw:#x}"));
         assert_eq!(st(v.info()), Status::BAD_HANDLE);
-        assert_eq!(st(v.duplicate(Rights::SAME_RIGHTS)), Status::BAD_HANDLE);
+        assert_eq!(st(v.duplicate_handle(Rights::SAME_RIGHTS)), Status::BAD_HANDLE);
     }
 }
 
@@ -82,13 +82,13 @@ fn bad_handle_after_close() {
     let _g = shared();
     let dev = dev();
     let v = new_vmo(&dev, 1);
-    let raw = v.raw();
+    let raw = v.raw_handle();
     let _other = new_vmo(&dev, 1); // the table is not empty
     assert_eq!(Handle::from(v).close(), Ok(()));
     let stale = Borrowed::new(&dev, raw);
     assert_every_call(&stale, Status::BAD_HANDLE, "closed handle");
     assert_eq!(st(stale.info()), Status::BAD_HANDLE);
-    assert_eq!(st(stale.duplicate(Rights::SAME_RIGHTS)), Status::BAD_HANDLE);
+    assert_eq!(st(stale.duplicate_handle(Rights::SAME_RIGHTS)), Status::BAD_HANDLE);
     // Closing it again is BAD_HANDLE too.
     // SAFETY: `raw` is closed; `stale` gives it up without closing.
     let again = unsafe { Handle::from_raw(&dev, raw) };
@@ -101,7 +101,7 @@ fn bad_handle_from_another_device_fresh_table() {
     let a = dev();
     let b = dev();
     let v = new_vmo(&a, 1);
-    let foreign = Borrowed::new(&b, v.raw());
+    let foreign = Borrowed::new(&b, v.raw_handle());
     assert_every_call(&foreign, Status::BAD_HANDLE, "handle of another open file");
     // Still fine in its own table.
     assert_eq!(v.get_size(), Ok(pg()));
@@ -119,13 +119,13 @@ fn bad_handle_from_another_device_with_handles_of_its_own() {
     let a_handles: Vec<Vmo> = (0..16).map(|_| new_vmo(&a, 1)).collect();
     b_handles.extend((0..16).map(|_| new_vmo(&b, 1)));
     for v in &a_handles {
-        let foreign = Borrowed::new(&b, v.raw());
-        assert_eq!(foreign.get_size(), Err(Status::BAD_HANDLE), "a's {:#x} in b", v.raw());
+        let foreign = Borrowed::new(&b, v.raw_handle());
+        assert_eq!(foreign.get_size(), Err(Status::BAD_HANDLE), "a's {:#x} in b", v.raw_handle());
         assert_eq!(foreign.commit(0, pg()), Err(Status::BAD_HANDLE));
     }
     for v in &b_handles {
-        let foreign = Borrowed::new(&a, v.raw());
-        assert_eq!(foreign.get_size(), Err(Status::BAD_HANDLE), "b's {:#x} in a", v.raw());
+        let foreign = Borrowed::new(&a, v.raw_handle());
+        assert_eq!(foreign.get_size(), Err(Status::BAD_HANDLE), "b's {:#x} in a", v.raw_handle());
     }
 }
 
@@ -163,7 +163,7 @@ fn wrong_type_event_handle_as_vmo() {
     assert_eq!(v.create_child(VmoChildOptions::SNAPSHOT, 0, p), Err(Status::WRONG_TYPE));
     assert_eq!(v.create_child(VmoChildOptions::SLICE, 0, p), Err(Status::WRONG_TYPE));
     // Handle operations work on any type.
-    let d = v.duplicate(Rights::SAME_RIGHTS).expect("duplicate an event");
+    let d = v.duplicate_handle(Rights::SAME_RIGHTS).expect("duplicate an event");
     assert_eq!(d.info().unwrap().object_type, vmo::ObjectType::EVENT);
 }
 
@@ -204,9 +204,9 @@ fn access_denied_beats_invalid_args_and_out_of_range() {
     let dev = dev();
     let v = new_vmo(&dev, 2);
     let size = 2 * pg();
-    let ro = v.duplicate(Rights::READ).unwrap();
-    let wo = v.duplicate(Rights::WRITE).unwrap();
-    let none = v.duplicate(Rights::NONE).unwrap();
+    let ro = v.duplicate_handle(Rights::READ).unwrap();
+    let wo = v.duplicate_handle(Rights::WRITE).unwrap();
+    let none = v.duplicate_handle(Rights::NONE).unwrap();
     let p = pg();
     // WRITE ops through a handle without WRITE.
     for h in [&ro, &none] {
@@ -253,7 +253,7 @@ fn invalid_args_unknown_ops() {
 fn invalid_args_unknown_op_on_a_handle_without_rights() {
     let _g = shared();
     let dev = dev();
-    let none = new_vmo(&dev, 1).duplicate(Rights::NONE).unwrap();
+    let none = new_vmo(&dev, 1).duplicate_handle(Rights::NONE).unwrap();
     for op in UNKNOWN_OPS {
         assert_eq!(
             none.op_range(VmoOp::from_raw(op), 0, pg()),
@@ -380,7 +380,7 @@ fn decommit_precedence_not_supported_before_unaligned() {
         assert_eq!(h.decommit(1, 0), Ok(()), "{what}: size 0, unaligned");
     }
     // The rights check still comes first.
-    let ro = snap.duplicate(Rights::READ).unwrap();
+    let ro = snap.duplicate_handle(Rights::READ).unwrap();
     assert_eq!(ro.decommit(0, p), Err(Status::ACCESS_DENIED));
     assert_eq!(ro.decommit(100 * p + 1, 3), Err(Status::ACCESS_DENIED));
 }
@@ -417,7 +417,7 @@ fn not_supported_decommit_on_a_snapshot_and_its_parent_until_the_child_closes() 
     assert_eq!(read(&v, 0, 64), vec![7u8; 64]);
 
     // A second handle to the snapshot keeps it alive.
-    let snap2 = snap.duplicate(Rights::SAME_RIGHTS).unwrap();
+    let snap2 = snap.duplicate_handle(Rights::SAME_RIGHTS).unwrap();
     drop(snap);
     assert_eq!(v.decommit(0, p), Err(Status::NOT_SUPPORTED), "snapshot still alive");
     assert_eq!(snap2.decommit(0, p), Err(Status::NOT_SUPPORTED));

@@ -54,7 +54,7 @@ fn handle_count(dev: &Device) -> u64 {
 }
 
 /// `mmap(len, prot, MAP_SHARED)` of the VMO fd `fd` at offset 0.
-fn map(fd: BorrowedFd<'_>, len: usize, prot: ProtFlags) -> Result<MappedRegion, i32> {
+fn map(fd: BorrowedFd<'_>, len: usize, prot: ProtFlags) -> Result<MappedRegion, sys::Errno> {
     sys::mmap(fd, 0, len, prot, MapFlags::SHARED)
 }
 
@@ -116,7 +116,7 @@ fn replace_in_child_without_cap_sys_admin(dev: &Device, handle: u32, how: Unpriv
             Err(code) => code,
             Ok(()) => {
                 let mut a = sys::vmo_replace_as_executable_args { handle, ..Default::default() };
-                sys::replace_as_executable(fd, &mut a).err().unwrap_or(0)
+                sys::replace_as_executable(fd, &mut a).err().map_or(0, sys::Errno::raw_os_error)
             }
         };
         // SAFETY: writes four bytes of a local to the pipe, then ends the child without
@@ -146,12 +146,12 @@ fn without_cap_sys_admin_it_is_access_denied_and_the_handle_is_gone() {
     let _g = shared();
     let dev = dev();
     let v = new_vmo(&dev, 1);
-    let keep = v.duplicate(Rights::SAME_RIGHTS).unwrap();
+    let keep = v.duplicate_handle(Rights::SAME_RIGHTS).unwrap();
     let raw = v.into_handle().into_raw();
     let before = handle_count(&dev);
     let got = replace_in_child_without_cap_sys_admin(&dev, raw, Unprivileged::DropCapSysAdmin);
     assert_ne!(got, CHILD_SETUP_FAILED, "the child could not drop CAP_SYS_ADMIN");
-    assert_eq!(Status::from_errno(got), Status::ACCESS_DENIED);
+    assert_eq!(Status::from_errno(sys::Errno::from_raw_os_error(got)), Status::ACCESS_DENIED);
     assert_eq!(lookup(&dev, raw), Status::BAD_HANDLE, "the source handle is closed");
     assert_eq!(handle_count(&dev), before - 1, "one handle fewer, none added");
     assert_eq!(rights(&keep), Rights::DEFAULT_VMO, "other handles keep their rights");
@@ -174,7 +174,7 @@ fn cap_sys_admin_in_a_new_user_namespace_is_not_enough() {
         return;
     }
     assert_ne!(got, CHILD_SETUP_FAILED, "the child could not make a user namespace");
-    assert_eq!(Status::from_errno(got), Status::ACCESS_DENIED);
+    assert_eq!(Status::from_errno(sys::Errno::from_raw_os_error(got)), Status::ACCESS_DENIED);
     assert_eq!(lookup(&dev, raw), Status::BAD_HANDLE, "the source handle is closed");
 }
 
@@ -188,9 +188,9 @@ fn the_new_handle_has_every_old_right_plus_execute() {
     let v = new_resizable(&dev, 1);
     v.write(b"same vmo", 0).unwrap();
     let koid = v.info().unwrap().koid;
-    let old = v.raw();
+    let old = v.raw_handle();
     let x = v.replace_as_executable().unwrap();
-    assert_ne!(x.raw(), old);
+    assert_ne!(x.raw_handle(), old);
     assert_eq!(lookup(&dev, old), Status::BAD_HANDLE, "the source handle is closed");
     let info = x.info().unwrap();
     assert_eq!(info.rights, Rights::DEFAULT_VMO | Rights::RESIZE | Rights::EXECUTE);
@@ -198,12 +198,12 @@ fn the_new_handle_has_every_old_right_plus_execute() {
     assert_eq!(read(&x, 0, 8), b"same vmo");
 
     let few = Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER;
-    let ro = new_vmo(&dev, 1).duplicate(few).unwrap();
+    let ro = new_vmo(&dev, 1).duplicate_handle(few).unwrap();
     let rox = ro.replace_as_executable().unwrap();
     assert_eq!(rights(&rox), few | Rights::EXECUTE);
     assert_eq!(rox.write(b"x", 0), Err(Status::ACCESS_DENIED), "no WRITE was added");
     // No right at all: EXECUTE alone. Twice: EXECUTE is already there.
-    let none = new_vmo(&dev, 1).duplicate(Rights::NONE).unwrap();
+    let none = new_vmo(&dev, 1).duplicate_handle(Rights::NONE).unwrap();
     let nx = none.replace_as_executable().unwrap();
     assert_eq!(rights(&nx), Rights::EXECUTE);
     let nxx = nx.replace_as_executable().unwrap();
@@ -221,8 +221,8 @@ fn execute_passes_to_duplicates_and_slices_not_to_writable_snapshots() {
     let p = pg();
     let x = executable_vmo(&dev, 2);
     let all = Rights::DEFAULT_VMO | Rights::EXECUTE;
-    assert_eq!(rights(&x.duplicate(Rights::SAME_RIGHTS).unwrap()), all);
-    assert_eq!(rights(&x.duplicate(Rights::DEFAULT_VMO).unwrap()), Rights::DEFAULT_VMO);
+    assert_eq!(rights(&x.duplicate_handle(Rights::SAME_RIGHTS).unwrap()), all);
+    assert_eq!(rights(&x.duplicate_handle(Rights::DEFAULT_VMO).unwrap()), Rights::DEFAULT_VMO);
     let slice = x.create_child(VmoChildOptions::SLICE, 0, p).unwrap();
     assert_eq!(rights(&slice), all);
     let snap = x.create_child(VmoChildOptions::SNAPSHOT, 0, p).unwrap();
@@ -251,7 +251,7 @@ fn every_failure_after_the_lookup_closes_the_handle() {
     assert_eq!(replace_raw(&dev, 0, 0, 0), Err(Status::BAD_HANDLE));
 
     let v = new_vmo(&dev, 1);
-    let raw = v.raw();
+    let raw = v.raw_handle();
     assert_eq!(replace_raw(&dev, raw, 0, 1), Err(Status::INVALID_ARGS));
     assert_eq!(lookup(&dev, raw), Status::OK, "reserved: nothing closed");
 
@@ -276,15 +276,15 @@ fn every_failure_after_the_lookup_closes_the_handle() {
     assert_eq!(lookup(&dev, ev_raw), Status::BAD_HANDLE, "the event is closed");
     let pager = Pager::create(&dev).unwrap();
     let as_vmo = Vmo::from(pager.into_handle());
-    let pager_raw = as_vmo.raw();
+    let pager_raw = as_vmo.raw_handle();
     assert_eq!(as_vmo.replace_as_executable(), Err(Status::BAD_HANDLE));
     assert_eq!(lookup(&dev, pager_raw), Status::BAD_HANDLE, "the pager handle is closed");
 
     // A handle of another table is not in this one.
     let other = vmo_guest_tests::dev();
     let theirs = new_vmo(&other, 1);
-    assert_eq!(replace_raw(&dev, theirs.raw(), 0, 0), Err(Status::BAD_HANDLE));
-    assert_eq!(lookup(&other, theirs.raw()), Status::OK);
+    assert_eq!(replace_raw(&dev, theirs.raw_handle(), 0, 0), Err(Status::BAD_HANDLE));
+    assert_eq!(lookup(&other, theirs.raw_handle()), Status::OK);
 }
 
 /// Only an fd exported from a handle with EXECUTE maps PROT_EXEC, and its
@@ -314,7 +314,7 @@ fn only_fds_of_handles_with_execute_map_executable() {
 
     let not_exec = [
         ("a handle never made executable", new_vmo(&dev, 1)),
-        ("a duplicate without EXECUTE", x.duplicate(Rights::DEFAULT_VMO).unwrap()),
+        ("a duplicate without EXECUTE", x.duplicate_handle(Rights::DEFAULT_VMO).unwrap()),
         (
             "an import without EXECUTE",
             Vmo::import_fd_with_rights(&dev, xfd.as_fd(), Rights::DEFAULT_VMO).unwrap(),
@@ -322,7 +322,7 @@ fn only_fds_of_handles_with_execute_map_executable() {
     ];
     for (what, v) in &not_exec {
         let fd = v.export_fd().unwrap();
-        assert_eq!(map(fd.as_fd(), p, rx).map(|_| ()), Err(libc::EPERM), "mmap: {what}");
+        assert_eq!(map(fd.as_fd(), p, rx).map(|_| ()), Err(sys::Errno::PERM), "mmap: {what}");
         let m = map(fd.as_fd(), p, ProtFlags::READ).unwrap();
         // SAFETY: changes the protection of the page `m` owns; it must fail.
         let r = unsafe { libc::mprotect(m.as_ptr().cast(), p, libc::PROT_READ | libc::PROT_EXEC) };
@@ -442,7 +442,7 @@ fn code_written_into_a_vmo_runs_after_cache_sync() {
 
     // A mapping of a read-only fd with EXECUTE, mapped PROT_READ and made executable later.
     let ro = Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER | Rights::EXECUTE;
-    let rofd = x.duplicate(ro).unwrap().export_fd().unwrap();
+    let rofd = x.duplicate_handle(ro).unwrap().export_fd().unwrap();
     let late = map(rofd.as_fd(), 2 * p, ProtFlags::READ).unwrap();
     // SAFETY: changes the protection of the two pages `late` owns.
     let r =

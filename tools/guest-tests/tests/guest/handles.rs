@@ -10,9 +10,9 @@ fn duplicate_needs_the_duplicate_right() {
     let _g = shared();
     let dev = dev();
     let v = new_vmo(&dev, 1);
-    let no_dup = v.duplicate(Rights::DEFAULT_VMO - Rights::DUPLICATE).unwrap();
-    assert_eq!(st(no_dup.duplicate(Rights::READ)), Status::ACCESS_DENIED);
-    assert_eq!(st(no_dup.duplicate(Rights::SAME_RIGHTS)), Status::ACCESS_DENIED);
+    let no_dup = v.duplicate_handle(Rights::DEFAULT_VMO - Rights::DUPLICATE).unwrap();
+    assert_eq!(st(no_dup.duplicate_handle(Rights::READ)), Status::ACCESS_DENIED);
+    assert_eq!(st(no_dup.duplicate_handle(Rights::SAME_RIGHTS)), Status::ACCESS_DENIED);
     let ev = Event::create(&dev).unwrap();
     let ev_no_dup = ev.duplicate_handle(Rights::WAIT).unwrap();
     assert_eq!(st(ev_no_dup.duplicate_handle(Rights::WAIT)), Status::ACCESS_DENIED);
@@ -23,15 +23,15 @@ fn duplicate_can_only_drop_rights() {
     let _g = shared();
     let dev = dev();
     let v = new_vmo(&dev, 1);
-    assert_eq!(st(v.duplicate(Rights::DEFAULT_VMO | Rights::EXECUTE)), Status::INVALID_ARGS);
-    assert_eq!(st(v.duplicate(Rights::EXECUTE)), Status::INVALID_ARGS);
-    assert_eq!(st(v.duplicate(Rights::RESIZE)), Status::INVALID_ARGS, "not resizable");
-    let ro = v.duplicate(Rights::READ | Rights::DUPLICATE).unwrap();
-    assert_eq!(st(ro.duplicate(Rights::READ | Rights::WRITE)), Status::INVALID_ARGS);
-    assert_eq!(st(ro.duplicate(Rights::DEFAULT_VMO)), Status::INVALID_ARGS);
+    assert_eq!(st(v.duplicate_handle(Rights::DEFAULT_VMO | Rights::EXECUTE)), Status::INVALID_ARGS);
+    assert_eq!(st(v.duplicate_handle(Rights::EXECUTE)), Status::INVALID_ARGS);
+    assert_eq!(st(v.duplicate_handle(Rights::RESIZE)), Status::INVALID_ARGS, "not resizable");
+    let ro = v.duplicate_handle(Rights::READ | Rights::DUPLICATE).unwrap();
+    assert_eq!(st(ro.duplicate_handle(Rights::READ | Rights::WRITE)), Status::INVALID_ARGS);
+    assert_eq!(st(ro.duplicate_handle(Rights::DEFAULT_VMO)), Status::INVALID_ARGS);
     // A bit that is no right at all.
-    assert_eq!(st(v.duplicate(Rights::from_bits_retain(1 << 8))), Status::INVALID_ARGS);
-    let r = ro.duplicate(Rights::READ).unwrap();
+    assert_eq!(st(v.duplicate_handle(Rights::from_bits_retain(1 << 8))), Status::INVALID_ARGS);
+    let r = ro.duplicate_handle(Rights::READ).unwrap();
     assert_eq!(rights(&r), Rights::READ);
 }
 
@@ -40,9 +40,9 @@ fn duplicate_same_rights_keeps_them_and_names_the_same_object() {
     let _g = shared();
     let dev = dev();
     let v = new_resizable(&dev, 1);
-    let d = v.duplicate(Rights::SAME_RIGHTS).unwrap();
-    assert_ne!(d.raw(), v.raw());
-    assert_ne!(d.raw(), 0);
+    let d = v.duplicate_handle(Rights::SAME_RIGHTS).unwrap();
+    assert_ne!(d.raw_handle(), v.raw_handle());
+    assert_ne!(d.raw_handle(), 0);
     assert_eq!(rights(&d), Rights::DEFAULT_VMO | Rights::RESIZE);
     assert_eq!(d.get_koid(), v.get_koid());
     d.write(b"same object", 0).unwrap();
@@ -57,10 +57,10 @@ fn replace_closes_the_old_handle() {
     let dev = dev();
     let v = new_vmo(&dev, 1);
     v.write(b"kept", 0).unwrap();
-    let old = v.raw();
+    let old = v.raw_handle();
     let koid = v.get_koid().unwrap();
-    let r = v.replace(Rights::READ | Rights::INSPECT).unwrap();
-    assert_ne!(r.raw(), old);
+    let r = v.replace_handle(Rights::READ | Rights::INSPECT).unwrap();
+    assert_ne!(r.raw_handle(), old);
     assert_eq!(rights(&r), Rights::READ | Rights::INSPECT);
     assert_eq!(r.get_koid(), Ok(koid));
     assert_eq!(read(&r, 0, 4), b"kept");
@@ -75,11 +75,11 @@ fn replace_needs_no_right_and_keeps_same_rights() {
     let _g = shared();
     let dev = dev();
     let v = new_vmo(&dev, 1);
-    let none = v.duplicate(Rights::NONE).unwrap();
-    let r = none.replace(Rights::SAME_RIGHTS).unwrap();
+    let none = v.duplicate_handle(Rights::NONE).unwrap();
+    let r = none.replace_handle(Rights::SAME_RIGHTS).unwrap();
     assert_eq!(rights(&r), Rights::NONE);
-    let w = v.duplicate(Rights::WRITE | Rights::READ).unwrap();
-    let w = w.replace(Rights::SAME_RIGHTS).unwrap();
+    let w = v.duplicate_handle(Rights::WRITE | Rights::READ).unwrap();
+    let w = w.replace_handle(Rights::SAME_RIGHTS).unwrap();
     assert_eq!(rights(&w), Rights::WRITE | Rights::READ);
 }
 
@@ -90,9 +90,9 @@ fn replace_asking_for_more_rights_fails_and_still_closes_the_source() {
     let _g = shared();
     let dev = dev();
     let v = new_vmo(&dev, 1);
-    let ro = v.duplicate(Rights::READ).unwrap();
-    let raw = ro.raw();
-    assert_eq!(st(ro.replace(Rights::READ | Rights::WRITE)), Status::INVALID_ARGS);
+    let ro = v.duplicate_handle(Rights::READ).unwrap();
+    let raw = ro.raw_handle();
+    assert_eq!(st(ro.replace_handle(Rights::READ | Rights::WRITE)), Status::INVALID_ARGS);
     // SAFETY: `raw` was consumed by the failed replace; nothing owns it.
     let stale = Vmo::from(unsafe { Handle::from_raw(&dev, raw) });
     assert_eq!(stale.get_size(), Err(Status::BAD_HANDLE), "the source is closed");
@@ -113,7 +113,7 @@ fn close_twice_and_close_of_handle_zero() {
     let _g = shared();
     let dev = dev();
     let v = new_vmo(&dev, 1);
-    let raw = v.raw();
+    let raw = v.raw_handle();
     assert_eq!(v.into_handle().close(), Ok(()));
     // SAFETY: `raw` is closed; this is its only owner.
     let again = unsafe { Handle::from_raw(&dev, raw) };
@@ -130,10 +130,14 @@ fn handle_values_are_never_zero_nor_reused() {
     let mut seen = HashSet::new();
     for i in 0..2000 {
         let v = new_vmo(&dev, 1);
-        assert_ne!(v.raw(), 0);
-        assert!(seen.insert(v.raw()), "value {:#x} reused after {i} create/close", v.raw());
-        let d = v.duplicate(Rights::SAME_RIGHTS).unwrap();
-        assert!(seen.insert(d.raw()), "duplicate value {:#x} reused", d.raw());
+        assert_ne!(v.raw_handle(), 0);
+        assert!(
+            seen.insert(v.raw_handle()),
+            "value {:#x} reused after {i} create/close",
+            v.raw_handle()
+        );
+        let d = v.duplicate_handle(Rights::SAME_RIGHTS).unwrap();
+        assert!(seen.insert(d.raw_handle()), "duplicate value {:#x} reused", d.raw_handle());
         let e = Event::create(&dev).unwrap();
         assert!(seen.insert(e.raw_handle()), "event value {:#x} reused", e.raw_handle());
     }

@@ -39,7 +39,6 @@ use vmo_guest_tests::*;
 /// The ignored test that the children run.
 const ROLE_TEST: &str = "mapping::child_role";
 
-const EINVAL: i32 = Errno::INVAL.raw_os_error();
 const EACCES: i32 = Errno::ACCESS.raw_os_error();
 
 /// The page size as a `usize`.
@@ -112,7 +111,7 @@ fn an_imported_handle_in_another_table_names_the_same_vmo() {
     let w = Vmo::import_fd(&dev2, fd.as_fd()).unwrap();
     assert!(w.device().same_table(&dev2));
     assert_eq!(w.get_koid(), v.get_koid());
-    assert_ne!(w.raw(), v.raw());
+    assert_ne!(w.raw_handle(), v.raw_handle());
     assert_eq!(rights(&w), Rights::DEFAULT_VMO);
     let m = v.map(0, 2 * p, true).unwrap();
     w.write(b"from table 2", pg() + 1).unwrap();
@@ -605,7 +604,7 @@ fn a_read_only_export_maps_read_only_and_imports_without_write() {
     let v = new_vmo(&dev, 1);
     v.write(b"read-only view", 0).unwrap();
     let ro_rights = Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER;
-    let ro = v.duplicate(ro_rights).unwrap();
+    let ro = v.duplicate_handle(ro_rights).unwrap();
     let fd = ro.export_fd().expect("READ, MAP, DUPLICATE and TRANSFER are enough to export");
     assert_eq!(access_mode(fd.as_fd()), OFlags::RDONLY);
     assert_eq!(access_mode(v.export_fd().unwrap().as_fd()), OFlags::RDWR);
@@ -646,7 +645,7 @@ fn import_rights_may_only_drop() {
     assert_eq!(rights(&none), Rights::NONE);
     assert_eq!(none.export_fd().map(|_| ()), Err(Status::ACCESS_DENIED));
 
-    let ro = v.duplicate(exportable).unwrap();
+    let ro = v.duplicate_handle(exportable).unwrap();
     let rofd = ro.export_fd().unwrap();
     for wider in [Rights::READ | Rights::WRITE | Rights::MAP, Rights::DEFAULT_VMO, Rights::RESIZE] {
         assert_eq!(
@@ -677,21 +676,21 @@ fn export_needs_map_read_duplicate_and_transfer() {
     let v = new_vmo(&dev, 1);
     let all = Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER;
     for missing in [Rights::READ, Rights::MAP, Rights::DUPLICATE, Rights::TRANSFER] {
-        let h = v.duplicate((all | Rights::WRITE) & !missing).unwrap();
+        let h = v.duplicate_handle((all | Rights::WRITE) & !missing).unwrap();
         assert_eq!(h.export_fd().map(|_| ()), Err(Status::ACCESS_DENIED), "no {missing:?}");
         assert_eq!(h.map(0, up(), false).map(|_| ()), Err(Status::ACCESS_DENIED), "{missing:?}");
     }
-    let just = v.duplicate(all).unwrap();
+    let just = v.duplicate_handle(all).unwrap();
     assert!(just.export_fd().is_ok(), "READ | MAP | DUPLICATE | TRANSFER is enough");
 
     let ev = Vmo::from(Handle::from(Event::create(&dev).unwrap()));
     assert_eq!(ev.export_fd().map(|_| ()), Err(Status::WRONG_TYPE));
     let closed = new_vmo(&dev, 1);
-    let raw = closed.raw();
+    let raw = closed.raw_handle();
     assert_eq!(closed.into_handle().close(), Ok(()));
     assert_eq!(
         sys::export_owned(dev.as_fd(), raw, sys::VMO_EXPORT_CLOEXEC).map(|_| ()),
-        Err(sys::VMO_ERRNO_BAD_HANDLE as i32)
+        Err(Errno::from_raw_os_error(sys::VMO_ERRNO_BAD_HANDLE as i32))
     );
 }
 
@@ -705,14 +704,19 @@ fn export_flags_and_reserved_fields() {
     let v = new_vmo(&dev, 1);
     let fd = v.export_fd().unwrap();
     assert!(fcntl_getfd(&fd).unwrap().contains(FdFlags::CLOEXEC));
-    let plain = sys::export_owned(dev.as_fd(), v.raw(), 0).expect("export without CLOEXEC");
+    let plain = sys::export_owned(dev.as_fd(), v.raw_handle(), 0).expect("export without CLOEXEC");
     assert!(!fcntl_getfd(&plain).unwrap().contains(FdFlags::CLOEXEC));
 
-    let inval = Err(sys::VMO_ERRNO_INVALID_ARGS as i32);
+    let inval = Err(Errno::from_raw_os_error(sys::VMO_ERRNO_INVALID_ARGS as i32));
     for flags in [1 << 1, 1 << 31, !0] {
-        assert_eq!(sys::export_owned(dev.as_fd(), v.raw(), flags).map(|_| ()), inval, "{flags:#x}");
+        assert_eq!(
+            sys::export_owned(dev.as_fd(), v.raw_handle(), flags).map(|_| ()),
+            inval,
+            "{flags:#x}"
+        );
     }
-    let mut args = sys::vmo_export_args { handle: v.raw(), reserved: 1, ..Default::default() };
+    let mut args =
+        sys::vmo_export_args { handle: v.raw_handle(), reserved: 1, ..Default::default() };
     assert_eq!(sys::export(dev.as_fd(), &mut args), inval);
     let mut args = sys::vmo_import_args {
         fd: fd.as_raw_fd(),
@@ -771,7 +775,7 @@ fn import_of_a_number_that_is_not_an_open_fd_is_bad_handle() {
             sys::vmo_import_args { fd, rights: Rights::SAME_RIGHTS.bits(), ..Default::default() };
         assert_eq!(
             sys::import(dev.as_fd(), &mut args),
-            Err(sys::VMO_ERRNO_BAD_HANDLE as i32),
+            Err(Errno::from_raw_os_error(sys::VMO_ERRNO_BAD_HANDLE as i32)),
             "fd {fd}"
         );
         assert_eq!(args.handle, 0);
@@ -789,11 +793,11 @@ fn map_private_and_bad_ranges_are_einval() {
     let v = new_vmo(&dev, 2);
     let fd = v.export_fd().unwrap();
     let exportable = Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER;
-    let ro = v.duplicate(exportable).unwrap().export_fd().unwrap();
+    let ro = v.duplicate_handle(exportable).unwrap().export_fd().unwrap();
     let rw = ProtFlags::READ | ProtFlags::WRITE;
     for (fd, prot) in [(&fd, ProtFlags::READ), (&fd, rw), (&ro, ProtFlags::READ), (&ro, rw)] {
         let r = sys::mmap(fd.as_fd(), 0, p, prot, MapFlags::PRIVATE).map(|_| ());
-        assert_eq!(r, Err(EINVAL), "MAP_PRIVATE, {prot:?}");
+        assert_eq!(r, Err(Errno::INVAL), "MAP_PRIVATE, {prot:?}");
     }
     assert!(sys::mmap(fd.as_fd(), 0, p, rw, MapFlags::SHARED).is_ok());
     assert_eq!(v.map(1, p, true).map(|_| ()), Err(Status::INVALID_ARGS));
@@ -816,7 +820,7 @@ fn fstat_reports_the_vmo_size_and_one_inode_per_vmo() {
     assert_eq!(st.st_size as u64, 3 * p, "the size rounded up to a page");
     assert_eq!(fstat(&b).unwrap().st_ino, st.st_ino, "two exports of one VMO");
     let ro = Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER;
-    let dup = v.duplicate(ro).unwrap().export_fd().unwrap();
+    let dup = v.duplicate_handle(ro).unwrap().export_fd().unwrap();
     assert_eq!(fstat(&dup).unwrap().st_ino, st.st_ino, "an export of a duplicate");
     let imported = Vmo::import_fd(&dev, a.as_fd()).unwrap().export_fd().unwrap();
     assert_eq!(fstat(&imported).unwrap().st_ino, st.st_ino, "an export of an import");

@@ -506,7 +506,7 @@ fn detach_wakes_waiters_and_fails_later_accesses() {
     let req = next_read(&pager, key);
     assert_eq!(req.range(), p..4 * p);
     a.wait_blocked_in(sys::VMO_IOC_OP_RANGE);
-    assert_eq!(pager.detach(&vmo), Ok(()));
+    assert_eq!(pager.detach_vmo(&vmo), Ok(()));
     assert_eq!(a.join(), Err(Status::BAD_STATE), "a waiter wakes with BAD_STATE");
 
     let done = pager.wait(Some(WAIT)).expect("a COMPLETE packet after detach");
@@ -561,7 +561,7 @@ fn closing_a_pager_vmo_sends_complete_and_keys_tell_vmos_apart() {
 
     // A duplicate keeps the VMO alive; the last close sends COMPLETE.
     let v2 = Arc::into_inner(v2).expect("no other reference");
-    let dup = v2.duplicate(Rights::SAME_RIGHTS).unwrap();
+    let dup = v2.duplicate_handle(Rights::SAME_RIGHTS).unwrap();
     drop(v2);
     assert_no_packet(&pager, "a handle is left");
     assert_eq!(read(&dup, p, 8), pattern(p..p + 8));
@@ -687,8 +687,9 @@ fn supply_refuses_an_aux_vmo_that_is_pager_backed_a_child_or_has_children() {
         ("the parent of a snapshot", &parent_of_snapshot),
     ];
     // Reads only what needs no pager: the pager VMO under test has no page.
-    let content =
-        |aux: &Vmo| if aux.raw() == vmo.raw() { Vec::new() } else { read(aux, 0, 2 * p as usize) };
+    let content = |aux: &Vmo| {
+        if aux.raw_handle() == vmo.raw_handle() { Vec::new() } else { read(aux, 0, 2 * p as usize) }
+    };
     for (what, aux) in cases {
         let before = (committed(aux), content(aux));
         assert_eq!(pager.supply_pages(&vmo, 0..p, aux, 0), Err(Status::BAD_STATE), "{what}");
@@ -861,7 +862,7 @@ fn a_resizable_pager_vmo_grows_and_shrinks() {
     assert_eq!(r.join(), Ok(pattern(p..6 * p)));
     assert_eq!(committed(&vmo), 6 * p);
 
-    let no_resize = vmo.duplicate(Rights::DEFAULT_VMO).unwrap();
+    let no_resize = vmo.duplicate_handle(Rights::DEFAULT_VMO).unwrap();
     assert_eq!(no_resize.set_size(p), Err(Status::ACCESS_DENIED));
     assert_eq!(vmo.get_size(), Ok(6 * p));
     assert_no_packet(&pager, "all served");
@@ -999,13 +1000,14 @@ fn pager_errors() {
     // Handle types.
     let raw = |r: sys::IoctlResult| r.map_err(Status::from_errno);
     assert_eq!(
-        raw(sys::op_range(dev.as_fd(), pager.raw(), sys::VMO_OP_COMMIT, 0, p)),
+        raw(sys::op_range(dev.as_fd(), pager.raw_handle(), sys::VMO_OP_COMMIT, 0, p)),
         Err(Status::WRONG_TYPE),
         "a pager handle is not a VMO"
     );
-    let mut cv = sys::vmo_pager_create_vmo_args { pager: vmo.raw(), size: p, ..Default::default() };
+    let mut cv =
+        sys::vmo_pager_create_vmo_args { pager: vmo.raw_handle(), size: p, ..Default::default() };
     assert_eq!(raw(sys::pager_create_vmo(dev.as_fd(), &mut cv)), Err(Status::WRONG_TYPE));
-    let mut w = sys::vmo_pager_wait_args { pager: vmo.raw(), ..Default::default() };
+    let mut w = sys::vmo_pager_wait_args { pager: vmo.raw_handle(), ..Default::default() };
     assert_eq!(raw(sys::pager_wait(dev.as_fd(), &mut w)), Err(Status::WRONG_TYPE));
     let mut w = sys::vmo_pager_wait_args { pager: 0x7fff_fff0, ..Default::default() };
     assert_eq!(raw(sys::pager_wait(dev.as_fd(), &mut w)), Err(Status::BAD_HANDLE));
@@ -1065,7 +1067,7 @@ fn pager_errors() {
             "{op:?}: the op before the range"
         );
     }
-    let ro_vmo = vmo.duplicate(Rights::DEFAULT_VMO - Rights::WRITE).unwrap();
+    let ro_vmo = vmo.duplicate_handle(Rights::DEFAULT_VMO - Rights::WRITE).unwrap();
     for op in [PagerOp::from_raw(77), PagerOp::FAIL] {
         assert_eq!(pager.op_range(op, &ro_vmo, 0..p, 0), Err(Status::ACCESS_DENIED), "{op:?}");
     }
@@ -1086,18 +1088,22 @@ fn pager_errors() {
     assert_eq!(committed(&aux), p, "a rejected supply takes nothing");
 
     // Rights: aux needs READ and WRITE; the pager ATTACH_VMO / MANAGE_VMO.
-    let ro_aux = aux.duplicate(Rights::DEFAULT_VMO - Rights::WRITE).unwrap();
+    let ro_aux = aux.duplicate_handle(Rights::DEFAULT_VMO - Rights::WRITE).unwrap();
     assert_eq!(pager.supply_pages(&vmo, 2 * p..3 * p, &ro_aux, 0), Err(Status::ACCESS_DENIED));
-    let no_attach =
-        Pager::create(&dev).unwrap().replace(Rights::DEFAULT_PAGER - Rights::ATTACH_VMO).unwrap();
+    let no_attach = Pager::create(&dev)
+        .unwrap()
+        .replace_handle(Rights::DEFAULT_PAGER - Rights::ATTACH_VMO)
+        .unwrap();
     assert_eq!(no_attach.basic_info().unwrap().rights, Rights::DEFAULT_PAGER - Rights::ATTACH_VMO);
     assert_eq!(no_attach.create_vmo(2, p).map(drop), Err(Status::ACCESS_DENIED));
-    let no_manage =
-        Pager::create(&dev).unwrap().replace(Rights::DEFAULT_PAGER - Rights::MANAGE_VMO).unwrap();
+    let no_manage = Pager::create(&dev)
+        .unwrap()
+        .replace_handle(Rights::DEFAULT_PAGER - Rights::MANAGE_VMO)
+        .unwrap();
     let managed = no_manage.create_vmo(3, 2 * p).expect("ATTACH_VMO is enough to create");
     assert_eq!(no_manage.supply_pages(&managed, 0..p, &aux, 0), Err(Status::ACCESS_DENIED));
     assert_eq!(no_manage.fail(&managed, 0..p, Status::IO), Err(Status::ACCESS_DENIED));
-    assert_eq!(no_manage.detach(&managed), Err(Status::ACCESS_DENIED));
+    assert_eq!(no_manage.detach_vmo(&managed), Err(Status::ACCESS_DENIED));
     assert_eq!(
         no_manage.wait(Some(Duration::ZERO)),
         Err(Status::TIMED_OUT),
@@ -1115,7 +1121,7 @@ fn pager_errors() {
     assert_eq!(pc.handle, 0);
     for (options, reserved) in [(1, 0), (0, 1)] {
         let mut cv = sys::vmo_pager_create_vmo_args {
-            pager: pager.raw(),
+            pager: pager.raw_handle(),
             options,
             size: p,
             reserved,
@@ -1124,26 +1130,27 @@ fn pager_errors() {
         assert_eq!(raw(sys::pager_create_vmo(dev.as_fd(), &mut cv)), Err(Status::INVALID_ARGS));
     }
     let sa = sys::vmo_pager_supply_args {
-        pager: pager.raw(),
-        vmo: vmo.raw(),
+        pager: pager.raw_handle(),
+        vmo: vmo.raw_handle(),
         offset: 2 * p,
         length: p,
-        aux_vmo: aux.raw(),
+        aux_vmo: aux.raw_handle(),
         reserved: 1,
         aux_offset: 0,
     };
     assert_eq!(raw(sys::pager_supply(dev.as_fd(), sa)), Err(Status::INVALID_ARGS));
     let oa = sys::vmo_pager_op_args {
-        pager: pager.raw(),
+        pager: pager.raw_handle(),
         op: sys::VMO_PAGER_OP_FAIL,
-        vmo: vmo.raw(),
+        vmo: vmo.raw_handle(),
         reserved: 1,
         offset: 0,
         length: p,
         data: u64::from(sys::VMO_ERRNO_IO),
     };
     assert_eq!(raw(sys::pager_op_range(dev.as_fd(), oa)), Err(Status::INVALID_ARGS));
-    let mut w = sys::vmo_pager_wait_args { pager: pager.raw(), reserved: 1, ..Default::default() };
+    let mut w =
+        sys::vmo_pager_wait_args { pager: pager.raw_handle(), reserved: 1, ..Default::default() };
     assert_eq!(raw(sys::pager_wait(dev.as_fd(), &mut w)), Err(Status::INVALID_ARGS));
 
     // None of that disturbed the VMO.

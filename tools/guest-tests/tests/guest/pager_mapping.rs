@@ -744,7 +744,7 @@ fn detach_role(dev: &Device, offset: usize, write: bool) {
     assert_eq!(mread(&m, 0, up), pattern(0..p));
     assert_no_packet(&pager, "a present page");
     println!("CHILD page 0 read through the mapping");
-    assert_eq!(pager.detach(&vmo), Ok(()));
+    assert_eq!(pager.detach_vmo(&vmo), Ok(()));
     let done = packet(&pager);
     assert_eq!((done.kind, done.key), (PacketKind::Complete, key), "{done:?}");
     assert_eq!(st(vmo.read_to_vec(0, 8)), Status::BAD_STATE);

@@ -6,7 +6,7 @@
 //! CACHE_CLEAN, CACHE_CLEAN_INVALIDATE need READ; LOCK and UNLOCK need READ
 //! or WRITE and then are `NOT_SUPPORTED` (no discardable VMOs).
 
-use vmo::{Rights, Status, Vmo, VmoOp};
+use vmo::{HandleBased, Rights, Status, Vmo, VmoOp};
 use vmo_guest_tests::*;
 
 /// What `op` over the first page gives through a handle with `rights`.
@@ -33,7 +33,7 @@ fn run_table(cases: &[(VmoOp, Rights)]) {
     let mut wrong = Vec::new();
     for &(op, r) in cases {
         let v = target(&dev);
-        let h = v.duplicate(r).unwrap_or_else(|s| panic!("duplicate({r:?}): {s}"));
+        let h = v.duplicate_handle(r).unwrap_or_else(|s| panic!("duplicate({r:?}): {s}"));
         let got = st(h.op_range(op, 0, pg()));
         let want = expected(op, r);
         if got != want {
@@ -71,7 +71,7 @@ fn every_op_with_exactly_the_needed_rights_succeeds() {
         let need = op.required_rights().unwrap();
         // LOCK/UNLOCK: each of READ and WRITE alone passes the rights check.
         for r in need.iter() {
-            let h = target(&dev).duplicate(r).unwrap();
+            let h = target(&dev).duplicate_handle(r).unwrap();
             let want = if op == VmoOp::LOCK || op == VmoOp::UNLOCK || op == VmoOp::TRY_LOCK {
                 Status::NOT_SUPPORTED
             } else {
@@ -93,7 +93,7 @@ fn every_op_with_all_rights_but_the_needed_ones_is_access_denied() {
             continue; // the hints need no right
         }
         let r = all - need;
-        let h = target(&dev).duplicate(r).unwrap();
+        let h = target(&dev).duplicate_handle(r).unwrap();
         assert_eq!(h.op_range(op, 0, pg()), Err(Status::ACCESS_DENIED), "{op} with {r:?}");
     }
 }
@@ -113,9 +113,9 @@ fn read_write_and_get_size_rights() {
     let _g = shared();
     let dev = dev();
     let v = new_vmo(&dev, 1);
-    let none = v.duplicate(Rights::NONE).unwrap();
-    let ro = v.duplicate(Rights::READ).unwrap();
-    let wo = v.duplicate(Rights::WRITE).unwrap();
+    let none = v.duplicate_handle(Rights::NONE).unwrap();
+    let ro = v.duplicate_handle(Rights::READ).unwrap();
+    let wo = v.duplicate_handle(Rights::WRITE).unwrap();
     assert_eq!(wo.write(b"abc", 0), Ok(()));
     assert_eq!(ro.read_to_vec(0, 3), Ok(b"abc".to_vec()));
     assert_eq!(ro.write(b"x", 0), Err(Status::ACCESS_DENIED));
@@ -136,10 +136,10 @@ fn info_needs_no_right_and_reports_the_handles_rights() {
     let dev = dev();
     let v = new_vmo(&dev, 1);
     for r in Rights::vmo_rights().filter(|r| *r != Rights::RESIZE) {
-        let h = v.duplicate(r).unwrap();
+        let h = v.duplicate_handle(r).unwrap();
         assert_eq!(rights(&h), r);
     }
-    let none = v.duplicate(Rights::NONE).unwrap();
+    let none = v.duplicate_handle(Rights::NONE).unwrap();
     let info = none.info().expect("info without rights");
     assert_eq!(info.rights, Rights::NONE);
     assert_eq!(info.size, pg());

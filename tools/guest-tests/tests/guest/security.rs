@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
-use vmo::{Device, Mapping, PacketKind, Pager, Rights, Status, Vmo, VmoChildOptions};
+use vmo::{
+    AsHandleRef, Device, HandleBased, Mapping, PacketKind, Pager, Rights, Status, Vmo,
+    VmoChildOptions,
+};
 use vmo_guest_tests::*;
 
 use crate::pager::{next_read, pattern, supply_pattern};
@@ -121,7 +124,7 @@ fn madvise_grants_nothing_past_the_window_and_the_rights() {
     let slice = parent.create_child(VmoChildOptions::SLICE, 4 * pg(), 2 * pg()).unwrap();
     let sm = slice.map(0, 2 * p, true).unwrap();
     let ro = parent
-        .duplicate(Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER)
+        .duplicate_handle(Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER)
         .unwrap();
     let rm = ro.map(0, 16 * p, false).unwrap();
 
@@ -243,8 +246,9 @@ fn the_fd_cannot_change_the_vmo_behind_the_handles_back() {
     assert_eq!(st.st_mode & 0o777, 0o666, "an fd with WRITE");
     assert_eq!(v.get_size(), Ok(16 * pg()));
     assert_pattern(&v, "after the fd calls");
-    let ro =
-        v.duplicate(Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER).unwrap();
+    let ro = v
+        .duplicate_handle(Rights::READ | Rights::MAP | Rights::DUPLICATE | Rights::TRANSFER)
+        .unwrap();
     let rofd = ro.export_fd().unwrap();
     assert_eq!(rustix::fs::fstat(&rofd).unwrap().st_mode & 0o777, 0o444, "an fd without WRITE");
 }
@@ -263,7 +267,7 @@ fn no_mapping_is_executable_without_execute() {
     let fd = v.export_fd().unwrap();
     let prot = vmo::sys::ProtFlags::READ | vmo::sys::ProtFlags::EXEC;
     let r = vmo::sys::mmap(fd.as_fd(), 0, p, prot, vmo::sys::MapFlags::SHARED).map(|_| ());
-    assert_eq!(r, Err(libc::EPERM), "PROT_EXEC must be refused");
+    assert_eq!(r, Err(vmo::sys::Errno::PERM), "PROT_EXEC must be refused");
     let m = v.map(0, p, false).unwrap();
     // SAFETY: changes the protection of the page `m` owns; it must fail.
     let r = unsafe { libc::mprotect(m.as_mut_ptr().cast(), p, libc::PROT_READ | libc::PROT_EXEC) };
@@ -350,7 +354,7 @@ fn an_abandoned_request_is_withdrawn() {
     }
     for round in 0..20u64 {
         let (tx, rx) = std::sync::mpsc::channel();
-        let vmo = pv.duplicate(Rights::SAME_RIGHTS).unwrap();
+        let vmo = pv.duplicate_handle(Rights::SAME_RIGHTS).unwrap();
         let t = std::thread::spawn(move || {
             // SAFETY: unblocks SIGUSR2 for this thread (the guest's init may start programs with
             // it blocked); `pthread_self` has no preconditions.
@@ -364,7 +368,7 @@ fn an_abandoned_request_is_withdrawn() {
             tx.send(unsafe { libc::pthread_self() }).unwrap();
             // The raw ioctl: `Vmo::commit` restarts an interrupted COMMIT.
             let op = vmo::VmoOp::COMMIT.into_raw();
-            vmo::sys::op_range(vmo.device().as_fd(), vmo.raw(), op, (round % 8) * pg(), pg())
+            vmo::sys::op_range(vmo.device().as_fd(), vmo.raw_handle(), op, (round % 8) * pg(), pg())
         });
         let tid = rx.recv().unwrap();
         // Wait until the request is queued, then interrupt the waiter.
@@ -380,7 +384,7 @@ fn an_abandoned_request_is_withdrawn() {
             assert!(start.elapsed() < WAIT, "round {round}: the waiter never gave up");
             std::thread::sleep(Duration::from_millis(5));
         };
-        assert_eq!(r, Err(libc::EINTR), "round {round}");
+        assert_eq!(r, Err(vmo::sys::Errno::INTR), "round {round}");
         assert_eq!(
             pager.wait(Some(Duration::ZERO)).map(|p| p.kind),
             Err(Status::TIMED_OUT),
@@ -626,7 +630,7 @@ fn only_a_writable_fd_lets_an_unprivileged_process_page_out() {
         if writable {
             rights |= Rights::WRITE;
         }
-        let fd = v.duplicate(rights).unwrap().export_fd().unwrap();
+        let fd = v.duplicate_handle(rights).unwrap().export_fd().unwrap();
         drain_lru();
         let resident = paged_out_by_nobody(fd.as_raw_fd());
         if writable {

@@ -20,7 +20,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use vmo::{Handle, Rights, Status, Vmo, VmoChildOptions, sys};
+use vmo::{AsHandleRef, Handle, HandleBased, Rights, Status, Vmo, VmoChildOptions, sys};
 use vmo_guest_tests::*;
 
 /// How far above its baseline `Shmem:` may stay after a test.
@@ -264,7 +264,7 @@ fn op_on(v: &Vmo, resizable: bool, k: u64) -> Status {
         5 => st(v.get_size()),
         6 => st(v.info()),
         7 => st(v.cache_clean(0, p)),
-        8 => st(v.duplicate(Rights::SAME_RIGHTS)),
+        8 => st(v.duplicate_handle(Rights::SAME_RIGHTS)),
         9 if resizable => st(v.set_size(if k % 2 == 0 { 8 * p } else { 12 * p })),
         9 => st(v.create_child(VmoChildOptions::SLICE, p, p)),
         10 => st(v.cache_invalidate(off, 200)),
@@ -313,10 +313,10 @@ fn closing_handles_while_other_threads_use_them_gives_ok_or_bad_handle() {
                 .map(|i| {
                     let r = i % 2 == 1;
                     let src = if r { &resizable } else { &fixed };
-                    (src.duplicate(Rights::SAME_RIGHTS).unwrap(), r)
+                    (src.duplicate_handle(Rights::SAME_RIGHTS).unwrap(), r)
                 })
                 .collect();
-            let raws: Vec<u32> = dups.iter().map(|(v, _)| v.raw()).collect();
+            let raws: Vec<u32> = dups.iter().map(|(v, _)| v.raw_handle()).collect();
             let go = Barrier::new(dups.len() + 1);
             std::thread::scope(|s| {
                 let workers: Vec<_> = dups
@@ -385,7 +385,7 @@ fn releasing_the_handle_table_while_ops_run_gives_ok_or_bad_handle() {
         let v = Vmo::create(&dev, size, vmo::VmoOptions::empty()).unwrap();
         v.commit(0, size).unwrap();
         let raws: Vec<u32> = (0..4)
-            .map(|_| Handle::from(v.duplicate(Rights::SAME_RIGHTS).unwrap()).into_raw())
+            .map(|_| Handle::from(v.duplicate_handle(Rights::SAME_RIGHTS).unwrap()).into_raw())
             .collect();
         Handle::from(v).into_raw();
         let during = shmem_kib();

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use vmo::{
-    AsHandleRef, DirtyRange, PacketKind, Pager, PagerOp, PagerPacket, Rights, Status, Vmo,
-    VmoChildOptions, VmoOptions, sys,
+    AsHandleRef, DirtyRange, HandleBased, PacketKind, Pager, PagerOp, PagerPacket, Rights, Status,
+    Vmo, VmoChildOptions, VmoOptions, sys,
 };
 use vmo_guest_tests::*;
 
@@ -280,11 +280,11 @@ fn writeback_ops_and_queries_check_their_arguments() {
     assert_eq!(pager.writeback_begin(&vmo, 0..5 * p), Err(Status::OUT_OF_RANGE));
     assert_eq!(pager.writeback_end(&vmo, 4 * p..5 * p), Err(Status::OUT_OF_RANGE));
     // Rights: MANAGE_VMO on the pager, WRITE (ops) or READ (queries) on the VMO.
-    let ro = vmo.duplicate(Rights::DEFAULT_VMO - Rights::WRITE).unwrap();
+    let ro = vmo.duplicate_handle(Rights::DEFAULT_VMO - Rights::WRITE).unwrap();
     assert_eq!(pager.op_dirty(&ro, 0..p), Err(Status::ACCESS_DENIED));
     assert_eq!(pager.writeback_begin(&ro, 0..p), Err(Status::ACCESS_DENIED));
     assert_eq!(pager.dirty_ranges(&ro, 0..p).map(|r| r.len()), Ok(1), "READ is enough");
-    let wo = vmo.duplicate(Rights::DEFAULT_VMO - Rights::READ).unwrap();
+    let wo = vmo.duplicate_handle(Rights::DEFAULT_VMO - Rights::READ).unwrap();
     assert_eq!(pager.dirty_ranges(&wo, 0..p).map(drop), Err(Status::ACCESS_DENIED));
     // Not a VMO of this pager (a slice, a clone, another pager's): INVALID_ARGS.
     let slice = vmo.create_child(VmoChildOptions::SLICE, 0, p).unwrap();

@@ -41,7 +41,7 @@ unsafe impl Send for MappedRegion {}
 unsafe impl Sync for MappedRegion {}
 
 /// `mmap(NULL, len, prot, flags, fd, offset)`: a new mapping at an address
-/// the kernel chooses. `Err` holds the positive errno (`EINVAL` without a
+/// the kernel chooses. `Err` holds the errno (`EINVAL` without a
 /// call for `MAP_FIXED` or `MAP_FIXED_NOREPLACE`, which would place the
 /// mapping at address 0).
 pub fn mmap(
@@ -50,23 +50,22 @@ pub fn mmap(
     len: usize,
     prot: ProtFlags,
     flags: MapFlags,
-) -> Result<MappedRegion, i32> {
+) -> Result<MappedRegion, Errno> {
     if flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE) {
-        return Err(Errno::INVAL.raw_os_error());
+        return Err(Errno::INVAL);
     }
     // SAFETY: without MAP_FIXED(_NOREPLACE) a null address is only a hint:
     // the kernel places the mapping in a range no other mapping uses, so no
     // memory the program already uses is replaced or aliased. The new range
     // is owned by the returned value, which unmaps it on drop.
-    let ptr = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, fd, offset) }
-        .map_err(|e| e.raw_os_error())?;
+    let ptr = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, flags, fd, offset) }?;
     match NonNull::new(ptr.cast::<u8>()) {
         Some(ptr) => Ok(MappedRegion { ptr, len, prot }),
         None => {
             // Only possible with vm.mmap_min_addr = 0; give the page back.
             // SAFETY: the mapping was made just above and nothing uses it.
             let _ = unsafe { rustix::mm::munmap(ptr, len) };
-            Err(Errno::NOMEM.raw_os_error())
+            Err(Errno::NOMEM)
         }
     }
 }
@@ -94,12 +93,12 @@ impl MappedRegion {
 
     /// `Err(ERANGE)` unless `[offset, offset + n)` lies inside the mapping,
     /// `Err(EACCES)` unless the mapping has `need`.
-    fn check(&self, offset: usize, n: usize, need: ProtFlags) -> Result<(), i32> {
+    fn check(&self, offset: usize, n: usize, need: ProtFlags) -> Result<(), Errno> {
         if offset.checked_add(n).is_none_or(|end| end > self.len) {
-            return Err(Errno::RANGE.raw_os_error());
+            return Err(Errno::RANGE);
         }
         if !self.prot.contains(need) {
-            return Err(Errno::ACCESS.raw_os_error());
+            return Err(Errno::ACCESS);
         }
         Ok(())
     }
@@ -108,7 +107,7 @@ impl MappedRegion {
     /// relaxed atomic load per byte. `Err(ERANGE)` if the range is not inside
     /// the mapping, `Err(EACCES)` without `PROT_READ`. Raises `SIGBUS` if
     /// the range is past the end of the mapped object.
-    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), i32> {
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), Errno> {
         self.check(offset, buf.len(), ProtFlags::READ)?;
         for (i, b) in buf.iter_mut().enumerate() {
             // SAFETY: offset + i < len (checked above), so the byte lies in
@@ -129,7 +128,7 @@ impl MappedRegion {
     /// store per byte. `Err(ERANGE)` if the range is not inside the mapping,
     /// `Err(EACCES)` without `PROT_WRITE`. Raises `SIGBUS` if the range is
     /// past the end of the mapped object.
-    pub fn write(&self, offset: usize, data: &[u8]) -> Result<(), i32> {
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result<(), Errno> {
         self.check(offset, data.len(), ProtFlags::WRITE)?;
         for (i, b) in data.iter().enumerate() {
             // SAFETY: as in `read`: the byte lies in the mapping (checked),

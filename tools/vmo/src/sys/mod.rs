@@ -2,7 +2,7 @@
 //! `include/uapi/linux/vmo.h` and one thin wrapper per ioctl.
 //!
 //! This module holds every `unsafe` block of the crate. The wrappers return
-//! the positive errno of a failed ioctl (`Err(errno)`); the typed API maps it
+//! the errno of a failed ioctl as rustix's [`Errno`]; the typed API maps it
 //! with [`Status::from_errno`](crate::Status::from_errno). Use this module to
 //! send argument structs that the typed API never builds (non-zero reserved
 //! fields, bad user pointers, raw handle values).
@@ -23,8 +23,10 @@ mod mm;
 pub use mm::{MapFlags, MappedRegion, ProtFlags, mmap};
 pub use uapi::*;
 
-/// The result of one ioctl: `Err` holds the positive errno.
-pub type IoctlResult = Result<(), i32>;
+pub use rustix::io::Errno;
+
+/// The result of one ioctl: `Err` holds the errno.
+pub type IoctlResult = Result<(), Errno>;
 
 // The opcodes that the header computed with _IOWR/_IOW must be the ones that
 // rustix computes for the structs the wrappers below pass.
@@ -58,17 +60,13 @@ const _: () = {
     assert!(VMO_IOC_PAGER_QUERY_STATS == opcode::write::<vmo_pager_query_stats_args>(g, 0x96));
 };
 
-fn errno(e: rustix::io::Errno) -> i32 {
-    e.raw_os_error()
-}
-
 /// `VMO_IOC_CREATE`: fills `args.handle` on success.
 pub fn create(fd: BorrowedFd<'_>, args: &mut vmo_create_args) -> IoctlResult {
     // SAFETY: VMO_IOC_CREATE is _IOWR('Z', 0x80, struct vmo_create_args)
     // (checked above); the kernel reads and writes that one struct through
     // the pointer, which `args` lends exclusively for the call. The struct
     // holds no pointers, so no other memory is touched.
-    unsafe { ioctl(fd, Updater::<{ VMO_IOC_CREATE }, vmo_create_args>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_CREATE }, vmo_create_args>::new(args)) }
 }
 
 /// `VMO_IOC_CREATE_CHILD`: fills `args.out_handle` on success.
@@ -77,7 +75,6 @@ pub fn create_child(fd: BorrowedFd<'_>, args: &mut vmo_create_child_args) -> Ioc
     // (checked above); only that struct, lent exclusively, is read and
     // written, and it holds no pointers.
     unsafe { ioctl(fd, Updater::<{ VMO_IOC_CREATE_CHILD }, vmo_create_child_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_CLOSE`: closes `args.handle` (0 is ignored).
@@ -85,7 +82,7 @@ pub fn close(fd: BorrowedFd<'_>, args: vmo_close_args) -> IoctlResult {
     // SAFETY: VMO_IOC_CLOSE is _IOW(.., struct vmo_close_args) (checked
     // above); the kernel only reads the struct, which the Setter owns for the
     // call, and it holds no pointers.
-    unsafe { ioctl(fd, Setter::<{ VMO_IOC_CLOSE }, vmo_close_args>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_CLOSE }, vmo_close_args>::new(args)) }
 }
 
 /// `VMO_IOC_DUPLICATE`: fills `args.out_handle` on success.
@@ -94,7 +91,6 @@ pub fn duplicate(fd: BorrowedFd<'_>, args: &mut vmo_duplicate_args) -> IoctlResu
     // (checked above); only that struct, lent exclusively, is read and
     // written, and it holds no pointers.
     unsafe { ioctl(fd, Updater::<{ VMO_IOC_DUPLICATE }, vmo_duplicate_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_REPLACE`: closes `args.handle` (also on most failures) and fills
@@ -104,7 +100,6 @@ pub fn replace(fd: BorrowedFd<'_>, args: &mut vmo_duplicate_args) -> IoctlResult
     // (checked above); only that struct, lent exclusively, is read and
     // written, and it holds no pointers.
     unsafe { ioctl(fd, Updater::<{ VMO_IOC_REPLACE }, vmo_duplicate_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_REPLACE_AS_EXECUTABLE`: closes `args.handle` (whatever the
@@ -125,7 +120,6 @@ pub fn replace_as_executable(
             Updater::<{ VMO_IOC_REPLACE_AS_EXECUTABLE }, vmo_replace_as_executable_args>::new(args),
         )
     }
-    .map_err(errno)
 }
 
 /// `VMO_IOC_READ` into `buf`: reads `buf.len()` bytes at `offset`.
@@ -155,7 +149,7 @@ pub unsafe fn read_raw(fd: BorrowedFd<'_>, args: &mut vmo_rw_args) -> IoctlResul
     // The Updater (a mutating ioctl for rustix) is used although the struct
     // is only read, because the kernel writes the user buffer it points to;
     // the caller guarantees that buffer is writable or unmapped.
-    unsafe { ioctl(fd, Updater::<{ VMO_IOC_READ }, vmo_rw_args>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_READ }, vmo_rw_args>::new(args)) }
 }
 
 /// `VMO_IOC_WRITE` from `buf`: writes `buf.len()` bytes at `offset`.
@@ -183,21 +177,21 @@ pub unsafe fn write_raw(fd: BorrowedFd<'_>, args: vmo_rw_args) -> IoctlResult {
     // SAFETY: VMO_IOC_WRITE is _IOW(.., struct vmo_rw_args) (checked above);
     // the kernel reads the struct and the user buffer it names, which the
     // caller guarantees is readable or unmapped; nothing is written.
-    unsafe { ioctl(fd, Setter::<{ VMO_IOC_WRITE }, vmo_rw_args>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_WRITE }, vmo_rw_args>::new(args)) }
 }
 
 /// `VMO_IOC_GET_SIZE`: fills `args.size` on success.
 pub fn get_size(fd: BorrowedFd<'_>, args: &mut vmo_size_args) -> IoctlResult {
     // SAFETY: VMO_IOC_GET_SIZE is _IOWR(.., struct vmo_size_args) (checked
     // above); only that struct, lent exclusively, is read and written.
-    unsafe { ioctl(fd, Updater::<{ VMO_IOC_GET_SIZE }, vmo_size_args>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_GET_SIZE }, vmo_size_args>::new(args)) }
 }
 
 /// `VMO_IOC_SET_SIZE`.
 pub fn set_size(fd: BorrowedFd<'_>, args: vmo_size_args) -> IoctlResult {
     // SAFETY: VMO_IOC_SET_SIZE is _IOW(.., struct vmo_size_args) (checked
     // above); the kernel only reads that struct, which holds no pointers.
-    unsafe { ioctl(fd, Setter::<{ VMO_IOC_SET_SIZE }, vmo_size_args>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Setter::<{ VMO_IOC_SET_SIZE }, vmo_size_args>::new(args)) }
 }
 
 /// `VMO_IOC_OP_RANGE` with LOCK's buffer: the kernel writes a `vmo_lock_state`
@@ -223,7 +217,6 @@ pub fn op_range_lock(
     // kernel writes at most `buffer_size` <= size_of::<vmo_lock_state>() bytes
     // to `buffer`, which points to `state`, lent exclusively for the call.
     unsafe { ioctl(fd, Setter::<{ VMO_IOC_OP_RANGE }, vmo_op_range_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_OP_RANGE` with `buffer` and `buffer_size` zero (only LOCK uses them).
@@ -233,14 +226,13 @@ pub fn op_range(fd: BorrowedFd<'_>, handle: u32, op: u32, offset: u64, size: u64
     // above); the kernel only reads the struct, and its one pointer field,
     // `buffer`, is null (the header says the module never uses it).
     unsafe { ioctl(fd, Setter::<{ VMO_IOC_OP_RANGE }, vmo_op_range_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_GET_INFO`: fills the `out` fields of `args` on success.
 pub fn get_info(fd: BorrowedFd<'_>, args: &mut vmo_info) -> IoctlResult {
     // SAFETY: VMO_IOC_GET_INFO is _IOWR(.., struct vmo_info) (checked above);
     // only that struct, lent exclusively, is read and written.
-    unsafe { ioctl(fd, Updater::<{ VMO_IOC_GET_INFO }, vmo_info>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_GET_INFO }, vmo_info>::new(args)) }
 }
 
 /// `VMO_IOC_EVENT_CREATE`: fills `args.handle` on success.
@@ -249,7 +241,6 @@ pub fn event_create(fd: BorrowedFd<'_>, args: &mut vmo_event_create_args) -> Ioc
     // (checked above); only that struct, lent exclusively, is read and
     // written.
     unsafe { ioctl(fd, Updater::<{ VMO_IOC_EVENT_CREATE }, vmo_event_create_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_EXPORT`: fills `args.fd` with a new file descriptor for the
@@ -260,17 +251,17 @@ pub fn export(fd: BorrowedFd<'_>, args: &mut vmo_export_args) -> IoctlResult {
     // above); only that struct, lent exclusively, is read and written, and
     // it holds no pointers. The descriptor it installs is new, so no memory
     // or descriptor of this process changes meaning.
-    unsafe { ioctl(fd, Updater::<{ VMO_IOC_EXPORT }, vmo_export_args>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_EXPORT }, vmo_export_args>::new(args)) }
 }
 
 /// `VMO_IOC_EXPORT` of `handle` with `flags` (`VMO_EXPORT_*`): the new file
 /// descriptor, owned.
-pub fn export_owned(fd: BorrowedFd<'_>, handle: u32, flags: u32) -> Result<OwnedFd, i32> {
+pub fn export_owned(fd: BorrowedFd<'_>, handle: u32, flags: u32) -> Result<OwnedFd, Errno> {
     let mut args = vmo_export_args { handle, flags, ..Default::default() };
     export(fd, &mut args)?;
     if args.fd < 0 {
         // Success without a descriptor breaks the ABI; never wrap -1.
-        return Err(rustix::io::Errno::PROTO.raw_os_error());
+        return Err(Errno::PROTO);
     }
     // SAFETY: on success the kernel has just installed `args.fd` as a new
     // open descriptor of this process, and nothing else in the program owns
@@ -285,7 +276,7 @@ pub fn import(fd: BorrowedFd<'_>, args: &mut vmo_import_args) -> IoctlResult {
     // SAFETY: VMO_IOC_IMPORT is _IOWR(.., struct vmo_import_args) (checked
     // above); only that struct, lent exclusively, is read and written, and
     // it holds no pointers; the descriptor it names is only looked up.
-    unsafe { ioctl(fd, Updater::<{ VMO_IOC_IMPORT }, vmo_import_args>::new(args)) }.map_err(errno)
+    unsafe { ioctl(fd, Updater::<{ VMO_IOC_IMPORT }, vmo_import_args>::new(args)) }
 }
 
 /// `VMO_IOC_PAGER_CREATE`: fills `args.handle` on success.
@@ -294,7 +285,6 @@ pub fn pager_create(fd: BorrowedFd<'_>, args: &mut vmo_pager_create_args) -> Ioc
     // (checked above); only that struct, lent exclusively, is read and
     // written, and it holds no pointers.
     unsafe { ioctl(fd, Updater::<{ VMO_IOC_PAGER_CREATE }, vmo_pager_create_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_PAGER_CREATE_VMO`: fills `args.handle` on success.
@@ -306,7 +296,6 @@ pub fn pager_create_vmo(fd: BorrowedFd<'_>, args: &mut vmo_pager_create_vmo_args
     unsafe {
         ioctl(fd, Updater::<{ VMO_IOC_PAGER_CREATE_VMO }, vmo_pager_create_vmo_args>::new(args))
     }
-    .map_err(errno)
 }
 
 /// `VMO_IOC_PAGER_DETACH`.
@@ -315,7 +304,6 @@ pub fn pager_detach(fd: BorrowedFd<'_>, args: vmo_pager_detach_args) -> IoctlRes
     // (checked above); the kernel only reads the struct, which the Setter
     // owns for the call, and it holds no pointers.
     unsafe { ioctl(fd, Setter::<{ VMO_IOC_PAGER_DETACH }, vmo_pager_detach_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_PAGER_SUPPLY`.
@@ -325,7 +313,6 @@ pub fn pager_supply(fd: BorrowedFd<'_>, args: vmo_pager_supply_args) -> IoctlRes
     // owns for the call, and it holds no pointers (the pages move between
     // VMOs inside the kernel).
     unsafe { ioctl(fd, Setter::<{ VMO_IOC_PAGER_SUPPLY }, vmo_pager_supply_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_PAGER_OP_RANGE`.
@@ -335,7 +322,6 @@ pub fn pager_op_range(fd: BorrowedFd<'_>, args: vmo_pager_op_args) -> IoctlResul
     // owns for the call; `data` is a value (an errno for FAIL), not a
     // pointer.
     unsafe { ioctl(fd, Setter::<{ VMO_IOC_PAGER_OP_RANGE }, vmo_pager_op_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_PAGER_WAIT`: fills `args.packet` on success. Blocks for up to
@@ -345,7 +331,6 @@ pub fn pager_wait(fd: BorrowedFd<'_>, args: &mut vmo_pager_wait_args) -> IoctlRe
     // (checked above); only that struct, lent exclusively, is read and
     // written, and it holds no pointers.
     unsafe { ioctl(fd, Updater::<{ VMO_IOC_PAGER_WAIT }, vmo_pager_wait_args>::new(args)) }
-        .map_err(errno)
 }
 
 /// `VMO_IOC_PAGER_QUERY_DIRTY` into `ranges`: fills `args.actual` and
@@ -381,7 +366,6 @@ pub unsafe fn pager_query_dirty_raw(
     unsafe {
         ioctl(fd, Updater::<{ VMO_IOC_PAGER_QUERY_DIRTY }, vmo_pager_query_dirty_args>::new(args))
     }
-    .map_err(errno)
 }
 
 /// `VMO_IOC_PAGER_QUERY_STATS` into `stats`; `args.buffer` and
@@ -415,7 +399,6 @@ pub unsafe fn pager_query_stats_raw(
     unsafe {
         ioctl(fd, Setter::<{ VMO_IOC_PAGER_QUERY_STATS }, vmo_pager_query_stats_args>::new(args))
     }
-    .map_err(errno)
 }
 
 #[cfg(test)]
@@ -482,7 +465,7 @@ mod tests {
         use std::os::fd::AsFd;
         let f = std::fs::File::open("/dev/null").expect("open /dev/null");
         let mut args = vmo_create_args { size: 4096, ..Default::default() };
-        assert_eq!(create(f.as_fd(), &mut args), Err(rustix::io::Errno::NOTTY.raw_os_error()));
+        assert_eq!(create(f.as_fd(), &mut args), Err(Errno::NOTTY));
         assert_eq!(args.handle, 0);
     }
 }
