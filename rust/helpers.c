@@ -23,6 +23,7 @@
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
+#include <linux/rcupdate.h>
 #include <linux/rmap.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -1033,6 +1034,17 @@ void *vmo_vma_fd_priv(struct vm_area_struct *vma)
 pid_t vmo_current_tid(void)
 {
 	return task_pid_nr(current);
+}
+
+/*
+ * kvfree_rcu() with the head given by address: the macro needs the field's name,
+ * which Rust cannot pass. An rcu_head is at least as large as a kvfree_rcu_head in
+ * every configuration. Never calls back into the module, so nothing waits for it
+ * at unload.
+ */
+void vmo_kfree_rcu(void *ptr, struct rcu_head *head)
+{
+	kvfree_call_rcu((struct kvfree_rcu_head *)head, ptr);
 }
 
 /*

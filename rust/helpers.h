@@ -13,6 +13,7 @@
 #include <linux/mm_types.h>	/* vm_fault_t */
 
 struct file;
+struct rcu_head;
 struct inode;
 struct seq_file;
 struct vm_area_struct;
@@ -58,6 +59,8 @@ void vmo_vma_set_ops(struct vm_area_struct *vma, unsigned long pgoff);
 void *vmo_vma_fd_priv(struct vm_area_struct *vma);
 int vmo_wait_done(int *done, bool killable);
 int vmo_current_tid(void);
+/* Frees @ptr (kmalloc'd) with kvfree after an RCU grace period; @head lies inside it. */
+void vmo_kfree_rcu(void *ptr, struct rcu_head *head);
 void vmo_set_done(int *done);
 
 /* Implemented in Rust (rust/vmofd.rs): the VMO fd's file, inode and VMA operations. */
