@@ -178,6 +178,7 @@ fn main() -> ExitCode {
                 (vec![catalog::FAULT_PAGES * bench.page()], policy)
             }
             OpKind::SizeFree => (sizes.clone(), policy),
+            OpKind::Threads => (vec![catalog::THREAD_READ_SIZE], policy),
         };
         for &size in &op_sizes {
             for side in sides.iter().filter(|s| bench.available(s).is_ok()) {
