@@ -13,7 +13,7 @@ mod arch;
 #[path = "arch/x86_64.rs"]
 mod arch;
 
-use crate::shmem::PageChunk;
+use crate::shmem::MappedRuns;
 pub(crate) use arch::Instr;
 
 /// The four cache ops of `zx_vmo_op_range`.
@@ -32,7 +32,7 @@ pub(crate) enum CacheOp {
 /// What one cache op did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct CacheStats {
-    /// Page chunks (committed pages, clipped to the range) that were visited.
+    /// Committed pages (clipped to the range) that were visited.
     pub(crate) pages: u64,
     /// Cache lines the per-line instruction ran on.
     pub(crate) lines: u64,
@@ -53,22 +53,28 @@ impl Primitive {
         Self { op, prim }
     }
 
-    /// Runs the op over the page chunk a walk of a VMO's pages visits, adding to `stats`.
-    pub(crate) fn run_chunk(&self, chunk: &PageChunk<'_>, stats: &mut CacheStats) {
-        // SAFETY: a `PageChunk` is mapped for its length while it lives (its invariant).
-        unsafe { self.run_range(chunk.as_ptr(), chunk.len(), stats) }
+    /// Runs the op over the runs of present memory one batch of a walk of a VMO's pages
+    /// visits (whole folios, each mapped once), adding their lines to `stats`.
+    pub(crate) fn run_runs(&self, runs: &MappedRuns<'_>, stats: &mut CacheStats) {
+        // SAFETY: each run of a `MappedRuns` is mapped for its length while it lives (its
+        // invariant).
+        unsafe { self.run_ranges(runs.iter(), stats) };
     }
 
-    /// Runs the op over `[addr, addr + len)`, adding to `stats`. The arch loop aligns the start
-    /// down to a line and never dereferences the memory in Rust.
+    /// Runs the op over each `(addr, len)` range of `ranges`, adding their lines (and the
+    /// instruction) to `stats`. The arch loops align each start down to a line and never
+    /// dereference the memory in Rust.
     ///
     /// # Safety
     ///
-    /// Every byte of `[addr, addr + len)` must lie in memory mapped in the kernel for the call.
-    pub(crate) unsafe fn run_range(&self, addr: *mut u8, len: usize, stats: &mut CacheStats) {
-        stats.pages += 1;
+    /// Every byte of every range must lie in memory mapped in the kernel for the call.
+    unsafe fn run_ranges(
+        &self,
+        ranges: impl IntoIterator<Item = (*mut u8, usize)>,
+        stats: &mut CacheStats,
+    ) {
         // SAFETY: the caller's contract is `arch::run`'s.
-        stats.lines += unsafe { arch::run(&self.prim, addr, len) };
+        stats.lines += unsafe { arch::run(&self.prim, ranges) };
         if let Some(instr) = self.prim.instr() {
             stats.instr = Some(instr);
         }
@@ -83,15 +89,17 @@ impl Primitive {
 }
 
 /// Runs `op` over `[addr, addr + len)`, adding to `stats` (a [`Primitive`] made for this one
-/// range). Only the KUnit suites run a primitive outside a walk of a VMO's pages.
+/// range, counted as one page chunk). Only the KUnit suites run a primitive outside a walk of a
+/// VMO's pages.
 ///
 /// # Safety
 ///
-/// As for [`Primitive::run_range`]: the range must be mapped kernel memory.
+/// Every byte of `[addr, addr + len)` must lie in memory mapped in the kernel for the call.
 #[cfg(CONFIG_VMO_KUNIT_TEST)]
 pub(crate) unsafe fn run_range(op: CacheOp, addr: *mut u8, len: usize, stats: &mut CacheStats) {
-    // SAFETY: the caller's contract is `run_range`'s.
-    unsafe { Primitive::new(op).run_range(addr, len, stats) };
+    stats.pages += 1;
+    // SAFETY: the caller's contract is `run_ranges`'s.
+    unsafe { Primitive::new(op).run_ranges([(addr, len)], stats) };
 }
 
 /// Completes `op` after its last range: the barrier that orders the line operations (and, for

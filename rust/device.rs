@@ -3,14 +3,16 @@
 //! The per-open state of `/dev/vmo` (one handle table) and the ioctl dispatch: one small
 //! handler per command.
 //!
-//! Lock order: `VmoFile::table` is a leaf lock, except that `poll` looks at the packet
-//! queues of the table's pagers under it (table lock, then a pager's lock). It is held only to look handles up, add or
-//! remove them; every allocation happens before it is taken (`new_slot`), objects leave the
-//! table as owned values and are dropped after it is released, and no VMO operation runs
-//! under it.
+//! Handles are looked up without a lock ([`HandleTable::get`]: RCU and a reference on the
+//! handle's own entry). The table's lock is a leaf lock, except that `poll` looks at the
+//! packet queues of the table's pagers under it (table lock, then a pager's lock). It is held
+//! only to add or remove handles (and to read one that is duplicated or replaced, so that the
+//! source cannot be closed between); every allocation happens before it is taken
+//! ([`HandleTable::lock_for_add`]), handles leave the table as owned references dropped after
+//! it is released, and no VMO operation runs under it.
 
 use crate::{
-    handle::{ambient_mark_vmo_exec, new_slot, Event, Handle, HandleTable, Object, Slot},
+    handle::{ambient_mark_vmo_exec, Event, Handle, HandleRef, HandleTable, Object},
     pager::{self, Pager, Readiness},
     rights::Rights,
     status::{Status, ZxResult},
@@ -22,11 +24,10 @@ use core::mem::size_of;
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
-    new_mutex,
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    sync::{Arc, Mutex},
+    sync::Arc,
     transmute::{AsBytes, FromBytes},
     uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
 };
@@ -90,7 +91,7 @@ fn reserved_zero(zero: bool) -> ZxResult {
 #[pin_data]
 pub(crate) struct VmoFile {
     #[pin]
-    table: Mutex<HandleTable>,
+    table: HandleTable,
     /// Notified when a pager of this table queues a packet (`poll`).
     readiness: Arc<Readiness>,
 }
@@ -102,7 +103,7 @@ impl MiscDevice for VmoFile {
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         KBox::try_pin_init(
             try_pin_init!(VmoFile {
-                table <- new_mutex!(HandleTable::new()),
+                table <- HandleTable::new(),
                 readiness: pager::new_readiness()?,
             }),
             GFP_KERNEL_ACCOUNT,
@@ -195,47 +196,13 @@ impl VmoFile {
         &self.readiness
     }
 
-    /// The pager and rights of the handle `value`: `BAD_HANDLE`, then `WRONG_TYPE`.
-    fn pager_handle(&self, value: u32) -> ZxResult<(Arc<Pager>, Rights)> {
-        let table = self.table.lock();
-        let h = table.get(value)?;
-        Ok((h.pager()?.clone(), h.rights))
-    }
-
-    /// A copy of the handle `value` (the object's reference count is taken under the lock;
-    /// everything else happens after it is released).
-    fn handle(&self, value: u32) -> ZxResult<Handle> {
-        Ok(self.table.lock().get(value)?.clone())
-    }
-
-    /// The VMO and rights of the handle `value`: `BAD_HANDLE`, then `WRONG_TYPE`. Only the
-    /// VMO's reference count is taken under the lock.
-    fn vmo_handle(&self, value: u32) -> ZxResult<(Arc<Vmo>, Rights)> {
-        let table = self.table.lock();
-        let h = table.get(value)?;
-        Ok((h.vmo()?.clone(), h.rights))
-    }
-
     /// Adds `handle` to the table and tells userspace its value through `publish` (see
-    /// [`Self::install_with`]).
+    /// [`Self::publish`]).
     fn install(&self, handle: Handle, publish: impl FnOnce(u32) -> Result) -> Result {
-        self.install_with(|table, slot| (table.add(slot, handle), None), publish)
-    }
-
-    /// Adds a handle to the table and tells userspace its value through `publish` (see
-    /// [`Self::publish`]). The slot is allocated first; `add` then runs under the table's lock,
-    /// so that it can read or remove the handle the new one is made from and add the new one
-    /// atomically (with [`HandleTable::add`] and the slot). It returns the new handle's value
-    /// and the handle it removed, if any, which is dropped once the lock is released.
-    fn install_with(
-        &self,
-        add: impl FnOnce(&mut HandleTable, Slot) -> (ZxResult<u32>, Option<Handle>),
-        publish: impl FnOnce(u32) -> Result,
-    ) -> Result {
-        let slot = new_slot()?;
-        let (value, removed) = add(&mut self.table.lock(), slot);
-        drop(removed);
-        self.publish(value?, publish)
+        let (mut table, slot) = self.table.lock_for_add()?;
+        let value = table.add(slot, handle)?;
+        drop(table);
+        self.publish(value, publish)
     }
 
     /// Tells userspace the value of the new handle `value` through `publish`. If that fails (a
@@ -273,7 +240,8 @@ impl VmoFile {
         reserved_zero(a.reserved == 0)?;
         // Zircon checks the size and NO_WRITE|RESIZABLE before it looks the handle up.
         let size = Vmo::check_child_args(a.options, a.size)?;
-        let (parent, rights) = self.vmo_handle(a.handle)?;
+        let h = self.table.get(a.handle)?;
+        let (parent, rights) = (h.vmo()?, h.rights);
         rights.require(Rights::DUPLICATE.with(Rights::READ))?;
         let child = parent.create_child(a.options, a.offset, size)?;
         let handle = Handle {
@@ -300,49 +268,45 @@ impl VmoFile {
     fn duplicate(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_duplicate_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (value, rights) = (a.handle, Rights(a.rights));
-        self.install_with(
-            |table, slot| {
-                let dup = table.get(value).and_then(|h| {
-                    h.rights.require(Rights::DUPLICATE)?;
-                    Ok(Handle {
-                        object: h.object.clone(),
-                        rights: h.rights.reduce(rights)?,
-                    })
-                });
-                (dup.and_then(|dup| table.add(slot, dup)), None)
-            },
-            |h| {
-                a.out_handle = h;
-                w.write(&a)
-            },
-        )
+        let value = {
+            let (mut table, slot) = self.table.lock_for_add()?;
+            let h = table.get(a.handle)?;
+            h.rights.require(Rights::DUPLICATE)?;
+            let dup = Handle {
+                object: h.object.clone(),
+                rights: h.rights.reduce(Rights(a.rights))?,
+            };
+            table.add(slot, dup)?
+        };
+        self.publish(value, |h| {
+            a.out_handle = h;
+            w.write(&a)
+        })
     }
 
     /// `zx_handle_replace`: the source handle is closed whatever happens after it is found.
     fn replace(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_duplicate_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (value, rights) = (a.handle, Rights(a.rights));
-        self.install_with(
-            |table, slot| match table.remove(value) {
-                Ok(old) => {
-                    let new = old.rights.reduce(rights).and_then(|rights| {
-                        let new = Handle {
-                            object: old.object.clone(),
-                            rights,
-                        };
-                        table.add(slot, new)
-                    });
-                    (new, Some(old))
+        let (value, old) = {
+            let (mut table, slot) = self.table.lock_for_add()?;
+            let old = table.remove(a.handle)?;
+            match old.rights.reduce(Rights(a.rights)) {
+                Ok(rights) => {
+                    let new = Handle {
+                        object: old.object.clone(),
+                        rights,
+                    };
+                    (table.add(slot, new), old)
                 }
-                Err(e) => (Err(e), None),
-            },
-            |h| {
-                a.out_handle = h;
-                w.write(&a)
-            },
-        )
+                Err(e) => (Err(e), old),
+            }
+        };
+        drop(old);
+        self.publish(value?, |h| {
+            a.out_handle = h;
+            w.write(&a)
+        })
     }
 
     /// `zx_vmo_replace_as_executable`: the VMO handle is closed, in Zircon's order, whatever
@@ -358,20 +322,21 @@ impl VmoFile {
         } else {
             Ok(())
         };
-        let (value, vmex) = (a.handle, a.vmex);
-        self.install_with(
-            |table, slot| table.replace_as_executable(slot, value, vmex, ambient),
-            |h| {
-                a.out_handle = h;
-                w.write(&a)
-            },
-        )
+        let (mut table, slot) = self.table.lock_for_add()?;
+        let (value, old) = table.replace_as_executable(slot, a.handle, a.vmex, ambient);
+        drop(table);
+        drop(old);
+        self.publish(value?, |h| {
+            a.out_handle = h;
+            w.write(&a)
+        })
     }
 
     fn read(&self, arg: UserPtr) -> Result {
         let (a, _) = args::<uapi::vmo_rw_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (vmo, rights) = self.vmo_handle(a.handle)?;
+        let vmo_h = self.table.get(a.handle)?;
+        let (vmo, rights) = (vmo_h.vmo()?, vmo_h.rights);
         rights.require(Rights::READ)?;
         let buf = UserPtr::from_addr(a.buffer as usize);
         Ok(vmo.read_user(buf, a.offset, a.length)?)
@@ -380,7 +345,8 @@ impl VmoFile {
     fn write(&self, arg: UserPtr) -> Result {
         let (a, _) = args::<uapi::vmo_rw_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (vmo, rights) = self.vmo_handle(a.handle)?;
+        let vmo_h = self.table.get(a.handle)?;
+        let (vmo, rights) = (vmo_h.vmo()?, vmo_h.rights);
         rights.require(Rights::WRITE)?;
         let buf = UserPtr::from_addr(a.buffer as usize);
         Ok(vmo.write_user(buf, a.offset, a.length)?)
@@ -389,7 +355,8 @@ impl VmoFile {
     fn get_size(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_size_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (vmo, _) = self.vmo_handle(a.handle)?;
+        let vmo_h = self.table.get(a.handle)?;
+        let vmo = vmo_h.vmo()?;
         a.size = vmo.size();
         w.write(&a)
     }
@@ -397,7 +364,8 @@ impl VmoFile {
     fn set_size(&self, arg: UserPtr) -> Result {
         let (a, _) = args::<uapi::vmo_size_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (vmo, rights) = self.vmo_handle(a.handle)?;
+        let vmo_h = self.table.get(a.handle)?;
+        let (vmo, rights) = (vmo_h.vmo()?, vmo_h.rights);
         rights.require(Rights::WRITE)?;
         if vmo.is_resizable() {
             rights.require(Rights::RESIZE)?;
@@ -407,7 +375,8 @@ impl VmoFile {
 
     fn op_range(&self, arg: UserPtr) -> Result {
         let (a, _) = args::<uapi::vmo_op_range_args>(arg)?;
-        let (vmo, rights) = self.vmo_handle(a.handle)?;
+        let vmo_h = self.table.get(a.handle)?;
+        let (vmo, rights) = (vmo_h.vmo()?, vmo_h.rights);
         if a.op == uapi::VMO_OP_LOCK {
             // The lock state goes to the buffer; a short or unwritable one undoes the lock.
             return vmo.lock_with(rights, a.offset, a.size, |state| {
@@ -427,7 +396,7 @@ impl VmoFile {
     fn get_info(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_info>(arg)?;
         reserved_zero(a.reserved0 == 0 && a.reserved == [0; 4])?;
-        let h = self.handle(a.handle)?;
+        let h = self.table.get(a.handle)?;
         a.rights = h.rights.0;
         a.type_ = h.object.obj_type();
         a.koid = h.object.koid();
@@ -461,18 +430,14 @@ impl VmoFile {
     fn export(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_export_args>(arg)?;
         reserved_zero(a.reserved == 0 && a.flags & !uapi::VMO_EXPORT_CLOEXEC == 0)?;
-        let (vmo, rights) = self.vmo_handle(a.handle)?;
+        let vmo_h = self.table.get(a.handle)?;
+        let (vmo, rights) = (vmo_h.vmo()?, vmo_h.rights);
         rights.require(Rights::MAP.with(Rights::READ))?;
         rights.require(Rights::DUPLICATE.with(Rights::TRANSFER))?;
-        vmofd::export(
-            &vmo,
-            rights,
-            a.flags & uapi::VMO_EXPORT_CLOEXEC != 0,
-            |fd| {
-                a.fd = fd;
-                w.write(&a)
-            },
-        )
+        vmofd::export(vmo, rights, a.flags & uapi::VMO_EXPORT_CLOEXEC != 0, |fd| {
+            a.fd = fd;
+            w.write(&a)
+        })
     }
 
     /// `VMO_IOC_IMPORT`: a handle for the VMO of a VMO fd, with the fd's rights reduced.
@@ -506,9 +471,10 @@ impl VmoFile {
     fn pager_create_vmo(&self, arg: UserPtr) -> Result {
         let (mut a, mut w) = args::<uapi::vmo_pager_create_vmo_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (pager, rights) = self.pager_handle(a.pager)?;
+        let pager_h = self.table.get(a.pager)?;
+        let (pager, rights) = (pager_h.pager()?, pager_h.rights);
         rights.require(Rights::ATTACH_VMO)?;
-        let vmo = Vmo::create_pager_backed(&pager, a.options, a.key, a.size)?;
+        let vmo = Vmo::create_pager_backed(pager, a.options, a.key, a.size)?;
         // As `zx_vmo_create`'s: a resizable VMO's handle has RESIZE too.
         let rights = if vmo.is_resizable() {
             Rights::DEFAULT_VMO.with(Rights::RESIZE)
@@ -527,39 +493,43 @@ impl VmoFile {
 
     /// The pager (with MANAGE_VMO) and a VMO it backs: handle errors first, then rights, then
     /// `INVALID_ARGS` for a VMO of another pager (Zircon's order).
-    fn pager_and_vmo(&self, pager: u32, vmo: u32) -> ZxResult<(Arc<Pager>, Arc<Vmo>, Rights)> {
-        let (pager, rights) = self.pager_handle(pager)?;
+    fn pager_and_vmo(&self, pager: u32, vmo: u32) -> ZxResult<(HandleRef, HandleRef)> {
+        let pager_h = self.table.get(pager)?;
+        let (pager, rights) = (pager_h.pager()?, pager_h.rights);
         rights.require(Rights::MANAGE_VMO)?;
-        let (vmo, vmo_rights) = self.vmo_handle(vmo)?;
-        if !vmo.is_backed_by(&pager) {
+        let vmo_h = self.table.get(vmo)?;
+        if !vmo_h.vmo()?.is_backed_by(pager) {
             return Err(Status::InvalidArgs);
         }
-        Ok((pager, vmo, vmo_rights))
+        Ok((pager_h, vmo_h))
     }
 
     fn pager_detach(&self, arg: UserPtr) -> Result {
         let (a, _) = args::<uapi::vmo_pager_detach_args>(arg)?;
-        let (_pager, vmo, _) = self.pager_and_vmo(a.pager, a.vmo)?;
-        vmo.detach_pager();
+        let (_pager, vmo) = self.pager_and_vmo(a.pager, a.vmo)?;
+        vmo.vmo()?.detach_pager();
         Ok(())
     }
 
     fn pager_supply(&self, arg: UserPtr) -> Result {
         let (a, _) = args::<uapi::vmo_pager_supply_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (pager, rights) = self.pager_handle(a.pager)?;
+        let pager_h = self.table.get(a.pager)?;
+        let (pager, rights) = (pager_h.pager()?, pager_h.rights);
         rights.require(Rights::MANAGE_VMO)?;
         let aligned = |v: u64| v % PAGE_SIZE == 0;
         if !aligned(a.offset) || !aligned(a.length) || !aligned(a.aux_offset) {
             return Err(Status::InvalidArgs.into());
         }
-        let (vmo, _) = self.vmo_handle(a.vmo)?;
-        if !vmo.is_backed_by(&pager) {
+        let vmo_h = self.table.get(a.vmo)?;
+        let vmo = vmo_h.vmo()?;
+        if !vmo.is_backed_by(pager) {
             return Err(Status::InvalidArgs.into());
         }
-        let (aux, aux_rights) = self.vmo_handle(a.aux_vmo)?;
+        let aux_h = self.table.get(a.aux_vmo)?;
+        let (aux, aux_rights) = (aux_h.vmo()?, aux_h.rights);
         aux_rights.require(Rights::READ.with(Rights::WRITE))?;
-        Ok(vmo.supply_pages(a.offset, a.length, &aux, a.aux_offset)?)
+        Ok(vmo.supply_pages(a.offset, a.length, aux, a.aux_offset)?)
     }
 
     fn pager_op_range(&self, arg: UserPtr) -> Result {
@@ -569,11 +539,13 @@ impl VmoFile {
         if a.offset % PAGE_SIZE != 0 || a.length % PAGE_SIZE != 0 {
             return Err(Status::InvalidArgs.into());
         }
-        let (pager, rights) = self.pager_handle(a.pager)?;
+        let pager_h = self.table.get(a.pager)?;
+        let (pager, rights) = (pager_h.pager()?, pager_h.rights);
         rights.require(Rights::MANAGE_VMO)?;
-        let (vmo, vmo_rights) = self.vmo_handle(a.vmo)?;
+        let vmo_h = self.table.get(a.vmo)?;
+        let (vmo, vmo_rights) = (vmo_h.vmo()?, vmo_h.rights);
         vmo_rights.require(Rights::WRITE)?;
-        if !vmo.is_backed_by(&pager) {
+        if !vmo.is_backed_by(pager) {
             return Err(Status::InvalidArgs.into());
         }
         // Zircon's `PagerDispatcher::RangeOp`: any op it does not know is `NOT_SUPPORTED`.
@@ -608,11 +580,13 @@ impl VmoFile {
         /// The most ranges one call returns; `avail` tells the caller to ask again.
         const MAX_RANGES: u64 = 256;
         let (mut a, mut w) = args::<uapi::vmo_pager_query_dirty_args>(arg)?;
-        let (pager, rights) = self.pager_handle(a.pager)?;
+        let pager_h = self.table.get(a.pager)?;
+        let (pager, rights) = (pager_h.pager()?, pager_h.rights);
         rights.require(Rights::MANAGE_VMO)?;
-        let (vmo, vmo_rights) = self.vmo_handle(a.vmo)?;
+        let vmo_h = self.table.get(a.vmo)?;
+        let (vmo, vmo_rights) = (vmo_h.vmo()?, vmo_h.rights);
         vmo_rights.require(Rights::READ)?;
-        if !vmo.is_backed_by(&pager) {
+        if !vmo.is_backed_by(pager) {
             return Err(Status::InvalidArgs.into());
         }
         // The range is rounded out to pages (Zircon's `sys_pager_query_dirty_ranges`).
@@ -642,7 +616,8 @@ impl VmoFile {
     fn pager_query_stats(&self, arg: UserPtr) -> Result {
         let (a, _) = args::<uapi::vmo_pager_query_stats_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
-        let (_pager, vmo, _) = self.pager_and_vmo(a.pager, a.vmo)?;
+        let (_pager, vmo_h) = self.pager_and_vmo(a.pager, a.vmo)?;
+        let vmo = vmo_h.vmo()?;
         if a.buffer_size < size_of::<uapi::vmo_pager_vmo_stats>() as u64 {
             return Err(Status::BufferTooSmall.into());
         }
@@ -670,7 +645,7 @@ impl VmoFile {
         reserved_zero(a.reserved == 0)?;
         // Wait on the pager's state, not on the handle's object, so that closing the last
         // handle meanwhile closes the pager (and ends this wait).
-        let core = self.pager_handle(a.pager)?.0.core().clone();
+        let core = self.table.get(a.pager)?.pager()?.core().clone();
         let p = core.wait(a.timeout_ns)?;
         a.packet = uapi::vmo_pager_packet {
             key: p.key,

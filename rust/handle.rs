@@ -9,6 +9,7 @@
 //! file names nothing here but with a chance of 2^-30 per handle, as with Zircon's per-process
 //! random handle values.
 
+use crate::ffi;
 use crate::{
     pager::Pager,
     rights::Rights,
@@ -16,11 +17,24 @@ use crate::{
     uapi,
     vmo::{new_koid, Vmo},
 };
+use core::{
+    mem::{ManuallyDrop, MaybeUninit},
+    ops::Deref,
+    ptr::{addr_of_mut, null_mut, NonNull},
+};
 use kernel::{
-    bindings,
+    alloc::{kvec::PushError, KVVec, KVec},
+    bindings, new_mutex,
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
-    sync::Arc,
+    sync::{
+        atomic::{
+            ordering::{Acquire, Relaxed, Release},
+            Atomic,
+        },
+        lock::{mutex::MutexBackend, Guard},
+        rcu, Arc, Mutex, Refcount,
+    },
+    types::Opaque,
 };
 
 /// A handle value from a counter: 30 counter bits, then the two low bits set.
@@ -116,75 +130,415 @@ pub(crate) fn ambient_mark_vmo_exec() -> ZxResult {
     }
 }
 
-/// A tree node for one handle, allocated before the table's lock is taken.
-pub(crate) type Slot = RBTreeNodeReservation<u32, Handle>;
-
-/// Allocates a [`Slot`], charged to the caller's memory cgroup.
-pub(crate) fn new_slot() -> ZxResult<Slot> {
-    RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT).map_err(Status::from_mm)
-}
-
-/// The handles of one open file of `/dev/vmo`.
+/// One handle of a table, with the references to it.
+///
+/// Readers find an entry without the table's lock (under RCU) and take a reference with
+/// [`Entry::get`]; the table holds one reference while the entry is in its slots. The last
+/// reference drops the handle (its object) in the caller's context and hands the memory to
+/// `kvfree_rcu`, so a reader that found the entry just before it left the table still reads
+/// `value` and `refs` of valid memory.
 ///
 /// # Invariants
 ///
-/// `count` is the number of entries in `handles`, at most `VMO_MAX_HANDLES`; every key is
-/// odd-valued with bit 1 set (`value & 3 == 3`), hence never 0.
-pub(crate) struct HandleTable {
-    handles: RBTree<u32, Handle>,
+/// `handle` is initialised while `refs` is non-zero; once `refs` is zero it never changes
+/// again, `handle` has been moved out, and the entry's memory (a `KBox` allocation) is freed
+/// after an RCU grace period. `value` never changes.
+struct Entry {
+    value: u32,
+    refs: Refcount,
+    handle: ManuallyDrop<Handle>,
+    rcu: Opaque<bindings::callback_head>,
+}
+
+// `kvfree_rcu` finds the allocation from the head, which must lie within its first 4 KiB.
+const _: () = assert!(core::mem::offset_of!(Entry, rcu) < 4096);
+
+impl Entry {
+    /// Takes a reference unless the count already reached zero (the entry left its table and
+    /// its last reference is gone).
+    fn get(&self) -> bool {
+        let refs = self.refs.as_atomic();
+        let mut old = refs.load(Relaxed);
+        loop {
+            if old == 0 {
+                return false;
+            }
+            // At most one reference per task in an ioctl plus the table's: far from overflow.
+            match refs.cmpxchg(old, old + 1, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => old = now,
+            }
+        }
+    }
+
+    /// Drops a reference; the last one drops the handle and frees the entry after a grace
+    /// period.
+    ///
+    /// # Safety
+    ///
+    /// `entry` points to an entry on which the caller owns one reference, which it gives up.
+    unsafe fn put(entry: NonNull<Entry>) {
+        let e = entry.as_ptr();
+        // SAFETY: the caller's reference keeps the entry alive until this call.
+        if !unsafe { (*e).refs.dec_and_test() } {
+            return;
+        }
+        // SAFETY: the count is zero, so no other reference exists and none can be taken
+        // (`get` fails at zero): the handle is moved out exactly once, by raw place access,
+        // while RCU readers may still read `value` and `refs`. `dec_and_test` orders every
+        // earlier use of the handle before this.
+        let handle = unsafe { ManuallyDrop::take(&mut *addr_of_mut!((*e).handle)) };
+        drop(handle);
+        // SAFETY: `e` is a `KBox` allocation (kmalloc) whose head is `rcu`; nothing touches it
+        // again but RCU readers that started before it left its table, which the grace period
+        // waits for. INVARIANT: the memory is freed only after that grace period.
+        unsafe { ffi::vmo_kfree_rcu(e.cast(), (*e).rcu.get()) };
+    }
+}
+
+/// A counted reference to a handle of a table. It keeps the handle (and its object) alive,
+/// also after the handle is closed; it is dropped after any table lock is released.
+///
+/// # Invariants
+///
+/// `entry` points to an entry on which this value owns one reference.
+pub(crate) struct HandleRef {
+    entry: NonNull<Entry>,
+}
+
+impl Deref for HandleRef {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        // SAFETY: by the type invariant the entry is alive with `refs` non-zero, so its
+        // handle is initialised and is not moved out while this reference exists.
+        unsafe { &(*self.entry.as_ptr()).handle }
+    }
+}
+
+impl Drop for HandleRef {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant this value owns one reference.
+        unsafe { Entry::put(self.entry) };
+    }
+}
+
+// SAFETY: a `HandleRef` gives shared access to a `Handle` (whose objects are `Send + Sync`)
+// and drops its reference with atomic operations from any thread.
+unsafe impl Send for HandleRef {}
+// SAFETY: as above; `&HandleRef` only reads the handle.
+unsafe impl Sync for HandleRef {}
+
+/// The slot array of a table: slot `counter & mask` holds the entry of the handle whose value
+/// comes from `counter`, or null.
+struct Slots {
+    mask: u32,
+    slots: KVVec<Atomic<*mut Entry>>,
+}
+
+impl Slots {
+    /// An empty array of `len` slots (a power of two).
+    fn new(len: usize) -> ZxResult<KBox<Slots>> {
+        let mut slots = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
+        for _ in 0..len {
+            slots.push(Atomic::new(null_mut()), GFP_KERNEL_ACCOUNT)?;
+        }
+        let mask = u32::try_from(len - 1).map_err(|_| Status::NoMemory)?;
+        Ok(KBox::new(Slots { mask, slots }, GFP_KERNEL_ACCOUNT)?)
+    }
+
+    /// The slot for handles of counter `counter`.
+    fn slot(&self, counter: u32) -> &Atomic<*mut Entry> {
+        // `slots` has `mask + 1` elements: the index is in bounds.
+        &self.slots[(counter & self.mask) as usize]
+    }
+
+    /// The number of slots.
+    fn len(&self) -> u32 {
+        self.mask + 1
+    }
+}
+
+/// The number of slots of a new table.
+const FIRST_SLOTS: u32 = 32;
+/// At most this many larger slot arrays replace the first one (`VMO_MAX_HANDLES` at half
+/// load is 2^17 slots, 2^12 times `FIRST_SLOTS`).
+const MAX_GROWTHS: usize = 12;
+
+/// The slots needed for `count` handles: twice as many, so that at most half are taken and a
+/// free one is found within a few steps of the counter.
+fn slots_for(count: u32) -> u32 {
+    count
+        .saturating_mul(2)
+        .max(FIRST_SLOTS)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << 31)
+}
+
+/// Memory for one more handle, allocated before the table's lock is taken: its entry and, if
+/// the table must grow to hold it, the larger slot array.
+pub(crate) struct Slot {
+    entry: KBox<MaybeUninit<Entry>>,
+    grown: Option<KBox<Slots>>,
+}
+
+/// The writers' state of a table, under its lock.
+///
+/// # Invariants
+///
+/// `current` is the array `HandleTable::slots` points to, owned here, as are the arrays in
+/// `retired`, which readers that started before a growth may still be reading; all are freed
+/// when the table is dropped. `count` is the number of non-null slots of `current`, at most
+/// `limit`, and at most half its slots. Every entry in a slot has `value & 3 == 3`, is in the
+/// slot of its counter `value >> 2`, and holds one reference owned by the table.
+struct Writer {
+    current: NonNull<Slots>,
+    retired: KVec<KBox<Slots>>,
     count: u32,
     limit: u32,
     /// The counter the next handle value comes from.
     next: u32,
 }
 
+/// The handles of one open file of `/dev/vmo`.
+///
+/// Lookups ([`HandleTable::get`]) take no lock: under RCU they read the slot array and the
+/// entry in it and take a reference on the entry, an atomic operation on that handle's own
+/// memory, which no other thread touches unless it uses the same handle. Adding and removing
+/// handles happens under the table's mutex (item 3 of the lock order in `pager.rs`).
+///
+/// # Invariants
+///
+/// `slots` points to the `current` array of `writer`, changed only under its lock.
+#[pin_data(PinnedDrop)]
+pub(crate) struct HandleTable {
+    slots: Atomic<*mut Slots>,
+    #[pin]
+    writer: Mutex<Writer>,
+    /// The number of handles, written under the lock, read without it (a hint for growth).
+    count: Atomic<u32>,
+}
+
+// SAFETY: the raw pointers are to arrays and entries owned by the table (the entries through
+// their counted references), whose contents are `Send + Sync` or atomics.
+unsafe impl Send for HandleTable {}
+// SAFETY: as above; shared access only reads through atomics and counted references.
+unsafe impl Sync for HandleTable {}
+
 impl HandleTable {
     /// An empty table that holds up to `VMO_MAX_HANDLES` handles.
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
         Self::with_limit(uapi::VMO_MAX_HANDLES)
     }
 
     /// An empty table that holds up to `limit` handles (smaller limits serve the tests).
-    fn with_limit(limit: u32) -> Self {
-        Self {
-            handles: RBTree::new(),
-            count: 0,
-            limit,
-            // SAFETY: `get_random_u32` has no preconditions.
-            next: unsafe { bindings::get_random_u32() },
+    fn with_limit(limit: u32) -> impl PinInit<Self, Error> {
+        try_pin_init!(&this in Self {
+            slots: Atomic::new(null_mut()),
+            writer <- {
+                let retired = KVec::with_capacity(MAX_GROWTHS, GFP_KERNEL_ACCOUNT)?;
+                let first = KBox::into_raw(Slots::new(FIRST_SLOTS as usize)?);
+                // SAFETY: `this` is being initialised; `slots` was initialised above and
+                // nobody reads it yet. INVARIANT: it points to `current`.
+                unsafe { (*this.as_ptr()).slots.store(first, Relaxed) };
+                new_mutex!(Writer {
+                    // SAFETY: `into_raw` never returns null.
+                    current: unsafe { NonNull::new_unchecked(first) },
+                    retired,
+                    count: 0,
+                    limit,
+                    // SAFETY: `get_random_u32` has no preconditions.
+                    next: unsafe { bindings::get_random_u32() },
+                })
+            },
+            count: Atomic::new(0),
+        })
+    }
+
+    /// The handle `value`, or `BAD_HANDLE`, without taking the table's lock.
+    pub(crate) fn get(&self, value: u32) -> ZxResult<HandleRef> {
+        if value & 3 != 3 {
+            return Err(Status::BadHandle);
         }
+        let _rcu = rcu::read_lock();
+        let slots = self.slots.load(Acquire);
+        // SAFETY: `slots` is the current array or, after a growth, a retired one: both live
+        // as long as the table (type invariant of `Writer`).
+        let e = unsafe { &*slots }.slot(value >> 2).load(Acquire);
+        // SAFETY: an entry found in a slot under RCU is valid memory until the read-side
+        // section ends: it is freed only after a grace period that starts once it left the
+        // slot (`Entry::put`).
+        match unsafe { e.as_ref() } {
+            Some(entry) if entry.value == value && entry.get() => Ok(HandleRef {
+                // INVARIANT: `get` took the reference this value owns.
+                entry: NonNull::from(entry),
+            }),
+            _ => Err(Status::BadHandle),
+        }
+    }
+
+    /// Memory for one more handle, then the table locked: the memory is allocated before the
+    /// lock is taken, and again (larger) if the table grew meanwhile.
+    pub(crate) fn lock_for_add(&self) -> ZxResult<(Locked<'_>, Slot)> {
+        let mut need = slots_for(self.count.load(Relaxed).saturating_add(1));
+        loop {
+            // SAFETY: as in `get`, the array lives as long as the table; its `mask` never
+            // changes.
+            let have = unsafe { &*self.slots.load(Acquire) }.len();
+            let slot = Slot {
+                entry: KBox::new_uninit(GFP_KERNEL_ACCOUNT)?,
+                grown: if need > have {
+                    Some(Slots::new(need as usize)?)
+                } else {
+                    None
+                },
+            };
+            let locked = self.lock();
+            let want = slots_for(locked.w.count.saturating_add(1));
+            let fits = want <= locked.slots().len()
+                || slot.grown.as_ref().is_some_and(|g| g.len() >= want)
+                || locked.w.count >= locked.w.limit;
+            if fits {
+                return Ok((locked, slot));
+            }
+            need = want;
+        }
+    }
+
+    /// The table, locked for writers.
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        Locked {
+            table: self,
+            w: self.writer.lock(),
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for HandleTable {
+    fn drop(self: Pin<&mut Self>) {
+        let mut w = self.writer.lock();
+        let current = w.current;
+        // SAFETY: the table is being dropped: no reader is left, `current` is owned here.
+        let slots = unsafe { KBox::from_raw(current.as_ptr()) };
+        for s in slots.slots.iter() {
+            if let Some(e) = NonNull::new(s.load(Relaxed)) {
+                // SAFETY: the entry is in the table, which owns one reference.
+                unsafe { Entry::put(e) };
+            }
+        }
+        drop(slots);
+        w.retired.clear();
+    }
+}
+
+/// A table locked for writers: adds and removes handles.
+pub(crate) struct Locked<'a> {
+    table: &'a HandleTable,
+    w: Guard<'a, Writer, MutexBackend>,
+}
+
+impl Locked<'_> {
+    /// The current slot array.
+    fn slots(&self) -> &Slots {
+        // SAFETY: `current` is owned by the table and replaced only under this lock.
+        unsafe { self.w.current.as_ref() }
+    }
+
+    /// The entry of `value`, if in the table.
+    fn entry(&self, value: u32) -> Option<&Entry> {
+        if value & 3 != 3 {
+            return None;
+        }
+        let e = self.slots().slot(value >> 2).load(Relaxed);
+        // SAFETY: an entry in the current array holds the table's reference, which only this
+        // lock's holder gives up: it stays valid while the lock is held.
+        unsafe { e.as_ref() }.filter(|e| e.value == value)
     }
 
     /// Adds `handle` in the pre-allocated `slot`; `NO_RESOURCES` when the table is full.
     pub(crate) fn add(&mut self, slot: Slot, handle: Handle) -> ZxResult<u32> {
-        if self.count >= self.limit {
+        if self.w.count >= self.w.limit {
             return Err(Status::NoResources);
         }
-        // At most `limit` (VMO_MAX_HANDLES) values are taken, far fewer than the 2^30
-        // candidates, so a free one is found within `limit + 1` steps.
-        let value = loop {
-            let v = handle_value(self.next);
-            self.next = self.next.wrapping_add(1);
-            if self.handles.get(&v).is_none() {
-                break v;
+        if let Some(grown) = slot.grown {
+            if grown.len() >= slots_for(self.w.count + 1) && grown.len() > self.slots().len() {
+                self.grow(grown)?;
+            }
+        }
+        // At most half of the slots are taken, so a free one is found within a few steps;
+        // a value whose slot is taken is skipped, as a value still in use always was.
+        let counter = loop {
+            let c = self.w.next & ((1 << 30) - 1);
+            self.w.next = self.w.next.wrapping_add(1);
+            if self.slots().slot(c).load(Relaxed).is_null() {
+                break c;
             }
         };
-        self.handles.insert(slot.into_node(value, handle));
-        self.count += 1;
+        let value = handle_value(counter);
+        let entry = slot.entry.write(Entry {
+            value,
+            refs: Refcount::new(1),
+            handle: ManuallyDrop::new(handle),
+            rcu: Opaque::uninit(),
+        });
+        // INVARIANT: the entry holds the table's reference; it is published with release
+        // order, after its contents.
+        self.slots()
+            .slot(counter)
+            .store(KBox::into_raw(entry), Release);
+        self.w.count += 1;
+        self.table.count.store(self.w.count, Relaxed);
         Ok(value)
+    }
+
+    /// Moves every entry to the larger array `grown` and publishes it.
+    fn grow(&mut self, grown: KBox<Slots>) -> ZxResult {
+        // The retired arrays are reserved when the table is made; a growth past them would
+        // mean more slots than `VMO_MAX_HANDLES` needs.
+        if self.w.retired.len() == self.w.retired.capacity() {
+            return Err(Status::NoResources);
+        }
+        for s in self.slots().slots.iter() {
+            let e = s.load(Relaxed);
+            // SAFETY: entries in the current array are valid while the lock is held.
+            if let Some(entry) = unsafe { e.as_ref() } {
+                grown.slot(entry.value >> 2).store(e, Relaxed);
+            }
+        }
+        // SAFETY: `current` came from `KBox::into_raw`; readers may still use it, so it is kept
+        // in `retired` until the table is dropped.
+        let old = unsafe { KBox::from_raw(self.w.current.as_ptr()) };
+        if let Err(PushError(old)) = self.w.retired.push_within_capacity(old) {
+            // Unreachable (the capacity was checked): the array stays as it was.
+            let _ = KBox::into_raw(old);
+            return Err(Status::NoResources);
+        }
+        let new = KBox::into_raw(grown);
+        // SAFETY: `into_raw` never returns null.
+        self.w.current = unsafe { NonNull::new_unchecked(new) };
+        // INVARIANT: readers find the new array, whose contents were written before.
+        self.table.slots.store(new, Release);
+        Ok(())
     }
 
     /// The handle `value`, or `BAD_HANDLE`.
     pub(crate) fn get(&self, value: u32) -> ZxResult<&Handle> {
-        self.handles.get(&value).ok_or(Status::BadHandle)
+        self.entry(value)
+            .map(|e| &*e.handle)
+            .ok_or(Status::BadHandle)
     }
 
     /// Removes the handle `value` and returns it (to be dropped after the lock is released),
     /// or `BAD_HANDLE`.
-    pub(crate) fn remove(&mut self, value: u32) -> ZxResult<Handle> {
-        let h = self.handles.remove(&value).ok_or(Status::BadHandle)?;
-        self.count -= 1;
-        Ok(h)
+    pub(crate) fn remove(&mut self, value: u32) -> ZxResult<HandleRef> {
+        let e = self.entry(value).ok_or(Status::BadHandle)?;
+        let entry = NonNull::from(e);
+        self.slots().slot(value >> 2).store(null_mut(), Release);
+        self.w.count -= 1;
+        self.table.count.store(self.w.count, Relaxed);
+        // INVARIANT: the table's reference passes to the returned value.
+        Ok(HandleRef { entry })
     }
 
     /// `zx_vmo_replace_as_executable` on this table, in the order of Zircon's
@@ -204,7 +558,7 @@ impl HandleTable {
         value: u32,
         vmex: u32,
         ambient: ZxResult,
-    ) -> (ZxResult<u32>, Option<Handle>) {
+    ) -> (ZxResult<u32>, Option<HandleRef>) {
         let vmex = match vmex {
             0 => ambient,
             v => self.get(v).and(Err(Status::WrongType)),
@@ -229,12 +583,15 @@ impl HandleTable {
 
     /// The number of handles.
     pub(crate) fn len(&self) -> u32 {
-        self.count
+        self.w.count
     }
 
-    /// The handles, by value.
+    /// The handles, by slot.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Handle)> {
-        self.handles.iter().map(|(v, h)| (*v, h))
+        self.slots().slots.iter().filter_map(|s| {
+            // SAFETY: entries in the current array are valid while the lock is held.
+            unsafe { s.load(Relaxed).as_ref() }.map(|e| (e.value, &*e.handle))
+        })
     }
 }
 
@@ -242,6 +599,29 @@ impl HandleTable {
 #[kunit_tests(vmo_handle_table)]
 mod tests {
     use super::*;
+
+    fn table(limit: u32) -> Result<Pin<KBox<HandleTable>>> {
+        KBox::pin_init(HandleTable::with_limit(limit), GFP_KERNEL)
+    }
+
+    fn add(t: &HandleTable, h: Handle) -> ZxResult<u32> {
+        let (mut l, slot) = t.lock_for_add()?;
+        l.add(slot, h)
+    }
+
+    fn remove(t: &HandleTable, v: u32) -> ZxResult<HandleRef> {
+        t.lock().remove(v)
+    }
+
+    fn replace_x(t: &HandleTable, v: u32, vmex: u32, amb: ZxResult) -> (ZxResult<u32>, bool) {
+        let (mut l, slot) = match t.lock_for_add() {
+            Ok(x) => x,
+            Err(e) => return (Err(e), false),
+        };
+        let (r, old) = l.replace_as_executable(slot, v, vmex, amb);
+        drop(l);
+        (r, old.is_some())
+    }
 
     fn event_handle(rights: Rights) -> Result<Handle> {
         Ok(Handle {
@@ -251,23 +631,57 @@ mod tests {
     }
 
     #[test]
+    fn lookups_survive_close_and_growth() -> Result {
+        // Enough handles for several growths of the slot array; every one is found by value,
+        // before and after, and a reference taken before a close keeps the handle.
+        let t = table(uapi::VMO_MAX_HANDLES)?;
+        let mut values = KVec::with_capacity(1000, GFP_KERNEL)?;
+        for i in 0..1000u32 {
+            let rights = if i % 2 == 0 {
+                Rights::DEFAULT_EVENT
+            } else {
+                Rights::READ
+            };
+            values.push((add(&t, event_handle(rights)?)?, rights), GFP_KERNEL)?;
+        }
+        for &(v, rights) in values.iter() {
+            assert_eq!(t.get(v)?.rights, rights);
+        }
+        let (v, rights) = values[500];
+        let held = t.get(v)?;
+        drop(remove(&t, v)?);
+        assert!(matches!(t.get(v), Err(Status::BadHandle)));
+        assert_eq!(held.rights, rights);
+        assert_eq!(held.object.obj_type(), uapi::VMO_OBJ_TYPE_EVENT);
+        assert_eq!(t.lock().len(), 999);
+        assert_eq!(t.lock().iter().count(), 999);
+        // Values that name nothing: wrong low bits, and a neighbour of the last value.
+        assert!(matches!(t.get(values[0].0 & !1), Err(Status::BadHandle)));
+        assert!(matches!(
+            t.get(values[999].0.wrapping_add(4)),
+            Err(Status::BadHandle)
+        ));
+        Ok(())
+    }
+
+    #[test]
     fn values_are_nonzero_and_not_reused() -> Result {
-        let mut t = HandleTable::new();
-        let a = t.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+        let t = table(uapi::VMO_MAX_HANDLES)?;
+        let a = add(&t, event_handle(Rights::DEFAULT_EVENT)?)?;
         assert!(a != 0);
         assert_eq!(a & 3, 3);
-        assert!(t.remove(a).is_ok());
-        let b = t.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+        assert!(remove(&t, a).is_ok());
+        let b = add(&t, event_handle(Rights::DEFAULT_EVENT)?)?;
         assert!(a != b);
         assert!(matches!(t.get(a), Err(Status::BadHandle)));
-        assert!(matches!(t.remove(a), Err(Status::BadHandle)));
+        assert!(matches!(remove(&t, a), Err(Status::BadHandle)));
         assert!(matches!(t.get(0), Err(Status::BadHandle)));
         assert!(t.get(b).is_ok());
-        assert_eq!(t.len(), 1);
+        assert_eq!(t.lock().len(), 1);
         // Another table counts on its own, from a random start: its first value is b's
         // with a chance of 2^-30, and b names nothing there otherwise.
-        let mut u = HandleTable::new();
-        let c = u.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+        let u = table(uapi::VMO_MAX_HANDLES)?;
+        let c = add(&u, event_handle(Rights::DEFAULT_EVENT)?)?;
         assert_eq!(c & 3, 3);
         if c != b {
             assert!(matches!(u.get(b), Err(Status::BadHandle)));
@@ -278,13 +692,13 @@ mod tests {
     #[test]
     fn closed_values_come_back_only_after_the_counter_wraps() -> Result {
         // 2,000 handles made and closed one after the other: every value is new.
-        let mut t = HandleTable::new();
+        let t = table(uapi::VMO_MAX_HANDLES)?;
         let mut seen = KVec::with_capacity(2000, GFP_KERNEL)?;
         for _ in 0..2000 {
-            let v = t.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+            let v = add(&t, event_handle(Rights::DEFAULT_EVENT)?)?;
             assert!(!seen.contains(&v));
             seen.push(v, GFP_KERNEL)?;
-            assert!(t.remove(v).is_ok());
+            assert!(remove(&t, v).is_ok());
         }
         // Consecutive values: the table's own counter, not one shared with other tables.
         assert!(seen
@@ -311,7 +725,7 @@ mod tests {
     /// `sys_vmo_replace_as_executable`).
     #[test]
     fn replace_as_executable_follows_zircon() -> Result {
-        let mut t = HandleTable::new();
+        let t = table(uapi::VMO_MAX_HANDLES)?;
         let vmo = Vmo::create(4096, 0)?;
         let koid = vmo.koid();
         let ro = Rights::READ.with(Rights::MAP).with(Rights::DUPLICATE);
@@ -319,50 +733,50 @@ mod tests {
             object: Object::Vmo(vmo.clone()),
             rights,
         };
-        let ev = t.add(new_slot()?, event_handle(Rights::DEFAULT_EVENT)?)?;
+        let ev = add(&t, event_handle(Rights::DEFAULT_EVENT)?)?;
 
         // A value that names nothing: BAD_HANDLE, and nothing is closed.
-        let (r, old) = t.replace_as_executable(new_slot()?, 0x13, 0, Ok(()));
+        let (r, old) = replace_x(&t, 0x13, 0, Ok(()));
         assert_eq!(r, Err(Status::BadHandle));
-        assert!(old.is_none());
-        assert_eq!(t.len(), 1);
+        assert!(!old);
+        assert_eq!(t.lock().len(), 1);
 
         // The ambient policy denies: ACCESS_DENIED, and the handle is gone.
-        let v = t.add(new_slot()?, vmo_handle(ro))?;
-        let (r, old) = t.replace_as_executable(new_slot()?, v, 0, Err(Status::AccessDenied));
+        let v = add(&t, vmo_handle(ro))?;
+        let (r, old) = replace_x(&t, v, 0, Err(Status::AccessDenied));
         assert_eq!(r, Err(Status::AccessDenied));
-        assert!(old.is_some());
+        assert!(old);
         assert!(matches!(t.get(v), Err(Status::BadHandle)));
 
         // A vmex that names nothing, or a handle that is no resource (even the VMO itself).
-        let v = t.add(new_slot()?, vmo_handle(ro))?;
-        let (r, _) = t.replace_as_executable(new_slot()?, v, 0x13, Ok(()));
+        let v = add(&t, vmo_handle(ro))?;
+        let (r, _) = replace_x(&t, v, 0x13, Ok(()));
         assert_eq!(r, Err(Status::BadHandle));
         assert!(t.get(v).is_err());
-        let v = t.add(new_slot()?, vmo_handle(ro))?;
-        let (r, _) = t.replace_as_executable(new_slot()?, v, ev, Ok(()));
+        let v = add(&t, vmo_handle(ro))?;
+        let (r, _) = replace_x(&t, v, ev, Ok(()));
         assert_eq!(r, Err(Status::WrongType));
         assert!(t.get(v).is_err() && t.get(ev).is_ok());
-        let v = t.add(new_slot()?, vmo_handle(ro))?;
-        let (r, _) = t.replace_as_executable(new_slot()?, v, v, Ok(()));
+        let v = add(&t, vmo_handle(ro))?;
+        let (r, _) = replace_x(&t, v, v, Ok(()));
         assert_eq!(r, Err(Status::WrongType));
         assert!(t.get(v).is_err());
 
         // Not a VMO: BAD_HANDLE (not WRONG_TYPE), before the vmex verdict; the event is closed.
-        let (r, _) = t.replace_as_executable(new_slot()?, ev, 0, Err(Status::AccessDenied));
+        let (r, _) = replace_x(&t, ev, 0, Err(Status::AccessDenied));
         assert_eq!(r, Err(Status::BadHandle));
         assert!(t.get(ev).is_err());
-        assert_eq!(t.len(), 0);
+        assert_eq!(t.lock().len(), 0);
 
         // Success: the same VMO, every old right plus EXECUTE; the old value is gone.
-        let v = t.add(new_slot()?, vmo_handle(ro))?;
-        let (r, old) = t.replace_as_executable(new_slot()?, v, 0, Ok(()));
+        let v = add(&t, vmo_handle(ro))?;
+        let (r, old) = replace_x(&t, v, 0, Ok(()));
         let x = r?;
-        assert!(old.is_some() && x != v && t.get(v).is_err());
+        assert!(old && x != v && t.get(v).is_err());
         let h = t.get(x)?;
         assert_eq!(h.rights, ro.with(Rights::EXECUTE));
         assert_eq!(h.object.koid(), koid);
-        assert_eq!(t.len(), 1);
+        assert_eq!(t.lock().len(), 1);
         Ok(())
     }
 
@@ -370,25 +784,18 @@ mod tests {
     fn table_is_bounded() -> Result {
         // The full VMO_MAX_HANDLES (65,536) is filled from userspace by the guest tests and the
         // fuzzer; here a small table keeps the case quick on the debug kernel.
-        assert_eq!(HandleTable::new().limit, uapi::VMO_MAX_HANDLES);
-        let mut t = HandleTable::with_limit(100);
+        let t = table(100)?;
         let e = event_handle(Rights::DEFAULT_EVENT)?;
         for _ in 0..100 {
-            t.add(new_slot()?, e.clone())?;
+            add(&t, e.clone())?;
         }
-        assert!(matches!(
-            t.add(new_slot()?, e.clone()),
-            Err(Status::NoResources)
-        ));
-        assert_eq!(t.len(), 100);
+        assert!(matches!(add(&t, e.clone()), Err(Status::NoResources)));
+        assert_eq!(t.lock().len(), 100);
         // Closing one makes room for exactly one more.
-        let first = t.iter().next().map(|(v, _)| v).ok_or(EINVAL)?;
-        assert!(t.remove(first).is_ok());
-        assert!(t.add(new_slot()?, e.clone()).is_ok());
-        assert!(matches!(
-            t.add(new_slot()?, e.clone()),
-            Err(Status::NoResources)
-        ));
+        let first = t.lock().iter().next().map(|(v, _)| v).ok_or(EINVAL)?;
+        assert!(remove(&t, first).is_ok());
+        assert!(add(&t, e.clone()).is_ok());
+        assert!(matches!(add(&t, e.clone()), Err(Status::NoResources)));
         Ok(())
     }
 }

@@ -25,6 +25,7 @@
 #include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
+#include <linux/rcupdate.h>
 #include <linux/rmap.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -217,6 +218,231 @@ long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 					      fn, ctx, &pages);
 		}
 		folio_batch_release(&fbatch);
+		if (!ret && fatal_signal_pending(current))
+			ret = -EINTR;
+		cond_resched();
+	}
+	return ret ? ret : pages;
+}
+
+/* The most folios one look-up under the i_pages lock takes a reference on. */
+#define VMO_GRAB_FOLIOS 32
+/* The most slots one look-up looks at (the time the lock is held is bounded). */
+#define VMO_GRAB_SLOTS 4096
+/* Levels of an xarray of unsigned long indices. */
+#define VMO_XA_LEVELS (BITS_PER_LONG / XA_CHUNK_SHIFT + 1)
+
+/*
+ * The index of the first slot of the node with @shift that holds index @idx
+ * (0 for the top node, whose slots may cover every index).
+ */
+static unsigned long vmo_xa_node_base(unsigned long idx, unsigned int shift)
+{
+	unsigned int bits = shift + XA_CHUNK_SHIFT;
+
+	return bits >= BITS_PER_LONG ? 0 : idx & ~((1UL << bits) - 1);
+}
+
+/*
+ * Takes a reference on the folios of @xa whose slots lie in [*index, last], in
+ * index order, at most VMO_GRAB_FOLIOS of them (into @folios); returns how
+ * many, and sets *index to where the next call goes on (past @last when the
+ * walk is done). A folio that starts before *index but covers it is taken too.
+ * Value entries (pages in swap) are skipped: they are in no CPU cache.
+ *
+ * The caller holds the xarray's lock, so the tree stands still: a node's count
+ * is the number of its slots that are not empty, and the walk leaves a node as
+ * soon as it has seen them all. The next present folio is then a few steps
+ * away however far its index is: over a 1 TiB VMO with 64 committed pages
+ * 16 GiB apart the walk enters about 3 nodes and looks at about 25 slots per
+ * page, where xas_find() (filemap_get_folios()) steps through every slot of
+ * every node on the way, up to 64 per level. A node entered in its middle
+ * (where the walk starts) is looked at to its end. At most VMO_GRAB_SLOTS
+ * slots are looked at per call, so that a long run of swapped-out pages does
+ * not hold the lock long.
+ */
+static unsigned int vmo_grab_folios(struct xarray *xa, pgoff_t *index, pgoff_t last,
+				    struct folio **folios)
+{
+	/* Per level of the path from the top (0): entries of the node not seen yet. */
+	unsigned int left[VMO_XA_LEVELS];
+	unsigned long idx = *index, base = 0, slot_idx;
+	unsigned int n = 0, off, lvl = 0, budget = VMO_GRAB_SLOTS;
+	struct xa_node *node, *parent;
+	struct folio *folio;
+	void *entry;
+
+	entry = xa_head_locked(xa);
+	if (!xa_is_node(entry)) {
+		/* Empty, or a single entry at index 0. */
+		if (idx == 0 && entry && !xa_is_internal(entry) && !xa_is_value(entry) &&
+		    folio_try_get(entry))
+			folios[n++] = entry;
+		*index = last + 1;
+		return n;
+	}
+	node = xa_to_node(entry);
+	if (node->shift + XA_CHUNK_SHIFT < BITS_PER_LONG &&
+	    idx >> (node->shift + XA_CHUNK_SHIFT)) {
+		*index = last + 1;	/* past the tree's last index */
+		return 0;
+	}
+	/* Down to the slot of @idx; the nodes on the way are entered in their middle. */
+	for (;;) {
+		off = (idx >> node->shift) & XA_CHUNK_MASK;
+		left[lvl] = XA_CHUNK_SIZE;
+		entry = xa_entry_locked(xa, node, off);
+		if (!xa_is_node(entry))
+			break;
+		base += (unsigned long)off << node->shift;
+		node = xa_to_node(entry);
+		lvl++;
+	}
+	if (xa_is_sibling(entry)) {
+		/* A large folio that starts before @idx and covers it. */
+		entry = xa_entry_locked(xa, node, xa_to_sibling(entry));
+		if (!xa_is_internal(entry) && !xa_is_value(entry) && folio_try_get(entry))
+			folios[n++] = entry;
+		off++;
+	}
+	for (;;) {
+		void **slots = (void **)node->slots;
+
+		if (left[lvl] && off < XA_CHUNK_SIZE && !READ_ONCE(slots[off])) {
+			/*
+			 * Empty slots are passed in a tight loop, four at a time
+			 * (only a NULL test: no pointer is followed); they count
+			 * against the budget.
+			 */
+			unsigned int from = off;
+
+			while (off + 4 <= XA_CHUNK_SIZE &&
+			       !((unsigned long)READ_ONCE(slots[off]) |
+				 (unsigned long)READ_ONCE(slots[off + 1]) |
+				 (unsigned long)READ_ONCE(slots[off + 2]) |
+				 (unsigned long)READ_ONCE(slots[off + 3])))
+				off += 4;
+			while (off < XA_CHUNK_SIZE && !READ_ONCE(slots[off]))
+				off++;
+			budget -= min(budget, off - from);
+		}
+		if (off == XA_CHUNK_SIZE || !left[lvl]) {
+			/* Every entry of this node seen: on to its parent's next slot. */
+			parent = xa_parent_locked(xa, node);
+			if (!parent) {
+				*index = last + 1;
+				return n;
+			}
+			off = node->offset + 1;
+			base = vmo_xa_node_base(base, parent->shift);
+			node = parent;
+			lvl--;
+			continue;
+		}
+		slot_idx = base + ((unsigned long)off << node->shift);
+		if (slot_idx > last) {
+			*index = last + 1;
+			return n;
+		}
+		entry = xa_entry_locked(xa, node, off);	/* not empty */
+		if (budget) {
+			budget--;
+		} else if (!xa_is_sibling(entry)) {
+			/* (A sibling continues the folio before it: never a place to stop.) */
+			*index = slot_idx;
+			return n;
+		}
+		left[lvl]--;
+		if (xa_is_node(entry)) {
+			node = xa_to_node(entry);
+			base = slot_idx;
+			off = 0;
+			left[++lvl] = node->count;
+			continue;
+		}
+		off++;
+		if (xa_is_internal(entry) || xa_is_value(entry))
+			continue;
+		folio = entry;
+		if (!folio_try_get(folio))
+			continue;	/* frozen: never under the lock, but not ours to take */
+		folios[n++] = folio;
+		if (n == VMO_GRAB_FOLIOS) {
+			*index = folio_next_index(folio);
+			return n;
+		}
+	}
+}
+
+/*
+ * Calls @fn on the kernel mappings of the present pages of [start, end),
+ * clipped to the range, in batches of runs: each run is one folio, or several
+ * whose memory is contiguous, mapped as a whole (the linear map: no kmap per
+ * page). A batch is found under the i_pages lock (vmo_grab_folios(), which
+ * jumps from one present folio to the next), then @fn runs with the lock
+ * released and a reference held on every folio of the batch. Only present
+ * folios are visited (not pages in swap), so the cost follows the committed
+ * pages, not the range. Returns the number of pages visited, or the first
+ * non-zero value @fn returned (negated errno), or -EINTR if the task was
+ * killed meanwhile.
+ */
+long vmo_shmem_for_each_run(struct file *file, loff_t start, loff_t end, vmo_runs_fn fn,
+			    void *ctx)
+{
+	struct xarray *xa = &file->f_mapping->i_pages;
+	struct folio *folios[VMO_GRAB_FOLIOS];
+	struct vmo_run runs[VMO_GRAB_FOLIOS];
+	pgoff_t index, last;
+	unsigned int n, nr, i;
+	long pages = 0;
+	int ret = 0;
+
+	/* Whole folios are addressed through the linear map: there is no highmem. */
+	BUILD_BUG_ON(IS_ENABLED(CONFIG_HIGHMEM));
+	if (end <= start)
+		return 0;
+	index = start >> PAGE_SHIFT;
+	last = (end - 1) >> PAGE_SHIFT;
+	while (!ret && index <= last) {
+		xa_lock_irq(xa);
+		n = vmo_grab_folios(xa, &index, last, folios);
+		xa_unlock_irq(xa);
+		for (i = 0, nr = 0; i < n; i++) {
+			struct folio *folio = folios[i];
+			char *kaddr = folio_address(folio);
+			loff_t fpos = folio_pos(folio);
+			size_t len = folio_size(folio);
+			struct vmo_run *r = nr ? &runs[nr - 1] : NULL;
+
+			if (fpos < start) {
+				kaddr += start - fpos;
+				len -= start - fpos;
+				fpos = start;
+			}
+			if ((u64)(end - fpos) < len)
+				len = end - fpos;
+			pages += DIV_ROUND_UP(offset_in_page(kaddr) + len, PAGE_SIZE);
+			/*
+			 * Memory right after or right before the last run joins it
+			 * (pages freed and allocated again often come back in
+			 * descending order); the order of the lines does not matter
+			 * before the op's closing barrier.
+			 */
+			if (r && r->kaddr + r->len == kaddr) {
+				r->len += len;
+			} else if (r && kaddr + len == r->kaddr) {
+				r->kaddr = kaddr;
+				r->len += len;
+			} else {
+				runs[nr].kaddr = kaddr;
+				runs[nr].len = len;
+				nr++;
+			}
+		}
+		if (nr)
+			ret = fn(ctx, runs, nr);
+		for (i = 0; i < n; i++)
+			folio_put(folios[i]);
 		if (!ret && fatal_signal_pending(current))
 			ret = -EINTR;
 		cond_resched();
@@ -966,6 +1192,17 @@ void *vmo_vma_fd_priv(struct vm_area_struct *vma)
 pid_t vmo_current_tid(void)
 {
 	return task_pid_nr(current);
+}
+
+/*
+ * kvfree_rcu() with the head given by address: the macro needs the field's name,
+ * which Rust cannot pass. An rcu_head is at least as large as a kvfree_rcu_head in
+ * every configuration. Never calls back into the module, so nothing waits for it
+ * at unload.
+ */
+void vmo_kfree_rcu(void *ptr, struct rcu_head *head)
+{
+	kvfree_call_rcu((struct kvfree_rcu_head *)head, ptr);
 }
 
 /*

@@ -14,12 +14,19 @@
 
 struct file;
 struct file_operations;
+struct rcu_head;
 struct inode;
 struct inode_operations;
 struct vm_area_struct;
 struct vm_fault;
 
 typedef int (*vmo_page_fn)(void *ctx, void *kaddr, size_t len, loff_t pos, bool uptodate);
+/* A run of present bytes, mapped in the kernel for the call of a vmo_runs_fn. */
+struct vmo_run {
+	char *kaddr;
+	size_t len;
+};
+typedef int (*vmo_runs_fn)(void *ctx, const struct vmo_run *runs, unsigned int n);
 typedef int (*vmo_src_fn)(void *ctx, pgoff_t index, struct file **src, pgoff_t *src_index);
 
 int vmo_shmem_mount(void);
@@ -33,6 +40,8 @@ int vmo_shmem_set_size(struct file *file, loff_t size);
 u64 vmo_shmem_committed(struct file *file);
 long vmo_shmem_for_each_page(struct file *file, loff_t start, loff_t end,
 			     vmo_page_fn fn, void *ctx);
+long vmo_shmem_for_each_run(struct file *file, loff_t start, loff_t end, vmo_runs_fn fn,
+			    void *ctx);
 long vmo_shmem_for_each_data_page(struct file *file, loff_t start, loff_t end,
 				  vmo_page_fn fn, void *ctx);
 int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len);
@@ -60,6 +69,8 @@ void vmo_fd_unpin(struct inode *inode);
 void *vmo_vma_fd_priv(struct vm_area_struct *vma);
 int vmo_wait_done(int *done, bool killable);
 int vmo_current_tid(void);
+/* Frees @ptr (kmalloc'd) with kvfree after an RCU grace period; @head lies inside it. */
+void vmo_kfree_rcu(void *ptr, struct rcu_head *head);
 void vmo_set_done(int *done);
 
 /* Implemented in Rust (rust/vmofd.rs): a VMO fd's inode is evicted. */

@@ -13,7 +13,7 @@ use core::{ffi::c_void, marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
     error::{from_err_ptr, to_result},
-    ffi::{c_int, c_long},
+    ffi::{c_int, c_long, c_uint},
     fs::File,
     page::PAGE_SIZE,
     prelude::*,
@@ -60,8 +60,8 @@ pub(crate) struct ShmemFile {
 /// the walk makes one, and it lives only while the walk's callback runs.
 ///
 /// The memory may be written concurrently (by `write` or through a mapping), so it is never
-/// handed out as a Rust reference: as a raw address ([`PageChunk::as_ptr`]) and by volatile
-/// byte reads ([`PageChunk::byte`]).
+/// handed out as a Rust reference: it is copied from by address ([`ShmemFile::fill`]) and read
+/// by volatile byte reads ([`PageChunk::byte`]).
 ///
 /// # Invariants
 ///
@@ -78,17 +78,6 @@ pub(crate) struct PageChunk<'a> {
 }
 
 impl PageChunk<'_> {
-    /// The kernel address of the first byte: mapped for [`PageChunk::len`] bytes while the
-    /// chunk lives.
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
-        self.addr
-    }
-
-    /// The bytes from the first to the end of the chunk; never more than a page.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     /// The byte position of the chunk in the file.
     pub(crate) fn pos(&self) -> u64 {
         self.pos
@@ -106,6 +95,29 @@ impl PageChunk<'_> {
     pub(crate) fn byte(&self, i: usize) -> Option<u8> {
         // SAFETY: `i < len`, so the byte is mapped (type invariant).
         (i < self.len).then(|| unsafe { self.addr.add(i).read_volatile() })
+    }
+}
+
+/// The runs of present bytes that one batch of [`ShmemFile::for_each_run`] visits, in order:
+/// each is a folio, or several folios contiguous in memory, clipped to the range, addressed
+/// whole through the kernel's linear map. Only the walk makes one, and it lives only while the
+/// walk's callback runs.
+///
+/// As for [`PageChunk`], the memory may be written concurrently, so it is handed out only as
+/// raw addresses.
+///
+/// # Invariants
+///
+/// Every run of `runs` is a kernel address mapped for its `len` bytes for as long as `'a` (the
+/// walk holds a reference on each folio of the batch).
+pub(crate) struct MappedRuns<'a> {
+    runs: &'a [ffi::vmo_run],
+}
+
+impl MappedRuns<'_> {
+    /// Each run's kernel address and length: mapped for that length while `self` lives.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (*mut u8, usize)> + '_ {
+        self.runs.iter().map(|r| (r.kaddr.cast::<u8>(), r.len))
     }
 }
 
@@ -304,12 +316,69 @@ impl ShmemFile {
     /// Calls `f` on every present page of `[start, end)`, clipped to the range, in order.
     /// Holes are skipped without any work, so the cost follows the present pages; pages in swap
     /// are not visited (they are in no CPU cache). Stops at the first error `f` returns.
-    /// Returns the number of page chunks visited.
+    /// Returns the number of page chunks visited. Only the KUnit suites look at pages one by
+    /// one this way; the cache ops walk whole folios ([`ShmemFile::for_each_run`]).
+    #[cfg(CONFIG_VMO_KUNIT_TEST)]
     pub(crate) fn for_each_page<F>(&self, start: u64, end: u64, f: F) -> Result<u64>
     where
         F: FnMut(&PageChunk<'_>) -> Result,
     {
         self.walk(ffi::vmo_shmem_for_each_page, start, end, f)
+    }
+
+    /// Calls `f` on the present pages of `[start, end)`, clipped to the range, in order, a
+    /// batch of runs at a time ([`MappedRuns`]: whole folios, each mapped once). The walk (C,
+    /// `vmo_shmem_for_each_run`) jumps from one present folio to the next however far apart
+    /// they are, so the cost follows the present pages, not the range; pages in swap are not
+    /// visited (they are in no CPU cache). Stops at the first error `f` returns. Returns the
+    /// number of pages visited.
+    pub(crate) fn for_each_run<F>(&self, start: u64, end: u64, mut f: F) -> Result<u64>
+    where
+        F: FnMut(&MappedRuns<'_>) -> Result,
+    {
+        /// Adapts the C callback to the Rust closure `F`.
+        ///
+        /// # Safety
+        ///
+        /// `ctx` must point to an `F` that is not otherwise borrowed; `runs` must point to `n`
+        /// runs, each mapped for its length, for the duration of the call.
+        unsafe extern "C" fn trampoline<F: FnMut(&MappedRuns<'_>) -> Result>(
+            ctx: *mut c_void,
+            runs: *const ffi::vmo_run,
+            n: c_uint,
+        ) -> c_int {
+            // SAFETY: the caller passes the `&mut F` that `for_each_run` gave as `ctx`.
+            let f = unsafe { &mut *ctx.cast::<F>() };
+            // SAFETY: the walk passes `n` initialised runs at `runs` (a non-null array on its
+            // stack) that stay valid for the call.
+            let runs = unsafe { core::slice::from_raw_parts(runs, n as usize) };
+            // INVARIANT: the walk holds a reference on every folio of the runs, mapped in the
+            // linear map, for the duration of this call, which the value does not outlive.
+            match f(&MappedRuns { runs }) {
+                Ok(()) => 0,
+                Err(e) => e.to_errno(),
+            }
+        }
+
+        if end <= start {
+            return Ok(0);
+        }
+        // SAFETY: `self.file` is valid; `trampoline::<F>` is a `vmo_runs_fn` and gets a
+        // pointer to `f`, which outlives the call and is not used elsewhere meanwhile. The walk
+        // calls it with runs of referenced folios.
+        let r = unsafe {
+            ffi::vmo_shmem_for_each_run(
+                self.as_ptr(),
+                loff(start)?,
+                loff(end)?,
+                Some(trampoline::<F>),
+                (&raw mut f).cast(),
+            )
+        };
+        if r < 0 {
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(r as u64)
     }
 
     /// Calls `f` on every page of `[start, end)` that holds data, clipped to the range, in

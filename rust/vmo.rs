@@ -1019,12 +1019,14 @@ impl Vmo {
         let prim = cache::Primitive::new(op);
         let (start, end) = (base + offset, base + offset + len);
         if !node.has_parent() {
-            node.file()
-                .for_each_page(start, end, |chunk| {
-                    prim.run_chunk(chunk, &mut stats);
+            let pages = node
+                .file()
+                .for_each_run(start, end, |runs| {
+                    prim.run_runs(runs, &mut stats);
                     Ok(())
                 })
                 .map_err(Status::Kernel)?;
+            stats.pages += pages;
         } else {
             // A child: the pages it reads, wherever they are (nothing is copied).
             let last = page_round_up(end).ok_or(Status::OutOfRange)? / PAGE_SIZE;
@@ -1032,16 +1034,18 @@ impl Vmo {
                 // The run in the node's bytes, clipped to the range, then in the file's.
                 let (rs, re) = ((x * PAGE_SIZE).max(start), ((x + n) * PAGE_SIZE).min(end));
                 let shift = sx * PAGE_SIZE;
-                file.for_each_page(
-                    rs - x * PAGE_SIZE + shift,
-                    re - x * PAGE_SIZE + shift,
-                    |c| {
-                        prim.run_chunk(c, &mut stats);
-                        Ok(())
-                    },
-                )
-                .map(|_| ())
-                .map_err(Status::Kernel)
+                let pages = file
+                    .for_each_run(
+                        rs - x * PAGE_SIZE + shift,
+                        re - x * PAGE_SIZE + shift,
+                        |runs| {
+                            prim.run_runs(runs, &mut stats);
+                            Ok(())
+                        },
+                    )
+                    .map_err(Status::Kernel)?;
+                stats.pages += pages;
+                Ok(())
             })?;
         }
         prim.finish();
@@ -1586,6 +1590,60 @@ mod tests {
         assert_eq!(flush.instr, Some(Instr::Clflushopt));
         // SYNC serialises once; no per-line instruction.
         assert_eq!((sync.lines, sync.instr), (0, None));
+        Ok(())
+    }
+
+    #[test]
+    fn cache_ops_visit_every_committed_page_across_batches_and_gaps() -> Result {
+        // The walk takes 32 folios per look-up and leaves a node of the page cache's tree once
+        // it has seen all its entries: runs longer than a batch, pages alone in their nodes,
+        // neighbours on both sides of a node boundary (index 64), the last page, and windows
+        // that start and end inside pages and inside runs.
+        let line = cache::line_size() as u64;
+        let size = 1u64 << 36;
+        let v = Vmo::create(size, 0)?;
+        let mut pages = KVec::new();
+        for x in 10..110u64 {
+            pages.push(x, GFP_KERNEL)?;
+        }
+        for i in 0..40u64 {
+            pages.push(1000 + i * 4099, GFP_KERNEL)?;
+        }
+        for x in [
+            1 << 18,
+            (1 << 18) + 63,
+            (1 << 18) + 64,
+            1 << 23,
+            size / PG - 1,
+        ] {
+            pages.push(x, GFP_KERNEL)?;
+        }
+        for &x in pages.iter() {
+            poke(&v, x * PG + 5, 1)?;
+        }
+        let lines = |s: u64, e: u64| (e - 1) / line - s / line + 1;
+        for (start, end) in [
+            (0, size),
+            (15 * PG + 100, 20 * PG + 5),
+            (109 * PG + PG - 1, 1000 * PG + 1),
+            (((1 << 18) + 1) * PG, ((1 << 18) + 65) * PG),
+            (50 * PG + 7, size - PG / 2),
+            ((1 << 23) * PG, size),
+            (111 * PG, 1000 * PG),
+        ] {
+            let (mut want_pages, mut want_lines) = (0u64, 0u64);
+            for &x in pages.iter() {
+                let (s, e) = ((x * PG).max(start), ((x + 1) * PG).min(end));
+                if s < e {
+                    want_pages += 1;
+                    want_lines += lines(s, e);
+                }
+            }
+            let s = v
+                .op_range(ALL, VMO_OP_CACHE_CLEAN_INVALIDATE, start, end - start)
+                .map_err(Error::from)?;
+            assert_eq!((s.pages, s.lines), (want_pages, want_lines));
+        }
         Ok(())
     }
 

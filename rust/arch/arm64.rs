@@ -89,53 +89,74 @@ impl Prim {
 
 /// Calls `f` on the start of every `line`-sized line that overlaps `[addr, addr + len)`;
 /// returns the line count.
+#[inline(always)]
 fn each_line(addr: *mut u8, len: usize, line: usize, mut f: impl FnMut(usize)) -> u64 {
     if len == 0 {
         return 0;
     }
-    let mut p = (addr as usize) & !(line - 1);
-    let end = (addr as usize).saturating_add(len);
-    let mut n = 0u64;
+    let start = (addr as usize) & !(line - 1);
+    // The last line of the address space is never memory (the ERR_PTR values live there), so
+    // capping `end` below it loses nothing and `p + line` cannot wrap: the loop needs no
+    // overflow check per line, as the same loop in user space has none.
+    let end = (addr as usize)
+        .saturating_add(len)
+        .min(usize::MAX - line + 1);
+    let mut p = start;
     while p < end {
         f(p);
-        p += line;
-        n += 1;
+        p = p.wrapping_add(line);
     }
-    n
+    // `line` is a power of two: a shift, not a division per run.
+    ((end.saturating_sub(start) + (line - 1)) >> line.trailing_zeros()) as u64
 }
 
-/// Runs the chosen instruction over every line of `[addr, addr + len)`; returns the number of
-/// data-cache lines.
+/// Runs the chosen instruction over every line of each `(addr, len)` range of `ranges`;
+/// returns the number of data-cache lines.
 ///
 /// # Safety
 ///
-/// Every byte of `[addr, addr + len)` must lie in memory mapped in the kernel for the whole
-/// call (the instructions fault on an unmapped address).
-pub(crate) unsafe fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
+/// Every byte of every range must lie in memory mapped in the kernel for the whole call (the
+/// instructions fault on an unmapped address).
+pub(crate) unsafe fn run(prim: &Prim, ranges: impl IntoIterator<Item = (*mut u8, usize)>) -> u64 {
+    let mut lines = 0u64;
+    // One loop per instruction: the choice is made once per op, not per range or line.
     match prim.instr {
-        Instr::DcCvac => each_line(addr, len, prim.line, |p| {
-            // SAFETY: `p` is in mapped kernel memory (the function's contract); `dc cvac` writes
-            // a line back without changing memory contents.
-            unsafe { asm!("dc cvac, {0}", in(reg) p, options(nostack, preserves_flags)) }
-        }),
-        Instr::DcCivac => each_line(addr, len, prim.line, |p| {
-            // SAFETY: as for `dc cvac`; `dc civac` writes the line back before it drops it.
-            unsafe { asm!("dc civac, {0}", in(reg) p, options(nostack, preserves_flags)) }
-        }),
+        Instr::DcCvac => {
+            for (addr, len) in ranges {
+                lines += each_line(addr, len, prim.line, |p| {
+                    // SAFETY: `p` is in mapped kernel memory (the function's contract); `dc
+                    // cvac` writes a line back without changing memory contents.
+                    unsafe { asm!("dc cvac, {0}", in(reg) p, options(nostack, preserves_flags)) }
+                });
+            }
+        }
+        Instr::DcCivac => {
+            for (addr, len) in ranges {
+                lines += each_line(addr, len, prim.line, |p| {
+                    // SAFETY: as for `dc cvac`; `dc civac` writes the line back before it drops
+                    // it.
+                    unsafe { asm!("dc civac, {0}", in(reg) p, options(nostack, preserves_flags)) }
+                });
+            }
+        }
         Instr::DcCvauIcIvau => {
-            let n = each_line(addr, len, prim.line, |p| {
-                // SAFETY: as for `dc cvac`; `dc cvau` writes back to the point of unification.
-                unsafe { asm!("dc cvau, {0}", in(reg) p, options(nostack, preserves_flags)) }
-            });
-            // SAFETY: a barrier; orders the cleans before the instruction-cache invalidation.
-            unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
-            each_line(addr, len, prim.icache_line, |p| {
-                // SAFETY: `ic ivau` only drops instruction-cache lines of a mapped address.
-                unsafe { asm!("ic ivau, {0}", in(reg) p, options(nostack, preserves_flags)) }
-            });
-            n
+            for (addr, len) in ranges {
+                lines += each_line(addr, len, prim.line, |p| {
+                    // SAFETY: as for `dc cvac`; `dc cvau` writes back to the point of
+                    // unification.
+                    unsafe { asm!("dc cvau, {0}", in(reg) p, options(nostack, preserves_flags)) }
+                });
+                // SAFETY: a barrier; orders the cleans before the instruction-cache
+                // invalidation.
+                unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+                each_line(addr, len, prim.icache_line, |p| {
+                    // SAFETY: `ic ivau` only drops instruction-cache lines of a mapped address.
+                    unsafe { asm!("ic ivau, {0}", in(reg) p, options(nostack, preserves_flags)) }
+                });
+            }
         }
     }
+    lines
 }
 
 /// `dsb sy` after the data-cache loop; SYNC adds `dsb ish; isb`.

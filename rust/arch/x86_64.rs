@@ -78,53 +78,76 @@ impl Prim {
     }
 }
 
-/// Runs the chosen instruction on every line that overlaps `[addr, addr + len)`; returns the
-/// line count.
-///
-/// # Safety
-///
-/// Every byte of `[addr, addr + len)` must lie in memory mapped in the kernel for the whole
-/// call (the instructions fault on an unmapped address).
-pub(crate) unsafe fn run(prim: &Prim, addr: *mut u8, len: usize) -> u64 {
-    let Some(instr) = prim.instr else {
-        return 0;
-    };
+/// Calls `f` on the start of every `line`-sized line that overlaps `[addr, addr + len)`;
+/// returns the line count.
+#[inline(always)]
+fn each_line(addr: *mut u8, len: usize, line: usize, mut f: impl FnMut(usize)) -> u64 {
     if len == 0 {
         return 0;
     }
-    let line = prim.line;
     let start = (addr as usize) & !(line - 1);
-    let end = (addr as usize).saturating_add(len);
+    // The last line of the address space is never memory (the ERR_PTR values live there), so
+    // capping `end` below it loses nothing and `p + line` cannot wrap: the loop needs no
+    // overflow check per line, as the same loop in user space has none.
+    let end = (addr as usize)
+        .saturating_add(len)
+        .min(usize::MAX - line + 1);
     let mut p = start;
-    // One loop per instruction: the choice is made once, not per line.
-    // SAFETY (each block): the caller passes a range of mapped kernel memory (the function's
-    // contract); the line containing any of its bytes lies in the same page (lines never
+    while p < end {
+        f(p);
+        p = p.wrapping_add(line);
+    }
+    // `line` is a power of two: a shift, not a division per range.
+    ((end.saturating_sub(start) + (line - 1)) >> line.trailing_zeros()) as u64
+}
+
+/// Runs the chosen instruction on every line that overlaps each `(addr, len)` range of
+/// `ranges`; returns the line count.
+///
+/// # Safety
+///
+/// Every byte of every range must lie in memory mapped in the kernel for the whole call (the
+/// instructions fault on an unmapped address).
+pub(crate) unsafe fn run(prim: &Prim, ranges: impl IntoIterator<Item = (*mut u8, usize)>) -> u64 {
+    let Some(instr) = prim.instr else {
+        return 0;
+    };
+    let line = prim.line;
+    let mut lines = 0u64;
+    // One loop per instruction: the choice is made once per op, not per range or line.
+    // SAFETY (each block): the caller passes ranges of mapped kernel memory (the function's
+    // contract); the line containing any of their bytes lies in the same page (lines never
     // cross pages) and is mapped. These instructions only write back/drop cache lines: they
     // do not change memory contents and fault only on unmapped addresses.
     match instr {
         Instr::Clwb => {
-            while p < end {
-                // SAFETY: see above.
-                unsafe { asm!("clwb [{0}]", in(reg) p, options(nostack, preserves_flags)) };
-                p += line;
+            for (addr, len) in ranges {
+                lines += each_line(addr, len, line, |p| {
+                    // SAFETY: see above.
+                    unsafe { asm!("clwb [{0}]", in(reg) p, options(nostack, preserves_flags)) }
+                });
             }
         }
         Instr::Clflushopt => {
-            while p < end {
-                // SAFETY: see above.
-                unsafe { asm!("clflushopt [{0}]", in(reg) p, options(nostack, preserves_flags)) };
-                p += line;
+            for (addr, len) in ranges {
+                lines += each_line(addr, len, line, |p| {
+                    // SAFETY: see above.
+                    unsafe {
+                        asm!("clflushopt [{0}]", in(reg) p, options(nostack, preserves_flags))
+                    }
+                });
             }
         }
         Instr::Clflush => {
-            while p < end {
-                // SAFETY: see above.
-                unsafe { asm!("clflush [{0}]", in(reg) p, options(nostack, preserves_flags)) };
-                p += line;
+            for (addr, len) in ranges {
+                lines += each_line(addr, len, line, |p| {
+                    // SAFETY: see above.
+                    unsafe { asm!("clflush [{0}]", in(reg) p, options(nostack, preserves_flags)) }
+                });
             }
         }
     }
-    ((end - start).div_ceil(line)) as u64
+    lines
 }
 
 /// Orders the weakly ordered `clwb`/`clflushopt` before what follows (`sfence`), and for SYNC

@@ -52,6 +52,12 @@ pub const PAGER_SIZES: [u64; 4] = [64 * KIB, MIB, 16 * MIB, 64 * MIB];
 /// a scattered order, so that each fault finds its page absent even where the
 /// pager or the kernel reads ahead around sequential faults.
 pub const PAGER_FAULT_STRIDE: u64 = 16;
+/// Reads of [`THREAD_READ_SIZE`] bytes each thread makes per sample of the
+/// thread figures.
+pub const THREAD_READS: u64 = 1024;
+
+/// The bytes of one read of the thread figures.
+pub const THREAD_READ_SIZE: u64 = 4 * KIB;
 
 /// How an op's figures are taken and judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -90,6 +96,13 @@ pub enum OpKind {
     /// each timed alone (the figure is their median), served by the pager
     /// thread or by a userfaultfd handler thread; the page-in target applies.
     PagerFault,
+    /// N threads of one process, released together, each making
+    /// [`THREAD_READS`] reads of [`THREAD_READ_SIZE`] bytes from its own
+    /// object; a sample is the time from the first thread's start to the
+    /// last one's end divided by all the reads (the inverse of the
+    /// process's throughput). The size column is the bytes of one read; the
+    /// thread-scaling target applies.
+    Threads,
 }
 
 /// Architecture name (as `std::env::consts::ARCH` spells it): x86-64.
@@ -199,6 +212,11 @@ pub const UFFD_COPY: &str = "uffd_copy";
 /// on a `MAP_SHARED` mapping of a memfd whose page cache is already filled
 /// (`pwrite`), a handler thread answering each fault with `UFFDIO_CONTINUE`.
 pub const UFFD_CONTINUE: &str = "uffd_continue";
+/// Baseline of the thread figures: each thread reads its own VMO through
+/// its own `/dev/vmo` table.
+pub const VMO_TABLES: &str = "vmo_tables";
+/// Native side of the thread figures: each thread `pread`s its own memfd.
+pub const MEMFD_PREAD: &str = "memfd_pread";
 
 /// Op name: `ZX_VMO_OP_COMMIT`.
 pub const COMMIT: &str = "COMMIT";
@@ -232,6 +250,30 @@ pub const COW_WRITE: &str = "COW_WRITE";
 /// Op name: `zx_vmo_read` of a whole snapshot none of whose pages was
 /// written (every page read through to the parent).
 pub const COW_READ: &str = "COW_READ";
+/// Op name: one thread reading its own VMO through the process's one
+/// `/dev/vmo` table.
+pub const THREADS_1: &str = "THREADS_1";
+/// Op name: two threads of one process, each reading its own VMO, both
+/// through the process's one `/dev/vmo` table.
+pub const THREADS_2: &str = "THREADS_2";
+
+/// The threads of a thread figure.
+pub fn threads_of(op: &str) -> Option<usize> {
+    match op {
+        THREADS_1 => Some(1),
+        THREADS_2 => Some(2),
+        _ => None,
+    }
+}
+
+/// The sides of the thread figures.
+const THREAD_SIDES: &[Native] = &[
+    Native::any(
+        VMO_TABLES,
+        "the same reads, each thread through its own `/dev/vmo` table (one `open` each)",
+    ),
+    Native::any(MEMFD_PREAD, "the same reads with `pread`, each thread from its own memfd"),
+];
 
 /// Op name: `zx_vmo_read` of the whole of a new pager-backed VMO, every
 /// page supplied by a pager thread on request.
@@ -502,6 +544,24 @@ pub const OPS: &[OpInfo] = &[
         ],
         quick: false,
     },
+    OpInfo {
+        name: THREADS_1,
+        kind: OpKind::Threads,
+        vmo: "one thread: 1024 `zx_vmo_read`s of 4 KiB from its own written VMO through the \
+              process's `/dev/vmo` table (cells: time per read)",
+        natives: THREAD_SIDES,
+        quick: false,
+    },
+    OpInfo {
+        name: THREADS_2,
+        kind: OpKind::Threads,
+        vmo: "two threads released together, each making 1024 `zx_vmo_read`s of 4 KiB from its \
+              own written VMO, both through the process's one `/dev/vmo` table (cells: the time \
+              from the first start to the last end over all 2048 reads, the inverse of \
+              throughput)",
+        natives: THREAD_SIDES,
+        quick: false,
+    },
 ];
 
 /// The op called `name`, if it is one of [`OPS`].
@@ -588,5 +648,19 @@ mod tests {
         assert_eq!(o.natives.iter().map(|n| n.side).collect::<Vec<_>>(), [MEMFD_FAULT]);
         assert!(o.vmo.contains("1024 pages"));
         assert_eq!(FAULT_PAGES, 1024);
+    }
+
+    #[test]
+    fn the_thread_rows_compare_one_table_with_many_and_with_memfds() {
+        for (op, n) in [(THREADS_1, 1), (THREADS_2, 2)] {
+            let o = op_info(op).unwrap();
+            assert_eq!(o.kind, OpKind::Threads);
+            assert_eq!(threads_of(op), Some(n));
+            let sides: Vec<&str> = o.natives.iter().map(|n| n.side).collect();
+            assert_eq!(sides, [VMO_TABLES, MEMFD_PREAD]);
+            assert!(o.vmo.contains("1024") && o.vmo.contains("4 KiB"));
+        }
+        assert_eq!((THREAD_READS, THREAD_READ_SIZE), (1024, 4096));
+        assert_eq!(threads_of(COMMIT), None);
     }
 }

@@ -183,6 +183,7 @@ fn main() -> ExitCode {
                 (pager_sizes.filter(|s| cli.max_size.is_none_or(|m| *s <= m)).collect(), policy)
             }
             OpKind::PagerFault => (vec![catalog::FAULT_PAGES * bench.page()], policy),
+            OpKind::Threads => (vec![catalog::THREAD_READ_SIZE], policy),
         };
         for &size in &op_sizes {
             for side in sides.iter().filter(|s| bench.available(s).is_ok()) {

@@ -16,6 +16,9 @@
 //!   most [`COPY_FAULT_TARGET`] times Linux's own copy-on-write fault;
 //! * a page-in through a user pager (a whole read, or one fault) at most
 //!   [`PAGE_IN_TARGET`] times the same through userfaultfd;
+//! * N threads reading through one `/dev/vmo` table at most
+//!   [`THREADS_TARGET`] times the time per read of N threads on a table each
+//!   and of N threads on memfds (at least 0.9 times their throughput);
 //! * within a VMO series of a size sweep, the time per byte of a size at
 //!   most [`PER_BYTE_SLACK`] times that of the previous size.
 //!
@@ -59,6 +62,10 @@ pub const COPY_FAULT_TARGET: f64 = 1.3;
 /// A pager page-in (whole read or one fault) against userfaultfd serving the
 /// same pages (issue 18: at most parity, 64 KiB to 64 MiB).
 pub const PAGE_IN_TARGET: f64 = 1.0;
+/// Threads on one `/dev/vmo` table against threads on one table each and on
+/// memfds: at least 0.9 times their throughput, so at most 1/0.9 times their
+/// time per read.
+pub const THREADS_TARGET: f64 = 1.0 / 0.9;
 /// A clock whose smallest step is above this (ns) is flagged as coarse.
 pub const COARSE_CLOCK_NS: u64 = 10_000;
 
@@ -72,6 +79,7 @@ pub fn ratio_target(kind: OpKind, size: u64) -> f64 {
         OpKind::CopyFault => COPY_FAULT_TARGET,
         OpKind::PerPage => f64::INFINITY,
         OpKind::PageIn | OpKind::PagerFault => PAGE_IN_TARGET,
+        OpKind::Threads => THREADS_TARGET,
         OpKind::Sweep if size >= LARGE_FROM => RATIO_TARGET_LARGE,
         OpKind::Sweep => RATIO_TARGET_SMALL,
     }
@@ -672,8 +680,9 @@ impl Report {
              {SPARSE_TARGET:.0}× the same op over its committed pages only; a page fault on a \
              mapped VMO ≤ {RATIO_TARGET_LARGE:.2}× one on a mapped memfd; a page-in through the \
              user pager (whole read or single fault) ≤ {PAGE_IN_TARGET:.1}× the same through \
-             userfaultfd; the VMO's time per byte may not rise by more than {:.0} % from one \
-             size to the next.\n",
+             userfaultfd; threads on one `/dev/vmo` table ≥ 0.9× the throughput of threads on \
+             a table each and on memfds (time ratio ≤ {THREADS_TARGET:.2}); the VMO's time per \
+             byte may not rise by more than {:.0} % from one size to the next.\n",
             fmt_size(LARGE_FROM),
             (PER_BYTE_SLACK - 1.0) * 100.0
         );
@@ -1240,6 +1249,7 @@ mod tests {
         assert_eq!(ratio_target(OpKind::PerCall, 0), 1.5);
         assert_eq!(ratio_target(OpKind::Sparse, 1 << 18), 2.0);
         assert_eq!(ratio_target(OpKind::PerFault, 4 << 20), 1.10);
+        assert!((ratio_target(OpKind::Threads, 4096) - 1.0 / 0.9).abs() < 1e-12);
     }
 
     #[test]

@@ -491,9 +491,116 @@ impl Bench {
                     },
                 )
             }
+            (THREADS_1 | THREADS_2, VMO | VMO_TABLES | MEMFD_PREAD) => {
+                let n = threads_of(op).ok_or("not a thread figure")?;
+                let s = thread_series(p, || self.thread_readers(side, n, size), len)?;
+                Ok(per_page(s, THREAD_READS * n as u64))
+            }
             _ => Err(format!("no way to measure {op} on {side}").into()),
         }
     }
+
+    /// The `n` objects of a thread figure, `size` bytes each, every byte written: VMOs in the
+    /// bench's one table ([`VMO`]), VMOs each in a table of its own ([`VMO_TABLES`]), or
+    /// memfds ([`MEMFD_PREAD`]).
+    fn thread_readers(&self, side: &str, n: usize, size: u64) -> Res<Vec<Reader>> {
+        (0..n)
+            .map(|_| -> Res<Reader> {
+                Ok(match side {
+                    VMO => Reader::Vmo(self.vmo_written(size)?),
+                    VMO_TABLES => {
+                        // The VMO keeps its table (the open file) alive.
+                        let dev = Device::open()?;
+                        let v = Vmo::create(&dev, size, VmoOptions::empty())?;
+                        self.write_vmo(&v, 0, size)?;
+                        Reader::Vmo(v)
+                    }
+                    _ => {
+                        let fd = memfd(size)?;
+                        pwrite_all(fd.as_fd(), &self.pattern, 0, size)?;
+                        Reader::Memfd(fd)
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+/// What one thread of a thread figure reads from.
+enum Reader {
+    /// A VMO (`zx_vmo_read`).
+    Vmo(Vmo),
+    /// A memfd (`pread`).
+    Memfd(std::os::fd::OwnedFd),
+}
+
+impl Reader {
+    /// Reads `buf.len()` bytes at offset 0.
+    fn read(&self, buf: &mut [u8]) -> Result<(), String> {
+        match self {
+            Reader::Vmo(v) => v.read(buf, 0).map_err(|e| format!("zx_vmo_read: {e:?}")),
+            Reader::Memfd(fd) => match rustix::io::pread(fd, &mut *buf, 0) {
+                Ok(n) if n == buf.len() => Ok(()),
+                Ok(n) => Err(format!("pread: {n} bytes")),
+                Err(e) => Err(format!("pread: {e}")),
+            },
+        }
+    }
+}
+
+/// One timed run of a thread figure: a thread per reader, all released at once (a barrier),
+/// each making [`THREAD_READS`] reads of `len` bytes; returns the time (ns) from the first
+/// thread's start to the last one's end. Starting the threads is not timed.
+fn run_threads(readers: &[Reader], len: usize) -> Res<u64> {
+    let barrier = std::sync::Barrier::new(readers.len());
+    let spans = std::thread::scope(|s| -> Result<Vec<(Instant, Instant)>, String> {
+        let threads: Vec<_> = readers
+            .iter()
+            .map(|r| {
+                let barrier = &barrier;
+                s.spawn(move || -> Result<(Instant, Instant), String> {
+                    let mut buf = vec![0u8; len];
+                    barrier.wait();
+                    let t = Instant::now();
+                    for _ in 0..THREAD_READS {
+                        r.read(&mut buf)?;
+                    }
+                    Ok((t, Instant::now()))
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().map_err(|_| "a reader thread panicked".to_owned())?)
+            .collect()
+    })?;
+    let first = spans.iter().map(|s| s.0).min().ok_or("no reader")?;
+    let last = spans.iter().map(|s| s.1).max().ok_or("no reader")?;
+    Ok(u64::try_from(last.duration_since(first).as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The samples of a thread figure, as [`run_series`] takes them: a fresh set of readers from
+/// `setup` per run (untimed), [`run_threads`] as the timed run.
+fn thread_series(
+    policy: &Policy,
+    mut setup: impl FnMut() -> Res<Vec<Reader>>,
+    len: usize,
+) -> Res<Vec<u64>> {
+    for _ in 0..policy.warmup {
+        run_threads(&setup()?, len)?;
+    }
+    let budget = Duration::from_millis(policy.budget_ms);
+    let start = Instant::now();
+    let mut samples = Vec::with_capacity(policy.max_reps as usize);
+    while samples.len() < policy.max_reps as usize {
+        let readers = setup()?;
+        samples.push(run_threads(&readers, len)?);
+        drop(readers);
+        if samples.len() >= policy.min_reps as usize && start.elapsed() >= budget {
+            break;
+        }
+    }
+    Ok(samples)
 }
 
 /// Samples of whole runs over `pages` pages as times per page.
