@@ -317,6 +317,8 @@ pub(crate) struct HandleTable {
     writer: Mutex<Writer>,
     /// The number of handles, written under the lock, read without it (a hint for growth).
     count: Atomic<u32>,
+    /// The most handles it holds (also in `Writer`, where `add` checks it).
+    limit: u32,
 }
 
 // SAFETY: the raw pointers are to arrays and entries owned by the table (the entries through
@@ -352,6 +354,7 @@ impl HandleTable {
                 })
             },
             count: Atomic::new(0),
+            limit,
         })
     }
 
@@ -380,7 +383,10 @@ impl HandleTable {
     /// Memory for one more handle, then the table locked: the memory is allocated before the
     /// lock is taken, and again (larger) if the table grew meanwhile.
     pub(crate) fn lock_for_add(&self) -> ZxResult<(Locked<'_>, Slot)> {
-        let mut need = slots_for(self.count.load(Relaxed).saturating_add(1));
+        // A full table gets no handle more (a REPLACE removes one first): no array is made for
+        // more than `limit` handles.
+        let limit = self.limit;
+        let mut need = slots_for(self.count.load(Relaxed).saturating_add(1).min(limit));
         loop {
             // SAFETY: as in `get`, the array lives as long as the table; its `mask` never
             // changes.
@@ -394,7 +400,7 @@ impl HandleTable {
                 },
             };
             let locked = self.lock();
-            let want = slots_for(locked.w.count.saturating_add(1));
+            let want = slots_for(locked.w.count.saturating_add(1).min(limit));
             let fits = want <= locked.slots().len()
                 || slot.grown.as_ref().is_some_and(|g| g.len() >= want)
                 || locked.w.count >= locked.w.limit;
@@ -462,7 +468,10 @@ impl Locked<'_> {
             return Err(Status::NoResources);
         }
         if let Some(grown) = slot.grown {
-            if grown.len() >= slots_for(self.w.count + 1) && grown.len() > self.slots().len() {
+            // Only when the current array is too small for one more (a REPLACE on a full table
+            // removed one first: its array is large enough already).
+            let want = slots_for(self.w.count + 1);
+            if want > self.slots().len() && grown.len() >= want {
                 self.grow(grown)?;
             }
         }
@@ -777,6 +786,29 @@ mod tests {
         assert_eq!(h.rights, ro.with(Rights::EXECUTE));
         assert_eq!(h.object.koid(), koid);
         assert_eq!(t.lock().len(), 1);
+        Ok(())
+    }
+
+    /// A handle replaced in a full table needs no larger array (it is removed first): a table
+    /// of 128 (256 slots) keeps its array, where one more handle would need 512 slots. (At
+    /// `VMO_MAX_HANDLES` such a growth is past the arrays reserved: REPLACE failed with
+    /// `NO_RESOURCES`, which the fuzzer found.)
+    #[test]
+    fn a_full_table_replaces_without_growing() -> Result {
+        let t = table(128)?;
+        let e = event_handle(Rights::DEFAULT_EVENT)?;
+        for _ in 0..128 {
+            add(&t, e.clone())?;
+        }
+        let before = t.lock().slots().len();
+        let first = t.lock().iter().next().map(|(v, _)| v).ok_or(EINVAL)?;
+        let (mut locked, slot) = t.lock_for_add()?;
+        let old = locked.remove(first)?;
+        assert!(locked.add(slot, e.clone()).is_ok());
+        assert_eq!(locked.slots().len(), before);
+        drop(locked);
+        drop(old);
+        assert!(matches!(add(&t, e.clone()), Err(Status::NoResources)));
         Ok(())
     }
 

@@ -158,7 +158,8 @@ fn event_info() {
 }
 
 /// `VMO_MAX_HANDLES` handles fit in one table; one more is NO_RESOURCES,
-/// for duplicate, event and VMO creation alike; closing one makes room.
+/// for duplicate, event and VMO creation alike, while REPLACE still works;
+/// closing one makes room.
 #[test]
 fn handle_table_limit_is_max_handles_then_no_resources() {
     let _g = shared();
@@ -186,6 +187,11 @@ fn handle_table_limit_is_max_handles_then_no_resources() {
     assert_eq!(st(ev.duplicate_handle(Rights::SAME_RIGHTS)), Status::NO_RESOURCES);
     assert_eq!(st(Event::create(&dev)), Status::NO_RESOURCES);
     assert_eq!(st(Vmo::create(&dev, pg(), vmo::VmoOptions::empty())), Status::NO_RESOURCES);
+    // REPLACE in a full table closes one handle and adds one: it succeeds (the fuzzer found it
+    // NO_RESOURCES once the table's lookups went lock-free).
+    let replaced = all.pop().unwrap().replace_handle(Rights::SAME_RIGHTS).expect("replace");
+    all.push(replaced);
+    assert_eq!(st(ev.duplicate_handle(Rights::SAME_RIGHTS)), Status::NO_RESOURCES);
     // Another table is not affected.
     let other = vmo_guest_tests::dev();
     assert!(Event::create(&other).is_ok());
