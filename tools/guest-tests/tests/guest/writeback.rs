@@ -504,3 +504,45 @@ fn a_write_racing_writeback_is_never_reported_clean() {
         assert!(rounds > 10 && n > 10, "mapped {mapped}: {rounds} writebacks, {n} writes");
     }
 }
+
+/// A DIRTY request whose pages were dirtied in part, then written back, then
+/// the rest dirtied, ends: its writer looks again and asks for the pages not
+/// dirty now (they await clean) instead of sleeping on a request that no
+/// OP_DIRTY could end any more (the module hung here before WRITEBACK_BEGIN
+/// ended the DIRTY requests it overlaps).
+#[test]
+fn a_dirty_request_overtaken_by_a_writeback_asks_again() {
+    let _g = shared();
+    let p = pg();
+    let key = 0xd22;
+    let (_dev, pager, vmo) = supplied(VmoOptions::TRAP_DIRTY, key, 4);
+    let w = bg("write of 4 clean pages", {
+        let v = vmo.clone();
+        move || v.write(&vec![9; (4 * p) as usize], 0)
+    });
+    let req = next_dirty(&pager, key);
+    assert_eq!(req.range(), 0..4 * p);
+    assert_eq!(pager.op_dirty(&vmo, 0..2 * p), Ok(()));
+    assert_eq!(pager.writeback_begin(&vmo, 0..2 * p), Ok(()));
+    assert_eq!(pager.op_dirty(&vmo, 2 * p..4 * p), Ok(()));
+    let again = next_dirty(&pager, key);
+    assert_eq!(again.range(), 0..2 * p, "the pages that await clean, asked for again");
+    assert_eq!(pager.op_dirty(&vmo, again.range()), Ok(()));
+    assert_eq!(w.join(), Ok(()));
+    assert_eq!(read(&vmo, 0, (4 * p) as usize), vec![9; (4 * p) as usize]);
+}
+
+/// ZERO of a detached VMO fails with BAD_STATE before zeroing anything, and
+/// marks nothing dirty or modified; OP_DIRTY of a VMO made without
+/// TRAP_DIRTY is NOT_SUPPORTED before its range is looked at.
+#[test]
+fn a_failed_zero_dirties_nothing_and_op_dirty_checks_its_kind_first() {
+    let _g = shared();
+    let p = pg();
+    let (_dev, pager, vmo) = supplied(VmoOptions::empty(), 0xd23, 2);
+    assert_eq!(pager.op_dirty(&vmo, 4 * p..5 * p), Err(Status::NOT_SUPPORTED));
+    assert_eq!(pager.detach_vmo(&vmo), Ok(()));
+    assert_eq!(vmo.zero(0, 2 * p), Err(Status::BAD_STATE));
+    assert_eq!(dirty(&pager, &vmo), vec![]);
+    assert_eq!(pager.query_vmo_stats(&vmo, false), Ok(false));
+}
