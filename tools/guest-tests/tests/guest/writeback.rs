@@ -525,8 +525,13 @@ fn a_dirty_request_overtaken_by_a_writeback_asks_again() {
     assert_eq!(pager.op_dirty(&vmo, 0..2 * p), Ok(()));
     assert_eq!(pager.writeback_begin(&vmo, 0..2 * p), Ok(()));
     assert_eq!(pager.op_dirty(&vmo, 2 * p..4 * p), Ok(()));
+    // The writer may look again before or after the last OP_DIRTY: its new request starts
+    // at the pages that await clean, and reaches past them only if it came first.
     let again = next_dirty(&pager, key);
-    assert_eq!(again.range(), 0..2 * p, "the pages that await clean, asked for again");
+    assert!(
+        again.offset == 0 && (again.length == 2 * p || again.length == 4 * p),
+        "the pages that await clean, asked for again: {again:?}"
+    );
     assert_eq!(pager.op_dirty(&vmo, again.range()), Ok(()));
     assert_eq!(w.join(), Ok(()));
     assert_eq!(read(&vmo, 0, (4 * p) as usize), vec![9; (4 * p) as usize]);
