@@ -341,9 +341,10 @@ impl Worker {
     }
 
     /// READ of supplied pages (the content the pager supplied); after
-    /// detaching, of any range: BAD_STATE; after the pager closed, of any
-    /// range: OK where every page it touches was supplied, else BAD_STATE (at
-    /// once: no pager is left to wait for).
+    /// detaching or after the pager closed, of any range: OK where every page
+    /// it touches is present (detach frees the clean pages, which here are
+    /// all of them, so only a read of length 0), else BAD_STATE (at once: no
+    /// pager is left to wait for).
     fn pager_read(&mut self, p: &Paged) {
         let (offset, len) = if p.detached || p.closed {
             (
@@ -366,7 +367,9 @@ impl Worker {
                 .all(|pg_| p.present.contains_key(&pg_));
         let want = if !in_range(offset, len, p.size) {
             OUT_OF_RANGE
-        } else if p.detached || (p.closed && !all_supplied) {
+        } else if (p.detached || p.closed) && !all_supplied {
+            // Detach frees the clean pages (all of them here: the episode never writes) and
+            // keeps the rest; a read that touches no page (length 0) needs none.
             BAD_STATE
         } else {
             OK
