@@ -38,6 +38,19 @@ def libtest_counts(text):
     return p, f, s
 
 
+def libtest_failures(text):
+    """Each failed libtest test with the first lines of its panic message: ["name: message"]."""
+    out, text = [], text.replace("\r", "")
+    for name in re.findall(r"^test (\S+) \.\.\. FAILED", text, re.M):
+        m = re.search(rf"^---- {re.escape(name)} stdout ----\n(.*?)(?=^----|^failures:|\Z)", text, re.M | re.S)
+        why = ""
+        if m:
+            lines = [l.strip() for l in m.group(1).splitlines() if l.strip() and not l.startswith("note:")]
+            why = " / ".join(lines[:3])[:400]
+        out.append(f"{name}: {why}" if why else name)
+    return out
+
+
 def strip_ts(line):
     return re.sub(r"^\[[^]]*\]\s?", "", line).rstrip("\r")
 
@@ -214,6 +227,8 @@ def main():
     if args.mode == "test" and "@@begin" in user:
         gp, gf, gs = libtest_counts(user)
         print(f"   {args.label}guest: {gp} passed, {gf} failed, {gs} skipped")
+        for f in libtest_failures(user):
+            print(f"   {args.label}guest FAILED {f}")
         if gp + gf == 0:
             problems.append("the guest tests ran no test")
         hp = hf = hs = 0
