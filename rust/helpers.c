@@ -1399,42 +1399,131 @@ void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg)
 }
 
 /*
- * The shrinker of clean pages of pager-backed VMOs (rust/evict.rs): counts the
- * pages the registered VMOs hold and hands the scan's number to a worker on
- * the module's workqueue (freeing shmem pages takes the inode lock, which the
- * task in reclaim may hold). Not memcg aware: global pressure and drop_caches.
+ * The shrinker of clean pages of pager-backed VMOs (rust/evict.rs). Every VMO
+ * whose pages may be evicted has one vmo_evict_node on vmo_evict_lru, made
+ * with kmem_cache_alloc_lru() by the task that created the VMO: the pager,
+ * whose memory cgroup the pages it supplies are charged to. The node is on
+ * that cgroup's list, so the shrinker (SHRINKER_MEMCG_AWARE) evicts a
+ * cgroup's own pager pages when the cgroup is at its limit, and global reclaim
+ * and drop_caches visit every cgroup's list (a removed cgroup's nodes move to
+ * its parent's). The count is the pages of the VMOs on the list asked about
+ * (a walk of that list under its lock: a cgroup holds few pager VMOs). The
+ * scan takes references to a few of them (rotating them to the tail, so the
+ * next scan starts with others) and hands them, with the number of pages
+ * asked for, to a worker on the module's workqueue: freeing shmem pages takes
+ * the inode lock, which the task in reclaim may hold.
  */
+struct vmo_evict_node {
+	struct list_head lru;
+	const void *owner;
+};
+
+static struct kmem_cache *vmo_evict_cache;
+static struct list_lru vmo_evict_lru;
 static struct shrinker *vmo_evict_shrinker;
+
+static enum lru_status vmo_evict_sum(struct list_head *item, struct list_lru_one *list,
+				     void *arg)
+{
+	*(unsigned long *)arg += vmo_evict_pages(container_of(item, struct vmo_evict_node, lru)->owner);
+	return LRU_SKIP;
+}
 
 static unsigned long vmo_evict_count_objects(struct shrinker *s, struct shrink_control *sc)
 {
-	unsigned long n = vmo_evict_count();
+	unsigned long pages = 0, nr = ULONG_MAX;
 
-	return n ? n : SHRINK_EMPTY;
+	list_lru_walk_one(&vmo_evict_lru, sc->nid, sc->memcg, vmo_evict_sum, &pages, &nr);
+	return pages ? pages : SHRINK_EMPTY;
 }
 
 static unsigned long vmo_evict_scan_objects(struct shrinker *s, struct shrink_control *sc)
 {
-	unsigned long n = vmo_evict_scan(sc->nr_to_scan);
+	unsigned long n = vmo_evict_scan(sc->nid, sc->memcg, sc->nr_to_scan);
 
 	return n ? n : SHRINK_STOP;
 }
 
+static enum lru_status vmo_evict_pick_one(struct list_head *item, struct list_lru_one *list,
+					  void *picks)
+{
+	vmo_evict_take(container_of(item, struct vmo_evict_node, lru)->owner, picks);
+	return LRU_ROTATE;
+}
+
+/*
+ * Hands the owners of at most @max nodes of @memcg's list on @nid, from its
+ * head, to vmo_evict_take(@picks), and moves them to the tail. Returns how
+ * many it handed.
+ */
+unsigned int vmo_evict_lru_pick(int nid, struct mem_cgroup *memcg, void *picks, unsigned int max)
+{
+	unsigned long nr = max;
+
+	list_lru_walk_one(&vmo_evict_lru, nid, memcg, vmo_evict_pick_one, picks, &nr);
+	return max - nr;
+}
+
+/* A node for @owner, on the list of the calling task's memory cgroup; NULL without memory. */
+struct vmo_evict_node *vmo_evict_node_new(void *owner)
+{
+	struct vmo_evict_node *node = kmem_cache_alloc_lru(vmo_evict_cache, &vmo_evict_lru,
+							   GFP_KERNEL_ACCOUNT);
+
+	if (!node)
+		return NULL;
+	INIT_LIST_HEAD(&node->lru);
+	node->owner = owner;
+	list_lru_add_obj(&vmo_evict_lru, &node->lru);
+	return node;
+}
+
+/*
+ * Takes @node off its list and frees it; returns its owner. No walk sees the
+ * owner once this returns (walks hold the list's lock while they look at it).
+ */
+void *vmo_evict_node_free(struct vmo_evict_node *node)
+{
+	const void *owner = node->owner;
+
+	list_lru_del_obj(&vmo_evict_lru, &node->lru);
+	kmem_cache_free(vmo_evict_cache, node);
+	return (void *)owner;
+}
+
 int vmo_evict_init(void)
 {
-	vmo_evict_shrinker = shrinker_alloc(0, "vmo-pager");
-	if (!vmo_evict_shrinker)
+	int err = -ENOMEM;
+
+	vmo_evict_cache = kmem_cache_create("vmo_evict_node", sizeof(struct vmo_evict_node), 0,
+					    SLAB_ACCOUNT, NULL);
+	if (!vmo_evict_cache)
 		return -ENOMEM;
+	vmo_evict_shrinker = shrinker_alloc(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE,
+					    "vmo-pager");
+	if (!vmo_evict_shrinker)
+		goto free_cache;
+	err = list_lru_init_memcg(&vmo_evict_lru, vmo_evict_shrinker);
+	if (err)
+		goto free_shrinker;
 	vmo_evict_shrinker->count_objects = vmo_evict_count_objects;
 	vmo_evict_shrinker->scan_objects = vmo_evict_scan_objects;
 	vmo_evict_shrinker->seeks = DEFAULT_SEEKS;
 	shrinker_register(vmo_evict_shrinker);
 	return 0;
+free_shrinker:
+	shrinker_free(vmo_evict_shrinker);
+free_cache:
+	kmem_cache_destroy(vmo_evict_cache);
+	return err;
 }
 
+/* At module exit, when no VMO is left: waits for running scans. */
 void vmo_evict_exit(void)
 {
 	shrinker_free(vmo_evict_shrinker);
+	list_lru_destroy(&vmo_evict_lru);
+	kmem_cache_destroy(vmo_evict_cache);
 }
 
 /* The shrinker's scan of every node's list of the calling task's memory cgroup (KUnit). */

@@ -90,10 +90,16 @@ void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg);
 unsigned long vmo_disc_shrink_current(unsigned long nr);
 /* Implemented in Rust (rust/discard.rs). */
 unsigned long vmo_discard_scan(int nid, struct mem_cgroup *memcg, unsigned long nr);
+struct vmo_evict_node;
 int vmo_evict_init(void);
 void vmo_evict_exit(void);
-unsigned long vmo_evict_count(void);
-unsigned long vmo_evict_scan(unsigned long nr);
+struct vmo_evict_node *vmo_evict_node_new(void *owner);
+void *vmo_evict_node_free(struct vmo_evict_node *node);
+unsigned int vmo_evict_lru_pick(int nid, struct mem_cgroup *memcg, void *picks, unsigned int max);
+/* Implemented in Rust (rust/evict.rs). */
+unsigned long vmo_evict_pages(const void *owner);
+void vmo_evict_take(const void *owner, void *picks);
+unsigned long vmo_evict_scan(int nid, struct mem_cgroup *memcg, unsigned long nr);
 
 #ifdef CONFIG_X86
 unsigned int vmo_x86_clflush_size(void);

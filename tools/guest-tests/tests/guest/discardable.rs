@@ -340,8 +340,76 @@ fn child_role() {
     match role.as_str() {
         "lru" => lru_role(),
         "sigbus" => sigbus_role(),
+        "evict" => evict_role(),
         other => panic!("unknown role {other:?}"),
     }
+}
+
+/// A memory cgroup at its limit evicts the clean pages of its own pager-backed
+/// VMOs (the module's pager shrinker is memcg aware: the VMO is on the list of
+/// the cgroup of the task that created it, the pager): a child that is both
+/// pager and user supplies 12 MiB, then commits past the limit; the pages go
+/// (ALWAYS_NEED ones stay) and an evicted page is asked for again.
+#[test]
+fn a_cgroup_at_its_limit_evicts_its_own_pager_pages() {
+    let _g = exclusive();
+    let out = in_cgroup("evict", "48M");
+    let (lines, quoted) = child_lines(&out);
+    assert!(out.status.success(), "the child failed ({}):\n{quoted}", out.status);
+    assert!(lines.iter().any(|l| l.starts_with("CHILD evict ok")), "{quoted}");
+    println!("{}", lines.join(" | "));
+}
+
+fn evict_role() {
+    use crate::pager::{assert_no_packet, bg, pattern, supply_pattern};
+    let dev = dev();
+    let mib = 1 << 20;
+    let size = 12 * mib;
+    let pager = vmo::Pager::create(&dev).unwrap();
+    let key = 0xc9;
+    let v = std::sync::Arc::new(pager.create_vmo(key, size).unwrap());
+    // A MiB at a time: the aux VMO of each supply is freed before the next.
+    for off in (0..size).step_by(mib as usize) {
+        supply_pattern(&dev, &pager, &v, off..off + mib);
+    }
+    assert_eq!(v.op_range(VmoOp::ALWAYS_NEED, 0, mib), Ok(()));
+    let held = committed(&v);
+    println!("CHILD supplied {} MiB, {} MiB held", size / mib, held / mib);
+    assert!(held > mib, "reclaim took pages during the supply already: {held}");
+    let pressure = Vmo::create(&dev, 64 * mib, VmoOptions::empty()).unwrap();
+    let pressed = press(&pressure, 64 * mib, || committed(&v) < held);
+    // The worker frees a moment after the shrinker asked; wait until the count settles.
+    std::thread::sleep(Duration::from_millis(200));
+    let after = committed(&v);
+    println!("CHILD pressed {} MiB; the VMO holds {} KiB", pressed / mib, after >> 10);
+    assert!(after < held, "no page was evicted: {after} of {held}");
+    drop(pressure);
+    // The ALWAYS_NEED MiB is still there: reading it needs no request.
+    assert_eq!(read(&v, 0, 16), pattern(0..16));
+    assert_eq!(read(&v, mib - 16, 16), pattern(mib - 16..mib));
+    assert_no_packet(&pager, "a read of the ALWAYS_NEED range");
+    // Evicted pages are asked for again and read the pager's bytes: a read of
+    // the rest of the VMO, served request by request.
+    let mut reader = bg("read of the evicted pages", {
+        let v = v.clone();
+        move || v.read_to_vec(mib, (size - mib) as usize)
+    });
+    let mut requests = 0;
+    while !reader.finished_within(Duration::ZERO) {
+        match pager.wait(Some(Duration::from_millis(100))) {
+            Ok(req) => {
+                assert_eq!((req.kind, req.key), (vmo::PacketKind::Read, key), "{req:?}");
+                supply_pattern(&dev, &pager, &v, req.range());
+                requests += 1;
+            }
+            Err(Status::TIMED_OUT) => {}
+            Err(s) => panic!("pager wait: {s}"),
+        }
+    }
+    assert_eq!(reader.join(), Ok(pattern(mib..size)));
+    assert!(requests > 0, "no page was asked for again");
+    println!("CHILD {requests} requests for the evicted pages");
+    println!("CHILD evict ok");
 }
 
 /// `(vmos, bytes)` locked, unlocked and discarded, as
