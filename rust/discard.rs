@@ -34,8 +34,9 @@ use crate::{
     ffi,
     shmem::ShmemFile,
     status::{Status, ZxResult},
+    vmo::PAGE_SIZE,
 };
-use core::ptr::NonNull;
+use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings, debugfs,
     ffi::{c_int, c_ulong},
@@ -117,7 +118,8 @@ pub(crate) enum State {
 ///
 /// `node` is a `vmo_disc_node` of `helpers.c`, owned by this value; it is on the LRU (with this
 /// value as its owner) exactly while `op` holds [`State::Reclaimable`], and only while the
-/// VMO's [`Link`] lives (so an owner found on the LRU under [`TRACKER`] is alive).
+/// VMO's [`Link`] lives (so an owner found on the LRU, under [`TRACKER`] or under the list's own
+/// lock, is alive).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Discardable {
     node: NonNull<ffi::vmo_disc_node>,
@@ -287,9 +289,28 @@ fn queue() -> &'static Queue {
     unsafe { Queue::from_raw(ffi::vmo_discard_wq()) }
 }
 
-/// The shrinker's scan: discards up to `nr` reclaimable VMOs of `memcg` on node `nid`, least
-/// recently unlocked first. Returns the VMOs discarded, or `SHRINK_STOP` if the tracker is
-/// busy (a LOCK or UNLOCK holds it for a moment: the shrinker backs off rather than stall).
+/// The pages of a discardable VMO, a whole one at least (what a discard frees).
+fn pages_of(size: u64) -> c_ulong {
+    c_ulong::try_from(size.div_ceil(PAGE_SIZE).max(1)).unwrap_or(c_ulong::MAX)
+}
+
+/// The shrinker's count, for each VMO on the list it walks: the pages a discard would free.
+///
+/// # Safety
+///
+/// `owner` is the owner of a node on the LRU, read under the list's lock.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn vmo_discard_pages(owner: *const c_void) -> c_ulong {
+    // SAFETY: the owner of a node on the LRU is alive (type invariant of `Discardable`: `Link`'s
+    // drop takes the node off, under the list's lock, before the last reference can go).
+    let d = unsafe { &*owner.cast::<Discardable>() };
+    pages_of(d.size)
+}
+
+/// The shrinker's scan: discards reclaimable VMOs of `memcg` on node `nid`, least recently
+/// unlocked first, until they hold `nr` pages or more. Returns the pages discarded (the
+/// workqueue frees them a moment later), or `SHRINK_STOP` if the tracker is busy (a LOCK or
+/// UNLOCK holds it for a moment: the shrinker backs off rather than stall).
 ///
 /// # Safety
 ///
@@ -323,10 +344,10 @@ unsafe extern "C" fn vmo_discard_scan(
         *st = State::Discarded;
         d.discarded.store(1, Relaxed);
         drop(st);
+        freed = freed.saturating_add(pages_of(d.size));
         // Not the last reference (the VMO's `Link` has one); if the work is already queued,
         // its run will see the discard.
         let _ = queue().enqueue(Arc::<Discardable>::from(d));
-        freed += 1;
     }
     freed
 }
@@ -335,6 +356,7 @@ unsafe extern "C" fn vmo_discard_scan(
 // pointer type only if their signatures are the same.
 const _: () = {
     let _ = [ffi::vmo_discard_scan, vmo_discard_scan];
+    let _ = [ffi::vmo_discard_pages, vmo_discard_pages];
 };
 
 /// The shrinker and the workqueue, registered for the module's lifetime, and the debugfs file
@@ -489,6 +511,24 @@ mod tests {
         assert_eq!(op(&vs[0], VMO_OP_COMMIT, 0, PG), Ok(()));
         let c = counts();
         assert!(c.locked.0 >= 2 && c.discarded.0 >= 2);
+        Ok(())
+    }
+
+    #[test]
+    fn the_shrinker_counts_and_frees_pages_not_vmos() -> Result {
+        while shrink(64) != 0 {}
+        let big = Vmo::create(4 * PG, VMO_CREATE_DISCARDABLE)?;
+        let small = Vmo::create(PG, VMO_CREATE_DISCARDABLE)?;
+        for (v, size) in [(&big, 4 * PG), (&small, PG)] {
+            assert_eq!(v.lock_range(ALL, 0, size), Ok(false));
+            assert_eq!(op(v, VMO_OP_UNLOCK, 0, size), Ok(()));
+        }
+        // Asked for one page, the scan discards the oldest VMO whole: four pages.
+        assert_eq!(shrink(1), 4);
+        assert_eq!(big.discard_state(), Some(State::Discarded));
+        assert_eq!(small.discard_state(), Some(State::Reclaimable));
+        assert_eq!(shrink(2), 1);
+        assert_eq!(small.discard_state(), Some(State::Discarded));
         Ok(())
     }
 

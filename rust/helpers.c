@@ -1267,7 +1267,8 @@ void vmo_x86_sync_core(void)
  * is reclaimable (unlocked after a lock, not discarded); list_lru_add_obj()
  * appends it to its cgroup's list, so each list runs from the least recently
  * unlocked VMO. Every add, del and pop is made under the tracker's mutex
- * (rust/discard.rs), which orders them.
+ * (rust/discard.rs), which orders them. The owner of a node on the list is
+ * alive (rust/discard.rs takes it off before it goes, under the list's lock).
  *
  * The shrinker is SHRINKER_MEMCG_AWARE (a memory cgroup at its limit reclaims
  * its own discardable VMOs) and SHRINKER_NUMA_AWARE (each node's list is
@@ -1288,11 +1289,23 @@ static struct list_lru vmo_disc_lru;
 static struct shrinker *vmo_disc_shrinker;
 static struct workqueue_struct *vmo_disc_workqueue;
 
+static enum lru_status vmo_disc_sum(struct list_head *item, struct list_lru_one *list, void *arg)
+{
+	*(unsigned long *)arg += vmo_discard_pages(container_of(item, struct vmo_disc_node, lru)->owner);
+	return LRU_SKIP;
+}
+
+/*
+ * The pages of the reclaimable VMOs on the list of @sc's cgroup and node (a
+ * walk under the list's lock): reclaim weighs the shrinker by the memory it
+ * could free, as it weighs the page cache, not by the number of VMOs.
+ */
 static unsigned long vmo_disc_count(struct shrinker *s, struct shrink_control *sc)
 {
-	unsigned long n = list_lru_shrink_count(&vmo_disc_lru, sc);
+	unsigned long pages = 0, nr = ULONG_MAX;
 
-	return n ? n : SHRINK_EMPTY;
+	list_lru_walk_one(&vmo_disc_lru, sc->nid, sc->memcg, vmo_disc_sum, &pages, &nr);
+	return pages ? pages : SHRINK_EMPTY;
 }
 
 static unsigned long vmo_disc_scan_objects(struct shrinker *s, struct shrink_control *sc)
@@ -1321,8 +1334,6 @@ int vmo_discard_init(void)
 	vmo_disc_shrinker->count_objects = vmo_disc_count;
 	vmo_disc_shrinker->scan_objects = vmo_disc_scan_objects;
 	vmo_disc_shrinker->seeks = DEFAULT_SEEKS;
-	/* One VMO at a time: a scan discards whole VMOs, the oldest first. */
-	vmo_disc_shrinker->batch = 1;
 	shrinker_register(vmo_disc_shrinker);
 	return 0;
 free_shrinker:

@@ -90,6 +90,7 @@ void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg);
 unsigned long vmo_disc_shrink_current(unsigned long nr);
 /* Implemented in Rust (rust/discard.rs). */
 unsigned long vmo_discard_scan(int nid, struct mem_cgroup *memcg, unsigned long nr);
+unsigned long vmo_discard_pages(const void *owner);
 struct vmo_evict_node;
 int vmo_evict_init(void);
 void vmo_evict_exit(void);
