@@ -13,11 +13,12 @@
 
 use crate::{
     handle::{ambient_mark_vmo_exec, Event, Handle, HandleRef, HandleTable, Object},
+    object::PAGE_SIZE,
     pager::{self, Pager, Readiness},
     rights::Rights,
     status::{Status, ZxResult},
     uapi,
-    vmo::{Vmo, PAGE_SIZE},
+    vmo::Vmo,
     vmofd,
 };
 use core::mem::size_of;

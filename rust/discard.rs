@@ -32,9 +32,9 @@
 
 use crate::{
     ffi,
+    object::PAGE_SIZE,
     shmem::ShmemFile,
     status::{Status, ZxResult},
-    vmo::PAGE_SIZE,
 };
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
@@ -381,8 +381,8 @@ impl Registration {
                 writeln!(f, "locked    {} {}", c.locked.0, c.locked.1)?;
                 writeln!(f, "unlocked  {} {}", c.unlocked.0, c.unlocked.1)?;
                 writeln!(f, "discarded {} {}", c.discarded.0, c.discarded.1)?;
-                // Clean pages of pager-backed VMOs evicted under pressure (`evict.rs`).
-                writeln!(f, "pager-evicted-pages {}", crate::evict::evicted())
+                // Clean pages of pager-backed VMOs evicted under pressure (`pager/evict.rs`).
+                writeln!(f, "pager-evicted-pages {}", crate::pager::evict::evicted())
             }),
             GFP_KERNEL,
         );
@@ -413,7 +413,7 @@ impl Drop for Registration {
 #[kunit_tests(vmo_discard)]
 mod tests {
     use super::*;
-    use crate::{rights::Rights, uapi::*, vmo::Vmo, vmo::PAGE_SIZE as PG};
+    use crate::{object::PAGE_SIZE as PG, rights::Rights, uapi::*, vmo::Vmo};
 
     const ALL: Rights = Rights::DEFAULT_VMO;
 

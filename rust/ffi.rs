@@ -10,7 +10,7 @@
 //! wrappers of `shmem.rs`, `vmofd.rs`, `pager.rs`, `discard.rs` and `arch/`.
 //!
 //! `helpers.h` also declares the functions that C calls and Rust defines (`#[no_mangle]` in
-//! `vmofd.rs`, `discard.rs` and `evict.rs`: the eviction of a VMO fd's inode and the shrinkers'
+//! `vmofd.rs`, `discard.rs` and `pager/evict.rs`: the eviction of a VMO fd's inode and the shrinkers'
 //! callbacks); a check beside each definition makes the build fail if its type differs from the
 //! prototype, so this file imports nothing from the rest of the module. The operation tables that
 //! C calls through (a VMO fd's file, inode and VMA operations, `/dev/vmo`'s file operations) are

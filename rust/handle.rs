@@ -11,11 +11,12 @@
 
 use crate::ffi;
 use crate::{
+    object::new_koid,
     pager::Pager,
     rights::Rights,
     status::{Status, ZxResult},
     uapi,
-    vmo::{new_koid, Vmo},
+    vmo::Vmo,
 };
 use core::{
     mem::{ManuallyDrop, MaybeUninit},

@@ -1410,7 +1410,7 @@ void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg)
 }
 
 /*
- * The shrinker of clean pages of pager-backed VMOs (rust/evict.rs). Every VMO
+ * The shrinker of clean pages of pager-backed VMOs (rust/pager/evict.rs). Every VMO
  * whose pages may be evicted has one vmo_evict_node on vmo_evict_lru, made
  * with kmem_cache_alloc_lru() by the task that created the VMO: the pager,
  * whose memory cgroup the pages it supplies are charged to. The node is on

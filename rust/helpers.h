@@ -97,7 +97,7 @@ void vmo_evict_exit(void);
 struct vmo_evict_node *vmo_evict_node_new(void *owner);
 void *vmo_evict_node_free(struct vmo_evict_node *node);
 unsigned int vmo_evict_lru_pick(int nid, struct mem_cgroup *memcg, void *picks, unsigned int max);
-/* Implemented in Rust (rust/evict.rs). */
+/* Implemented in Rust (rust/pager/evict.rs). */
 unsigned long vmo_evict_pages(const void *owner);
 void vmo_evict_take(const void *owner, void *picks);
 unsigned long vmo_evict_scan(int nid, struct mem_cgroup *memcg, unsigned long nr);

@@ -61,10 +61,10 @@
 //! 5. [`PagerCore::inner`], the one lock of a pager and of all its sources;
 //! 6. folio locks (shmem, taken by the page fill under 5, and by copy-on-write copies under 4).
 //! 7. a discardable VMO's `Discardable::op`, then `discard::TRACKER` (`discard.rs`), with none of 1-6 held (shmem's inode lock is taken under `op`); the shrinker only trylocks them.
-//! 8. `evict::REGISTRY` (`evict.rs`), alone, for a moment; `Evictor::picks` (the shrinker only
+//! 8. `evict::REGISTRY` (`pager/evict.rs`), alone, for a moment; `Evictor::picks` (the shrinker only
 //!    trylocks it) before the shrinker's `list_lru` lock, under which nothing of this list is taken.
 //!
-//! Eviction ([`PageSource::evict`], from `evict.rs`'s worker) marks its source evicting under 5
+//! Eviction ([`PageSource::evict`], from `pager/evict.rs`'s worker) marks its source evicting under 5
 //! and frees pages (shmem's inode lock) after releasing it; accesses through the ioctls
 //! ([`PageSource::begin_access`]) and write faults (`page_mkwrite`, under 2) wait on
 //! `PagerCore::evicted` with nothing else of this list held, and an eviction never starts while
@@ -76,13 +76,15 @@
 //! Tree nodes, requests and packets are allocated before 4 is taken; what leaves the trees under
 //! it is dropped after it is released. Waiters sleep with no lock held.
 
+pub(crate) mod evict;
+
 use crate::{
     dirty::{Dirt, Runs, Spare},
-    evict, ffi,
+    ffi,
+    object::{new_koid, PAGE_SIZE},
     shmem::ShmemFile,
     status::{Status, ZxResult},
     uapi,
-    vmo::{new_koid, PAGE_SIZE},
 };
 use kernel::{
     ffi::c_int,

@@ -25,6 +25,7 @@ use crate::{
     cow::{self, Node},
     dirty::Spare,
     discard,
+    object::{new_koid, PAGE_SIZE},
     pager::{Need, PageSource, Pager},
     rights::Rights,
     shmem::ShmemFile,
@@ -39,17 +40,6 @@ use kernel::{
         Arc, Mutex,
     },
 };
-
-/// The page size, as a byte count.
-pub(crate) const PAGE_SIZE: u64 = kernel::page::PAGE_SIZE as u64;
-
-/// Object ids, unique for the boot (Zircon's koids start at 1024).
-static NEXT_KOID: Atomic<u64> = Atomic::new(1024);
-
-/// A new object id.
-pub(crate) fn new_koid() -> u64 {
-    NEXT_KOID.fetch_add(1, Relaxed)
-}
 
 fn page_round_up(v: u64) -> Option<u64> {
     Some(v.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1))

@@ -6,10 +6,11 @@
 //! ioctls (include/uapi/linux/vmo.h) create VMOs whose pages are shmem folios, manage handles
 //! with Zircon's rights, and perform `zx_vmo_op_range` with Zircon's semantics.
 //!
-//! The files, one job each:
+//! The files, one job each (their imports form no circle, a submodule and its parent aside):
 //! - `device.rs`: per-open state and the ioctl dispatch, one handler per command;
 //! - `handle.rs`: objects (VMO, event) and the handle table; `rights.rs`: rights;
 //! - `vmo.rs`: the VMO object and `op_range`; `status.rs`: Zircon statuses and errnos;
+//! - `object.rs`: object ids and the page size (imports nothing of the module);
 //! - `shmem.rs`: the only Rust file that calls mm/shmem functions (through `helpers.c`);
 //! - `ffi.rs`: the only file that declares foreign functions: the shims of `helpers.c`,
 //!   generated from `helpers.h`;
@@ -18,7 +19,8 @@
 //! - `pager.rs`: user pagers and the requests of pager-backed VMOs; `dirty.rs`: the writeback
 //!   state of their pages;
 //! - `discard.rs`: discardable VMOs: lock states, the LRU and the shrinker;
-//! - `evict.rs`: eviction of clean pager-backed pages under pressure (a second shrinker);
+//! - `pager/evict.rs`: eviction of clean pager-backed pages under pressure (a second shrinker,
+//!   a submodule of the pager's: it calls back into its page sources);
 //! - `misc.rs`: the device registration with mode 0666 and `poll`.
 
 use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
@@ -28,10 +30,10 @@ mod cow;
 mod device;
 mod dirty;
 mod discard;
-mod evict;
 mod ffi;
 mod handle;
 mod misc;
+mod object;
 mod pager;
 mod rights;
 mod shmem;
@@ -69,7 +71,7 @@ module! {
 struct VmoModule {
     /// The shrinker of discardable VMOs and its workqueue: dropped first (before the tmpfs
     /// instance), when no VMO is left, after draining the queued discards.
-    _evict: evict::Registration,
+    _evict: pager::evict::Registration,
     _discard: discard::Registration,
     _shmem: shmem::Mount,
     #[pin]
@@ -80,7 +82,7 @@ impl kernel::InPlaceModule for VmoModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             _discard: discard::Registration::new()?,
-            _evict: evict::Registration::new()?,
+            _evict: pager::evict::Registration::new()?,
             _shmem: shmem::Mount::new()?,
             _dev <- misc::Registration::register(MiscDeviceOptions { name: c"vmo" }, 0o666),
         })

@@ -38,10 +38,11 @@
 use crate::{
     cow,
     ffi::{self, OpsTable},
+    object::PAGE_SIZE,
     pager::Need,
     rights::Rights,
     status::{Status, ZxResult},
-    vmo::{Mkwrite, Vmo, PAGE_SIZE},
+    vmo::{Mkwrite, Vmo},
 };
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{

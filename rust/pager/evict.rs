@@ -20,7 +20,7 @@
 //! held, and only for a moment; [`Evictor::picks`] (the shrinker only trylocks it) before the
 //! `list_lru`'s own lock.
 
-use crate::{ffi, pager::PageSource, vmo::PAGE_SIZE};
+use crate::{ffi, object::PAGE_SIZE, pager::PageSource};
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
