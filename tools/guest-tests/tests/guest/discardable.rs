@@ -291,6 +291,9 @@ fn lru_role() {
     let first: Vec<bool> = [c, d, a].iter().map(|v| is_discarded(v)).collect();
     println!("CHILD first discard among c, d, a: {first:?}");
     assert!(first[0], "c, the least recently unlocked, was not the first discarded: {first:?}");
+    // However many went at once (a discard's pages are freed a moment later,
+    // so reclaim may ask again before it sees them), they went oldest first.
+    assert!(first.windows(2).all(|w| w[0] || !w[1]), "{first:?}");
     assert!(b.read_to_vec(0, 1).is_ok(), "b is locked");
     println!("CHILD lru ok");
 }
@@ -328,6 +331,9 @@ fn sigbus_role() {
 #[ignore = "child role: started by the discardable tests with VMO_GUEST_CHILD_ROLE set"]
 fn child_role() {
     let role = std::env::var(CHILD_ROLE_ENV).expect("run only by the discardable tests");
+    if role == "global" {
+        return global_role();
+    }
     let start = Instant::now();
     loop {
         let me = std::fs::read_to_string("/proc/self/cgroup").unwrap();
@@ -410,6 +416,94 @@ fn evict_role() {
     assert!(requests > 0, "no page was asked for again");
     println!("CHILD {requests} requests for the evicted pages");
     println!("CHILD evict ok");
+}
+
+/// Global memory pressure in the guest (no cgroup limit): a child commits a
+/// plain VMO until the whole guest is short of memory; kswapd and direct
+/// reclaim run both shrinkers. The least recently unlocked discardable VMO
+/// goes first and a locked one never; the clean pages of a pager VMO are
+/// evicted, its ALWAYS_NEED range is not. The child is the OOM killer's first
+/// choice (`oom_score_adj` 1000), so a reclaim that fails kills it, not the
+/// test runner.
+#[test]
+fn global_pressure_discards_and_evicts() {
+    let _g = exclusive();
+    let child = spawn_child_role(ROLE_TEST, "global", &[]);
+    let out = child.wait_with_output().expect("wait for the child");
+    let (lines, quoted) = child_lines(&out);
+    assert!(out.status.success(), "the child failed ({}):\n{quoted}", out.status);
+    assert!(lines.iter().any(|l| l.starts_with("CHILD global ok")), "{quoted}");
+    println!("{}", lines.join(" | "));
+}
+
+/// `MemAvailable` of the guest, in bytes.
+fn mem_available() -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() << 10
+}
+
+fn global_role() {
+    use crate::pager::{assert_no_packet, pattern, supply_pattern};
+    std::fs::write("/proc/self/oom_score_adj", "1000").expect("oom_score_adj");
+    let dev = dev();
+    let mib = 1 << 20;
+    let size = 16 * mib;
+    // a, b: unlocked in the order b, a; d: locked.
+    let vs: Vec<Vmo> =
+        (0..3).map(|_| Vmo::create(&dev, size, VmoOptions::DISCARDABLE).unwrap()).collect();
+    let (a, b, d) = (&vs[0], &vs[1], &vs[2]);
+    for (v, byte) in [(b, 0xb), (a, 0xa), (d, 0xd)] {
+        assert_eq!(v.lock().unwrap().discarded_size, 0);
+        fill(v, size, byte);
+    }
+    b.unlock().unwrap();
+    a.unlock().unwrap();
+    let pager = vmo::Pager::create(&dev).unwrap();
+    // Larger than the discardable VMOs: reclaim weighs each shrinker by what it
+    // holds, and a discard frees a whole VMO at once, so a small pager VMO would
+    // be reached only after long pressure.
+    let psize = 64 * mib;
+    let pv = pager.create_vmo(0x91, psize).unwrap();
+    for off in (0..psize).step_by(mib as usize) {
+        supply_pattern(&dev, &pager, &pv, off..off + mib);
+    }
+    assert_eq!(pv.op_range(VmoOp::ALWAYS_NEED, 0, mib), Ok(()));
+    let held = committed(&pv);
+    let avail = mem_available();
+    println!("CHILD 3 x 16 MiB discardable, 64 MiB pager VMO; {} MiB available", avail / mib);
+    // Commit up to what the guest has, and then some of the 95 MiB that
+    // reclaim may take back (two unlocked VMOs, 63 MiB of clean pager pages).
+    let max = (avail + 80 * mib) & !(mib - 1);
+    let pressure = Vmo::create(&dev, max, VmoOptions::empty()).unwrap();
+    let mut off = 0;
+    let start = Instant::now();
+    while off + 4 * mib <= max && !(is_discarded(b) && committed(&pv) < held) {
+        match pressure.commit(off, 4 * mib) {
+            Ok(()) => off += 4 * mib,
+            Err(Status::NO_MEMORY) => std::thread::sleep(Duration::from_millis(20)),
+            Err(s) => panic!("pressure COMMIT: {s}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no reclaim within two minutes");
+    }
+    let order = [is_discarded(b), is_discarded(a)];
+    let after = committed(&pv);
+    println!(
+        "CHILD pressed {} MiB; discarded b, a: {order:?}; pager VMO {} of {} KiB",
+        off / mib,
+        after >> 10,
+        held >> 10
+    );
+    drop(pressure);
+    assert!(order[0], "the least recently unlocked VMO was not discarded");
+    assert!(order[0] || !order[1], "a went before b: {order:?}");
+    assert!(!is_discarded(d), "the locked VMO was discarded");
+    assert_eq!(read(d, size - 1, 1), [0xd]);
+    assert!(after < held, "no pager page was evicted: {after} of {held}");
+    assert_eq!(read(&pv, 0, 16), pattern(0..16));
+    assert_eq!(read(&pv, mib - 16, 16), pattern(mib - 16..mib));
+    assert_no_packet(&pager, "a read of the ALWAYS_NEED range");
+    println!("CHILD global ok");
 }
 
 /// `(vmos, bytes)` locked, unlocked and discarded, as
