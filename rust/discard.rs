@@ -52,6 +52,13 @@ use kernel::{
 /// `SHRINK_STOP`: the shrinker cannot make progress now.
 const SHRINK_STOP: c_ulong = !0 - 1;
 
+/// Pages of discarded VMOs whose punch is queued and has not run yet.
+///
+/// Reclaim does not see them freed until the worker punches them, and asks again meanwhile (a
+/// memory cgroup's charge retries its reclaim); the scan counts them as freed already rather than
+/// discard more VMOs for the same shortage.
+static PUNCHING: Atomic<c_ulong> = Atomic::new(0);
+
 /// VMO and byte counts of discardable VMOs by state (what `fdinfo` shows).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Counts {
@@ -155,6 +162,8 @@ impl WorkItem for Discardable {
             // A failure leaves pages that the next LOCK frees.
             let _ = this.file.punch(0, this.size);
         }
+        drop(st);
+        PUNCHING.fetch_sub(pages_of(this.size), Relaxed);
     }
 }
 
@@ -324,6 +333,12 @@ unsafe extern "C" fn vmo_discard_scan(
     let Some(mut counts) = TRACKER.try_lock() else {
         return SHRINK_STOP;
     };
+    // Pages on their way out count as freed (see `PUNCHING`).
+    let punching = PUNCHING.load(Relaxed);
+    if punching >= nr {
+        return 0;
+    }
+    let nr = nr - punching;
     let mut freed: c_ulong = 0;
     while freed < nr {
         // SAFETY: `TRACKER` is held; `memcg` is valid for the call (function contract).
@@ -346,8 +361,12 @@ unsafe extern "C" fn vmo_discard_scan(
         drop(st);
         freed = freed.saturating_add(pages_of(d.size));
         // Not the last reference (the VMO's `Link` has one); if the work is already queued,
-        // its run will see the discard.
-        let _ = queue().enqueue(Arc::<Discardable>::from(d));
+        // its run will see the discard (and counts its pages out once).
+        // Counted before the worker can run (it counts the pages out).
+        PUNCHING.fetch_add(pages_of(d.size), Relaxed);
+        if queue().enqueue(Arc::<Discardable>::from(d)).is_err() {
+            PUNCHING.fetch_sub(pages_of(d.size), Relaxed);
+        }
     }
     freed
 }

@@ -129,7 +129,10 @@ struct Picks {
 /// The worker that evicts pages for the shrinker: one for the module.
 #[pin_data]
 pub(crate) struct Evictor {
-    /// Pages the shrinker asked for and the worker has not freed yet.
+    /// Pages the shrinker asked for and the worker has not tried to free yet. A scan counts
+    /// them as freed already: reclaim sees nothing freed until the worker ran and asks again
+    /// meanwhile (a memory cgroup's charge retries its reclaim), which would evict far more
+    /// than the shortage.
     target: Atomic<u64>,
     /// VMOs to take them from.
     #[pin]
@@ -146,7 +149,8 @@ impl WorkItem for Evictor {
     type Pointer = Arc<Evictor>;
 
     fn run(this: Arc<Evictor>) {
-        let mut want = this.target.xchg(0, Relaxed);
+        let asked = this.target.load(Relaxed);
+        let mut want = asked;
         let picks = core::mem::take(&mut *this.picks.lock());
         for s in picks.sources.iter().flatten() {
             if want == 0 {
@@ -155,7 +159,9 @@ impl WorkItem for Evictor {
             want = want.saturating_sub(s.evict(want));
         }
         // What is left is not carried over: the shrinker asks again while the pressure lasts.
-        // The references are dropped here, in the worker, not in reclaim.
+        // (What scans added meanwhile stays, for the run they queued.) The references are
+        // dropped here, in the worker, not in reclaim.
+        this.target.fetch_sub(asked, Relaxed);
     }
 }
 
@@ -223,6 +229,10 @@ pub(crate) unsafe extern "C" fn vmo_evict_scan(
     let Some(e) = e.as_ref() else {
         return 0;
     };
+    if e.target.load(Relaxed) >= nr as u64 {
+        // The pages asked for before are on their way out.
+        return 0;
+    }
     let Some(mut picks) = e.picks.try_lock() else {
         return 0;
     };
