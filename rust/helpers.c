@@ -574,13 +574,20 @@ pgoff_t vmo_shmem_find_hole(struct file *file, pgoff_t start, pgoff_t end, pgoff
 
 /*
  * Writes @len bytes, inside one page, at @pos of the file: a copy of @src, or
- * zeros when @src is NULL; the page is allocated (cleared) if absent. Unlike
- * a write, this takes only the folio lock, not the inode lock, so the pager
- * code may call it under its own lock: a fault or a read that finds the page
- * waits for the folio lock or sees it whole.
+ * zeros when @src is NULL; the page is allocated if absent. Unlike a write,
+ * this takes only the folio lock, not the inode lock, so the pager code may
+ * call it under its own lock: a fault or a read that finds the page waits for
+ * the folio lock or sees it whole. -EINVAL at or past the file's size.
+ *
+ * SGP_WRITE leaves a new folio !uptodate instead of clearing it first (as
+ * SGP_CACHE does): a fill of a whole small folio writes every byte of it once
+ * (a supply copies each page without zeroing it before), anything else
+ * clears a !uptodate folio first. It is marked uptodate once written, under
+ * its lock.
  */
 int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
 {
+	struct inode *inode = file_inode(file);
 	struct folio *folio;
 	void *kaddr;
 	int err;
@@ -589,10 +596,14 @@ int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
 	if (fatal_signal_pending(current))
 		return -EINTR;
 	cond_resched();
+	if (pos >= i_size_read(inode))
+		return -EINVAL;
 
-	err = shmem_get_folio(file_inode(file), pos >> PAGE_SHIFT, 0, &folio, SGP_CACHE);
+	err = shmem_get_folio(inode, pos >> PAGE_SHIFT, 0, &folio, SGP_WRITE);
 	if (err)
 		return err;
+	if (!folio_test_uptodate(folio) && len != folio_size(folio))
+		folio_zero_range(folio, 0, folio_size(folio));
 	kaddr = kmap_local_folio(folio, offset_in_folio(folio, pos));
 	if (src)
 		memcpy(kaddr, src, len);
@@ -600,6 +611,8 @@ int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
 		memset(kaddr, 0, len);
 	kunmap_local(kaddr);
 	flush_dcache_folio(folio);
+	if (!folio_test_uptodate(folio))
+		folio_mark_uptodate(folio);
 	folio_mark_dirty(folio);
 	folio_unlock(folio);
 	folio_put(folio);
