@@ -186,6 +186,12 @@ pub const DC_CVAC: &str = "dc_cvac";
 pub const DC_CIVAC: &str = "dc_civac";
 /// Native side: `madvise(addr, 0, MADV_NORMAL)`.
 pub const MADV_NORMAL: &str = "madv_normal";
+/// Floor beside the per-call figure: an ioctl number `/dev/vmo` does not know (the system
+/// call, the VFS and the module's dispatch, which answers `ENOTTY`).
+pub const IOCTL_VMO_ENOTTY: &str = "ioctl_vmo_enotty";
+/// Floor beside the per-call figure: the same ioctl on `/dev/null`, which has no ioctl
+/// handler (the system call and the VFS, which answers `ENOTTY`).
+pub const IOCTL_NULL_ENOTTY: &str = "ioctl_null_enotty";
 /// Native side: `madvise(addr, 0, MADV_NORMAL)` twice (the floor of a pair of calls).
 pub const MADV_NORMAL_X2: &str = "madv_normal_x2";
 /// Baseline of the sparse op: the same cache op over a VMO of just the
@@ -404,10 +410,22 @@ pub const OPS: &[OpInfo] = &[
         name: COMMIT_SIZE0,
         kind: OpKind::PerCall,
         vmo: "`op_range(COMMIT, 0, 0)` (the fixed cost of one call)",
-        natives: &[Native::any(
-            MADV_NORMAL,
-            "`madvise(addr, 0, MADV_NORMAL)` (the fixed cost of a syscall)",
-        )],
+        natives: &[
+            Native::any(
+                MADV_NORMAL,
+                "`madvise(addr, 0, MADV_NORMAL)` (the fixed cost of a syscall)",
+            ),
+            Native::any(
+                IOCTL_VMO_ENOTTY,
+                "an ioctl number `/dev/vmo` does not know: the system call, the VFS's ioctl path \
+                 and the module's dispatch (`ENOTTY`), the floor of any ioctl of the module",
+            ),
+            Native::any(
+                IOCTL_NULL_ENOTTY,
+                "the same ioctl on `/dev/null`, which has no ioctl handler: the system call and \
+                 the VFS's ioctl path (`ENOTTY`)",
+            ),
+        ],
         quick: false,
     },
     OpInfo {

@@ -47,6 +47,18 @@ pub fn run_series<S>(
     Ok(samples)
 }
 
+/// An ioctl number that neither `/dev/vmo` nor `/dev/null` knows (argument-less, in the module's
+/// 'Z' range, as the guest test `abi::unknown_ioctl_is_enotty` uses): `ENOTTY` is the answer
+/// expected, anything else an error.
+fn unknown_ioctl(fd: &impl std::os::fd::AsFd) -> Res<()> {
+    use rustix::ioctl::{NoArg, ioctl, opcode};
+    // SAFETY: an argument-less ioctl: no memory is passed.
+    match unsafe { ioctl(fd, NoArg::<{ opcode::none(b'Z', 0x9f) }>::new()) } {
+        Err(rustix::io::Errno::NOTTY) => Ok(()),
+        r => Err(format!("an unknown ioctl gave {r:?}, not ENOTTY").into()),
+    }
+}
+
 /// The step boundaries of one timed run (Fuchsia's `NextStep`): the run
 /// starts the first step, each [`lap`](Laps::lap) ends one and starts the
 /// next, and the end of the run ends the last.
@@ -392,6 +404,13 @@ impl Bench {
             (COMMIT_SIZE0, VMO) => run_series(p, || self.vmo(self.page), |v| Ok(v.commit(0, 0)?)),
             (COMMIT_SIZE0, MADV_NORMAL) => {
                 run_series(p, || Self::mapping(self.page), |m| m.madvise(0, Advice::Normal))
+            }
+            (COMMIT_SIZE0, IOCTL_VMO_ENOTTY) => {
+                run_series(p, || Ok(()), |_| unknown_ioctl(&self.dev))
+            }
+            (COMMIT_SIZE0, IOCTL_NULL_ENOTTY) => {
+                let null = std::fs::File::open("/dev/null")?;
+                run_series(p, || Ok(()), |_| unknown_ioctl(&null))
             }
             (LOCK_UNLOCK, VMO) => run_series(
                 p,
