@@ -261,7 +261,7 @@ fn lru_role() {
     assert_eq!(b.unlock(), Err(Status::BAD_STATE));
     let start = Instant::now();
     while committed(b) != 0 {
-        assert!(start.elapsed() < Duration::from_secs(10), "the discard never freed the pages");
+        assert!(start.elapsed() < Duration::from_secs(30), "the discard never freed the pages");
         std::thread::sleep(Duration::from_millis(10));
     }
     // Free the pressure; LOCK reports the discard and the VMO reads zeros.
@@ -340,7 +340,7 @@ fn child_role() {
         if me.trim_end().ends_with("/vmo-discard") {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "never moved into {CGROUP}: {me}");
+        assert!(start.elapsed() < Duration::from_secs(30), "never moved into {CGROUP}: {me}");
         std::thread::sleep(Duration::from_millis(5));
     }
     match role.as_str() {
@@ -575,7 +575,7 @@ fn the_counts_follow_lock_unlock_and_discard() {
     // Every shrinker runs: the unlocked VMO is discarded, the locked one never.
     let start = Instant::now();
     while !is_discarded(&b) {
-        assert!(start.elapsed() < Duration::from_secs(10), "drop_caches did not discard");
+        assert!(start.elapsed() < Duration::from_secs(30), "drop_caches did not discard");
         std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
     }
     assert!(!is_discarded(&a));

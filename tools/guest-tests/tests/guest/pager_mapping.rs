@@ -41,7 +41,7 @@ use crate::pager::{
 const ROLE_TEST: &str = "pager_mapping::child_role";
 
 /// How long a child may take before the parent kills it (a hang).
-const CHILD_LIMIT: Duration = Duration::from_secs(30);
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
 
 /// The page size as a `usize`.
 fn up() -> usize {

@@ -20,7 +20,8 @@ use vmo_guest_tests::*;
 
 use crate::pager::{next_read, pattern, supply_pattern};
 
-const WAIT: Duration = Duration::from_secs(10);
+/// As `pager::WAIT`: only a failing test waits this long.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// The page size as a `usize`.
 fn up() -> usize {

@@ -32,7 +32,7 @@ const SLACK_KIB: u64 = 1024;
 const DECOMMITS: i64 = 100_000;
 
 fn assert_back_to_baseline(base: u64, what: &str) {
-    let after = wait_shmem_at_most(base + SLACK_KIB, Duration::from_secs(15));
+    let after = wait_shmem_at_most(base + SLACK_KIB, Duration::from_secs(30));
     assert!(
         after <= base + SLACK_KIB,
         "{what}: Shmem {after} KiB, baseline {base} KiB: {} KiB not given back (slack {SLACK_KIB} KiB)",
@@ -611,7 +611,7 @@ fn cgroup_role() {
         if me.trim_end().ends_with("/vmo-test") {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "never moved into {CGROUP}: {me}");
+        assert!(start.elapsed() < Duration::from_secs(30), "never moved into {CGROUP}: {me}");
         std::thread::sleep(Duration::from_millis(5));
     }
     let dev = dev();
