@@ -196,6 +196,9 @@ impl Args {
             Ioctl::PagerCreateVmo => 32,
             Ioctl::PagerSupply | Ioctl::PagerOp => 40,
             Ioctl::PagerWait => 48,
+            Ioctl::PagerQueryDirty => 56,
+            Ioctl::PagerQueryStats => 32,
+            Ioctl::PagerWrite => 32,
         }
     }
 }
@@ -718,7 +721,10 @@ impl Worker {
             | Ioctl::PagerOp
             | Ioctl::PagerDetach
             | Ioctl::PagerWait
-            | Ioctl::PagerRead => unreachable!("not generated as an ioctl call"),
+            | Ioctl::PagerRead
+            | Ioctl::PagerQueryDirty
+            | Ioctl::PagerQueryStats
+            | Ioctl::PagerWrite => unreachable!("not generated as an ioctl call"),
         };
         let mut args = args;
         let pool_slot = match target {
