@@ -47,11 +47,11 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use vmo::sys;
+use vmo::sys::{self, MapFlags, MappedRegion, ProtFlags};
 
 use super::Worker;
 use crate::model::*;
@@ -108,6 +108,14 @@ struct Paged {
     present: BTreeMap<u64, PPage>,
     /// `query_vmo_stats`'s modified flag.
     modified: bool,
+    /// The flag may also be set: a write through the mapping to a dirty page
+    /// modifies the VMO only if it faults, which depends on whether the page
+    /// table entry is writable already (an earlier write fault made it so,
+    /// until a WRITEBACK_BEGIN, a reclaim or a swap takes it away).
+    modified_maybe: bool,
+    /// A shared writable mapping of the whole VMO (not resizable, 2 to 17
+    /// pages), if the episode made one.
+    map: Option<Arc<MappedRegion>>,
     detached: bool,
     /// The pager's handles are closed: the VMO keeps its pages, nothing else
     /// can be had.
@@ -138,6 +146,8 @@ impl Paged {
             trap_dirty: options & sys::VMO_CREATE_TRAP_DIRTY != 0,
             present: BTreeMap::new(),
             modified: false,
+            modified_maybe: false,
+            map: None,
             detached: false,
             closed: false,
         }
@@ -248,6 +258,20 @@ impl Paged {
         }
     }
 
+    /// What a store through the mapping at byte `off` (within a present page,
+    /// which the caller chose so that it cannot raise `SIGBUS`) does: under
+    /// `TRAP_DIRTY`, while the pager serves the VMO, a page that is not dirty
+    /// faults and waits for a DIRTY request of that page alone (the module's
+    /// `PageSource::fault_wait`); anything else goes through.
+    fn map_write_fate(&self, off: u64) -> Fate {
+        let q = off / pg();
+        if self.trap_dirty && !self.detached && !self.closed && !self.is_dirty(q) {
+            Fate::Asks
+        } else {
+            Fate::Ends(OK)
+        }
+    }
+
     /// A WRITE of `data` at `off` (`zero`: a ZERO of `len` bytes) succeeded:
     /// its pages are dirty (a ZERO's absent whole pages are now zeros) and
     /// the VMO modified.
@@ -351,6 +375,17 @@ impl Paged {
     }
 }
 
+/// How the episode writes its pager VMO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// `VMO_IOC_WRITE`.
+    Write,
+    /// `OP_RANGE` ZERO.
+    Zero,
+    /// A store through the mapping (within one page).
+    Mapped,
+}
+
 /// What a write waiting for the pager's answers ends with.
 enum Answered {
     /// The write's status (expected).
@@ -418,14 +453,23 @@ impl Worker {
         if got == OK {
             let mut p = Paged::new(cv.handle, round_size(size).expect("accepted"), key, options);
             self.keep_pages(&p);
+            // Small VMOs only (a random size may be far more than the address space).
+            let small = (2 * pg()..=17 * pg()).contains(&p.size);
+            if !p.resizable && small && self.rng.chance(1, 2) {
+                self.pager_map(&mut p);
+            }
             let mut completes: Vec<u64> = Vec::new();
             for _ in 0..4 + self.rng.below(16) {
                 let step = self.rng.below(16);
                 if p.closed {
                     // No pager handle is left: what the VMO alone can do.
                     let ok = match step {
-                        0..=5 => {
+                        0..=4 => {
                             self.pager_read(&p);
+                            true
+                        }
+                        5 => {
+                            self.pager_map_read(&p);
                             true
                         }
                         6..=7 => {
@@ -468,7 +512,7 @@ impl Worker {
                         true
                     }
                     7 => {
-                        self.pager_read(&p);
+                        self.pager_map_read(&p);
                         true
                     }
                     8 if self.rng.chance(1, 2) => {
@@ -505,6 +549,8 @@ impl Worker {
                     break;
                 }
             }
+            // Unmapped first: the mapping would keep the VMO (and its pager's source) alive.
+            drop(p.map.take());
             let _ =
                 sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: p.raw, reserved: 0 });
             if p.closed {
@@ -531,6 +577,49 @@ impl Worker {
             .map_or(OK, sys::Errno::raw_os_error);
         let op = Some(sys::VMO_OP_ALWAYS_NEED);
         self.direct(Ioctl::OpRange, op, got, OK, "ALWAYS_NEED of a whole pager VMO");
+    }
+
+    /// EXPORT of the pager VMO and a shared writable mapping of all of it.
+    /// Only pages the model has present are ever touched through it (any
+    /// other access would wait for a READ request, or raise `SIGBUS` with no
+    /// pager to ask), and the VMO is not resizable (no access past its end).
+    fn pager_map(&mut self, p: &mut Paged) {
+        let r = sys::export_owned(self.dev.as_fd(), p.raw, sys::VMO_EXPORT_CLOEXEC);
+        let got = r.as_ref().err().map_or(OK, |e| e.raw_os_error());
+        self.direct(Ioctl::Export, None, got, OK, "EXPORT of a pager VMO");
+        let Ok(fd) = r else { return };
+        let prot = ProtFlags::READ | ProtFlags::WRITE;
+        let r = sys::mmap(fd.as_fd(), 0, p.size as usize, prot, MapFlags::SHARED);
+        let got = r.as_ref().err().map_or(OK, |e| e.raw_os_error());
+        self.direct(Ioctl::Mmap, None, got, OK, "mmap of a pager VMO, shared and writable");
+        p.map = r.ok().map(Arc::new);
+    }
+
+    /// A read of a present page through the mapping: its bytes as the model
+    /// has them, and nothing changes (a read fault neither dirties nor
+    /// modifies).
+    fn pager_map_read(&mut self, p: &Paged) {
+        let Some(map) = p.map.clone() else {
+            return self.pager_read(p);
+        };
+        let pages: Vec<u64> = p.present.keys().copied().collect();
+        if pages.is_empty() {
+            return;
+        }
+        let q = pages[self.rng.index(pages.len())];
+        let ps = pg();
+        let mut buf = vec![0u8; ps as usize];
+        let r = map.read((q * ps) as usize, &mut buf);
+        let got = r.err().map_or(OK, |e| e.raw_os_error());
+        let what = format!("read of page {q} through a mapping of a pager VMO");
+        self.direct(Ioctl::PagerMapRead, None, got, OK, &what);
+        if let Some(Some(want)) = p.present.get(&q).map(|pp| pp.bytes.as_ref()) {
+            if let Some(i) = (0..buf.len()).find(|&i| buf[i] != want[i]) {
+                let report =
+                    format!("{what}: byte {i:#x} is {:#04x}, model {:#04x}", buf[i], want[i]);
+                self.direct(Ioctl::PagerMapRead, None, -1, OK, &report);
+            }
+        }
     }
 
     /// `PAGER_WAIT` with no timeout: the COMPLETE packets detaching queued, in
@@ -887,17 +976,20 @@ impl Worker {
         if got != OK || want != OK {
             return;
         }
-        let model = if p.modified { sys::VMO_PAGER_VMO_STATS_MODIFIED } else { 0 };
-        let report = format!("{what}: modified {modified:#x}, model {model:#x}");
-        self.direct(
-            Ioctl::PagerQueryStats,
-            None,
-            if modified == model { OK } else { -1 },
-            OK,
-            &report,
+        let set = sys::VMO_PAGER_VMO_STATS_MODIFIED;
+        let model = if p.modified { set } else { 0 };
+        // Exactly the values the model allows: its own, or set as well when a mapped write
+        // may have modified the VMO.
+        let ok = modified == model || (p.modified_maybe && modified == set);
+        let report = format!(
+            "{what}: modified {modified:#x}, model {model:#x} (or set: {})",
+            p.modified_maybe
         );
-        if options == sys::VMO_PAGER_RESET_VMO_STATS {
-            p.modified = false;
+        self.direct(Ioctl::PagerQueryStats, None, if ok { OK } else { -1 }, OK, &report);
+        if ok {
+            // Now known; RESET clears it after it was read.
+            p.modified = modified == set && options != sys::VMO_PAGER_RESET_VMO_STATS;
+            p.modified_maybe = false;
         }
     }
 
@@ -930,7 +1022,27 @@ impl Worker {
         Some((off, len))
     }
 
-    /// WRITE (now and then ZERO) of the pager VMO on a thread of its own; for
+    /// Bytes within one present page to store to through the mapping, where
+    /// the store cannot raise `SIGBUS`: with no pager to ask (detached or
+    /// closed), a `TRAP_DIRTY` VMO's page must be dirty already.
+    fn pager_map_write_range(&mut self, p: &Paged) -> Option<(u64, u64)> {
+        let serve = !p.detached && !p.closed;
+        let pages: Vec<u64> = p
+            .present
+            .keys()
+            .copied()
+            .filter(|&q| serve || !p.trap_dirty || p.is_dirty(q))
+            .collect();
+        if pages.is_empty() {
+            return None;
+        }
+        let ps = pg();
+        let q = pages[self.rng.index(pages.len())];
+        let inside = self.rng.below(ps);
+        Some((q * ps + inside, 1 + self.rng.below(ps - inside)))
+    }
+
+    /// WRITE (now and then ZERO, or a store through the mapping) of the pager VMO on a thread of its own; for
     /// a `TRAP_DIRTY` VMO the episode answers each DIRTY request the model
     /// predicts (see the module documentation). The write's status, and the
     /// absence of any other request, are checked. Returns false when the
@@ -942,39 +1054,43 @@ impl Worker {
         p: &mut Paged,
         completes: &mut Vec<u64>,
     ) -> bool {
-        let zero = self.rng.chance(1, 4);
-        let Some((off, len)) = self.pager_write_range(p, zero) else {
+        let how = match self.rng.below(8) {
+            0 | 1 => How::Zero,
+            2 | 3 if p.map.is_some() => How::Mapped,
+            _ => How::Write,
+        };
+        let (zero, mapped) = (how == How::Zero, how == How::Mapped);
+        let picked =
+            if mapped { self.pager_map_write_range(p) } else { self.pager_write_range(p, zero) };
+        let Some((off, len)) = picked else {
             return true;
         };
-        let fate = p.write_fate(off, len, zero);
+        let fate = if mapped { p.map_write_fate(off) } else { p.write_fate(off, len, zero) };
         if fate == Fate::Blocks {
             return true;
         }
+        let was_dirty = p.is_dirty(off / pg());
         let mut data = vec![0u8; if zero { 0 } else { len as usize }];
         self.rng.fill(&mut data);
         let what = format!(
-            "{} {off:#x}+{len:#x} of a pager VMO of {:#x} bytes (trap_dirty {}, detached {}, \
+            "{how:?} {off:#x}+{len:#x} of a pager VMO of {:#x} bytes (trap_dirty {}, detached {}, \
              closed {})",
-            if zero { "ZERO" } else { "WRITE" },
-            p.size,
-            p.trap_dirty,
-            p.detached,
-            p.closed
+            p.size, p.trap_dirty, p.detached, p.closed
         );
         let (tx, rx) = mpsc::channel();
-        let (dev, raw, bytes) = (self.dev.clone(), p.raw, data.clone());
+        let (dev, raw, bytes, map) = (self.dev.clone(), p.raw, data.clone(), p.map.clone());
         let writer = std::thread::spawn(move || {
-            let r = if zero {
-                sys::op_range(dev.as_fd(), raw, sys::VMO_OP_ZERO, off, len)
-            } else {
-                sys::write(dev.as_fd(), raw, off, &bytes)
+            let r = match (how, map) {
+                (How::Zero, _) => sys::op_range(dev.as_fd(), raw, sys::VMO_OP_ZERO, off, len),
+                (How::Mapped, Some(m)) => m.write(off as usize, &bytes),
+                _ => sys::write(dev.as_fd(), raw, off, &bytes),
             };
             let _ = tx.send(r.err().map_or(OK, sys::Errno::raw_os_error));
         });
         let want = match fate {
             Fate::Ends(s) => s,
             Fate::Asks => {
-                match self.answer_dirty_requests(pager, ph, p, completes, off, len, &what) {
+                match self.answer_dirty_requests(pager, ph, p, completes, off, len, mapped, &what) {
                     Answered::Status(s) => s,
                     Answered::Broken => {
                         self.unstick(pager, p, rx, writer, &what);
@@ -994,10 +1110,20 @@ impl Worker {
             }
         };
         let _ = writer.join();
-        let op = if zero { Some(sys::VMO_OP_ZERO) } else { None };
-        self.direct(Ioctl::PagerWrite, op, got, want, &what);
+        let (ioctl, op) = match how {
+            How::Zero => (Ioctl::PagerWrite, Some(sys::VMO_OP_ZERO)),
+            How::Write => (Ioctl::PagerWrite, None),
+            How::Mapped => (Ioctl::PagerMapWrite, None),
+        };
+        self.direct(ioctl, op, got, want, &what);
         if got == OK && want == OK && len > 0 {
+            let before = p.modified;
             p.wrote(off, len, &data, zero);
+            if mapped && was_dirty {
+                // A mapped write to a dirty page need not fault (see `modified_maybe`).
+                p.modified = before;
+                p.modified_maybe |= !before;
+            }
         }
         // No request the model does not expect is left behind.
         if !p.closed && completes.is_empty() {
@@ -1026,6 +1152,7 @@ impl Worker {
         completes: &mut Vec<u64>,
         off: u64,
         len: u64,
+        mapped: bool,
         what: &str,
     ) -> Answered {
         let (a, b) = Paged::pages_of(off, len);
@@ -1077,7 +1204,9 @@ impl Worker {
             // there.
             let s = (req.0..req.1).find(|&q| !p.is_dirty(q)).unwrap_or(req.0);
             let ps = pg();
-            let choice = self.rng.below(20);
+            // A fault whose DIRTY request fails, or whose VMO is detached or whose pager
+            // closes meanwhile, raises SIGBUS: a mapped write is only ever let through.
+            let choice = if mapped { self.rng.below(16) } else { self.rng.below(20) };
             let dirty_range = match choice {
                 12..=13 if req.1 - s > 1 => Some((s, s + 1 + self.rng.below(req.1 - s - 1))),
                 // More than asked: up to the end of the write (all its pages are present).

@@ -198,11 +198,15 @@ pub enum Ioctl {
     PagerQueryStats,
     /// `VMO_IOC_WRITE` (op none) or `OP_RANGE` ZERO (op: ZERO) of a pager-backed VMO.
     PagerWrite,
+    /// A write through a mapping of a pager-backed VMO.
+    PagerMapWrite,
+    /// A read through a mapping of a pager-backed VMO.
+    PagerMapRead,
 }
 
 impl Ioctl {
     /// Every value, in order.
-    pub const ALL: [Ioctl; 36] = [
+    pub const ALL: [Ioctl; 38] = [
         Ioctl::Create,
         Ioctl::CreateChild,
         Ioctl::Close,
@@ -239,6 +243,8 @@ impl Ioctl {
         Ioctl::PagerQueryDirty,
         Ioctl::PagerQueryStats,
         Ioctl::PagerWrite,
+        Ioctl::PagerMapWrite,
+        Ioctl::PagerMapRead,
     ];
 
     /// The name used in reports.
@@ -280,6 +286,8 @@ impl Ioctl {
             Ioctl::PagerQueryDirty => "PAGER_QUERY_DIRTY",
             Ioctl::PagerQueryStats => "PAGER_QUERY_STATS",
             Ioctl::PagerWrite => "WRITE(pager)",
+            Ioctl::PagerMapWrite => "map-write(pager)",
+            Ioctl::PagerMapRead => "map-read(pager)",
         }
     }
 

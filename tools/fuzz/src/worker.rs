@@ -190,7 +190,9 @@ impl Args {
             | Ioctl::Ftruncate
             | Ioctl::Fallocate
             | Ioctl::MapFork
-            | Ioctl::PagerRead => 0,
+            | Ioctl::PagerRead
+            | Ioctl::PagerMapWrite
+            | Ioctl::PagerMapRead => 0,
             // Pager ioctls, made by the pager episodes.
             Ioctl::PagerCreate | Ioctl::PagerDetach => 8,
             Ioctl::PagerCreateVmo => 32,
@@ -724,7 +726,9 @@ impl Worker {
             | Ioctl::PagerRead
             | Ioctl::PagerQueryDirty
             | Ioctl::PagerQueryStats
-            | Ioctl::PagerWrite => unreachable!("not generated as an ioctl call"),
+            | Ioctl::PagerWrite
+            | Ioctl::PagerMapWrite
+            | Ioctl::PagerMapRead => unreachable!("not generated as an ioctl call"),
         };
         let mut args = args;
         let pool_slot = match target {
