@@ -524,10 +524,14 @@ impl Worker {
                         let want = if manage { OK } else { ACCESS_DENIED };
                         self.direct(Ioctl::PagerDetach, None, got, want, "PAGER_DETACH");
                         if got == OK {
-                            if !p.detached && !completes.contains(&p.key) {
-                                completes.push(p.key);
+                            // Detaching twice does nothing: the clean pages a later
+                            // WRITEBACK_END made stay.
+                            if !p.detached {
+                                if !completes.contains(&p.key) {
+                                    completes.push(p.key);
+                                }
+                                p.detach();
                             }
-                            p.detach();
                         }
                         true
                     }
