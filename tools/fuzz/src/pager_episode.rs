@@ -398,6 +398,9 @@ enum Answered {
 impl Worker {
     /// One pager episode (see the module documentation).
     pub(super) fn pager_episode(&mut self) {
+        if self.rng.chance(1, 300) {
+            return self.pager_many_ranges();
+        }
         let options = if self.rng.chance(1, 10) { self.rng.next_u32() | 1 } else { 0 };
         let mut c = sys::vmo_pager_create_args { options, ..Default::default() };
         let got =
@@ -562,6 +565,120 @@ impl Worker {
             }
         }
         self.close_pager(pager, ph);
+    }
+
+    /// A pager VMO with more dirty ranges than one `PAGER_QUERY_DIRTY`
+    /// returns (256): every other page of 2 × (256 + k) + 1 pages written;
+    /// a query of the whole VMO into a buffer with room for more returns 256
+    /// of them and `avail` all; one from the end of the last range returned
+    /// gets the rest, as a pager pages through them.
+    fn pager_many_ranges(&mut self) {
+        let ps = pg();
+        let runs = MAX_RANGES + 1 + self.rng.below(8);
+        let pages = 2 * runs - 1;
+        let mut c = sys::vmo_pager_create_args::default();
+        let got =
+            sys::pager_create(self.dev.as_fd(), &mut c).err().map_or(OK, sys::Errno::raw_os_error);
+        self.direct(Ioctl::PagerCreate, None, got, OK, "PAGER_CREATE (many ranges)");
+        if got != OK {
+            return;
+        }
+        let pager = c.handle;
+        let mut cv =
+            sys::vmo_pager_create_vmo_args { pager, size: pages * ps, ..Default::default() };
+        let got = sys::pager_create_vmo(self.dev.as_fd(), &mut cv)
+            .err()
+            .map_or(OK, sys::Errno::raw_os_error);
+        self.direct(Ioctl::PagerCreateVmo, None, got, OK, "PAGER_CREATE_VMO (many ranges)");
+        if got == OK {
+            let mut p = Paged::new(cv.handle, pages * ps, 0, 0);
+            self.keep_pages(&p);
+            self.many_ranges_of(pager, &mut p, runs);
+            let _ =
+                sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: p.raw, reserved: 0 });
+        }
+        self.close_pager(pager, pager);
+    }
+
+    /// [`Worker::pager_many_ranges`] on its VMO `p`, all of whose pages are
+    /// supplied here.
+    fn many_ranges_of(&mut self, pager: u32, p: &mut Paged, runs: u64) {
+        let ps = pg();
+        let pages = p.size / ps;
+        let mut c = sys::vmo_create_args { size: p.size, ..Default::default() };
+        let got = sys::create(self.dev.as_fd(), &mut c).err().map_or(OK, sys::Errno::raw_os_error);
+        self.direct(Ioctl::Create, None, got, OK, "CREATE of an aux VMO (many ranges)");
+        if got != OK {
+            return;
+        }
+        let args = sys::vmo_pager_supply_args {
+            pager,
+            vmo: p.raw,
+            offset: 0,
+            length: p.size,
+            aux_vmo: c.handle,
+            reserved: 0,
+            aux_offset: 0,
+        };
+        let got =
+            sys::pager_supply(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
+        let _ = sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: c.handle, reserved: 0 });
+        self.direct(Ioctl::PagerSupply, None, got, OK, "PAGER_SUPPLY of all pages (many ranges)");
+        if got != OK {
+            return;
+        }
+        for q in 0..pages {
+            p.present.insert(q, PPage { bytes: Some(vec![0; ps as usize]), dirt: Dirt::Clean });
+        }
+        for q in (0..pages).step_by(2) {
+            let got = sys::write(self.dev.as_fd(), p.raw, q * ps, b"r")
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            self.direct(Ioctl::PagerWrite, None, got, OK, "WRITE of one byte (many ranges)");
+            if got != OK {
+                return;
+            }
+            p.wrote(q * ps, 1, b"r", false);
+        }
+        // The whole VMO, then on from the end of the last range returned.
+        let mut start = 0;
+        for round in 0..2 {
+            let mut out = vec![sys::vmo_dirty_range::default(); MAX_RANGES as usize + 10];
+            let mut a = sys::vmo_pager_query_dirty_args {
+                pager,
+                vmo: p.raw,
+                offset: start,
+                length: p.size - start,
+                ..Default::default()
+            };
+            let got = sys::pager_query_dirty(self.dev.as_fd(), &mut a, &mut out)
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            let what = format!("PAGER_QUERY_DIRTY {start:#x}.. of {runs} dirty ranges");
+            self.direct(Ioctl::PagerQueryDirty, None, got, OK, &what);
+            if got != OK {
+                return;
+            }
+            let model = p.query_dirty(start, p.size - start).expect("in range");
+            let actual = model.len().min(MAX_RANGES as usize);
+            let same = out[..actual]
+                .iter()
+                .zip(&model)
+                .all(|(r, &(s, e))| (r.offset, r.length, r.options) == (s * ps, (e - s) * ps, 0));
+            let ok = a.actual == actual as u64 && a.avail == model.len() as u64 && same;
+            let report = format!(
+                "{what} (round {round}): actual {} avail {}, model {actual} {}, ranges as the \
+                 model's: {same}",
+                a.actual,
+                a.avail,
+                model.len()
+            );
+            self.direct(Ioctl::PagerQueryDirty, None, if ok { OK } else { -1 }, OK, &report);
+            if !ok || actual == model.len() {
+                return;
+            }
+            start = out[actual - 1].offset + out[actual - 1].length;
+        }
     }
 
     /// Closes the pager's handles (`ph` may be `pager` itself).
