@@ -37,13 +37,22 @@
 //! `ALWAYS_NEED`, whose pages the module never evicts, so that the model is
 //! exact.
 //!
-//! Not covered: writes through mappings of the pager VMO (`mapping.rs` maps
-//! only this worker's own VMOs), `IS_ZERO` dirty ranges (the module keeps no
-//! zero ranges: a growth adds absent pages that the pager supplies, so every
-//! range it reports has options 0, and `WRITEBACK_BEGIN` with `IS_ZERO`
-//! changes nothing; the model expects exactly that), and the limit of 256
-//! ranges per query (the episode's VMOs have at most 17 pages, so at most 9
-//! ranges).
+//! A small VMO that is not resizable is now and then mapped, shared and
+//! writable: reads and stores through the mapping touch present pages only,
+//! and a store waits for a DIRTY request as a write does, of its page alone,
+//! which the episode only ever lets through (`OP_DIRTY`: a failed one is
+//! `SIGBUS`, which would end the fuzzer). A rare mini-episode
+//! ([`Worker::pager_many_ranges`]) has more dirty ranges than one query
+//! returns (256).
+//!
+//! Not covered: `IS_ZERO` dirty ranges (the module keeps no zero ranges: a
+//! growth adds absent pages that the pager supplies, so every range it
+//! reports has options 0, and `WRITEBACK_BEGIN` with `IS_ZERO` changes
+//! nothing; the model expects exactly that); READ requests (no access waits
+//! for an unsupplied page: the episode would have to serve it on the side);
+//! mapped stores whose DIRTY request fails or whose pager goes (`SIGBUS`);
+//! slices and snapshots of the pager VMO; handles to it without WRITE for the
+//! pager ops.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
