@@ -429,6 +429,23 @@ impl Drop for Arena {
     }
 }
 
+/// `VMO_IOC_PAGER_QUERY_STATS` into a local buffer of 8 bytes of which `buffer_size` (at most
+/// 8) are named (fewer than 4 is `BUFFER_TOO_SMALL`); returns the result and the first 4
+/// bytes of the buffer (`modified`, or `u32::MAX` if the kernel wrote nothing).
+pub fn pager_query_stats_sized(
+    fd: BorrowedFd<'_>,
+    mut args: sys::vmo_pager_query_stats_args,
+    buffer_size: u64,
+) -> (sys::IoctlResult, u32) {
+    let mut buf = [u32::MAX; 2];
+    args.buffer = buf.as_mut_ptr() as u64;
+    args.buffer_size = buffer_size.min(size_of_val(&buf) as u64);
+    // SAFETY: the buffer is `buf`, live and exclusively borrowed for the call, and at most its
+    // size is named; any bytes are a valid `u32`.
+    let r = unsafe { sys::pager_query_stats_raw(fd, args) };
+    (r, buf[0])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

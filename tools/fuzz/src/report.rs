@@ -33,6 +33,8 @@ pub const BAD_STATE: i32 = sys::VMO_ERRNO_BAD_STATE as i32;
 pub const TIMED_OUT: i32 = sys::VMO_ERRNO_TIMED_OUT as i32;
 /// `ZX_ERR_NOT_FOUND`: an access to a discarded VMO.
 pub const NOT_FOUND: i32 = sys::VMO_ERRNO_NOT_FOUND as i32;
+/// `ZX_ERR_BUFFER_TOO_SMALL`.
+pub const BUFFER_TOO_SMALL: i32 = sys::VMO_ERRNO_BUFFER_TOO_SMALL as i32;
 /// Linux's `EFAULT`: a bad user pointer.
 pub const EFAULT: i32 = 14;
 /// Linux's `ENOTTY`: an unknown ioctl.
@@ -57,6 +59,7 @@ pub fn status_name(errno: i32) -> String {
         BAD_STATE => "BAD_STATE",
         TIMED_OUT => "TIMED_OUT",
         NOT_FOUND => "NOT_FOUND",
+        BUFFER_TOO_SMALL => "BUFFER_TOO_SMALL",
         EFAULT => "EFAULT",
         ENOTTY => "ENOTTY",
         EINTR => "EINTR",
@@ -81,6 +84,7 @@ pub fn status_from_name(name: &str) -> Option<i32> {
         BAD_STATE,
         TIMED_OUT,
         NOT_FOUND,
+        BUFFER_TOO_SMALL,
         EFAULT,
         ENOTTY,
         EINTR,
@@ -188,11 +192,21 @@ pub enum Ioctl {
     PagerRead,
     /// `VMO_IOC_REPLACE_AS_EXECUTABLE`.
     ReplaceAsExecutable,
+    /// `VMO_IOC_PAGER_QUERY_DIRTY`.
+    PagerQueryDirty,
+    /// `VMO_IOC_PAGER_QUERY_STATS`.
+    PagerQueryStats,
+    /// `VMO_IOC_WRITE` (op none) or `OP_RANGE` ZERO (op: ZERO) of a pager-backed VMO.
+    PagerWrite,
+    /// A write through a mapping of a pager-backed VMO.
+    PagerMapWrite,
+    /// A read through a mapping of a pager-backed VMO.
+    PagerMapRead,
 }
 
 impl Ioctl {
     /// Every value, in order.
-    pub const ALL: [Ioctl; 33] = [
+    pub const ALL: [Ioctl; 38] = [
         Ioctl::Create,
         Ioctl::CreateChild,
         Ioctl::Close,
@@ -226,6 +240,11 @@ impl Ioctl {
         Ioctl::PagerWait,
         Ioctl::PagerRead,
         Ioctl::ReplaceAsExecutable,
+        Ioctl::PagerQueryDirty,
+        Ioctl::PagerQueryStats,
+        Ioctl::PagerWrite,
+        Ioctl::PagerMapWrite,
+        Ioctl::PagerMapRead,
     ];
 
     /// The name used in reports.
@@ -264,6 +283,11 @@ impl Ioctl {
             Ioctl::PagerWait => "PAGER_WAIT",
             Ioctl::PagerRead => "READ(pager)",
             Ioctl::ReplaceAsExecutable => "REPLACE_AS_EXECUTABLE",
+            Ioctl::PagerQueryDirty => "PAGER_QUERY_DIRTY",
+            Ioctl::PagerQueryStats => "PAGER_QUERY_STATS",
+            Ioctl::PagerWrite => "WRITE(pager)",
+            Ioctl::PagerMapWrite => "map-write(pager)",
+            Ioctl::PagerMapRead => "map-read(pager)",
         }
     }
 

@@ -190,12 +190,17 @@ impl Args {
             | Ioctl::Ftruncate
             | Ioctl::Fallocate
             | Ioctl::MapFork
-            | Ioctl::PagerRead => 0,
+            | Ioctl::PagerRead
+            | Ioctl::PagerMapWrite
+            | Ioctl::PagerMapRead => 0,
             // Pager ioctls, made by the pager episodes.
             Ioctl::PagerCreate | Ioctl::PagerDetach => 8,
             Ioctl::PagerCreateVmo => 32,
             Ioctl::PagerSupply | Ioctl::PagerOp => 40,
             Ioctl::PagerWait => 48,
+            Ioctl::PagerQueryDirty => 56,
+            Ioctl::PagerQueryStats => 32,
+            Ioctl::PagerWrite => 32,
         }
     }
 }
@@ -718,7 +723,12 @@ impl Worker {
             | Ioctl::PagerOp
             | Ioctl::PagerDetach
             | Ioctl::PagerWait
-            | Ioctl::PagerRead => unreachable!("not generated as an ioctl call"),
+            | Ioctl::PagerRead
+            | Ioctl::PagerQueryDirty
+            | Ioctl::PagerQueryStats
+            | Ioctl::PagerWrite
+            | Ioctl::PagerMapWrite
+            | Ioctl::PagerMapRead => unreachable!("not generated as an ioctl call"),
         };
         let mut args = args;
         let pool_slot = match target {
