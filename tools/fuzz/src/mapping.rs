@@ -17,6 +17,24 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use vmo::sys::{self, MapFlags, MappedRegion, ProtFlags};
 
 use super::Worker;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+
+/// Readers forked so far, by every worker of this process.
+///
+/// A forked child holds every mapping and fd of the whole process until it exits, so for that
+/// time the VMOs behind them live on even after their worker closed them: a snapshot child a
+/// worker closed keeps its parent's DECOMMIT `NOT_SUPPORTED` and counts in its `num_children`.
+/// An ioctl during which a fork was alive (forks started by its end outnumber forks ended by its
+/// start, [`forks_overlapped`]) may see that.
+pub static FORKS_STARTED: AtomicU64 = AtomicU64::new(0);
+/// Readers forked and reaped (their references to the process's VMOs are gone by then).
+pub static FORKS_ENDED: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a forked child may have been alive since `ended_before` was read from
+/// [`FORKS_ENDED`].
+pub fn forks_overlapped(ended_before: u64) -> bool {
+    FORKS_STARTED.load(SeqCst) > ended_before
+}
 use crate::model::*;
 use crate::report::*;
 
@@ -259,6 +277,7 @@ impl Worker {
         }
         let p = pg() as usize;
         let page = m.region.as_ptr().wrapping_add(k as usize * p);
+        FORKS_STARTED.fetch_add(1, SeqCst);
         // SAFETY: the child only reads the page (inside the VMO, so no SIGBUS) with volatile
         // loads, writes to the pipe and calls `_exit`: no allocation or lock after fork in a
         // multithreaded process. The parent reaps it.
@@ -286,6 +305,7 @@ impl Worker {
             if pid > 0 {
                 libc::waitpid(pid, &mut status, 0);
             }
+            FORKS_ENDED.fetch_add(1, SeqCst);
             libc::close(pipe[0]);
             n
         };
