@@ -250,6 +250,9 @@ pub const MEMFD_PREAD: &str = "memfd_pread";
 /// Native side of the reclaim figure: clean page cache (a block device read
 /// once), reclaimed by the same `memory.reclaim`.
 pub const PAGE_CACHE: &str = "page_cache";
+/// Native side of the reclaim figure: [`PAGE_CACHE`] read with read-ahead
+/// off, so that it is cached in single-page folios.
+pub const PAGE_CACHE_4K: &str = "page_cache_4k";
 /// Baseline of the refault figure: the first page-in of the same pages (a
 /// whole read of a new pager-backed VMO).
 pub const VMO_FIRST_READ: &str = "vmo_first_read";
@@ -624,13 +627,22 @@ pub const OPS: &[OpInfo] = &[
               1 MiB discardable VMOs, locks, writes and unlocks each (untimed); timed: writing N \
               MiB to the cgroup's `memory.reclaim` (the `vmo-discard` shrinker discards the VMOs, \
               and the module's worker punches their files asynchronously) until `memory.current` \
-              has dropped by N MiB (polled; `memory.reclaim` is written again if the drop stalls)",
-        natives: &[Native::any(
-            PAGE_CACHE,
-            "the same with N MiB of clean page cache: a `pread` of N MiB of a zram block device \
-             (written and flushed beforehand) by the benchmark in the same kind of cgroup, then \
-             the same timed `memory.reclaim` until `memory.current` has dropped by N MiB",
-        )],
+              has dropped by N MiB, less one memcg charge batch (64 pages) per CPU (polled every \
+              50 µs; `memory.reclaim` is written again if the drop stalls)",
+        natives: &[
+            Native::any(
+                PAGE_CACHE,
+                "the same with N MiB of clean page cache: a `pread` of N MiB of a zram block \
+                 device (written and flushed beforehand) by the benchmark in the same kind of \
+                 cgroup, then the same timed `memory.reclaim` until `memory.current` has dropped \
+                 by N MiB (read-ahead reads the device into large folios)",
+            ),
+            Native::any(
+                PAGE_CACHE_4K,
+                "the same with read-ahead off (`POSIX_FADV_RANDOM` before the `pread`): the page \
+                 cache is read into single-page folios, as the VMOs' shmem pages are",
+            ),
+        ],
         quick: false,
     },
     OpInfo {
@@ -739,7 +751,10 @@ mod tests {
     fn the_reclaim_and_refault_rows() {
         let o = op_info(RECLAIM).unwrap();
         assert_eq!(o.kind, OpKind::Reclaim);
-        assert_eq!(o.natives.iter().map(|n| n.side).collect::<Vec<_>>(), [PAGE_CACHE]);
+        assert_eq!(
+            o.natives.iter().map(|n| n.side).collect::<Vec<_>>(),
+            [PAGE_CACHE, PAGE_CACHE_4K]
+        );
         assert!(o.vmo.contains("memory.reclaim") && o.vmo.contains("memory.current"));
         assert!(RECLAIM_SIZES.windows(2).all(|w| w[0] < w[1]));
         assert!(RECLAIM_SIZES.iter().all(|s| s % RECLAIM_VMO_SIZE == 0));

@@ -1307,16 +1307,18 @@ mod tests {
             // 16 MiB in 32 ms: 500 MiB/s; in 8 ms: 2000 MiB/s.
             counted("vmo", 32_000_000, vec![2, 2, 2]),
             counted("page_cache", 8_000_000, vec![1, 1, 1]),
+            counted("page_cache_4k", 16_000_000, vec![1, 1, 1]),
         ]);
         let report = Report::build(log);
         let t = &report.tables[0];
         assert_eq!((t.op.as_str(), t.kind), ("RECLAIM", OpKind::Reclaim));
         // A ratio of 4.00 misses nothing: figures only.
         assert!(t.rows[0].misses.is_empty());
-        assert_eq!(t.rows[0].ratios, [Some(4.0)]);
+        assert_eq!(t.rows[0].ratios, [Some(4.0), Some(2.0)]);
         let md = report.to_markdown();
         assert!(md.contains("· 500 MiB/s · 2 req"), "{md}");
         assert!(md.contains("· 2000 MiB/s · 1 req | 4.00 |"), "{md}");
+        assert!(md.contains("· 1000 MiB/s · 1 req | 2.00 |"), "{md}");
         assert!(md.contains("No target."), "{md}");
         let line = &report.summary()[0];
         assert_eq!((line.name.as_str(), line.verdict()), ("RECLAIM", "no target"));

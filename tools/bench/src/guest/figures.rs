@@ -200,7 +200,7 @@ impl Bench {
                 Err("the CPU has no clflushopt (/proc/cpuinfo flags)".into())
             }
             UFFD_COPY | UFFD_CONTINUE => super::pagein::available(side),
-            PAGE_CACHE => super::reclaim::available(side),
+            PAGE_CACHE | PAGE_CACHE_4K => super::reclaim::available(side),
             _ => Ok(()),
         }
     }

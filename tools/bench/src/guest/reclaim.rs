@@ -10,7 +10,11 @@
 //! once (the native side: a zram device the figure adds and removes, written
 //! and flushed beforehand, so the pages read are clean). The timed part is
 //! the same on both sides: from the first write of N MiB to the cgroup's
-//! `memory.reclaim` until its `memory.current` has dropped by N MiB.
+//! `memory.reclaim` until its `memory.current` has dropped by N MiB (less
+//! what the kernel may hold charged ahead, [`CHARGE_BATCH`] pages a CPU). A
+//! second native side reads the page cache with read-ahead off, into
+//! single-page folios as the VMOs' shmem pages are (read-ahead reads into
+//! large folios, which reclaim frees a folio at a time).
 //!
 //! The two sides free their memory differently. The page cache is freed by
 //! the reclaim itself, which returns once it has freed N MiB. The
@@ -52,6 +56,10 @@ const POLL: Duration = Duration::from_micros(50);
 const STALL: Duration = Duration::from_millis(100);
 /// `memory.reclaim` writes a run may take before it fails.
 const MAX_WRITES: u64 = 20;
+/// Pages a CPU may hold charged ahead (the kernel's `MEMCG_CHARGE_BATCH`):
+/// `memory.current` counts them, so it is only exact to this many pages per
+/// CPU, and a run is over once usage is within that of the goal.
+const CHARGE_BATCH: u64 = 64;
 
 /// Whether `side` of the reclaim figure can run here: `Err(reason)` if not.
 pub fn available(side: &str) -> Result<(), String> {
@@ -60,7 +68,9 @@ pub fn available(side: &str) -> Result<(), String> {
     if !controllers.split_whitespace().any(|c| c == "memory") {
         return Err(format!("no cgroup v2 memory controller at {CGROUP_ROOT} (CONFIG_MEMCG)"));
     }
-    if side == PAGE_CACHE && !Path::new(ZRAM_CONTROL).join("hot_add").exists() {
+    if [PAGE_CACHE, PAGE_CACHE_4K].contains(&side)
+        && !Path::new(ZRAM_CONTROL).join("hot_add").exists()
+    {
         return Err(format!("no {ZRAM_CONTROL}/hot_add (CONFIG_ZRAM) for a block device"));
     }
     Ok(())
@@ -113,17 +123,17 @@ impl Cgroup {
     }
 
     /// One timed run: writes `size` to `memory.reclaim` and waits until usage
-    /// has dropped by `size` from what it was at the start; the time (ns) and
-    /// the writes it took.
-    fn reclaim_run(&self, size: u64) -> Res<(u64, u64)> {
+    /// has dropped by `size` less `slack` from what it was at the start; the
+    /// time (ns) and the writes it took.
+    fn reclaim_run(&self, size: u64, slack: u64) -> Res<(u64, u64)> {
         let start_usage = self.current()?;
-        let goal = start_usage.saturating_sub(size);
+        let goal = start_usage.saturating_sub(size) + slack;
         let t = Instant::now();
         let mut writes = 0;
         let mut usage = start_usage;
         loop {
             writes += 1;
-            self.reclaim(usage - goal)?;
+            self.reclaim((usage - goal + slack).min(size))?;
             let mut since = Instant::now();
             loop {
                 let now = self.current()?;
@@ -208,9 +218,13 @@ impl Zram {
     }
 
     /// Reads `[0, len)` through the page cache: `len` bytes of clean pages,
-    /// charged to the reader's memory cgroup.
-    fn read_cached(&self, buf: &mut [u8], len: u64) -> Res<()> {
+    /// charged to the reader's memory cgroup; in single-page folios if
+    /// `small` (`POSIX_FADV_RANDOM`: no read-ahead, which reads into large
+    /// folios).
+    fn read_cached(&self, buf: &mut [u8], len: u64, small: bool) -> Res<()> {
         let f = self.file()?;
+        let advice = if small { FileAdvice::Random } else { FileAdvice::Normal };
+        fadvise(f, 0, None, advice)?;
         let mut done = 0u64;
         while done < len {
             let n = (len - done).min(buf.len() as u64) as usize;
@@ -244,7 +258,9 @@ enum Reclaimable {
 /// `policy.warmup_max_size` when `size` is larger, as the sweeps do.
 pub fn measure(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure> {
     available(side)?;
-    let zram = if side == PAGE_CACHE { Some(Zram::new(b, size)?) } else { None };
+    let zram = if side == VMO { None } else { Some(Zram::new(b, size)?) };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let slack = CHARGE_BATCH * b.page() * cpus;
     let mut buf = vec![0u8; 1 << 20];
     let cg = Cgroup::enter()?;
     let mut setup = |len: u64| -> Res<Reclaimable> {
@@ -261,9 +277,9 @@ pub fn measure(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure>
                     .collect::<Res<Vec<Vmo>>>()?;
                 Ok(Reclaimable::Vmos(vmos))
             }
-            (PAGE_CACHE, Some(z)) => {
+            (PAGE_CACHE | PAGE_CACHE_4K, Some(z)) => {
                 z.uncache()?;
-                z.read_cached(&mut buf, len)?;
+                z.read_cached(&mut buf, len, side == PAGE_CACHE_4K)?;
                 Ok(Reclaimable::PageCache)
             }
             _ => Err(format!("no reclaim figure for side {side}").into()),
@@ -271,7 +287,7 @@ pub fn measure(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure>
     };
     let mut run = |len: u64| -> Res<(u64, u64)> {
         let held = setup(len)?;
-        let r = cg.reclaim_run(len);
+        let r = cg.reclaim_run(len, slack);
         if let Reclaimable::Vmos(vmos) = &held {
             // Every VMO was discarded: TRY_LOCK says so.
             if let Some(kept) = vmos.iter().position(|v| v.try_lock().is_ok()) {
