@@ -133,7 +133,7 @@ impl Cgroup {
         let mut usage = start_usage;
         loop {
             writes += 1;
-            self.reclaim((usage - goal + slack).min(size))?;
+            self.reclaim((usage.saturating_sub(goal) + slack).min(size))?;
             let mut since = Instant::now();
             loop {
                 let now = self.current()?;
@@ -260,7 +260,8 @@ pub fn measure(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure>
     available(side)?;
     let zram = if side == VMO { None } else { Some(Zram::new(b, size)?) };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    let slack = CHARGE_BATCH * b.page() * cpus;
+    // (At most a quarter of the run, for a guest of many CPUs.)
+    let slack = |len: u64| (CHARGE_BATCH * b.page() * cpus).min(len / 4);
     let mut buf = vec![0u8; 1 << 20];
     let cg = Cgroup::enter()?;
     let mut setup = |len: u64| -> Res<Reclaimable> {
@@ -287,7 +288,7 @@ pub fn measure(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure>
     };
     let mut run = |len: u64| -> Res<(u64, u64)> {
         let held = setup(len)?;
-        let r = cg.reclaim_run(len, slack);
+        let r = cg.reclaim_run(len, slack(len));
         if let Reclaimable::Vmos(vmos) = &held {
             // Every VMO was discarded: TRY_LOCK says so.
             if let Some(kept) = vmos.iter().position(|v| v.try_lock().is_ok()) {
