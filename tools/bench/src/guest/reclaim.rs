@@ -39,6 +39,7 @@ use rustix::fs::{Advice as FileAdvice, fadvise};
 use vmo::{Vmo, VmoOptions};
 use vmo_bench::catalog::*;
 use vmo_bench::record::Policy;
+use vmo_bench::units::{fmt_ns, fmt_size};
 
 use super::Res;
 use super::figures::{Bench, Figure, pwrite_all};
@@ -123,23 +124,26 @@ impl Cgroup {
     }
 
     /// One timed run: writes `size` to `memory.reclaim` and waits until usage
-    /// has dropped by `size` less `slack` from what it was at the start; the
-    /// time (ns) and the writes it took.
-    fn reclaim_run(&self, size: u64, slack: u64) -> Res<(u64, u64)> {
+    /// has dropped by `size` less `slack` from what it was at the start.
+    fn reclaim_run(&self, size: u64, slack: u64) -> Res<Run> {
         let start_usage = self.current()?;
         let goal = start_usage.saturating_sub(size) + slack;
         let t = Instant::now();
-        let mut writes = 0;
+        let mut run = Run { ns: 0, writes: 0, first_write_ns: 0, eagain: false };
         let mut usage = start_usage;
         loop {
-            writes += 1;
-            self.reclaim((usage.saturating_sub(goal) + slack).min(size))?;
+            run.writes += 1;
+            let done = self.reclaim((usage.saturating_sub(goal) + slack).min(size))?;
+            if run.writes == 1 {
+                run.first_write_ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                run.eagain = !done;
+            }
             let mut since = Instant::now();
             loop {
                 let now = self.current()?;
                 if now <= goal {
-                    let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                    return Ok((ns, writes));
+                    run.ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    return Ok(run);
                 }
                 if now < usage {
                     since = Instant::now();
@@ -150,9 +154,10 @@ impl Cgroup {
                 usage = usage.min(now);
                 std::thread::sleep(POLL);
             }
-            if writes >= MAX_WRITES {
+            if run.writes >= MAX_WRITES {
                 return Err(format!(
-                    "{writes} writes of memory.reclaim freed {} of {size} bytes",
+                    "{} writes of memory.reclaim freed {} of {size} bytes",
+                    run.writes,
                     start_usage - usage
                 )
                 .into());
@@ -169,6 +174,18 @@ impl Drop for Cgroup {
         );
         let _ = std::fs::remove_dir(&self.dir);
     }
+}
+
+/// One timed run of the figure.
+struct Run {
+    /// From the first write of `memory.reclaim` until the memory was gone.
+    ns: u64,
+    /// The writes of `memory.reclaim` it took.
+    writes: u64,
+    /// How long the first write took.
+    first_write_ns: u64,
+    /// Whether the first write failed with `EAGAIN`.
+    eagain: bool,
 }
 
 /// A zram block device the figure adds (written and flushed, its page cache
@@ -286,7 +303,7 @@ pub fn measure(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure>
             _ => Err(format!("no reclaim figure for side {side}").into()),
         }
     };
-    let mut run = |len: u64| -> Res<(u64, u64)> {
+    let mut run = |len: u64| -> Res<Run> {
         let held = setup(len)?;
         let r = cg.reclaim_run(len, slack(len));
         if let Reclaimable::Vmos(vmos) = &held {
@@ -304,15 +321,29 @@ pub fn measure(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure>
     let budget = Duration::from_millis(policy.budget_ms);
     let start = Instant::now();
     let mut fig = Figure::default();
+    let (mut first_writes, mut eagain) = (Vec::new(), 0);
     while fig.samples.len() < policy.max_reps as usize {
-        let (ns, writes) = run(size)?;
-        fig.samples.push(ns);
-        fig.requests.push(writes);
+        let r = run(size)?;
+        fig.samples.push(r.ns);
+        fig.requests.push(r.writes);
+        first_writes.push(r.first_write_ns);
+        eagain += u32::from(r.eagain);
         if fig.samples.len() >= policy.min_reps as usize && start.elapsed() >= budget {
             break;
         }
     }
     drop(cg);
     drop(zram);
+    // For the reader (not a record): how much of each run was the write itself.
+    first_writes.sort_unstable();
+    if let Some(&median) = first_writes.get(first_writes.len() / 2) {
+        println!(
+            "vmo-bench: RECLAIM {} {side}: the first memory.reclaim write took {} (median) and \
+             failed with EAGAIN in {eagain} of {} runs",
+            fmt_size(size),
+            fmt_ns(median as f64),
+            first_writes.len()
+        );
+    }
     Ok(fig)
 }
