@@ -328,6 +328,9 @@ fn page_in(b: &Bench, op: &str, side: &str, size: u64, policy: &Policy) -> Res<F
     Ok(fig)
 }
 
+/// The pause after the refault figure's `drop_caches`, before its timed read.
+const SETTLE: Duration = Duration::from_millis(20);
+
 /// The `vmo-pager-evicted-pages` count of a VMO fd's fdinfo.
 fn evicted_pages(fd: &OwnedFd) -> Res<u64> {
     let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
@@ -347,8 +350,9 @@ fn drop_slab() -> Res<()> {
 /// Evicts every page of `v` (`len` bytes, all clean) through the
 /// `vmo-pager` shrinker: `drop_caches` 2, whose scan hands the work to the
 /// module's worker, until the VMO has no committed byte, then checks that its
-/// fdinfo counts every page evicted (`drop_caches` is written again every
-/// 100 ms). The VMO is new and evicted only here, but the count may already
+/// fdinfo counts every page evicted. One `drop_caches` may evict only a part
+/// (the scan asks for no more than what the worker has not tried yet), so it
+/// is written again whenever the committed bytes stop falling for 5 ms. The VMO is new and evicted only here, but the count may already
 /// have grown before `drop_caches`: a worker run queued by an earlier
 /// `drop_caches` (its shrinker scans add up more pages than there are) can
 /// evict the pages as soon as the first read has ended.
@@ -357,20 +361,26 @@ fn evict_all(v: &Vmo, len: u64, page: u64) -> Res<()> {
     let start = Instant::now();
     loop {
         drop_slab()?;
-        let round = Instant::now();
-        while round.elapsed() < Duration::from_millis(100) {
-            if v.info()?.committed_bytes == 0 {
+        let mut committed = v.info()?.committed_bytes;
+        let mut round = Instant::now();
+        while round.elapsed() < Duration::from_millis(5) {
+            let now = v.info()?.committed_bytes;
+            if now < committed {
+                committed = now;
+                round = Instant::now();
+            }
+            if now == 0 {
                 let evicted = evicted_pages(&fd)?;
                 if evicted < len / page {
                     return Err(format!("{evicted} pages evicted of {}", len / page).into());
                 }
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(Duration::from_micros(500));
         }
-        if start.elapsed() > Duration::from_secs(10) {
+        if start.elapsed() > Duration::from_secs(60) {
             let committed = v.info()?.committed_bytes;
-            return Err(format!("not evicted after 10 s: {committed} bytes committed").into());
+            return Err(format!("not evicted after 60 s: {committed} bytes committed").into());
         }
     }
 }
@@ -398,6 +408,9 @@ fn refault(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure> {
                 VMO_FIRST_READ => drop_slab()?,
                 _ => return Err(format!("no refault figure for side {side}").into()),
             }
+            // A worker run that a `drop_caches` queued may still be under way: let it end
+            // before the timed read (under `-icount` its instructions would count).
+            std::thread::sleep(SETTLE);
             Ok(Side::Pager(s))
         },
         |s| match s {

@@ -21,12 +21,14 @@
 //! `vmo-discard` shrinker only marks VMOs discarded and queues them: the
 //! module's worker punches their files a moment later, so the reclaim gets
 //! no credit for them, goes down to its last priority and retries, and
-//! usually returns `EAGAIN` (taken as a normal end here); the memory is gone
-//! when the worker has run, which is why the figure waits for
-//! `memory.current` rather than for the write. If usage stops dropping short
-//! of the goal (for [`STALL`]), `memory.reclaim` is written again with what
-//! is left, at most [`MAX_WRITES`] times; the records' `requests` are the
-//! writes a run took.
+//! returns `EAGAIN` (taken as a normal end here); the memory is gone when
+//! the worker has run, which is why the figure waits for `memory.current`
+//! rather than for the write. The scan discards only what it is asked for
+//! less what is still queued for punching, so one write may discard only a
+//! part of N MiB: whenever usage stops dropping short of the goal (for
+//! [`STALL`]), `memory.reclaim` is written again with what is left, as a
+//! proactive-reclaim agent would, at most [`MAX_WRITES`] times; the records'
+//! `requests` are the writes a run took.
 
 use std::fs::File;
 use std::io::ErrorKind;
@@ -53,10 +55,12 @@ const ZRAM_CONTROL: &str = "/sys/class/zram-control";
 /// The pause between two reads of `memory.current` while the memory is not
 /// gone yet: the CPU is left to the module's worker meanwhile.
 const POLL: Duration = Duration::from_micros(50);
-/// How long usage may stay put before `memory.reclaim` is written again.
-const STALL: Duration = Duration::from_millis(100);
+/// How long usage may stay put before `memory.reclaim` is written again: a
+/// few times what the module's worker takes to punch a VMO of
+/// [`RECLAIM_VMO_SIZE`] (about 0.5 ms in instruction counts).
+const STALL: Duration = Duration::from_millis(2);
 /// `memory.reclaim` writes a run may take before it fails.
-const MAX_WRITES: u64 = 20;
+const MAX_WRITES: u64 = 1000;
 /// Pages a CPU may hold charged ahead (the kernel's `MEMCG_CHARGE_BATCH`):
 /// `memory.current` counts them, so it is only exact to this many pages per
 /// CPU, and a run is over once usage is within that of the goal.
