@@ -52,6 +52,19 @@ pub const PAGER_SIZES: [u64; 4] = [64 * KIB, MIB, 16 * MIB, 64 * MIB];
 /// a scattered order, so that each fault finds its page absent even where the
 /// pager or the kernel reads ahead around sequential faults.
 pub const PAGER_FAULT_STRIDE: u64 = 16;
+
+/// The sizes of the reclaim figures ([`OpKind::Reclaim`]): the memory each
+/// run makes reclaimable and then reclaims.
+pub const RECLAIM_SIZES: [u64; 2] = [16 * MIB, 64 * MIB];
+
+/// The size of each discardable VMO of the reclaim figure: a run of N MiB
+/// makes N / 1 MiB of them (the shrinker discards whole VMOs).
+pub const RECLAIM_VMO_SIZE: u64 = MIB;
+
+/// The sizes of the refault figure ([`OpKind::Refault`]): the pager-backed
+/// VMO read, evicted and read again (those of the page-in figures).
+pub const REFAULT_SIZES: [u64; 4] = PAGER_SIZES;
+
 /// Reads of [`THREAD_READ_SIZE`] bytes each thread makes per sample of the
 /// thread figures.
 pub const THREAD_READS: u64 = 1024;
@@ -103,6 +116,17 @@ pub enum OpKind {
     /// process's throughput). The size column is the bytes of one read; the
     /// thread-scaling target applies.
     Threads,
+    /// Over [`RECLAIM_SIZES`]: the time from the start of a cgroup's
+    /// proactive reclaim (`memory.reclaim`) until the cgroup's usage
+    /// (`memory.current`) has dropped by the size, the size being unlocked
+    /// discardable VMOs (VMO side) or clean page cache (native side); the
+    /// report adds the throughput (MiB/s). No target: figures only.
+    Reclaim,
+    /// Over [`REFAULT_SIZES`]: a whole read of a pager-backed VMO whose pages
+    /// were all supplied once and then evicted (the pager supplies them
+    /// again), against the first read of a new one; the refault target
+    /// applies, no per-byte check.
+    Refault,
 }
 
 /// Architecture name (as `std::env::consts::ARCH` spells it): x86-64.
@@ -223,6 +247,15 @@ pub const UFFD_CONTINUE: &str = "uffd_continue";
 pub const VMO_TABLES: &str = "vmo_tables";
 /// Native side of the thread figures: each thread `pread`s its own memfd.
 pub const MEMFD_PREAD: &str = "memfd_pread";
+/// Native side of the reclaim figure: clean page cache (a block device read
+/// once), reclaimed by the same `memory.reclaim`.
+pub const PAGE_CACHE: &str = "page_cache";
+/// Native side of the reclaim figure: [`PAGE_CACHE`] read with read-ahead
+/// off, so that it is cached in single-page folios.
+pub const PAGE_CACHE_4K: &str = "page_cache_4k";
+/// Baseline of the refault figure: the first page-in of the same pages (a
+/// whole read of a new pager-backed VMO).
+pub const VMO_FIRST_READ: &str = "vmo_first_read";
 
 /// Op name: `ZX_VMO_OP_COMMIT`.
 pub const COMMIT: &str = "COMMIT";
@@ -262,6 +295,13 @@ pub const THREADS_1: &str = "THREADS_1";
 /// Op name: two threads of one process, each reading its own VMO, both
 /// through the process's one `/dev/vmo` table.
 pub const THREADS_2: &str = "THREADS_2";
+
+/// Op name: the cgroup's proactive reclaim of unlocked discardable VMOs
+/// (the `vmo-discard` shrinker), against the same of clean page cache.
+pub const RECLAIM: &str = "RECLAIM";
+/// Op name: a whole read of a pager-backed VMO whose clean pages were
+/// evicted (the `vmo-pager` shrinker), against its first page-in.
+pub const PAGER_REFAULT: &str = "PAGER_REFAULT";
 
 /// The threads of a thread figure.
 pub fn threads_of(op: &str) -> Option<usize> {
@@ -580,6 +620,45 @@ pub const OPS: &[OpInfo] = &[
         natives: THREAD_SIDES,
         quick: false,
     },
+    OpInfo {
+        name: RECLAIM,
+        kind: OpKind::Reclaim,
+        vmo: "the benchmark in a memory cgroup of its own (`memory.swap.max` 0) creates N MiB of \
+              1 MiB discardable VMOs, locks, writes and unlocks each (untimed); timed: writing N \
+              MiB to the cgroup's `memory.reclaim` (the `vmo-discard` shrinker discards the VMOs, \
+              and the module's worker punches their files asynchronously) until `memory.current` \
+              has dropped by N MiB, less one memcg charge batch (64 pages) per CPU (polled every \
+              50 µs; `memory.reclaim` is written again if the drop stalls)",
+        natives: &[
+            Native::any(
+                PAGE_CACHE,
+                "the same with N MiB of clean page cache: a `pread` of N MiB of a zram block \
+                 device (written and flushed beforehand) by the benchmark in the same kind of \
+                 cgroup, then the same timed `memory.reclaim` until `memory.current` has dropped \
+                 by N MiB (read-ahead reads the device into large folios)",
+            ),
+            Native::any(
+                PAGE_CACHE_4K,
+                "the same with read-ahead off (`POSIX_FADV_RANDOM` before the `pread`): the page \
+                 cache is read into single-page folios, as the VMOs' shmem pages are",
+            ),
+        ],
+        quick: false,
+    },
+    OpInfo {
+        name: PAGER_REFAULT,
+        kind: OpKind::Refault,
+        vmo: "`zx_vmo_read` of the whole of a pager-backed VMO whose pages were all read once \
+              (supplied by the pager thread) and then evicted by the `vmo-pager` shrinker \
+              (`drop_caches` 2, until the VMO's committed bytes are 0 and its fdinfo counts every \
+              page evicted; untimed): the pager thread supplies every page again",
+        natives: &[Native::any(
+            VMO_FIRST_READ,
+            "the first page-in: the same read of a new pager-backed VMO, the same pager thread \
+             (after the same untimed `drop_caches` 2)",
+        )],
+        quick: false,
+    },
 ];
 
 /// The op called `name`, if it is one of [`OPS`].
@@ -666,6 +745,25 @@ mod tests {
         assert_eq!(o.natives.iter().map(|n| n.side).collect::<Vec<_>>(), [MEMFD_FAULT]);
         assert!(o.vmo.contains("1024 pages"));
         assert_eq!(FAULT_PAGES, 1024);
+    }
+
+    #[test]
+    fn the_reclaim_and_refault_rows() {
+        let o = op_info(RECLAIM).unwrap();
+        assert_eq!(o.kind, OpKind::Reclaim);
+        assert_eq!(
+            o.natives.iter().map(|n| n.side).collect::<Vec<_>>(),
+            [PAGE_CACHE, PAGE_CACHE_4K]
+        );
+        assert!(o.vmo.contains("memory.reclaim") && o.vmo.contains("memory.current"));
+        assert!(RECLAIM_SIZES.windows(2).all(|w| w[0] < w[1]));
+        assert!(RECLAIM_SIZES.iter().all(|s| s % RECLAIM_VMO_SIZE == 0));
+        let o = op_info(PAGER_REFAULT).unwrap();
+        assert_eq!(o.kind, OpKind::Refault);
+        assert_eq!(o.natives.iter().map(|n| n.side).collect::<Vec<_>>(), [VMO_FIRST_READ]);
+        assert!(o.vmo.contains("evicted"));
+        assert!(REFAULT_SIZES.windows(2).all(|w| w[0] < w[1]));
+        assert!(REFAULT_SIZES.iter().all(|s| PAGER_SIZES.contains(s)));
     }
 
     #[test]

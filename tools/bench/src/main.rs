@@ -184,6 +184,14 @@ fn main() -> ExitCode {
             }
             OpKind::PagerFault => (vec![catalog::FAULT_PAGES * bench.page()], policy),
             OpKind::Threads => (vec![catalog::THREAD_READ_SIZE], policy),
+            OpKind::Reclaim => {
+                let reclaim_sizes = catalog::RECLAIM_SIZES.iter().copied();
+                (reclaim_sizes.filter(|s| cli.max_size.is_none_or(|m| *s <= m)).collect(), policy)
+            }
+            OpKind::Refault => {
+                let refault_sizes = catalog::REFAULT_SIZES.iter().copied();
+                (refault_sizes.filter(|s| cli.max_size.is_none_or(|m| *s <= m)).collect(), policy)
+            }
         };
         for &size in &op_sizes {
             for side in sides.iter().filter(|s| bench.available(s).is_ok()) {

@@ -19,6 +19,10 @@
 //! * N threads reading through one `/dev/vmo` table at most
 //!   [`THREADS_TARGET`] times the time per read of N threads on a table each
 //!   and of N threads on memfds (at least 0.9 times their throughput);
+//! * a whole read of evicted pages of a pager-backed VMO (a refault) at most
+//!   [`REFAULT_TARGET`] times the first read of the same pages;
+//! * the reclaim figures (discardable VMOs against clean page cache under a
+//!   cgroup's `memory.reclaim`) have no target: figures and ratios only;
 //! * within a VMO series of a size sweep, the time per byte of a size at
 //!   most [`PER_BYTE_SLACK`] times that of the previous size.
 //!
@@ -66,6 +70,10 @@ pub const PAGE_IN_TARGET: f64 = 1.0;
 /// memfds: at least 0.9 times their throughput, so at most 1/0.9 times their
 /// time per read.
 pub const THREADS_TARGET: f64 = 1.0 / 0.9;
+/// A refault of evicted pager-backed pages (a whole read) against the first
+/// page-in of the same pages: the pager supplies them again, which should
+/// cost no more than the first time (10 % slack, as [`RATIO_TARGET_LARGE`]).
+pub const REFAULT_TARGET: f64 = 1.10;
 /// A clock whose smallest step is above this (ns) is flagged as coarse.
 pub const COARSE_CLOCK_NS: u64 = 10_000;
 
@@ -77,12 +85,18 @@ pub fn ratio_target(kind: OpKind, size: u64) -> f64 {
         OpKind::PerFault => RATIO_TARGET_LARGE,
         OpKind::SizeFree => SIZE_FREE_TARGET,
         OpKind::CopyFault => COPY_FAULT_TARGET,
-        OpKind::PerPage => f64::INFINITY,
+        OpKind::PerPage | OpKind::Reclaim => f64::INFINITY,
+        OpKind::Refault => REFAULT_TARGET,
         OpKind::PageIn | OpKind::PagerFault => PAGE_IN_TARGET,
         OpKind::Threads => THREADS_TARGET,
         OpKind::Sweep if size >= LARGE_FROM => RATIO_TARGET_LARGE,
         OpKind::Sweep => RATIO_TARGET_SMALL,
     }
+}
+
+/// The throughput of `size` bytes in `ns` (MiB/s); `None` for a zero time.
+pub fn mib_per_s(size: u64, ns: u64) -> Option<f64> {
+    (ns > 0).then(|| size as f64 / catalog::MIB as f64 / (ns as f64 / 1e9))
 }
 
 /// A change of time per byte from one size of a series to the next.
@@ -681,8 +695,10 @@ impl Report {
              mapped VMO ≤ {RATIO_TARGET_LARGE:.2}× one on a mapped memfd; a page-in through the \
              user pager (whole read or single fault) ≤ {PAGE_IN_TARGET:.1}× the same through \
              userfaultfd; threads on one `/dev/vmo` table ≥ 0.9× the throughput of threads on \
-             a table each and on memfds (time ratio ≤ {THREADS_TARGET:.2}); the VMO's time per \
-             byte may not rise by more than {:.0} % from one size to the next.\n",
+             a table each and on memfds (time ratio ≤ {THREADS_TARGET:.2}); a refault of \
+             evicted pager pages ≤ {REFAULT_TARGET:.2}× their first page-in; the VMO's time per \
+             byte may not rise by more than {:.0} % from one size to the next. No target for \
+             the reclaim throughput (figures only).\n",
             fmt_size(LARGE_FROM),
             (PER_BYTE_SLACK - 1.0) * 100.0
         );
@@ -753,6 +769,23 @@ impl Report {
                  served with."
             );
         }
+        if t.kind == OpKind::Reclaim {
+            let _ = writeln!(
+                md,
+                "- Cells: the time from the start of the first `memory.reclaim` write until the \
+                 cgroup's `memory.current` has dropped by the size, and the throughput (size / \
+                 median time, MiB/s); `· N req`: the `memory.reclaim` writes a run took (median). \
+                 Ratio: VMO time / page-cache time (above 1: the VMOs are freed more slowly). \
+                 No target."
+            );
+        }
+        if t.kind == OpKind::Refault {
+            let _ = writeln!(
+                md,
+                "- Cells: time of the whole read; `· N req`: the READ packets one run was served \
+                 with (median). Ratio: refault / first page-in."
+            );
+        }
         if t.kind == OpKind::PerPage {
             let _ = writeln!(
                 md,
@@ -767,7 +800,14 @@ impl Report {
                 Some(s) => fmt_spread(s.median_ns, s.min_ns, s.max_ns),
                 None => missing_cell(self.skip_for(&t.op, side, row.size)),
             };
+            let reclaim = t.kind == OpKind::Reclaim;
             let with_requests = |mut c: String, i: usize| {
+                if reclaim {
+                    let s = if i == 0 { row.vmo.as_ref() } else { row.natives[i - 1].as_ref() };
+                    if let Some(rate) = s.and_then(|s| mib_per_s(row.size, s.median_ns)) {
+                        let _ = write!(c, " · {rate:.0} MiB/s");
+                    }
+                }
                 if let Some(n) = row.requests.get(i).copied().flatten() {
                     let _ = write!(c, " · {n} req");
                 }
@@ -876,6 +916,7 @@ impl Report {
             size_free: f64,
             copy_fault: f64,
             page_in: f64,
+            refault: f64,
         }
         #[derive(Serialize)]
         struct Out<'a> {
@@ -942,6 +983,7 @@ impl Report {
                 size_free: SIZE_FREE_TARGET,
                 copy_fault: COPY_FAULT_TARGET,
                 page_in: PAGE_IN_TARGET,
+                refault: REFAULT_TARGET,
             },
             records: &self.records,
             comparisons: self.comparisons(),
@@ -1250,6 +1292,58 @@ mod tests {
         assert_eq!(ratio_target(OpKind::Sparse, 1 << 18), 2.0);
         assert_eq!(ratio_target(OpKind::PerFault, 4 << 20), 1.10);
         assert!((ratio_target(OpKind::Threads, 4096) - 1.0 / 0.9).abs() < 1e-12);
+        assert_eq!(ratio_target(OpKind::Refault, 16 << 20), 1.10);
+        assert!(ratio_target(OpKind::Reclaim, 64 << 20).is_infinite());
+    }
+
+    #[test]
+    fn the_reclaim_table_shows_throughput_and_has_no_target() {
+        let counted = |side: &str, median: u64, requests: Vec<u64>| {
+            let mut r = rec("RECLAIM", 16 << 20, side, median);
+            r.requests = requests;
+            r
+        };
+        let log = log_of(vec![
+            // 16 MiB in 32 ms: 500 MiB/s; in 8 ms: 2000 MiB/s.
+            counted("vmo", 32_000_000, vec![2, 2, 2]),
+            counted("page_cache", 8_000_000, vec![1, 1, 1]),
+            counted("page_cache_4k", 16_000_000, vec![1, 1, 1]),
+        ]);
+        let report = Report::build(log);
+        let t = &report.tables[0];
+        assert_eq!((t.op.as_str(), t.kind), ("RECLAIM", OpKind::Reclaim));
+        // A ratio of 4.00 misses nothing: figures only.
+        assert!(t.rows[0].misses.is_empty());
+        assert_eq!(t.rows[0].ratios, [Some(4.0), Some(2.0)]);
+        let md = report.to_markdown();
+        assert!(md.contains("· 500 MiB/s · 2 req"), "{md}");
+        assert!(md.contains("· 2000 MiB/s · 1 req | 4.00 |"), "{md}");
+        assert!(md.contains("· 1000 MiB/s · 1 req | 2.00 |"), "{md}");
+        assert!(md.contains("No target."), "{md}");
+        let line = &report.summary()[0];
+        assert_eq!((line.name.as_str(), line.verdict()), ("RECLAIM", "no target"));
+        assert_eq!(mib_per_s(1 << 20, 0), None);
+        assert_eq!(mib_per_s(1 << 20, 1_000_000_000), Some(1.0));
+    }
+
+    #[test]
+    fn the_refault_table_judges_against_the_first_read() {
+        let log = log_of(vec![
+            rec("PAGER_REFAULT", 1 << 20, "vmo", 1200),
+            rec("PAGER_REFAULT", 1 << 20, "vmo_first_read", 1000),
+            rec("PAGER_REFAULT", 16 << 20, "vmo", 1050),
+            rec("PAGER_REFAULT", 16 << 20, "vmo_first_read", 1000),
+        ]);
+        let report = Report::build(log);
+        let t = &report.tables[0];
+        assert_eq!((t.op.as_str(), t.kind), ("PAGER_REFAULT", OpKind::Refault));
+        assert_eq!(t.rows[0].misses.len(), 1);
+        assert_eq!(t.rows[0].misses[0].describe(), "VMO/vmo_first_read 1.20 > 1.10");
+        assert!(t.rows[1].misses.is_empty());
+        let md = report.to_markdown();
+        assert!(md.contains("Ratio: refault / first page-in."), "{md}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["targets"]["refault"], 1.10);
     }
 
     #[test]

@@ -200,6 +200,7 @@ impl Bench {
                 Err("the CPU has no clflushopt (/proc/cpuinfo flags)".into())
             }
             UFFD_COPY | UFFD_CONTINUE => super::pagein::available(side),
+            PAGE_CACHE | PAGE_CACHE_4K => super::reclaim::available(side),
             _ => Ok(()),
         }
     }
@@ -312,9 +313,10 @@ impl Bench {
     /// or the pager figures with their request counts.
     pub fn figure(&self, op: &str, side: &str, size: u64, policy: &Policy) -> Res<Figure> {
         match op {
-            PAGER_READ | PAGER_MAP_READ | PAGER_MAP_READ_SEQ | PAGER_FAULT => {
+            PAGER_READ | PAGER_MAP_READ | PAGER_MAP_READ_SEQ | PAGER_FAULT | PAGER_REFAULT => {
                 super::pagein::measure(self, op, side, size, policy)
             }
+            RECLAIM => super::reclaim::measure(self, side, size, policy),
             _ => {
                 Ok(Figure { samples: self.measure(op, side, size, policy)?, requests: Vec::new() })
             }

@@ -3,6 +3,7 @@
 pub mod figures;
 pub mod fuchsia;
 pub mod pagein;
+pub mod reclaim;
 pub mod sys;
 pub mod uffd;
 

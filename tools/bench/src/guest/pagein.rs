@@ -11,8 +11,12 @@
 //!
 //! Every figure also counts the requests each timed run was served with:
 //! READ packets on the VMO side, fault messages on the native sides.
+//!
+//! The refault figure (PAGER_REFAULT) has no userfaultfd side: it reads a
+//! pager-backed VMO whose pages were supplied once and then evicted by the
+//! module's `vmo-pager` shrinker, against the first read of a new one.
 
-use std::os::fd::AsFd as _;
+use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -35,10 +39,15 @@ const STOP_POLL: Duration = Duration::from_millis(20);
 struct PagerSide {
     /// The VMO (the pager thread holds it too).
     vmo: Arc<Vmo>,
+    /// The aux VMO the pager thread supplies from (a supply decommits what it
+    /// moved: [`PagerSide::refill`] writes it again).
+    aux: Arc<Vmo>,
     /// A mapping of all of it, read-only, for the mapped figures.
     map: Option<VmoMapping>,
     /// READ packets the thread has taken.
     requests: Arc<AtomicU64>,
+    /// READ packets the thread has answered (its `supply_pages` returned).
+    answered: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<(), String>>>,
 }
@@ -50,19 +59,37 @@ impl PagerSide {
     fn start(b: &Bench, len: u64, written: &[(u64, u64)], mapped: bool) -> Res<PagerSide> {
         let pager = Pager::create(b.device())?;
         let vmo = Arc::new(pager.create_vmo(1, len)?);
-        let aux = Vmo::create(b.device(), len, VmoOptions::empty())?;
+        let aux = Arc::new(Vmo::create(b.device(), len, VmoOptions::empty())?);
         for &(off, n) in written {
             b.write_vmo(&aux, off, n)?;
         }
         let map = if mapped { Some(vmo.map(0, usize::try_from(len)?, false)?) } else { None };
         let requests = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (v, count, halt) = (vmo.clone(), requests.clone(), stop.clone());
+        let answered = Arc::new(AtomicU64::new(0));
+        let (v, a, halt) = (vmo.clone(), aux.clone(), stop.clone());
+        let (count, done) = (requests.clone(), answered.clone());
         // The thread holds the only handle of the pager: if it stops on an
         // error, the pager closes and every waiter gets BAD_STATE (a read
         // fails, a fault raises SIGBUS) instead of waiting for ever.
-        let thread = std::thread::spawn(move || serve(pager, &v, &aux, &count, &halt));
-        Ok(PagerSide { vmo, map, requests, stop, thread: Some(thread) })
+        let thread = std::thread::spawn(move || serve(pager, &v, &a, &count, &done, &halt));
+        Ok(PagerSide { vmo, aux, map, requests, answered, stop, thread: Some(thread) })
+    }
+
+    /// Writes `[0, len)` of the aux VMO again, so that the pager thread can
+    /// supply those pages a second time. Waits first until the thread has
+    /// answered every request it took: a reader may wake before the
+    /// `supply_pages` that served it has decommitted the aux range, which
+    /// would then wipe the new bytes.
+    fn refill(&self, b: &Bench, len: u64) -> Res<()> {
+        let start = Instant::now();
+        while self.answered.load(Ordering::Acquire) < self.requests.load(Ordering::Acquire) {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err("the pager thread did not finish its supply".into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        b.write_vmo(&self.aux, 0, len)
     }
 
     /// Stops the pager thread and returns its error, if it had one.
@@ -92,16 +119,18 @@ fn serve(
     vmo: &Vmo,
     aux: &Vmo,
     requests: &AtomicU64,
+    answered: &AtomicU64,
     stop: &AtomicBool,
 ) -> Result<(), String> {
     loop {
         match pager.wait(Some(STOP_POLL)) {
             Ok(p) if p.kind == PacketKind::Read => {
-                requests.fetch_add(1, Ordering::Relaxed);
+                requests.fetch_add(1, Ordering::Release);
                 if let Err(e) = pager.supply_pages(vmo, p.range(), aux, p.offset) {
                     let _ = pager.fail(vmo, p.range(), Status::IO);
                     return Err(format!("supply_pages {:?}: {e}", p.range()));
                 }
+                answered.fetch_add(1, Ordering::Release);
             }
             Ok(_) => {}
             Err(Status::TIMED_OUT) if stop.load(Ordering::Relaxed) => return Ok(()),
@@ -214,6 +243,14 @@ pub fn measure(b: &Bench, op: &str, side: &str, size: u64, policy: &Policy) -> R
             page_in(b, op, side, size, policy)
         }
         PAGER_FAULT => fault_latency(b, side, policy),
+        PAGER_REFAULT => {
+            if policy.warmup > 0 && size > policy.warmup_max_size {
+                let warm = Policy { min_reps: 0, max_reps: 0, ..*policy };
+                refault(b, side, policy.warmup_max_size, &warm)?;
+                return refault(b, side, size, &Policy { warmup: 0, ..*policy });
+            }
+            refault(b, side, size, policy)
+        }
         _ => Err(format!("{op} is not a pager figure").into()),
     }
 }
@@ -287,6 +324,109 @@ fn page_in(b: &Bench, op: &str, side: &str, size: u64, policy: &Policy) -> Res<F
             Ok(())
         },
     )?;
+    std::hint::black_box(&buf);
+    Ok(fig)
+}
+
+/// The pause after the refault figure's `drop_caches`, before its timed read.
+const SETTLE: Duration = Duration::from_millis(20);
+
+/// The `vmo-pager-evicted-pages` count of a VMO fd's fdinfo.
+fn evicted_pages(fd: &OwnedFd) -> Res<u64> {
+    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("vmo-pager-evicted-pages:"))
+        .ok_or("no vmo-pager-evicted-pages in the VMO fd's fdinfo")?;
+    Ok(line.split_whitespace().nth(1).ok_or("an empty vmo-pager-evicted-pages")?.parse()?)
+}
+
+/// Runs every shrinker (`drop_caches` 2), as the refault figure's sides do
+/// untimed before their read.
+fn drop_slab() -> Res<()> {
+    std::fs::write("/proc/sys/vm/drop_caches", "2").map_err(|e| format!("drop_caches: {e}").into())
+}
+
+/// Evicts every page of `v` (`len` bytes, all clean) through the
+/// `vmo-pager` shrinker: `drop_caches` 2, whose scan hands the work to the
+/// module's worker, until the VMO has no committed byte, then checks that its
+/// fdinfo counts every page evicted. One `drop_caches` may evict only a part
+/// (the scan asks for no more than what the worker has not tried yet), so it
+/// is written again whenever the committed bytes stop falling for 5 ms. The VMO is new and evicted only here, but the count may already
+/// have grown before `drop_caches`: a worker run queued by an earlier
+/// `drop_caches` (its shrinker scans add up more pages than there are) can
+/// evict the pages as soon as the first read has ended.
+fn evict_all(v: &Vmo, len: u64, page: u64) -> Res<()> {
+    let fd = v.export_fd()?;
+    let start = Instant::now();
+    loop {
+        drop_slab()?;
+        let mut committed = v.info()?.committed_bytes;
+        let mut round = Instant::now();
+        while round.elapsed() < Duration::from_millis(5) {
+            let now = v.info()?.committed_bytes;
+            if now < committed {
+                committed = now;
+                round = Instant::now();
+            }
+            if now == 0 {
+                let evicted = evicted_pages(&fd)?;
+                if evicted < len / page {
+                    return Err(format!("{evicted} pages evicted of {}", len / page).into());
+                }
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let committed = v.info()?.committed_bytes;
+            return Err(format!("not evicted after 60 s: {committed} bytes committed").into());
+        }
+    }
+}
+
+/// The refault figure: a whole read (`zx_vmo_read`) of a pager-backed VMO of
+/// `size` bytes whose every page was supplied once and evicted since (VMO
+/// side), or of a new one (the first page-in, [`VMO_FIRST_READ`]). Both sides
+/// run `drop_caches` 2 untimed before the read, the VMO side until every page
+/// is evicted; the pager thread supplies from an aux VMO written beforehand
+/// (again after the first read, untimed).
+fn refault(b: &Bench, side: &str, size: u64, policy: &Policy) -> Res<Figure> {
+    let len = usize::try_from(size)?;
+    let mut first = vec![1u8; len];
+    let mut buf = vec![1u8; len];
+    let fig = run_counted(
+        policy,
+        || {
+            let s = PagerSide::start(b, size, &[(0, size)], false)?;
+            match side {
+                VMO => {
+                    s.vmo.read(&mut first, 0)?;
+                    s.refill(b, size)?;
+                    evict_all(&s.vmo, size, b.page())?;
+                }
+                VMO_FIRST_READ => drop_slab()?,
+                _ => return Err(format!("no refault figure for side {side}").into()),
+            }
+            // A worker run that a `drop_caches` queued may still be under way: let it end
+            // before the timed read (under `-icount` its instructions would count).
+            std::thread::sleep(SETTLE);
+            Ok(Side::Pager(s))
+        },
+        |s| match s {
+            Side::Pager(p) => Ok(p.vmo.read(&mut buf, 0)?),
+            Side::Uffd(_) => Err("the refault figure has no userfaultfd side".into()),
+        },
+    )?;
+    // Both reads are the pager's bytes: the aux VMO's pattern.
+    let pattern = b.pattern();
+    let checked: &[(&str, &[u8])] =
+        if side == VMO { &[("first read", &first), ("refault", &buf)] } else { &[("read", &buf)] };
+    for (what, data) in checked {
+        if let Some(chunk) = data.chunks(pattern.len()).position(|c| c != &pattern[..c.len()]) {
+            return Err(format!("the {what} has other bytes than the pager's (MiB {chunk})").into());
+        }
+    }
     std::hint::black_box(&buf);
     Ok(fig)
 }
