@@ -56,7 +56,8 @@ const SHRINK_STOP: c_ulong = !0 - 1;
 ///
 /// Reclaim does not see them freed until the worker punches them, and asks again meanwhile (a
 /// memory cgroup's charge retries its reclaim); the scan counts them as freed already rather than
-/// discard more VMOs for the same shortage.
+/// discard more VMOs for the same shortage. Only in reclaim: `drop_caches` asks once for every
+/// reclaimable VMO.
 static PUNCHING: Atomic<c_ulong> = Atomic::new(0);
 
 /// VMO and byte counts of discardable VMOs by state (what `fdinfo` shows).
@@ -317,9 +318,10 @@ unsafe extern "C" fn vmo_discard_pages(owner: *const c_void) -> c_ulong {
 }
 
 /// The shrinker's scan: discards reclaimable VMOs of `memcg` on node `nid`, least recently
-/// unlocked first, until they hold `nr` pages or more. Returns the pages discarded (the
-/// workqueue frees them a moment later), or `SHRINK_STOP` if the tracker is busy (a LOCK or
-/// UNLOCK holds it for a moment: the shrinker backs off rather than stall).
+/// unlocked first, until they hold `nr` pages or more (in `reclaim`, counting the pages whose
+/// punch is queued). Returns the pages discarded (the workqueue frees them a moment later), or
+/// `SHRINK_STOP` if the tracker is busy (a LOCK or UNLOCK holds it for a moment: the shrinker
+/// backs off rather than stall).
 ///
 /// # Safety
 ///
@@ -329,12 +331,14 @@ unsafe extern "C" fn vmo_discard_scan(
     nid: c_int,
     memcg: *mut bindings::mem_cgroup,
     nr: c_ulong,
+    reclaim: bool,
 ) -> c_ulong {
     let Some(mut counts) = TRACKER.try_lock() else {
         return SHRINK_STOP;
     };
-    // Pages on their way out count as freed (see `PUNCHING`).
-    let punching = PUNCHING.load(Relaxed);
+    // In reclaim, pages on their way out count as freed (see `PUNCHING`); `drop_caches` asks
+    // once for everything and gets it.
+    let punching = if reclaim { PUNCHING.load(Relaxed) } else { 0 };
     if punching >= nr {
         return 0;
     }

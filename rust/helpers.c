@@ -1292,6 +1292,18 @@ void vmo_x86_sync_core(void)
  * that very lock (a write to the VMO allocating a folio). Discarded VMOs are
  * punched by vmo_discard_wq's worker instead.
  */
+/*
+ * Whether the shrinker runs in reclaim (PF_MEMALLOC: kswapd, direct reclaim, a
+ * memory cgroup's charge, memory.reclaim), which asks again and again until it
+ * sees memory freed, rather than for drop_caches, which asks once for
+ * everything. The scans count what their workers have yet to free as freed in
+ * reclaim only.
+ */
+static bool vmo_in_reclaim(void)
+{
+	return current->flags & PF_MEMALLOC;
+}
+
 struct vmo_disc_node {
 	struct list_head lru;
 	void *owner;
@@ -1323,7 +1335,7 @@ static unsigned long vmo_disc_count(struct shrinker *s, struct shrink_control *s
 
 static unsigned long vmo_disc_scan_objects(struct shrinker *s, struct shrink_control *sc)
 {
-	return vmo_discard_scan(sc->nid, sc->memcg, sc->nr_to_scan);
+	return vmo_discard_scan(sc->nid, sc->memcg, sc->nr_to_scan, vmo_in_reclaim());
 }
 
 int vmo_discard_init(void)
@@ -1463,7 +1475,7 @@ static unsigned long vmo_evict_count_objects(struct shrinker *s, struct shrink_c
 
 static unsigned long vmo_evict_scan_objects(struct shrinker *s, struct shrink_control *sc)
 {
-	unsigned long n = vmo_evict_scan(sc->nid, sc->memcg, sc->nr_to_scan);
+	unsigned long n = vmo_evict_scan(sc->nid, sc->memcg, sc->nr_to_scan, vmo_in_reclaim());
 
 	return n ? n : SHRINK_STOP;
 }
@@ -1560,7 +1572,7 @@ unsigned long vmo_disc_shrink_current(unsigned long nr)
 	for_each_online_node(nid) {
 		if (freed >= nr)
 			break;
-		n = vmo_discard_scan(nid, memcg, nr - freed);
+		n = vmo_discard_scan(nid, memcg, nr - freed, false);
 		if (n != SHRINK_STOP)
 			freed += n;
 	}

@@ -89,7 +89,7 @@ bool vmo_disc_lru_del(struct vmo_disc_node *node);
 void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg);
 unsigned long vmo_disc_shrink_current(unsigned long nr);
 /* Implemented in Rust (rust/discard.rs). */
-unsigned long vmo_discard_scan(int nid, struct mem_cgroup *memcg, unsigned long nr);
+unsigned long vmo_discard_scan(int nid, struct mem_cgroup *memcg, unsigned long nr, bool reclaim);
 unsigned long vmo_discard_pages(const void *owner);
 struct vmo_evict_node;
 int vmo_evict_init(void);
@@ -100,7 +100,7 @@ unsigned int vmo_evict_lru_pick(int nid, struct mem_cgroup *memcg, void *picks, 
 /* Implemented in Rust (rust/pager/evict.rs). */
 unsigned long vmo_evict_pages(const void *owner);
 void vmo_evict_take(const void *owner, void *picks);
-unsigned long vmo_evict_scan(int nid, struct mem_cgroup *memcg, unsigned long nr);
+unsigned long vmo_evict_scan(int nid, struct mem_cgroup *memcg, unsigned long nr, bool reclaim);
 
 #ifdef CONFIG_X86
 unsigned int vmo_x86_clflush_size(void);

@@ -211,7 +211,8 @@ pub(crate) unsafe extern "C" fn vmo_evict_take(owner: *const c_void, picks: *mut
 
 /// The shrinker's scan of the list of `memcg` on `nid`: picks VMOs from it for the worker and
 /// asks the worker to evict `nr` pages from them; returns `nr` (the worker frees them a moment
-/// later), or 0 when it cannot be reached now or the list is empty.
+/// later), or 0 when it cannot be reached now, the list is empty or (in `reclaim`: kswapd,
+/// direct reclaim, a cgroup's charge) the worker has yet to try what it was asked before.
 ///
 /// # Safety
 ///
@@ -222,6 +223,7 @@ pub(crate) unsafe extern "C" fn vmo_evict_scan(
     nid: c_int,
     memcg: *mut bindings::mem_cgroup,
     nr: c_ulong,
+    reclaim: bool,
 ) -> c_ulong {
     let Some(e) = EVICTOR.try_lock() else {
         return 0;
@@ -229,8 +231,9 @@ pub(crate) unsafe extern "C" fn vmo_evict_scan(
     let Some(e) = e.as_ref() else {
         return 0;
     };
-    if e.target.load(Relaxed) >= nr as u64 {
-        // The pages asked for before are on their way out.
+    if reclaim && e.target.load(Relaxed) >= nr as u64 {
+        // The pages asked for before are on their way out (`drop_caches` asks once for
+        // everything and gets it).
         return 0;
     }
     let Some(mut picks) = e.picks.try_lock() else {
@@ -266,7 +269,7 @@ const _: () = {
         vmo_evict_take,
     ];
     let _ = [
-        ffi::vmo_evict_scan as unsafe extern "C" fn(_, _, _) -> _,
+        ffi::vmo_evict_scan as unsafe extern "C" fn(_, _, _, _) -> _,
         vmo_evict_scan,
     ];
 };
