@@ -163,6 +163,36 @@ pub(crate) struct VmoInfo {
     pub(crate) num_children: u32,
 }
 
+/// What a fault on a page of a VMO mapping comes to ([`Vmo::fault`]).
+pub(crate) enum FaultOutcome<M> {
+    /// The page was mapped as shmem maps it (or mm failed to): the answer of the `map` given.
+    Mapped(M),
+    /// A fatal fault: outside the window, a discarded VMO, or a failed request for the page.
+    Sigbus,
+    /// Making the page the VMO's own failed (no memory, say).
+    Failed(Status),
+    /// The pager must act first: the fault waits without the fault lock, then is retried.
+    Wait(FaultWait),
+}
+
+/// A fault's wait for the pager of the page ([`Vmo::fault`]); it holds the page source, which
+/// outlives the mapping the fault came through.
+pub(crate) struct FaultWait {
+    source: Arc<PageSource>,
+    need: Need,
+    pgoff: u64,
+}
+
+impl FaultWait {
+    /// Waits until the pager has acted on the page (see [`PageSource::fault_wait`]):
+    /// interruptibly, or only killably (`killable`) for a fault from kernel mode; a
+    /// `sequential` mapping reads ahead.
+    pub(crate) fn wait(self, killable: bool, sequential: bool) {
+        self.source
+            .fault_wait(self.need, self.pgoff, killable, sequential);
+    }
+}
+
 /// What `page_mkwrite` is to do with the page (see [`Vmo::prepare_write`]).
 pub(crate) enum Mkwrite {
     /// The page may become writable; its folio is locked.
@@ -598,34 +628,68 @@ impl Vmo {
     }
 
     /// Whether page `pgoff` of the shmem file lies inside this VMO's window.
-    pub(crate) fn window_has_page(&self, pgoff: u64) -> bool {
+    fn window_has_page(&self, pgoff: u64) -> bool {
         let first = self.window().1 / PAGE_SIZE;
         pgoff >= first && pgoff - first < self.size() / PAGE_SIZE
     }
 
-    /// A fault on page `pgoff` (of the shmem file) of a pager-backed VMO, which dropped its
-    /// lock, waits for what it needs; see [`PageSource::fault_wait`].
-    pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool, sequential: bool) {
-        if let Some(s) = self.page_source() {
-            s.fault_wait(need, pgoff, killable, sequential);
+    /// A fault on page `pgoff` (of the shmem file) through a mapping of this VMO, a write fault
+    /// if `write`: what the fault handler (`vmofd.rs`) does next. `map(may_allocate)` maps the
+    /// page as shmem's fault does and returns mm's answer, or `None` for a hole it may not fill
+    /// (an absent page of a pager-backed VMO).
+    ///
+    /// A page outside the window, or of a discarded VMO (until it is locked again, RFC-0012), is
+    /// `SIGBUS`. A child's mapping shows only its own pages: the page is made the child's own
+    /// first, and a page its pager-backed root has not supplied yet is waited for as the
+    /// root's. A write to a clean page of a `TRAP_DIRTY` VMO waits for the pager to let it
+    /// become dirty (`page_mkwrite` unmaps such a page so that its write fault comes here). An
+    /// absent page of a pager-backed VMO is waited for; a request for it that failed since this
+    /// thread last faulted on it is `SIGBUS` instead (see [`PageSource::take_fault_failure`]).
+    pub(crate) fn fault<M>(
+        &self,
+        pgoff: u64,
+        write: bool,
+        map: impl FnOnce(bool) -> Option<M>,
+    ) -> FaultOutcome<M> {
+        if !self.window_has_page(pgoff) || self.is_discarded() {
+            return FaultOutcome::Sigbus;
         }
-    }
-
-    /// Whether a write fault on page `pgoff` (of the shmem file) must first wait for the pager
-    /// to let the page become dirty; see [`PageSource::fault_needs_dirty`].
-    pub(crate) fn fault_needs_dirty(&self, pgoff: u64) -> bool {
-        self.page_source()
-            .is_some_and(|s| s.fault_needs_dirty(pgoff))
-    }
-
-    /// Before a fault maps page `pgoff` (of the node's file) of a VMO whose pages read through
-    /// to a parent: makes the page the VMO's own (see `cow.rs`).
-    pub(crate) fn prepare_fault(&self, pgoff: u64) -> Result<(), cow::FaultStop<'_>> {
         let node = self.node();
-        if !node.has_parent() {
-            return Ok(());
+        let stop = if node.has_parent() {
+            node.prepare_fault(pgoff).err()
+        } else {
+            None
+        };
+        let (source, pgoff, need) = match stop {
+            Some(cow::FaultStop::Failed(s)) => return FaultOutcome::Failed(s),
+            Some(cow::FaultStop::Pager(s, px)) => (s.clone(), px, Need::Read),
+            None => {
+                let own = node.source();
+                match own {
+                    Some(s) if write && s.fault_needs_dirty(pgoff) => {
+                        (s.clone(), pgoff, Need::Dirty)
+                    }
+                    _ => {
+                        if let Some(m) = map(own.is_none()) {
+                            return FaultOutcome::Mapped(m);
+                        }
+                        // Only a pager-backed VMO leaves a hole.
+                        let Some(s) = own else {
+                            return FaultOutcome::Sigbus;
+                        };
+                        (s.clone(), pgoff, Need::Read)
+                    }
+                }
+            }
+        };
+        if source.take_fault_failure(pgoff) {
+            return FaultOutcome::Sigbus;
         }
-        node.prepare_fault(pgoff)
+        FaultOutcome::Wait(FaultWait {
+            source,
+            need,
+            pgoff,
+        })
     }
 
     /// `page_mkwrite` of page `pgoff` (of the node's file): a pager-backed VMO's page becomes
@@ -653,12 +717,6 @@ impl Vmo {
             }
         }
         Ok(Mkwrite::Locked)
-    }
-
-    /// Whether this thread's last fault on `pgoff` failed; see [`PageSource::take_fault_failure`].
-    pub(crate) fn take_fault_failure(&self, pgoff: u64) -> bool {
-        self.page_source()
-            .is_some_and(|s| s.take_fault_failure(pgoff))
     }
 
     /// The object id.

@@ -33,16 +33,14 @@
 //! A mapping of a VMO that owns its pages may reach past the VMO's end, as a memfd's may: the part
 //! past the end is `SIGBUS` (it follows `set_size`). Faults run [`vmo_vma_fault`]: outside the
 //! window `SIGBUS`; an absent page of a plain VMO is allocated as shmem does; an absent page of a
-//! pager-backed VMO is asked of the pager (see [`Vmo::fault_wait`]).
+//! pager-backed VMO is asked of the pager (see [`Vmo::fault`]).
 
 use crate::{
-    cow,
     ffi::{self, OpsTable},
     object::PAGE_SIZE,
-    pager::Need,
     rights::Rights,
     status::{Status, ZxResult},
-    vmo::{Mkwrite, Vmo},
+    vmo::{FaultOutcome, Mkwrite, Vmo},
 };
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
@@ -56,7 +54,7 @@ use kernel::{
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    sync::{aref::ARef, Arc, ArcBorrow},
+    sync::{aref::ARef, Arc},
     types::ForeignOwnable,
 };
 
@@ -361,7 +359,7 @@ fn mmap(vfd: &VmoFd, vma: &VmaNew) -> Result<usize> {
 /// shmem does. An absent page of a pager-backed VMO is asked of the pager: the fault lock is
 /// dropped while it waits (so the pager, even a thread of this process, can change mappings
 /// meanwhile) and the fault is retried; a failure is then found on the retry (see
-/// [`Vmo::take_fault_failure`]) and is `SIGBUS`. The wait is interruptible for a fault from
+/// [`Vmo::fault`]) and is `SIGBUS`. The wait is interruptible for a fault from
 /// user mode and killable for one from kernel mode (a `read` into the mapping, say), which
 /// would otherwise be retried at once while a handled signal is pending. A fault that may not
 /// drop the lock (`get_user_pages` without retry: ptrace, `/proc/<pid>/mem`) is `SIGBUS`, as a
@@ -381,42 +379,20 @@ unsafe extern "C" fn vmo_vma_fault(vmf: *mut bindings::vm_fault) -> bindings::vm
     };
     // SAFETY: the VMA maps a VMO fd, which it keeps open.
     let vfd = unsafe { <KBox<VmoFd>>::borrow(ffi::vmo_vma_fd_priv(vma)) };
-    let vmo: ArcBorrow<'_, Vmo> = vfd.vmo.as_arc_borrow();
-    // A discarded VMO faults fatally until it is locked again (RFC-0012).
-    if !vmo.window_has_page(pgoff) || vmo.is_discarded() {
-        return VM_FAULT_SIGBUS;
-    }
-    // A child's mapping shows only its own pages: the page it reads is made its own first. A
-    // page its pager-backed root has not supplied yet is waited for as the root's.
-    let source = match vmo.prepare_fault(pgoff) {
-        Ok(()) => None,
-        Err(cow::FaultStop::Pager(s, px)) => Some((s.clone(), px)),
-        Err(cow::FaultStop::Failed(s)) => return fault_error(s),
-    };
-    let (source, pgoff, need) = match source {
-        Some((s, px)) => (Some(s), px, Need::Read),
-        // A write to a clean page of a `TRAP_DIRTY` VMO waits for the pager to let it become
-        // dirty (`page_mkwrite` unmaps such a page so that its write fault comes here).
-        None if fault_flags & FAULT_FLAG_WRITE != 0 && vmo.fault_needs_dirty(pgoff) => {
-            (None, pgoff, Need::Dirty)
-        }
-        None => {
+    let outcome = vfd
+        .vmo
+        .fault(pgoff, fault_flags & FAULT_FLAG_WRITE != 0, |may_allocate| {
             let mut hole = false;
             // SAFETY: `vmf` is valid and the VMA maps a VMO fd, whose `f_mapping` is shmem's.
-            let ret = unsafe { ffi::vmo_shmem_fault_get(vmf, !vmo.is_pager_backed(), &mut hole) };
-            if !hole {
-                return ret;
-            }
-            (None, pgoff, Need::Read)
-        }
+            let ret = unsafe { ffi::vmo_shmem_fault_get(vmf, may_allocate, &mut hole) };
+            (!hole).then_some(ret)
+        });
+    let wait = match outcome {
+        FaultOutcome::Mapped(ret) => return ret,
+        FaultOutcome::Sigbus => return VM_FAULT_SIGBUS,
+        FaultOutcome::Failed(s) => return fault_error(s),
+        FaultOutcome::Wait(w) => w,
     };
-    let failed = match &source {
-        Some(s) => s.take_fault_failure(pgoff),
-        None => vmo.take_fault_failure(pgoff),
-    };
-    if failed {
-        return VM_FAULT_SIGBUS;
-    }
     if fault_flags & FAULT_FLAG_RETRY_NOWAIT != 0 {
         return VM_FAULT_RETRY;
     }
@@ -425,8 +401,7 @@ unsafe extern "C" fn vmo_vma_fault(vmf: *mut bindings::vm_fault) -> bindings::vm
     }
     // SAFETY: `vmf` and its VMA are valid, and the fault lock is still held.
     let sequential = unsafe { ffi::vmo_fault_sequential(vmf) };
-    // The VMA and its file may go once the lock is dropped: hold the VMO.
-    let vmo: Arc<Vmo> = vmo.into();
+    // The VMA and its file may go once the lock is dropped: `wait` holds the page source.
     // SAFETY: `vmf` is valid, the fault lock is held and the fault may be retried.
     if !unsafe { ffi::vmo_fault_release_lock(vmf) } {
         // The lock is still held: a retry could not wait, so the fault fails (unreachable
@@ -435,10 +410,7 @@ unsafe extern "C" fn vmo_vma_fault(vmf: *mut bindings::vm_fault) -> bindings::vm
     }
     let killable = fault_flags & FAULT_FLAG_USER == 0;
     // A mapping advised MADV_SEQUENTIAL reads ahead (see `PageSource::fault_wait`).
-    match source {
-        Some(s) => s.fault_wait(need, pgoff, killable, sequential),
-        None => vmo.fault_wait(need, pgoff, killable, sequential),
-    }
+    wait.wait(killable, sequential);
     VM_FAULT_RETRY
 }
 
