@@ -185,11 +185,7 @@ impl MiscDevice for VmoFile {
 impl VmoFile {
     /// `poll` on the open file: readable while a pager of its table has a packet waiting.
     pub(crate) fn poll_ready(&self) -> bool {
-        let table = self.table.lock();
-        let ready = table
-            .iter()
-            .any(|(_, h)| matches!(&h.object, Object::Pager(p) if p.core().has_packets()));
-        ready
+        self.readiness.has_packets()
     }
 
     /// What `poll` waits on.

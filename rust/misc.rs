@@ -46,7 +46,7 @@ unsafe extern "C" fn poll(
     // SAFETY: the VFS passes a valid or null poll table for the duration of the call.
     let table = unsafe { PollTable::from_raw(wait) };
     // SAFETY: `file` is a valid file for the duration of the call.
-    table.register_wait(unsafe { File::from_raw_file(file) }, me.readiness());
+    table.register_wait(unsafe { File::from_raw_file(file) }, me.readiness().cond());
     if me.poll_ready() {
         bindings::POLLIN | bindings::POLLRDNORM
     } else {

@@ -90,7 +90,7 @@ use kernel::{
     ffi::c_int,
     new_condvar, new_mutex, new_poll_condvar,
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
+    rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
     sync::{
         atomic::{
             ordering::{Acquire, Relaxed, Release},
@@ -129,13 +129,52 @@ pub(crate) struct Packet {
     pub(crate) length: u64,
 }
 
-/// The readiness of one open `/dev/vmo` file: notified whenever a pager made in that file
-/// queues a packet.
-pub(crate) type Readiness = PollCondVar;
+/// The readiness of one open `/dev/vmo` file for `poll`: how many of the pagers made in that
+/// file have packets queued, and the wait queue notified whenever one queues a packet. `poll`
+/// reads the count, not the file's handle table.
+#[pin_data]
+pub(crate) struct Readiness {
+    #[pin]
+    cond: PollCondVar,
+    /// Pagers of the file whose queue is not empty; changed under each pager's lock (4) when its
+    /// queue turns empty or not empty.
+    with_packets: Atomic<usize>,
+}
+
+impl Readiness {
+    /// What `poll` waits on.
+    pub(crate) fn cond(&self) -> &PollCondVar {
+        &self.cond
+    }
+
+    /// Whether a pager of the file has a packet to read.
+    pub(crate) fn has_packets(&self) -> bool {
+        self.with_packets.load(Relaxed) != 0
+    }
+
+    /// Counts a pager's queue that was empty (`was_empty`) and is empty now (`is_empty`).
+    fn queue_changed(&self, was_empty: bool, is_empty: bool) {
+        match (was_empty, is_empty) {
+            (true, false) => {
+                self.with_packets.fetch_add(1, Relaxed);
+            }
+            (false, true) => {
+                self.with_packets.fetch_sub(1, Relaxed);
+            }
+            _ => {}
+        }
+    }
+}
 
 /// A new [`Readiness`].
 pub(crate) fn new_readiness() -> Result<Arc<Readiness>> {
-    Arc::pin_init(new_poll_condvar!("vmo_pager_readiness"), GFP_KERNEL_ACCOUNT)
+    Arc::pin_init(
+        pin_init!(Readiness {
+            cond <- new_poll_condvar!("vmo_pager_readiness"),
+            with_packets: Atomic::new(0),
+        }),
+        GFP_KERNEL_ACCOUNT,
+    )
 }
 
 /// Where a request stands.
@@ -372,14 +411,25 @@ impl Drop for Pager {
 }
 
 impl PagerCore {
-    /// Whether a packet is waiting.
-    pub(crate) fn has_packets(&self) -> bool {
-        !self.inner.lock().queue.is_empty()
+    /// Queues `packet` (a node of the queue) and counts the queue in the file's readiness.
+    fn queue_packet(&self, inner: &mut PagerInner, packet: RBTreeNode<u64, Packet>) {
+        let was_empty = inner.queue.is_empty();
+        inner.queue.insert(packet);
+        self.readiness.queue_changed(was_empty, false);
+    }
+
+    /// Removes the packet `seq` from the queue if it is still there, and counts the queue in the
+    /// file's readiness.
+    fn unqueue_packet(&self, inner: &mut PagerInner, seq: u64) {
+        let was_empty = inner.queue.is_empty();
+        inner.queue.remove(&seq);
+        self.readiness
+            .queue_changed(was_empty, inner.queue.is_empty());
     }
 
     fn wake_pager(&self) {
         self.queued.notify_all();
-        self.readiness.notify_all();
+        self.readiness.cond.notify_all();
     }
 
     /// `VMO_IOC_PAGER_WAIT`: the next packet. `timeout_ns` < 0 waits until one comes, 0 only
@@ -395,6 +445,7 @@ impl PagerCore {
         loop {
             if let Some(front) = inner.queue.cursor_front_mut() {
                 let (_, node) = front.remove_current();
+                self.readiness.queue_changed(false, inner.queue.is_empty());
                 let packet = node.to_key_value().1;
                 if packet.kind == uapi::VMO_PAGER_VMO_COMPLETE {
                     inner.completes.remove(&packet.key);
@@ -438,6 +489,7 @@ impl PagerCore {
         loop {
             let mut inner = self.inner.lock();
             let Some(source) = inner.sources.values().next().cloned() else {
+                self.readiness.queue_changed(inner.queue.is_empty(), true);
                 let packets = (
                     core::mem::take(&mut inner.queue),
                     core::mem::take(&mut inner.completes),
@@ -752,15 +804,18 @@ impl PageSource {
         let req: Arc<Request> = fresh.into();
         reqs.insert(node.into_node(first, req.clone()));
         inner.next_seq += 1;
-        inner.queue.insert(packet.into_node(
-            seq,
-            Packet {
-                key: self.key,
-                kind: need.packet_kind(),
-                offset: first * PAGE_SIZE,
-                length: (end - first) * PAGE_SIZE,
-            },
-        ));
+        self.core.queue_packet(
+            &mut *inner,
+            packet.into_node(
+                seq,
+                Packet {
+                    key: self.key,
+                    kind: need.packet_kind(),
+                    offset: first * PAGE_SIZE,
+                    length: (end - first) * PAGE_SIZE,
+                },
+            ),
+        );
         self.core.wake_pager();
         Ok(req)
     }
@@ -770,7 +825,7 @@ impl PageSource {
         let reqs = self.state.access_mut(inner).requests_of(req.need);
         if reqs.get(&req.start).is_some_and(|r| Arc::ptr_eq(r, req)) {
             reqs.remove(&req.start);
-            inner.queue.remove(&req.seq);
+            self.core.unqueue_packet(inner, req.seq);
         }
     }
 
@@ -816,7 +871,7 @@ impl PageSource {
             };
             r.st.access_mut(inner).state = state;
             // A request that ends before the pager read it is not delivered.
-            inner.queue.remove(&r.seq);
+            self.core.unqueue_packet(inner, r.seq);
             // SAFETY: `done` is a live `c_int` (we hold `r`) that waiters only read.
             unsafe { ffi::vmo_set_done(r.done.as_ptr()) };
         }
@@ -1141,15 +1196,18 @@ impl PageSource {
                 let seq = inner.next_seq;
                 inner.next_seq += 1;
                 inner.completes.insert(index.into_node(self.key, seq));
-                inner.queue.insert(packet.into_node(
-                    seq,
-                    Packet {
-                        key: self.key,
-                        kind: uapi::VMO_PAGER_VMO_COMPLETE,
-                        offset: 0,
-                        length: 0,
-                    },
-                ));
+                self.core.queue_packet(
+                    &mut *inner,
+                    packet.into_node(
+                        seq,
+                        Packet {
+                            key: self.key,
+                            kind: uapi::VMO_PAGER_VMO_COMPLETE,
+                            offset: 0,
+                            length: 0,
+                        },
+                    ),
+                );
             }
         }
         Some(Released {

@@ -1201,6 +1201,18 @@ fn poll_reports_a_waiting_packet() {
     assert!(dev.poll_pager(Some(WAIT)).unwrap(), "COMPLETE is waiting");
     let done = pager.wait(Some(Duration::ZERO)).unwrap();
     assert_eq!((done.kind, done.key), (PacketKind::Complete, key));
+    assert!(!dev.poll_pager(Some(QUIET)).unwrap(), "the COMPLETE was taken");
+
+    // Two pagers with packets: readable until both queues are empty; a pager
+    // closed with unread packets leaves none behind.
+    let second = Pager::create(&dev).unwrap();
+    let (v1, v2) = (pager.create_vmo(1, p).unwrap(), second.create_vmo(2, p).unwrap());
+    drop((v1, v2));
+    assert!(dev.poll_pager(Some(WAIT)).unwrap(), "two COMPLETEs are waiting");
+    assert_eq!(pager.wait(Some(Duration::ZERO)).unwrap().kind, PacketKind::Complete);
+    assert!(dev.poll_pager(Some(QUIET)).unwrap(), "the second pager's COMPLETE is waiting");
+    drop(second);
+    assert!(!dev.poll_pager(Some(QUIET)).unwrap(), "the closed pager's packet went with it");
 }
 
 // ---- Two processes ----------------------------------------------------------
