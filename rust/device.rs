@@ -4,8 +4,8 @@
 //! handler per command.
 //!
 //! Handles are looked up without a lock ([`HandleTable::get`]: RCU and a reference on the
-//! handle's own entry). The table's lock is a leaf lock, except that `poll` looks at the
-//! packet queues of the table's pagers under it (table lock, then a pager's lock). It is held
+//! handle's own entry). The table's lock is a leaf lock (`poll` reads a count the table's
+//! pagers keep, [`pager::Readiness`], without it). It is held
 //! only to add or remove handles (and to read one that is duplicated or replaced, so that the
 //! source cannot be closed between); every allocation happens before it is taken
 //! ([`HandleTable::lock_for_add`]), handles leave the table as owned references dropped after

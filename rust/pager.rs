@@ -49,7 +49,7 @@
 //!    for the VMO's own pages: those waits end before it is taken;
 //! 2. the mmap lock or a VMA lock (a fault);
 //! 3. a handle table's lock (`handle.rs`, `device.rs`: taken to add or remove handles, never
-//!    to look one up; `poll` looks at the table's pagers under it);
+//!    to look one up, nor by `poll`, which reads the file's [`Readiness`]);
 //! 4. a copy-on-write family's locks (`cow.rs`), never with 3 held: first its shape lock,
 //!    taken only by the ioctls that link a child or free pages (never in a fault); shmem's
 //!    inode lock (a punch, a truncate) is taken under it, after the family lock is released.
