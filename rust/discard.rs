@@ -124,13 +124,13 @@ pub(crate) enum State {
 ///
 /// # Invariants
 ///
-/// `node` is a `vmo_disc_node` of `helpers.c`, owned by this value; it is on the LRU (with this
-/// value as its owner) exactly while `op` holds [`State::Reclaimable`], and only while the
+/// `node` is a `vmo_lru_node` of `helpers.c` (from `vmo_disc_node_new`), owned by this value;
+/// it is on the LRU (with this value as its owner) exactly while `op` holds [`State::Reclaimable`], and only while the
 /// VMO's [`Link`] lives (so an owner found on the LRU, under [`TRACKER`] or under the list's own
 /// lock, is alive).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Discardable {
-    node: NonNull<ffi::vmo_disc_node>,
+    node: NonNull<ffi::vmo_lru_node>,
     file: ShmemFile,
     size: u64,
     /// The state; also held across the punch of a discarded VMO.

@@ -1272,7 +1272,7 @@ void vmo_x86_sync_core(void)
 /* ---- discardable VMOs: the LRU and the shrinker ------------------------------ */
 
 /*
- * Every discardable VMO has one vmo_disc_node, allocated from an accounted
+ * Every discardable VMO has one vmo_lru_node, allocated from an accounted
  * cache with kmem_cache_alloc_lru(): the node is charged to the memory cgroup
  * of the task that created the VMO, and the allocation sets up that cgroup's
  * list in vmo_disc_lru (memcg_list_lru_alloc() is not exported; this is how
@@ -1304,33 +1304,76 @@ static bool vmo_in_reclaim(void)
 	return current->flags & PF_MEMALLOC;
 }
 
-struct vmo_disc_node {
+/*
+ * A VMO's node on the list_lru of one of the module's shrinkers (discard, and
+ * eviction of pager pages): its owner is the Rust object it stands for.
+ */
+struct vmo_lru_node {
 	struct list_head lru;
-	void *owner;
+	const void *owner;
 };
+
+struct vmo_lru_sum {
+	unsigned long (*pages_of)(const void *owner);
+	unsigned long pages;
+};
+
+static enum lru_status vmo_lru_sum_one(struct list_head *item, struct list_lru_one *list,
+				       void *arg)
+{
+	struct vmo_lru_sum *sum = arg;
+
+	sum->pages += sum->pages_of(container_of(item, struct vmo_lru_node, lru)->owner);
+	return LRU_SKIP;
+}
+
+/*
+ * A shrinker's count: the pages @pages_of says the owners on @lru's list of
+ * @sc's cgroup and node hold (a walk under the list's lock), so that reclaim
+ * weighs the shrinker by the memory it could free.
+ */
+static unsigned long vmo_lru_count_pages(struct list_lru *lru, struct shrink_control *sc,
+					 unsigned long (*pages_of)(const void *owner))
+{
+	struct vmo_lru_sum sum = { .pages_of = pages_of, .pages = 0 };
+	unsigned long nr = ULONG_MAX;
+
+	list_lru_walk_one(lru, sc->nid, sc->memcg, vmo_lru_sum_one, &sum, &nr);
+	return sum.pages ? sum.pages : SHRINK_EMPTY;
+}
+
+/*
+ * A registered memcg- and NUMA-aware shrinker @name whose objects are on
+ * @lru (initialised here), or NULL without memory.
+ */
+static struct shrinker *vmo_lru_shrinker_new(const char *name, struct list_lru *lru,
+	unsigned long (*count)(struct shrinker *, struct shrink_control *),
+	unsigned long (*scan)(struct shrinker *, struct shrink_control *))
+{
+	struct shrinker *s = shrinker_alloc(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE, name);
+
+	if (!s)
+		return NULL;
+	if (list_lru_init_memcg(lru, s)) {
+		shrinker_free(s);
+		return NULL;
+	}
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->seeks = DEFAULT_SEEKS;
+	shrinker_register(s);
+	return s;
+}
 
 static struct kmem_cache *vmo_disc_cache;
 static struct list_lru vmo_disc_lru;
 static struct shrinker *vmo_disc_shrinker;
 static struct workqueue_struct *vmo_disc_workqueue;
 
-static enum lru_status vmo_disc_sum(struct list_head *item, struct list_lru_one *list, void *arg)
-{
-	*(unsigned long *)arg += vmo_discard_pages(container_of(item, struct vmo_disc_node, lru)->owner);
-	return LRU_SKIP;
-}
-
-/*
- * The pages of the reclaimable VMOs on the list of @sc's cgroup and node (a
- * walk under the list's lock): reclaim weighs the shrinker by the memory it
- * could free, as it weighs the page cache, not by the number of VMOs.
- */
+/* The pages of the reclaimable VMOs on the list of @sc's cgroup and node. */
 static unsigned long vmo_disc_count(struct shrinker *s, struct shrink_control *sc)
 {
-	unsigned long pages = 0, nr = ULONG_MAX;
-
-	list_lru_walk_one(&vmo_disc_lru, sc->nid, sc->memcg, vmo_disc_sum, &pages, &nr);
-	return pages ? pages : SHRINK_EMPTY;
+	return vmo_lru_count_pages(&vmo_disc_lru, sc, vmo_discard_pages);
 }
 
 static unsigned long vmo_disc_scan_objects(struct shrinker *s, struct shrink_control *sc)
@@ -1340,34 +1383,23 @@ static unsigned long vmo_disc_scan_objects(struct shrinker *s, struct shrink_con
 
 int vmo_discard_init(void)
 {
-	int err = -ENOMEM;
-
-	vmo_disc_cache = kmem_cache_create("vmo_disc_node", sizeof(struct vmo_disc_node), 0,
+	vmo_disc_cache = kmem_cache_create("vmo_disc_node", sizeof(struct vmo_lru_node), 0,
 					   SLAB_ACCOUNT, NULL);
 	if (!vmo_disc_cache)
 		return -ENOMEM;
 	vmo_disc_workqueue = alloc_workqueue("vmo-discard", WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
 	if (!vmo_disc_workqueue)
 		goto free_cache;
-	vmo_disc_shrinker = shrinker_alloc(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE,
-					   "vmo-discard");
+	vmo_disc_shrinker = vmo_lru_shrinker_new("vmo-discard", &vmo_disc_lru, vmo_disc_count,
+						 vmo_disc_scan_objects);
 	if (!vmo_disc_shrinker)
 		goto free_wq;
-	err = list_lru_init_memcg(&vmo_disc_lru, vmo_disc_shrinker);
-	if (err)
-		goto free_shrinker;
-	vmo_disc_shrinker->count_objects = vmo_disc_count;
-	vmo_disc_shrinker->scan_objects = vmo_disc_scan_objects;
-	vmo_disc_shrinker->seeks = DEFAULT_SEEKS;
-	shrinker_register(vmo_disc_shrinker);
 	return 0;
-free_shrinker:
-	shrinker_free(vmo_disc_shrinker);
 free_wq:
 	destroy_workqueue(vmo_disc_workqueue);
 free_cache:
 	kmem_cache_destroy(vmo_disc_cache);
-	return err;
+	return -ENOMEM;
 }
 
 /*
@@ -1388,9 +1420,9 @@ struct workqueue_struct *vmo_discard_wq(void)
 	return vmo_disc_workqueue;
 }
 
-struct vmo_disc_node *vmo_disc_node_new(void)
+struct vmo_lru_node *vmo_disc_node_new(void)
 {
-	struct vmo_disc_node *node = kmem_cache_alloc_lru(vmo_disc_cache, &vmo_disc_lru,
+	struct vmo_lru_node *node = kmem_cache_alloc_lru(vmo_disc_cache, &vmo_disc_lru,
 							  GFP_KERNEL_ACCOUNT);
 
 	if (node) {
@@ -1400,18 +1432,18 @@ struct vmo_disc_node *vmo_disc_node_new(void)
 	return node;
 }
 
-void vmo_disc_node_free(struct vmo_disc_node *node)
+void vmo_disc_node_free(struct vmo_lru_node *node)
 {
 	kmem_cache_free(vmo_disc_cache, node);
 }
 
-bool vmo_disc_lru_add(struct vmo_disc_node *node, void *owner)
+bool vmo_disc_lru_add(struct vmo_lru_node *node, void *owner)
 {
 	node->owner = owner;
 	return list_lru_add_obj(&vmo_disc_lru, &node->lru);
 }
 
-bool vmo_disc_lru_del(struct vmo_disc_node *node)
+bool vmo_disc_lru_del(struct vmo_lru_node *node)
 {
 	return list_lru_del_obj(&vmo_disc_lru, &node->lru);
 }
@@ -1420,7 +1452,7 @@ static enum lru_status vmo_disc_isolate(struct list_head *item, struct list_lru_
 					void *arg)
 {
 	list_lru_isolate(list, item);
-	*(void **)arg = container_of(item, struct vmo_disc_node, lru)->owner;
+	*(const void **)arg = container_of(item, struct vmo_lru_node, lru)->owner;
 	return LRU_REMOVED;
 }
 
@@ -1428,15 +1460,15 @@ static enum lru_status vmo_disc_isolate(struct list_head *item, struct list_lru_
 void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg)
 {
 	unsigned long nr = 1;
-	void *owner = NULL;
+	const void *owner = NULL;
 
 	list_lru_walk_one(&vmo_disc_lru, nid, memcg, vmo_disc_isolate, &owner, &nr);
-	return owner;
+	return (void *)owner;
 }
 
 /*
  * The shrinker of clean pages of pager-backed VMOs (rust/pager/evict.rs). Every VMO
- * whose pages may be evicted has one vmo_evict_node on vmo_evict_lru, made
+ * whose pages may be evicted has one vmo_lru_node on vmo_evict_lru, made
  * with kmem_cache_alloc_lru() by the task that created the VMO: the pager,
  * whose memory cgroup the pages it supplies are charged to. The node is on
  * that cgroup's list, so the shrinker (SHRINKER_MEMCG_AWARE) evicts a
@@ -1449,28 +1481,14 @@ void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg)
  * asked for, to a worker on the module's workqueue: freeing shmem pages takes
  * the inode lock, which the task in reclaim may hold.
  */
-struct vmo_evict_node {
-	struct list_head lru;
-	const void *owner;
-};
-
 static struct kmem_cache *vmo_evict_cache;
 static struct list_lru vmo_evict_lru;
 static struct shrinker *vmo_evict_shrinker;
 
-static enum lru_status vmo_evict_sum(struct list_head *item, struct list_lru_one *list,
-				     void *arg)
-{
-	*(unsigned long *)arg += vmo_evict_pages(container_of(item, struct vmo_evict_node, lru)->owner);
-	return LRU_SKIP;
-}
-
+/* The pages the pager VMOs on the list of @sc's cgroup and node hold. */
 static unsigned long vmo_evict_count_objects(struct shrinker *s, struct shrink_control *sc)
 {
-	unsigned long pages = 0, nr = ULONG_MAX;
-
-	list_lru_walk_one(&vmo_evict_lru, sc->nid, sc->memcg, vmo_evict_sum, &pages, &nr);
-	return pages ? pages : SHRINK_EMPTY;
+	return vmo_lru_count_pages(&vmo_evict_lru, sc, vmo_evict_pages);
 }
 
 static unsigned long vmo_evict_scan_objects(struct shrinker *s, struct shrink_control *sc)
@@ -1483,7 +1501,7 @@ static unsigned long vmo_evict_scan_objects(struct shrinker *s, struct shrink_co
 static enum lru_status vmo_evict_pick_one(struct list_head *item, struct list_lru_one *list,
 					  void *picks)
 {
-	vmo_evict_take(container_of(item, struct vmo_evict_node, lru)->owner, picks);
+	vmo_evict_take(container_of(item, struct vmo_lru_node, lru)->owner, picks);
 	return LRU_ROTATE;
 }
 
@@ -1501,9 +1519,9 @@ unsigned int vmo_evict_lru_pick(int nid, struct mem_cgroup *memcg, void *picks, 
 }
 
 /* A node for @owner, on the list of the calling task's memory cgroup; NULL without memory. */
-struct vmo_evict_node *vmo_evict_node_new(void *owner)
+struct vmo_lru_node *vmo_evict_node_new(void *owner)
 {
-	struct vmo_evict_node *node = kmem_cache_alloc_lru(vmo_evict_cache, &vmo_evict_lru,
+	struct vmo_lru_node *node = kmem_cache_alloc_lru(vmo_evict_cache, &vmo_evict_lru,
 							   GFP_KERNEL_ACCOUNT);
 
 	if (!node)
@@ -1518,7 +1536,7 @@ struct vmo_evict_node *vmo_evict_node_new(void *owner)
  * Takes @node off its list and frees it; returns its owner. No walk sees the
  * owner once this returns (walks hold the list's lock while they look at it).
  */
-void *vmo_evict_node_free(struct vmo_evict_node *node)
+void *vmo_evict_node_free(struct vmo_lru_node *node)
 {
 	const void *owner = node->owner;
 
@@ -1529,29 +1547,17 @@ void *vmo_evict_node_free(struct vmo_evict_node *node)
 
 int vmo_evict_init(void)
 {
-	int err = -ENOMEM;
-
-	vmo_evict_cache = kmem_cache_create("vmo_evict_node", sizeof(struct vmo_evict_node), 0,
+	vmo_evict_cache = kmem_cache_create("vmo_evict_node", sizeof(struct vmo_lru_node), 0,
 					    SLAB_ACCOUNT, NULL);
 	if (!vmo_evict_cache)
 		return -ENOMEM;
-	vmo_evict_shrinker = shrinker_alloc(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE,
-					    "vmo-pager");
-	if (!vmo_evict_shrinker)
-		goto free_cache;
-	err = list_lru_init_memcg(&vmo_evict_lru, vmo_evict_shrinker);
-	if (err)
-		goto free_shrinker;
-	vmo_evict_shrinker->count_objects = vmo_evict_count_objects;
-	vmo_evict_shrinker->scan_objects = vmo_evict_scan_objects;
-	vmo_evict_shrinker->seeks = DEFAULT_SEEKS;
-	shrinker_register(vmo_evict_shrinker);
+	vmo_evict_shrinker = vmo_lru_shrinker_new("vmo-pager", &vmo_evict_lru,
+						  vmo_evict_count_objects, vmo_evict_scan_objects);
+	if (!vmo_evict_shrinker) {
+		kmem_cache_destroy(vmo_evict_cache);
+		return -ENOMEM;
+	}
 	return 0;
-free_shrinker:
-	shrinker_free(vmo_evict_shrinker);
-free_cache:
-	kmem_cache_destroy(vmo_evict_cache);
-	return err;
 }
 
 /* At module exit, when no VMO is left: waits for running scans. */

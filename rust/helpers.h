@@ -77,25 +77,24 @@ void vmo_set_done(int *done);
 void vmo_fd_inode_release(void *vmo);
 
 /* Discardable VMOs: the memcg-aware LRU and the shrinker (rust/discard.rs). */
-struct vmo_disc_node;
+struct vmo_lru_node;
 struct mem_cgroup;
 int vmo_discard_init(void);
 void vmo_discard_exit(void);
 struct workqueue_struct *vmo_discard_wq(void);
-struct vmo_disc_node *vmo_disc_node_new(void);
-void vmo_disc_node_free(struct vmo_disc_node *node);
-bool vmo_disc_lru_add(struct vmo_disc_node *node, void *owner);
-bool vmo_disc_lru_del(struct vmo_disc_node *node);
+struct vmo_lru_node *vmo_disc_node_new(void);
+void vmo_disc_node_free(struct vmo_lru_node *node);
+bool vmo_disc_lru_add(struct vmo_lru_node *node, void *owner);
+bool vmo_disc_lru_del(struct vmo_lru_node *node);
 void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg);
 unsigned long vmo_disc_shrink_current(unsigned long nr);
 /* Implemented in Rust (rust/discard.rs). */
 unsigned long vmo_discard_scan(int nid, struct mem_cgroup *memcg, unsigned long nr, bool reclaim);
 unsigned long vmo_discard_pages(const void *owner);
-struct vmo_evict_node;
 int vmo_evict_init(void);
 void vmo_evict_exit(void);
-struct vmo_evict_node *vmo_evict_node_new(void *owner);
-void *vmo_evict_node_free(struct vmo_evict_node *node);
+struct vmo_lru_node *vmo_evict_node_new(void *owner);
+void *vmo_evict_node_free(struct vmo_lru_node *node);
 unsigned int vmo_evict_lru_pick(int nid, struct mem_cgroup *memcg, void *picks, unsigned int max);
 /* Implemented in Rust (rust/pager/evict.rs). */
 unsigned long vmo_evict_pages(const void *owner);

@@ -43,7 +43,7 @@ use kernel::{
 /// `Arc<PageSource>`; it is on the list and is freed only by `drop`, which also releases that
 /// reference.
 struct Listed {
-    node: NonNull<ffi::vmo_evict_node>,
+    node: NonNull<ffi::vmo_lru_node>,
 }
 
 // SAFETY: the node is only touched through the `list_lru` functions, which take its list's lock,
