@@ -294,6 +294,9 @@ fn lru_role() {
     // However many went at once (a discard's pages are freed a moment later,
     // so reclaim may ask again before it sees them), they went oldest first.
     assert!(first.windows(2).all(|w| w[0] || !w[1]), "{first:?}");
+    // Not all of them for one shortage: reclaim counts a discard still being
+    // punched as freed.
+    assert!(!first.iter().all(|&d| d), "one shortage discarded every unlocked VMO: {first:?}");
     assert!(b.read_to_vec(0, 1).is_ok(), "b is locked");
     println!("CHILD lru ok");
 }
@@ -389,6 +392,9 @@ fn evict_role() {
     let after = committed(&v);
     println!("CHILD pressed {} MiB; the VMO holds {} KiB", pressed / mib, after >> 10);
     assert!(after < held, "no page was evicted: {after} of {held}");
+    // Not most of them for one shortage: reclaim counts pages the worker has
+    // yet to evict as freed.
+    assert!(after > held / 2, "one shortage evicted down to {after} of {held}");
     drop(pressure);
     // The ALWAYS_NEED MiB is still there: reading it needs no request.
     assert_eq!(read(&v, 0, 16), pattern(0..16));
