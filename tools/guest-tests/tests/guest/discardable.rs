@@ -424,9 +424,9 @@ fn evict_role() {
     println!("CHILD evict ok");
 }
 
-/// Global memory pressure in the guest (no cgroup limit): a child commits a
-/// plain VMO until free memory falls below the low watermark, and waits for
-/// kswapd (never pushing below the minimum), which runs both shrinkers. The least recently unlocked discardable VMO
+/// Global memory pressure in the guest (no cgroup limit, swap off): a child
+/// commits a plain VMO past what the guest has; kswapd and direct reclaim run
+/// both shrinkers. The least recently unlocked discardable VMO
 /// goes first and a locked one never; the clean pages of a pager VMO are
 /// evicted, its ALWAYS_NEED range is not. The child is the OOM killer's first
 /// choice (`oom_score_adj` 1000), so a reclaim that fails kills it, not the
@@ -434,6 +434,9 @@ fn evict_role() {
 #[test]
 fn global_pressure_discards_and_evicts() {
     let _g = exclusive();
+    // Without swap, as the guests' zram would otherwise take the pressure (and
+    // kswapd's swap-out fails allocations, with a stack trace, near the minimum).
+    let _swap = SwapOff::new();
     let child = spawn_child_role(ROLE_TEST, "global", &[]);
     let out = child.wait_with_output().expect("wait for the child");
     let (lines, quoted) = child_lines(&out);
@@ -479,21 +482,47 @@ fn one_drop_caches_discards_every_unlocked_vmo_and_evicts_every_clean_page() {
     }
 }
 
-/// A line of `/proc/meminfo` (`MemAvailable`, `MemFree`), in bytes.
+/// A line of `/proc/meminfo` (`MemAvailable`), in bytes.
 fn meminfo(key: &str) -> u64 {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap();
     let line = text.lines().find(|l| l.split(':').next() == Some(key)).unwrap();
     line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() << 10
 }
 
+/// The guest's swap devices, off until this is dropped (then on again).
+struct SwapOff(Vec<std::ffi::CString>);
+
+impl SwapOff {
+    fn new() -> SwapOff {
+        let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+        let devs = swaps
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .map(|d| std::ffi::CString::new(d).unwrap())
+            .collect::<Vec<_>>();
+        for d in &devs {
+            // SAFETY: a NUL-terminated path.
+            let r = unsafe { libc::swapoff(d.as_ptr()) };
+            assert_eq!(r, 0, "swapoff {d:?}: {}", std::io::Error::last_os_error());
+        }
+        SwapOff(devs)
+    }
+}
+
+impl Drop for SwapOff {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            // SAFETY: a NUL-terminated path.
+            let r = unsafe { libc::swapon(d.as_ptr(), 0) };
+            assert_eq!(r, 0, "swapon {d:?}: {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
 /// `MemAvailable` of the guest, in bytes.
 fn mem_available() -> u64 {
     meminfo("MemAvailable")
-}
-
-/// `MemFree` of the guest, in bytes.
-fn mem_free() -> u64 {
-    meminfo("MemFree")
 }
 
 fn global_role() {
@@ -529,33 +558,15 @@ fn global_role() {
     // reclaim may take back (two unlocked VMOs, 63 MiB of clean pager pages).
     let max = (avail + 80 * mib) & !(mib - 1);
     let pressure = Vmo::create(&dev, max, VmoOptions::empty()).unwrap();
-    // Press gently: kswapd wakes when free memory falls below the low watermark
-    // (1.25x `min_free_kbytes` here) and reclaims up to the high one. Commit in
-    // steps of a sixteenth of the minimum, only while free memory is above
-    // 1.125x the minimum, and otherwise give kswapd time: below the minimum the
-    // kernel's own allocations in reclaim (swap-out to the guest's zram) fail
-    // and are reported with a stack trace.
-    let min_free = std::fs::read_to_string("/proc/sys/vm/min_free_kbytes")
-        .unwrap()
-        .trim()
-        .parse::<u64>()
-        .unwrap()
-        << 10;
-    let floor = min_free + min_free / 8;
-    let step = (min_free / 16).max(pg()) & !(pg() - 1);
     let mut off = 0;
     let start = Instant::now();
-    while off + step <= max && !(is_discarded(b) && committed(&pv) < held) {
-        assert!(start.elapsed() < Duration::from_secs(120), "no reclaim within two minutes");
-        if mem_free() <= floor + step {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        }
-        match pressure.commit(off, step) {
-            Ok(()) => off += step,
+    while off + 4 * mib <= max && !(is_discarded(b) && committed(&pv) < held) {
+        match pressure.commit(off, 4 * mib) {
+            Ok(()) => off += 4 * mib,
             Err(Status::NO_MEMORY) => std::thread::sleep(Duration::from_millis(20)),
             Err(s) => panic!("pressure COMMIT: {s}"),
         }
+        assert!(start.elapsed() < Duration::from_secs(120), "no reclaim within two minutes");
     }
     let order = [is_discarded(b), is_discarded(a)];
     let after = committed(&pv);
