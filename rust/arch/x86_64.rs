@@ -6,6 +6,7 @@
 //! x86 has no instruction that drops a line without writing it back (`invd` is whole-cache and
 //! privileged-dangerous), so invalidate is clean+invalidate, as in Zircon's x86 port.
 
+use super::each_line;
 use crate::ffi;
 use core::arch::asm;
 
@@ -76,29 +77,6 @@ impl Prim {
     pub(crate) fn instr(&self) -> Option<Instr> {
         self.instr
     }
-}
-
-/// Calls `f` on the start of every `line`-sized line that overlaps `[addr, addr + len)`;
-/// returns the line count.
-#[inline(always)]
-fn each_line(addr: *mut u8, len: usize, line: usize, mut f: impl FnMut(usize)) -> u64 {
-    if len == 0 {
-        return 0;
-    }
-    let start = (addr as usize) & !(line - 1);
-    // The last line of the address space is never memory (the ERR_PTR values live there), so
-    // capping `end` below it loses nothing and `p + line` cannot wrap: the loop needs no
-    // overflow check per line, as the same loop in user space has none.
-    let end = (addr as usize)
-        .saturating_add(len)
-        .min(usize::MAX - line + 1);
-    let mut p = start;
-    while p < end {
-        f(p);
-        p = p.wrapping_add(line);
-    }
-    // `line` is a power of two: a shift, not a division per range.
-    ((end.saturating_sub(start) + (line - 1)) >> line.trailing_zeros()) as u64
 }
 
 /// Runs the chosen instruction on every line that overlaps each `(addr, len)` range of
