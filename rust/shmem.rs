@@ -42,6 +42,24 @@ impl Drop for Mount {
     }
 }
 
+/// What a C page walk's callback returns for `r`: 0 to go on, or the negative errno that stops
+/// the walk.
+fn callback_status(r: Result) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// A C page walk's return value `r` as a result: the count it visited, or the error that
+/// stopped it.
+fn walk_count(r: c_long) -> Result<u64> {
+    if r < 0 {
+        return Err(Error::from_errno(r as i32));
+    }
+    Ok(r as u64)
+}
+
 /// A byte position or length as a `loff_t`; callers keep everything below `VMO_MAX_SIZE`.
 fn loff(v: u64) -> Result<bindings::loff_t> {
     bindings::loff_t::try_from(v).map_err(|_| EFBIG)
@@ -354,10 +372,7 @@ impl ShmemFile {
             let runs = unsafe { core::slice::from_raw_parts(runs, n as usize) };
             // INVARIANT: the walk holds a reference on every folio of the runs, mapped in the
             // linear map, for the duration of this call, which the value does not outlive.
-            match f(&MappedRuns { runs }) {
-                Ok(()) => 0,
-                Err(e) => e.to_errno(),
-            }
+            callback_status(f(&MappedRuns { runs }))
         }
 
         if end <= start {
@@ -375,10 +390,7 @@ impl ShmemFile {
                 (&raw mut f).cast(),
             )
         };
-        if r < 0 {
-            return Err(Error::from_errno(r as i32));
-        }
-        Ok(r as u64)
+        walk_count(r)
     }
 
     /// Calls `f` on every page of `[start, end)` that holds data, clipped to the range, in
@@ -435,10 +447,7 @@ impl ShmemFile {
                 uptodate,
                 _mapped: PhantomData,
             };
-            match f(&chunk) {
-                Ok(()) => 0,
-                Err(e) => e.to_errno(),
-            }
+            callback_status(f(&chunk))
         }
 
         if end <= start {
@@ -456,9 +465,6 @@ impl ShmemFile {
                 (&raw mut f).cast(),
             )
         };
-        if r < 0 {
-            return Err(Error::from_errno(r as i32));
-        }
-        Ok(r as u64)
+        walk_count(r)
     }
 }
