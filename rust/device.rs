@@ -72,6 +72,33 @@ uapi_structs!(
     vmo_pager_query_stats_args = 32,
 );
 
+/// An ioctl argument struct that returns the value of a handle the call made.
+trait NewHandleArgs: AsBytes {
+    /// Sets the field that returns the new handle.
+    fn set_new_handle(&mut self, value: u32);
+}
+
+macro_rules! new_handle_args {
+    ($($t:ident . $field:ident),* $(,)?) => {$(
+        impl NewHandleArgs for uapi::$t {
+            fn set_new_handle(&mut self, value: u32) {
+                self.$field = value;
+            }
+        }
+    )*};
+}
+
+new_handle_args!(
+    vmo_create_args.handle,
+    vmo_create_child_args.out_handle,
+    vmo_duplicate_args.out_handle,
+    vmo_replace_as_executable_args.out_handle,
+    vmo_event_create_args.handle,
+    vmo_import_args.handle,
+    vmo_pager_create_args.handle,
+    vmo_pager_create_vmo_args.handle,
+);
+
 /// Reads the argument struct of an ioctl and returns it with a writer for the results.
 fn args<T: FromBytes>(arg: UserPtr) -> Result<(T, UserSliceWriter)> {
     let (mut r, w): (UserSliceReader, UserSliceWriter) =
@@ -193,19 +220,21 @@ impl VmoFile {
         &self.readiness
     }
 
-    /// Adds `handle` to the table and tells userspace its value through `publish` (see
+    /// Adds `handle` to the table and returns its value to userspace in `a` (see
     /// [`Self::publish`]).
-    fn install(&self, handle: Handle, publish: impl FnOnce(u32) -> Result) -> Result {
+    fn install(&self, handle: Handle, a: impl NewHandleArgs, w: UserSliceWriter) -> Result {
         let (mut table, slot) = self.table.lock_for_add()?;
         let value = table.add(slot, handle)?;
         drop(table);
-        self.publish(value, publish)
+        self.publish(value, a, w)
     }
 
-    /// Tells userspace the value of the new handle `value` through `publish`. If that fails (a
-    /// bad output pointer) the handle is closed again, as Zircon does.
-    fn publish(&self, value: u32, publish: impl FnOnce(u32) -> Result) -> Result {
-        if let Err(e) = publish(value) {
+    /// Returns the value of the new handle `value` to userspace: `a` with its handle field set,
+    /// written through `w`. If that fails (a bad output pointer) the handle is closed again, as
+    /// Zircon does.
+    fn publish(&self, value: u32, mut a: impl NewHandleArgs, mut w: UserSliceWriter) -> Result {
+        a.set_new_handle(value);
+        if let Err(e) = w.write(&a) {
             let closed = self.table.lock().remove(value);
             drop(closed);
             return Err(e);
@@ -214,26 +243,18 @@ impl VmoFile {
     }
 
     fn create(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_create_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_create_args>(arg)?;
         reserved_zero(a.reserved == [0; 2])?;
         let vmo = Vmo::create(a.size, a.options)?;
-        let rights = if vmo.is_resizable() {
-            Rights::DEFAULT_VMO.with(Rights::RESIZE)
-        } else {
-            Rights::DEFAULT_VMO
-        };
         let handle = Handle {
+            rights: Rights::new_vmo(vmo.is_resizable()),
             object: Object::Vmo(vmo),
-            rights,
         };
-        self.install(handle, |h| {
-            a.handle = h;
-            w.write(&a)
-        })
+        self.install(handle, a, w)
     }
 
     fn create_child(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_create_child_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_create_child_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
         // Zircon checks the size and NO_WRITE|RESIZABLE before it looks the handle up.
         let size = Vmo::check_child_args(a.options, a.size)?;
@@ -245,10 +266,7 @@ impl VmoFile {
             object: Object::Vmo(child),
             rights: Vmo::child_rights(rights, a.options),
         };
-        self.install(handle, |h| {
-            a.out_handle = h;
-            w.write(&a)
-        })
+        self.install(handle, a, w)
     }
 
     fn close(&self, arg: UserPtr) -> Result {
@@ -263,7 +281,7 @@ impl VmoFile {
     }
 
     fn duplicate(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_duplicate_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_duplicate_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
         let value = {
             let (mut table, slot) = self.table.lock_for_add()?;
@@ -275,15 +293,12 @@ impl VmoFile {
             };
             table.add(slot, dup)?
         };
-        self.publish(value, |h| {
-            a.out_handle = h;
-            w.write(&a)
-        })
+        self.publish(value, a, w)
     }
 
     /// `zx_handle_replace`: the source handle is closed whatever happens after it is found.
     fn replace(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_duplicate_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_duplicate_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
         let (value, old) = {
             let (mut table, slot) = self.table.lock_for_add()?;
@@ -300,17 +315,14 @@ impl VmoFile {
             }
         };
         drop(old);
-        self.publish(value?, |h| {
-            a.out_handle = h;
-            w.write(&a)
-        })
+        self.publish(value?, a, w)
     }
 
     /// `zx_vmo_replace_as_executable`: the VMO handle is closed, in Zircon's order, whatever
     /// happens after it is found (see [`HandleTable::replace_as_executable`]); the new handle has
     /// its rights plus `EXECUTE`. Only `vmex` 0 is ever granted, by the ambient policy.
     fn replace_as_executable(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_replace_as_executable_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_replace_as_executable_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
         // Zircon consults the policy only without a VMEX handle; `capable` may sleep and audit,
         // so it runs before the table's lock is taken.
@@ -323,10 +335,7 @@ impl VmoFile {
         let (value, old) = table.replace_as_executable(slot, a.handle, a.vmex, ambient);
         drop(table);
         drop(old);
-        self.publish(value?, |h| {
-            a.out_handle = h;
-            w.write(&a)
-        })
+        self.publish(value?, a, w)
     }
 
     fn read(&self, arg: UserPtr) -> Result {
@@ -409,16 +418,13 @@ impl VmoFile {
     }
 
     fn event_create(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_event_create_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_event_create_args>(arg)?;
         reserved_zero(a.options == 0)?;
         let handle = Handle {
             object: Object::Event(Event::new()?),
             rights: Rights::DEFAULT_EVENT,
         };
-        self.install(handle, |h| {
-            a.handle = h;
-            w.write(&a)
-        })
+        self.install(handle, a, w)
     }
 
     /// `VMO_IOC_EXPORT`: an fd for the VMO, O_RDWR when the handle can write. An fd can be
@@ -439,53 +445,38 @@ impl VmoFile {
 
     /// `VMO_IOC_IMPORT`: a handle for the VMO of a VMO fd, with the fd's rights reduced.
     fn import(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_import_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_import_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
         let (vmo, rights) = vmofd::import(a.fd)?;
         let handle = Handle {
             object: Object::Vmo(vmo),
             rights: rights.reduce(Rights(a.rights))?,
         };
-        self.install(handle, |h| {
-            a.handle = h;
-            w.write(&a)
-        })
+        self.install(handle, a, w)
     }
 
     fn pager_create(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_pager_create_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_pager_create_args>(arg)?;
         reserved_zero(a.options == 0)?;
         let handle = Handle {
             object: Object::Pager(Pager::new(self.readiness.clone())?),
             rights: Rights::DEFAULT_PAGER,
         };
-        self.install(handle, |h| {
-            a.handle = h;
-            w.write(&a)
-        })
+        self.install(handle, a, w)
     }
 
     fn pager_create_vmo(&self, arg: UserPtr) -> Result {
-        let (mut a, mut w) = args::<uapi::vmo_pager_create_vmo_args>(arg)?;
+        let (a, w) = args::<uapi::vmo_pager_create_vmo_args>(arg)?;
         reserved_zero(a.reserved == 0)?;
         let pager_h = self.table.get(a.pager)?;
         let (pager, rights) = (pager_h.pager()?, pager_h.rights);
         rights.require(Rights::ATTACH_VMO)?;
         let vmo = Vmo::create_pager_backed(pager, a.options, a.key, a.size)?;
-        // As `zx_vmo_create`'s: a resizable VMO's handle has RESIZE too.
-        let rights = if vmo.is_resizable() {
-            Rights::DEFAULT_VMO.with(Rights::RESIZE)
-        } else {
-            Rights::DEFAULT_VMO
-        };
         let handle = Handle {
+            rights: Rights::new_vmo(vmo.is_resizable()),
             object: Object::Vmo(vmo),
-            rights,
         };
-        self.install(handle, |h| {
-            a.handle = h;
-            w.write(&a)
-        })
+        self.install(handle, a, w)
     }
 
     /// The pager (with MANAGE_VMO) and a VMO it backs: handle errors first, then rights, then

@@ -43,6 +43,16 @@ impl Rights {
     /// `ZX_DEFAULT_EVENT_RIGHTS`.
     pub(crate) const DEFAULT_EVENT: Rights = Rights(uapi::VMO_DEFAULT_EVENT_RIGHTS);
 
+    /// The rights of the handle that `zx_vmo_create` and `zx_pager_create_vmo` return: the
+    /// defaults, and RESIZE for a resizable VMO.
+    pub(crate) fn new_vmo(resizable: bool) -> Rights {
+        if resizable {
+            Rights::DEFAULT_VMO.with(Rights::RESIZE)
+        } else {
+            Rights::DEFAULT_VMO
+        }
+    }
+
     /// Whether every right of `other` is in `self`.
     pub(crate) fn contains(self, other: Rights) -> bool {
         self.0 & other.0 == other.0
