@@ -925,6 +925,21 @@ impl PageSource {
         Ok(())
     }
 
+    /// Runs `f` under the pager's lock with a [`Spare`] for the splits of the page-state maps,
+    /// allocated before the lock is taken and freed after it is released (a change of the
+    /// dirty state or the hints never allocates under the lock, nor fails halfway).
+    fn with_spare<R>(
+        &self,
+        f: impl FnOnce(&mut MutexGuard<'_, PagerInner>, &mut Spare) -> ZxResult<R>,
+    ) -> ZxResult<R> {
+        let mut spare = Spare::new()?;
+        let mut inner = self.core.inner.lock();
+        let r = f(&mut inner, &mut spare);
+        drop(inner);
+        drop(spare);
+        r
+    }
+
     /// `zx_pager_supply_pages` after the handle and range checks: pages `[start, end)` get the
     /// pages of `aux` from byte `aux_pos` on where they are absent (zeros where `aux` has
     /// none; pages of `aux` in swap are read back); the caller then decommits the aux range.
@@ -1255,26 +1270,23 @@ impl PageSource {
     /// writebacks begun so far, which the caller compares under the page's folio lock (see
     /// [`PageSource::writeback_begun_since`]).
     pub(crate) fn mark_fault_dirty(&self, x: u64) -> ZxResult<Option<u64>> {
-        let mut spare = Spare::new()?;
-        let mut inner = self.core.inner.lock();
-        // An eviction may free this page: wait for it to end (it takes no lock a fault holds),
-        // then the caller finds the page gone or still there.
-        while self.state.access_mut(&mut inner).evicting {
-            self.core.evicted.wait(&mut inner);
-        }
-        let st = self.state.access_mut(&mut inner);
-        if x >= st.pages {
-            return Ok(Some(self.writebacks.load(Relaxed)));
-        }
-        if self.trap_dirty && st.dirt.state(x) != Some(Dirt::Dirty) {
-            return Ok(None);
-        }
-        st.modified = true;
-        st.dirt.assign(x, x + 1, Some(Dirt::Dirty), &mut spare);
-        let begun = self.writebacks.load(Relaxed);
-        drop(inner);
-        drop(spare);
-        Ok(Some(begun))
+        self.with_spare(|inner, spare| {
+            // An eviction may free this page: wait for it to end (it takes no lock a fault
+            // holds), then the caller finds the page gone or still there.
+            while self.state.access_mut(inner).evicting {
+                self.core.evicted.wait(inner);
+            }
+            let st = self.state.access_mut(inner);
+            if x >= st.pages {
+                return Ok(Some(self.writebacks.load(Relaxed)));
+            }
+            if self.trap_dirty && st.dirt.state(x) != Some(Dirt::Dirty) {
+                return Ok(None);
+            }
+            st.modified = true;
+            st.dirt.assign(x, x + 1, Some(Dirt::Dirty), spare);
+            Ok(Some(self.writebacks.load(Relaxed)))
+        })
     }
 
     /// Whether a writeback began since [`PageSource::mark_fault_dirty`] returned `begun`. A
@@ -1306,28 +1318,20 @@ impl PageSource {
         if !self.trap_dirty {
             return Err(Status::NotSupported);
         }
-        let mut spare = Spare::new()?;
-        let mut inner = self.core.inner.lock();
-        self.check_inside(&mut inner, end)?;
-        if self.state.access_mut(&mut inner).detached {
-            return Err(Status::BadState);
-        }
-        if self.file.find_hole(start, end).0 != end {
-            return Err(Status::NotFound);
-        }
-        let st = self.state.access_mut(&mut inner);
-        st.dirt.assign(start, end, Some(Dirt::Dirty), &mut spare);
-        self.complete_locked(
-            &mut inner,
-            Need::Dirty,
-            start,
-            end,
-            RequestState::Supplied,
-            Some(u64::MAX),
-        );
-        drop(inner);
-        drop(spare);
-        Ok(())
+        self.with_spare(|inner, spare| {
+            self.check_inside(inner, end)?;
+            if self.state.access_mut(inner).detached {
+                return Err(Status::BadState);
+            }
+            if self.file.find_hole(start, end).0 != end {
+                return Err(Status::NotFound);
+            }
+            let st = self.state.access_mut(inner);
+            st.dirt.assign(start, end, Some(Dirt::Dirty), spare);
+            let ended = RequestState::Supplied;
+            self.complete_locked(inner, Need::Dirty, start, end, ended, Some(u64::MAX));
+            Ok(())
+        })
     }
 
     /// `ZX_PAGER_OP_WRITEBACK_BEGIN` after the handle checks: the dirty pages of
@@ -1337,30 +1341,18 @@ impl PageSource {
     /// faults into `page_mkwrite`. Works after detach, which keeps the pages that are not
     /// clean (Zircon's core test `PagerWriteback.WritebackDirtyPagesAfterDetach`).
     pub(crate) fn writeback_begin(&self, start: u64, end: u64) -> ZxResult {
-        let mut spare = Spare::new()?;
-        let mut inner = self.core.inner.lock();
-        self.check_inside(&mut inner, end)?;
-        let st = self.state.access_mut(&mut inner);
-        st.dirt.transition(
-            start,
-            end,
-            Dirt::Dirty,
-            Some(Dirt::AwaitingClean),
-            &mut spare,
-        );
-        // A DIRTY request whose pages were partly dirtied and now await clean would never
-        // end: its writers look again and ask for what is not dirty now.
-        self.complete_locked(
-            &mut inner,
-            Need::Dirty,
-            start,
-            end,
-            RequestState::Supplied,
-            None,
-        );
-        self.writebacks.fetch_add(1, Release);
-        drop(inner);
-        drop(spare);
+        self.with_spare(|inner, spare| {
+            self.check_inside(inner, end)?;
+            let st = self.state.access_mut(inner);
+            let awaiting = Some(Dirt::AwaitingClean);
+            st.dirt.transition(start, end, Dirt::Dirty, awaiting, spare);
+            // A DIRTY request whose pages were partly dirtied and now await clean would never
+            // end: its writers look again and ask for what is not dirty now.
+            let ended = RequestState::Supplied;
+            self.complete_locked(inner, Need::Dirty, start, end, ended, None);
+            self.writebacks.fetch_add(1, Release);
+            Ok(())
+        })?;
         self.file.write_protect(start, end);
         Ok(())
     }
@@ -1368,15 +1360,13 @@ impl PageSource {
     /// `ZX_PAGER_OP_WRITEBACK_END` after the handle checks: the pages of `[start, end)` that
     /// await clean become clean; those written since `WRITEBACK_BEGIN` stay dirty.
     pub(crate) fn writeback_end(&self, start: u64, end: u64) -> ZxResult {
-        let mut spare = Spare::new()?;
-        let mut inner = self.core.inner.lock();
-        self.check_inside(&mut inner, end)?;
-        let st = self.state.access_mut(&mut inner);
-        st.dirt
-            .transition(start, end, Dirt::AwaitingClean, None, &mut spare);
-        drop(inner);
-        drop(spare);
-        Ok(())
+        self.with_spare(|inner, spare| {
+            self.check_inside(inner, end)?;
+            let st = self.state.access_mut(inner);
+            st.dirt
+                .transition(start, end, Dirt::AwaitingClean, None, spare);
+            Ok(())
+        })
     }
 
     /// `zx_pager_query_dirty_ranges` after the handle checks: the runs of pages of
@@ -1498,20 +1488,17 @@ impl PageSource {
     /// eviction, which never takes an `ALWAYS_NEED` page (sticky: a later `DONT_NEED` does not
     /// undo it) and takes `DONT_NEED` pages first.
     pub(crate) fn hint(&self, start: u64, end: u64, always: bool) -> ZxResult {
-        let mut spare = Spare::new()?;
-        let mut inner = self.core.inner.lock();
-        let st = self.state.access_mut(&mut inner);
-        let end = end.min(st.pages);
-        if always {
-            st.always_need
-                .assign(start, end, Some(Dirt::Dirty), &mut spare);
-        } else {
-            st.dont_need
-                .assign(start, end, Some(Dirt::Dirty), &mut spare);
-        }
-        drop(inner);
-        drop(spare);
-        Ok(())
+        self.with_spare(|inner, spare| {
+            let st = self.state.access_mut(inner);
+            let end = end.min(st.pages);
+            let map = if always {
+                &mut st.always_need
+            } else {
+                &mut st.dont_need
+            };
+            map.assign(start, end, Some(Dirt::Dirty), spare);
+            Ok(())
+        })
     }
 
     /// Evicts up to `max` clean pages (not dirty nor awaiting clean, not `ALWAYS_NEED`),
@@ -1631,10 +1618,19 @@ mod tests {
 
     /// A pager and one source of `pages` pages attached to it.
     fn setup(pages: u64) -> Result<(Arc<Pager>, Arc<PageSource>)> {
+        setup_keyed(pages, 42, false)
+    }
+
+    /// As [`setup`], with the key `key` and `TRAP_DIRTY` if `trap_dirty`.
+    fn setup_keyed(
+        pages: u64,
+        key: u64,
+        trap_dirty: bool,
+    ) -> Result<(Arc<Pager>, Arc<PageSource>)> {
         let pager = Pager::new(new_readiness()?)?;
         let koid = new_koid();
         let file = ShmemFile::new(pages * PG, koid)?;
-        let source = pager.attach(koid, 42, file, pages * PG, false)?;
+        let source = pager.attach(koid, key, file, pages * PG, trap_dirty)?;
         Ok((pager, source))
     }
 
@@ -1832,10 +1828,7 @@ mod tests {
     /// dirty after WRITEBACK_END; the stats tell a write; detach frees only clean pages.
     #[test]
     fn dirty_pages_are_written_back_and_survive_detach() -> Result {
-        let pager = Pager::new(new_readiness()?)?;
-        let koid = new_koid();
-        let file = ShmemFile::new(4 * PG, koid)?;
-        let source = pager.attach(koid, 9, file, 4 * PG, true)?;
+        let (pager, source) = setup_keyed(4, 9, true)?;
         let aux = aux(4)?;
         let ranges = |source: &PageSource| -> Result<KVec<(u64, u64)>> {
             let mut out = KVec::with_capacity(8, GFP_KERNEL)?;
@@ -1883,10 +1876,7 @@ mod tests {
     /// the page again); nothing once the VMO has copy-on-write children.
     #[test]
     fn eviction_takes_only_clean_pages_and_follows_the_hints() -> Result {
-        let pager = Pager::new(new_readiness()?)?;
-        let koid = new_koid();
-        let file = ShmemFile::new(8 * PG, koid)?;
-        let source = pager.attach(koid, 5, file, 8 * PG, true)?;
+        let (pager, source) = setup_keyed(8, 5, true)?;
         let aux = aux(8)?;
         source.supply(0, 8, &aux, 0)?;
         source.op_dirty(1, 2)?;
