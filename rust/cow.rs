@@ -28,8 +28,10 @@
 //! may make it. A node whose VMO is closed stays while children read through it.
 //!
 //! **Mappings.** The write faults of every VMO mapping go through `page_mkwrite`, which pushes
-//! before the page becomes writable; creating a snapshot unmaps the parent's mappings of the
-//! window, so that a page written through a mapping faults again first.
+//! before the page becomes writable; creating a snapshot of a parent that was ever written
+//! through a mapping unmaps the parent's mappings of the window, so that a page written through
+//! a mapping faults again first. Other parents keep their mappings: none of their entries is
+//! writable.
 //!
 //! **Locking.** One mutex per family ([`Family`]) serialises the changes of pages that a child
 //! may read through and the reads through them: writers push and write under it, readers of a
@@ -53,6 +55,7 @@ use kernel::{
             ordering::{Acquire, Full, Relaxed, Release},
             Atomic,
         },
+        barrier::smp_mb,
         Arc, LockedBy, Mutex, MutexGuard,
     },
     uaccess::UserPtr,
@@ -364,13 +367,15 @@ impl Node {
         }
         parent.snapshots.fetch_add(1, Full);
         drop(g);
-        if limit != 0 {
-            // A page of the window written through a mapping from now on faults into
-            // `page_mkwrite`, which pushes it first.
+        // A page of the window written through a mapping from now on faults into
+        // `page_mkwrite`, which pushes it first. Only a parent that was ever written through a
+        // mapping can have writable page table entries (every write fault of a VMO mapping
+        // runs `page_mkwrite`, which set the flag before it looked at `snapshots`, both fully
+        // ordered: a fault that did not see this snapshot is seen here). Its mappings lose the
+        // window's entries; those of any other parent stay, read-only, as they are.
+        if limit != 0 && parent.written_through_mapping.load(Relaxed) {
             parent.store.file.unmap(base * PG, limit * PG);
-            if parent.written_through_mapping.load(Relaxed) {
-                node.quiesce_parent(parent, base, limit)?;
-            }
+            node.quiesce_parent(parent, base, limit)?;
         }
         Ok(node)
     }
@@ -885,7 +890,12 @@ impl Node {
         lock: impl Fn() -> bool,
         unlock: impl FnOnce(),
     ) -> ZxResult<bool> {
-        if !self.written_through_mapping.load(Relaxed) {
+        // A full barrier between the flag and `snapshots` even when the flag is set already
+        // (by another fault, maybe still in flight): a new snapshot orders its count before
+        // its look at the flag the same way, so one of the two sees the other.
+        if self.written_through_mapping.load(Relaxed) {
+            smp_mb(Full);
+        } else {
             self.written_through_mapping.xchg(true, Full);
         }
         if self.snapshots.load(Acquire) == 0 {

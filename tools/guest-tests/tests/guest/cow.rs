@@ -156,6 +156,49 @@ fn ancestor_changes_never_show_through_a_snapshot_mapping() {
     assert_eq!(read(&v, 10, 4), b"gggg");
 }
 
+/// The resident size (`Rss` in `/proc/self/smaps`, KiB) of the mapping that
+/// starts at `addr`.
+fn rss_kib(addr: *const u8) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let start = format!("{:x}-", addr as usize);
+    let rss =
+        smaps.lines().skip_while(|l| !l.starts_with(&start)).find_map(|l| l.strip_prefix("Rss:"));
+    let kib = rss.unwrap_or_else(|| panic!("no Rss for the mapping at {start}"));
+    kib.trim().trim_end_matches("kB").trim().parse().unwrap()
+}
+
+/// A snapshot of a VMO whose writable mapping was only read keeps that
+/// mapping's pages mapped (no page table entry of it is writable, so there is
+/// nothing to take back, as Zircon only removes write access), and the first
+/// write through the mapping after the snapshot still leaves the snapshot the
+/// page as it was.
+#[test]
+fn a_snapshot_keeps_a_read_mapping_and_still_gets_the_page_a_later_store_changes() {
+    let _g = shared();
+    let dev = dev();
+    let p = pg();
+    let up = p as usize;
+    let v = new_vmo(&dev, 4);
+    v.write(&vec![b'a'; 4 * up], 0).unwrap();
+    let vm = v.map(0, 4 * up, true).unwrap();
+    assert_eq!(vm.read_to_vec(0, 4 * up).unwrap(), vec![b'a'; 4 * up]);
+    let before = rss_kib(vm.as_ptr());
+    assert_eq!(before, 4 * p / 1024, "the read faulted in every page");
+    let s = v.create_child(Child::SNAPSHOT, 0, 4 * p).unwrap();
+    assert_eq!(rss_kib(vm.as_ptr()), before, "the snapshot unmapped a read-only mapping");
+    vm.write_at(up + 1, b"after").unwrap();
+    assert_eq!(read(&s, p, 8), b"aaaaaaaa");
+    assert_eq!(read(&v, p, 8), b"aafteraa");
+    let sm = s.map(0, 4 * up, false).unwrap();
+    assert_eq!(sm.read_to_vec(up, 8).unwrap(), b"aaaaaaaa");
+    // Written through the mapping now: the next snapshot takes the entries back.
+    let s2 = v.create_child(Child::SNAPSHOT, 0, 4 * p).unwrap();
+    vm.write_at(up + 1, b"AFTER").unwrap();
+    assert_eq!(read(&s2, p, 8), b"aafteraa");
+    assert_eq!(read(&s, p, 8), b"aaaaaaaa");
+    assert_eq!(read(&v, p, 8), b"aAFTERaa");
+}
+
 /// A clone of a pager-backed VMO is made at once while its pager answers
 /// nothing, and asks nothing; its first access asks the parent's pager for
 /// the page, and the supplied page then serves both VMOs without another
