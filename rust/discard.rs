@@ -555,6 +555,40 @@ mod tests {
         Ok(())
     }
 
+    /// The shrinker's count of this task's cgroup, in pages.
+    fn count() -> u64 {
+        // SAFETY: no preconditions.
+        unsafe { ffi::vmo_disc_count_current() as u64 }
+    }
+
+    /// The count sums the pages of at most 256 VMOs (it walks under the list's lock): a longer
+    /// list's count is the pages of its 256 oldest VMOs scaled to its length, so a short list
+    /// is counted exactly and a long one by its oldest part (those a scan takes first).
+    #[test]
+    fn the_count_of_a_long_list_is_estimated_from_its_oldest_vmos() -> Result {
+        while shrink(64) != 0 {}
+        assert_eq!(count(), 0);
+        let mut vmos = KVec::new();
+        for i in 0..300u64 {
+            // The 256 oldest hold one page each, the 44 newest two.
+            let size = if i < 256 { PG } else { 2 * PG };
+            let v = Vmo::create(size, VMO_CREATE_DISCARDABLE)?;
+            assert_eq!(v.lock_range(ALL, 0, size), Ok(false));
+            assert_eq!(op(&v, VMO_OP_COMMIT, 0, size), Ok(()));
+            assert_eq!(op(&v, VMO_OP_UNLOCK, 0, size), Ok(()));
+            vmos.push(v, GFP_KERNEL)?;
+            if i == 9 {
+                // Exact while the list is short.
+                assert_eq!(count(), 10);
+            }
+        }
+        // 256 pages over 256 VMOs, scaled to 300 VMOs (a full walk would say 344).
+        assert_eq!(count(), 300);
+        while shrink(64) != 0 {}
+        assert_eq!(count(), 0);
+        Ok(())
+    }
+
     #[test]
     fn hints_and_prefetch() -> Result {
         let v = Vmo::create(2 * PG, 0)?;

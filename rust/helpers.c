@@ -1327,18 +1327,29 @@ static enum lru_status vmo_lru_sum_one(struct list_head *item, struct list_lru_o
 	return LRU_SKIP;
 }
 
+/* The most owners a shrinker's count sums (under the list's lock). */
+#define VMO_LRU_COUNT_SAMPLE 256
+
 /*
  * A shrinker's count: the pages @pages_of says the owners on @lru's list of
- * @sc's cgroup and node hold (a walk under the list's lock), so that reclaim
- * weighs the shrinker by the memory it could free.
+ * @sc's cgroup and node hold, so that reclaim weighs the shrinker by the
+ * memory it could free. The walk holds the list's lock, so it sums at most
+ * VMO_LRU_COUNT_SAMPLE owners, the oldest (those a scan takes first); the
+ * count of a longer list is their pages scaled to the list's length.
  */
 static unsigned long vmo_lru_count_pages(struct list_lru *lru, struct shrink_control *sc,
 					 unsigned long (*pages_of)(const void *owner))
 {
 	struct vmo_lru_sum sum = { .pages_of = pages_of, .pages = 0 };
-	unsigned long nr = ULONG_MAX;
+	unsigned long nr = VMO_LRU_COUNT_SAMPLE, items, walked;
 
+	items = list_lru_count_one(lru, sc->nid, sc->memcg);
+	if (!items)
+		return SHRINK_EMPTY;
 	list_lru_walk_one(lru, sc->nid, sc->memcg, vmo_lru_sum_one, &sum, &nr);
+	walked = VMO_LRU_COUNT_SAMPLE - nr;
+	if (walked && items > walked)
+		sum.pages = mult_frac(sum.pages, items, walked);
 	return sum.pages ? sum.pages : SHRINK_EMPTY;
 }
 
@@ -1566,6 +1577,22 @@ void vmo_evict_exit(void)
 	shrinker_free(vmo_evict_shrinker);
 	list_lru_destroy(&vmo_evict_lru);
 	kmem_cache_destroy(vmo_evict_cache);
+}
+
+/* The shrinker's count over every node's list of the calling task's memory cgroup (KUnit). */
+unsigned long vmo_disc_count_current(void)
+{
+	struct shrink_control sc = { .gfp_mask = GFP_KERNEL };
+	unsigned long pages = 0, n;
+
+	sc.memcg = get_mem_cgroup_from_mm(current->mm);
+	for_each_online_node(sc.nid) {
+		n = vmo_disc_count(NULL, &sc);
+		if (n != SHRINK_EMPTY)
+			pages += n;
+	}
+	mem_cgroup_put(sc.memcg);
+	return pages;
 }
 
 /* The shrinker's scan of every node's list of the calling task's memory cgroup (KUnit). */

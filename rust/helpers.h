@@ -88,6 +88,7 @@ bool vmo_disc_lru_add(struct vmo_lru_node *node, void *owner);
 bool vmo_disc_lru_del(struct vmo_lru_node *node);
 void *vmo_disc_lru_pop(int nid, struct mem_cgroup *memcg);
 unsigned long vmo_disc_shrink_current(unsigned long nr);
+unsigned long vmo_disc_count_current(void);
 /* Implemented in Rust (rust/discard.rs). */
 unsigned long vmo_discard_scan(int nid, struct mem_cgroup *memcg, unsigned long nr, bool reclaim);
 unsigned long vmo_discard_pages(const void *owner);
