@@ -148,8 +148,10 @@ pub(crate) struct Node {
     /// it by `page_mkwrite`'s fast path.
     snapshots: Atomic<u32>,
     /// Whether a page of the file was ever made writable through a mapping (`page_mkwrite`
-    /// ran): a new snapshot then waits for the write faults in flight and copies the pages
-    /// that may be pinned for DMA at once (a pin for writing needs a writable mapping). Never
+    /// ran): only then can a mapping hold a writable entry of one of its pages, so only then
+    /// does a new snapshot unmap the parent's mappings of its window, wait for the write
+    /// faults in flight and copy the pages that may be pinned for DMA at once (a pin for
+    /// writing needs a writable mapping). Never
     /// cleared: pins outlive mappings. Set before `page_mkwrite` looks at `snapshots`, and
     /// read by a new snapshot after it counted itself there, both fully ordered, so one of
     /// them sees the other.
@@ -327,8 +329,9 @@ impl Node {
 
     /// A child of `parent` whose window starts at page `base` of it and has `end` pages
     /// (`file` has the child's size); the pages of the window inside the parent's file read
-    /// through to it. A `Snapshot` child unmaps the parent's mappings of the window, so that a
-    /// later write through them pushes the page first.
+    /// through to it. A `Snapshot` child of a parent ever written through a mapping unmaps the
+    /// parent's mappings of the window, so that a later write through them pushes the page
+    /// first (the entries of any other parent are all read-only, and stay).
     pub(crate) fn new_child(
         parent: &Arc<Node>,
         id: u64,
