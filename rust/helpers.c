@@ -1231,10 +1231,14 @@ int vmo_wait_done(int *done, bool killable)
 	return wait_var_event_interruptible(done, READ_ONCE(*done));
 }
 
-/* Sets *@done and wakes its waiters. */
-void vmo_set_done(int *done)
+/*
+ * Sets *@done to @value (non-zero) and wakes its waiters. A release: a waiter
+ * that reads the value with acquire ordering sees everything written before
+ * (the pages a supply filled), without taking the pager's lock.
+ */
+void vmo_set_done(int *done, int value)
 {
-	WRITE_ONCE(*done, 1);
+	smp_store_release(done, value);
 	/* Pairs with the barrier in prepare_to_wait_event() of the waiter. */
 	smp_mb();
 	wake_up_var(done);

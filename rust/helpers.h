@@ -71,7 +71,7 @@ int vmo_wait_done(int *done, bool killable);
 int vmo_current_tid(void);
 /* Frees @ptr (kmalloc'd) with kvfree after an RCU grace period; @head lies inside it. */
 void vmo_kfree_rcu(void *ptr, struct rcu_head *head);
-void vmo_set_done(int *done);
+void vmo_set_done(int *done, int value);
 
 /* Implemented in Rust (rust/vmofd.rs): a VMO fd's inode is evicted. */
 void vmo_fd_inode_release(void *vmo);

@@ -223,9 +223,17 @@ struct Request {
     seq: u64,
     st: LockedBy<RequestMut, PagerInner>,
     /// Non-zero once the request ended (`state` is no longer `Pending`): what waiters sleep
-    /// on with no lock held. Set by `vmo_set_done`, never cleared.
+    /// on with no lock held. Set by `vmo_set_done`, never cleared: [`DONE_SUPPLIED`] when the
+    /// request ended `Supplied`, [`DONE_OTHER`] otherwise. A request's state never changes
+    /// once it ended (it has left its tree), so a waiter that reads [`DONE_SUPPLIED`] (with
+    /// acquire ordering: the pages were filled before) knows the state without the lock.
     done: Atomic<c_int>,
 }
+
+/// [`Request::done`] of a request that ended `Supplied`.
+const DONE_SUPPLIED: c_int = 1;
+/// [`Request::done`] of a request that ended otherwise (failed).
+const DONE_OTHER: c_int = 2;
 
 struct SourceState {
     /// Detached: the VMO's pages were freed and no page will be supplied again.
@@ -649,11 +657,17 @@ impl PageSource {
     }
 
     fn wait_for(&self, need: Need, start: u64, end: u64, killable: bool) -> ZxResult {
-        self.wait_for_ahead(need, start, end, end, killable)
+        self.wait_for_ahead(need, start, end, end, killable, false)
     }
 
     /// [`PageSource::wait_for`], where a new request may reach on to `ahead` (read-ahead: a
-    /// fault waits for its own page only, but asks for the pages after it too).
+    /// fault waits for its own page only, but asks for the pages after it too). With `once`
+    /// (a fault, which is retried and looks again by itself) it returns after the first
+    /// request it waited for was supplied, without looking at the pages again.
+    ///
+    /// A waiter whose request was supplied does not take the pager's lock again: the request
+    /// has left its tree and its state is final, so nothing reads its count of waiters any more
+    /// (only a pending request is withdrawn by its last waiter).
     fn wait_for_ahead(
         &self,
         need: Need,
@@ -661,6 +675,7 @@ impl PageSource {
         end: u64,
         ahead: u64,
         killable: bool,
+        once: bool,
     ) -> ZxResult {
         while start < end {
             let Some((inner, req, first)) = self.request_first(need, start, end, ahead)? else {
@@ -669,6 +684,14 @@ impl PageSource {
             drop(inner);
             // SAFETY: `done` is a live `c_int` (we hold `req`) that only `vmo_set_done` writes.
             let interrupted = unsafe { ffi::vmo_wait_done(req.done.as_ptr(), killable) } != 0;
+            // Acquire: pairs with the barrier of `vmo_set_done`, after the pages were filled.
+            if req.done.load(Acquire) == DONE_SUPPLIED {
+                if once {
+                    return Ok(());
+                }
+                start = first;
+                continue;
+            }
             let mut inner = self.core.inner.lock();
             let rm = req.st.access_mut(&mut inner);
             rm.waiters -= 1;
@@ -834,8 +857,9 @@ impl PageSource {
     /// inside the VMO no longer need it (all present for a READ, none clean for a DIRTY
     /// request; a request past the end of a VMO that shrank has none). Each is found with a
     /// range lookup: the cost follows the requests ended (and skipped), not all of them. (A
-    /// supply checks each batch with the batch's end as the limit, so that a request larger
-    /// than a batch is looked over once, at the end, not once per batch.)
+    /// supply checks each batch but the last with the batch's end as the limit, and the last
+    /// with none, so that a request larger than a batch is looked over once, not once per
+    /// batch.)
     fn complete_locked(
         &self,
         inner: &mut PagerInner,
@@ -872,8 +896,12 @@ impl PageSource {
             r.st.access_mut(inner).state = state;
             // A request that ends before the pager read it is not delivered.
             self.core.unqueue_packet(inner, r.seq);
+            let done = match state {
+                RequestState::Supplied => DONE_SUPPLIED,
+                _ => DONE_OTHER,
+            };
             // SAFETY: `done` is a live `c_int` (we hold `r`) that waiters only read.
-            unsafe { ffi::vmo_set_done(r.done.as_ptr()) };
+            unsafe { ffi::vmo_set_done(r.done.as_ptr(), done) };
         }
     }
 
@@ -972,29 +1000,28 @@ impl PageSource {
                 self.fill_zero_pages(hole, hole_end)?;
                 pos = hole_end;
             }
+            // A request that reaches past this batch is looked over in the batch where it
+            // ends, or, if it reaches past the end of the range, in the last batch, which
+            // overlaps every request that overlaps the range and ends past it (so no pass of
+            // its own, and no second round trip of the lock, is needed for those).
+            let limit = if batch_end == end {
+                u64::MAX
+            } else {
+                batch_end
+            };
             self.complete_locked(
                 &mut inner,
                 Need::Read,
                 batch,
                 batch_end,
                 RequestState::Supplied,
-                Some(batch_end),
+                Some(limit),
             );
             let gone = self.forget_failures(&mut inner, batch, batch_end);
             drop(inner);
             drop(gone);
             batch = batch_end;
         }
-        // A request that reaches past both ends of the range is complete only now.
-        let mut inner = self.core.inner.lock();
-        self.complete_locked(
-            &mut inner,
-            Need::Read,
-            start,
-            end,
-            RequestState::Supplied,
-            Some(u64::MAX),
-        );
         Ok(())
     }
 
@@ -1417,22 +1444,26 @@ impl PageSource {
     /// request also asks for the pages after its own (see [`PageSource::read_ahead`]), and it
     /// waits for the whole request. Any other fault asks for its page only, as Zircon's do
     /// (Zircon's kernel does no prefetching; its pagers may supply more than asked).
+    ///
+    /// The fault is retried whatever the wait ends with, so it waits for one request only and
+    /// does not look at the page again (the retry does). The failure record's node is
+    /// allocated only for a failed wait, after it, with no lock held; without memory there is
+    /// no record and the retry asks again.
     pub(crate) fn fault_wait(&self, need: Need, pgoff: u64, killable: bool, sequential: bool) {
-        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT);
         let end = pgoff.saturating_add(1);
         let ahead = match need {
             Need::Read if sequential => pgoff.saturating_add(self.read_ahead(pgoff)),
             Need::Read | Need::Dirty => end,
         };
-        let Err(s) = self.wait_for_ahead(need, pgoff, end, ahead, killable) else {
-            return;
-        };
-        let Ok(node) = node else {
+        let Err(s) = self.wait_for_ahead(need, pgoff, end, ahead, killable, true) else {
             return;
         };
         if matches!(s, Status::Kernel(_)) {
             return;
         }
+        let Ok(node) = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT) else {
+            return;
+        };
         let tid = current_tid();
         let mut inner = self.core.inner.lock();
         let st = self.state.access_mut(&mut inner);
