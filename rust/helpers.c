@@ -124,6 +124,45 @@ int vmo_shmem_punch(struct file *file, loff_t off, loff_t len)
 	return vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
 }
 
+/*
+ * Frees the whole pages [off, off + len) of @file (page aligned), as
+ * vmo_shmem_punch() does, for the aux VMO of a supply (rust/vmo.rs), which
+ * decommits what it moved out after every supply. It is shmem_fallocate()'s
+ * hole punch without what a file of the module's private tmpfs instance does
+ * not need from vfs_fallocate() and shmem_fallocate():
+ *
+ * - the VFS checks and hooks (mode, permissions, LSM, fsnotify, freeze
+ *   protection): nobody can open, watch or freeze the file other than through
+ *   the module, which checked the handle's rights, and it is never sealed;
+ * - unmap_mapping_range() when the file has no mapping (an aux VMO is usually
+ *   written, not mapped). Whether or not it has one, shmem_truncate_range()
+ *   unmaps each folio it removes that is mapped, under the folio lock, which
+ *   the fault that maps a folio holds (truncate_inode_folio()), so a mapping
+ *   made or faulted meanwhile never keeps a freed page; the bulk unmap before
+ *   it, kept when the file is mapped, only makes that cheaper;
+ * - the i_private marker that makes faults into the hole wait until the punch
+ *   ends: it only keeps faults from refilling a large hole behind a punch
+ *   (liveness; shmem_undo_range() of a bounded range goes forward whatever
+ *   faults do), and a page faulted in meanwhile is a new page of zeros, as
+ *   after the decommit.
+ *
+ * The inode lock is taken as the punch takes it (same place in the lock
+ * order): writes, COMMIT and DECOMMIT of the aux VMO are ordered with it.
+ */
+void vmo_shmem_decommit_pages(struct file *file, loff_t off, loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	struct address_space *mapping = file->f_mapping;
+
+	if (len <= 0)
+		return;
+	inode_lock(inode);
+	if (mapping_mapped(mapping))
+		unmap_mapping_range(mapping, off, len, 0);
+	shmem_truncate_range(inode, off, off + len - 1);
+	inode_unlock(inode);
+}
+
 /* Copies between a user buffer and the file at @pos; returns bytes or -errno. */
 ssize_t vmo_shmem_rw(struct file *file, void __user *buf, size_t len, loff_t pos, bool write)
 {

@@ -1276,7 +1276,7 @@ impl Vmo {
                 abase + aux_offset,
             )?;
             // The pages were moved: failing to free the aux copies loses nothing.
-            let _ = afile.punch(abase + aux_offset, len);
+            let _ = afile.decommit_pages(abase + aux_offset, len);
             Ok(())
         })
     }

@@ -502,7 +502,8 @@ fn after_the_pager_closes_a_mapped_write_of_an_absent_page_is_sigbus() {
 /// that Zircon's `zx_pager_supply_pages` refuses (`VmObjectPaged::TakePages`:
 /// a snapshot, the parent of a slice, a pager VMO): BAD_STATE each time, and
 /// the reader keeps waiting; the supply from a plain VMO ends the wait with
-/// its bytes. An aux VMO that is mapped itself may supply.
+/// its bytes. An aux VMO that is mapped itself may supply, and its mapping
+/// reads zeros afterwards (the page was unmapped and freed).
 #[test]
 fn a_mapped_read_waits_through_refused_supplies() {
     let _g = shared();
@@ -538,6 +539,7 @@ fn a_mapped_read_waits_through_refused_supplies_body(dev: &Device) {
     assert_eq!(pager.supply_pages(&vmo, p..2 * p, &plain, 0), Ok(()));
     assert_eq!(r.join(), Ok(pattern(p + 3..p + 19)));
     assert_eq!(committed(&plain), 0, "the page left the aux VMO");
+    assert_eq!(aux_map.read_to_vec(0, 8), Ok(vec![0; 8]), "the aux mapping reads zeros after");
     assert_no_packet(&pager, "after the supply");
 }
 
