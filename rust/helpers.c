@@ -644,7 +644,16 @@ int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
 	if (!folio_test_uptodate(folio) && len != folio_size(folio))
 		folio_zero_range(folio, 0, folio_size(folio));
 	kaddr = kmap_local_folio(folio, offset_in_folio(folio, pos));
-	if (src)
+	/*
+	 * A whole page from a whole page (a supply's copy: @src maps a page of the
+	 * aux VMO) is copied with copy_page(), the kernel's page copy (as
+	 * copy_highpage() does), not memcpy(); on x86-64 that is rep movsq or an
+	 * unrolled loop rather than memcpy's rep movsb, which an instruction-
+	 * counting emulator counts once per byte.
+	 */
+	if (src && len == PAGE_SIZE && PAGE_ALIGNED(src))
+		copy_page(kaddr, (void *)src);
+	else if (src)
 		memcpy(kaddr, src, len);
 	else
 		memset(kaddr, 0, len);
