@@ -31,7 +31,9 @@
 //! **Bounded memory.** Everything is charged to the memory cgroup of the task that caused it
 //! (`GFP_KERNEL_ACCOUNT`). A request lives only while a thread waits for it: the last waiter to
 //! give up (a signal) withdraws it, with its packet if the pager has not read it yet, so
-//! requests and READ packets are at most the waiting threads. A source's COMPLETE packet is
+//! requests and READ packets are at most the waiting threads. A pager keeps the tree node of
+//! one ended request and the queue node of one read packet for its next request (charged to
+//! whoever allocated them, freed with the pager). A source's COMPLETE packet is
 //! allocated when the VMO is created and coalesced per key. Requests are found with range
 //! lookups in a tree keyed by first page, never by a scan. Pages are filled under the lock in
 //! batches of [`BATCH`] pages, between which the lock is released.
@@ -286,6 +288,42 @@ struct PagerInner {
     completes: RBTree<u64, u64>,
     /// Attached sources by VMO koid.
     sources: RBTree<u64, Arc<PageSource>>,
+    /// The tree node of a request that ended and the queue node of a packet that was read (or
+    /// withdrawn), kept for the next request, which then allocates neither: at most one of
+    /// each per pager.
+    spare_node: Option<RBTreeNodeReservation<u64, Arc<Request>>>,
+    spare_packet: Option<RBTreeNodeReservation<u64, Packet>>,
+}
+
+impl PagerInner {
+    /// Keeps the node of a request that left its tree (dropping the request's reference it
+    /// holds) for the next request, or frees it if one is kept already.
+    fn keep_node(&mut self, node: RBTreeNode<u64, Arc<Request>>) {
+        if self.spare_node.is_none() {
+            self.spare_node = Some(node.into_reservation());
+        }
+    }
+
+    /// Keeps the node of a packet that left the queue for the next request, or frees it.
+    fn keep_packet(&mut self, node: RBTreeNode<u64, Packet>) {
+        if self.spare_packet.is_none() {
+            self.spare_packet = Some(node.into_reservation());
+        }
+    }
+
+    /// Keeps what a request did not use of the nodes it took (see [`PagerInner::keep_node`]).
+    fn keep_spares(
+        &mut self,
+        node: Option<RBTreeNodeReservation<u64, Arc<Request>>>,
+        packet: Option<RBTreeNodeReservation<u64, Packet>>,
+    ) {
+        if self.spare_node.is_none() {
+            self.spare_node = node;
+        }
+        if self.spare_packet.is_none() {
+            self.spare_packet = packet;
+        }
+    }
 }
 
 /// The state of a pager, shared by its handles' object and the VMOs it backs.
@@ -331,6 +369,8 @@ impl Pager {
                     queue: RBTree::new(),
                     completes: RBTree::new(),
                     sources: RBTree::new(),
+                    spare_node: None,
+                    spare_packet: None,
                 }),
                 queued <- new_condvar!("vmo_pager_queued"),
                 evicted <- new_condvar!("vmo_pager_evicted"),
@@ -430,7 +470,9 @@ impl PagerCore {
     /// file's readiness.
     fn unqueue_packet(&self, inner: &mut PagerInner, seq: u64) {
         let was_empty = inner.queue.is_empty();
-        inner.queue.remove(&seq);
+        if let Some(node) = inner.queue.remove_node(&seq) {
+            inner.keep_packet(node);
+        }
         self.readiness
             .queue_changed(was_empty, inner.queue.is_empty());
     }
@@ -452,9 +494,10 @@ impl PagerCore {
         let mut inner = self.inner.lock();
         loop {
             if let Some(front) = inner.queue.cursor_front_mut() {
+                let packet = *front.current().1;
                 let (_, node) = front.remove_current();
+                inner.keep_packet(node);
                 self.readiness.queue_changed(false, inner.queue.is_empty());
-                let packet = node.to_key_value().1;
                 if packet.kind == uapi::VMO_PAGER_VMO_COMPLETE {
                     inner.completes.remove(&packet.key);
                 }
@@ -751,8 +794,10 @@ impl PageSource {
     /// Queues (or joins) the request for the first run of pages `[start, end)` that needs
     /// `need` (see [`PageSource::first_needing`]) and counts the caller as its waiter; returns
     /// it with the pager's lock still held and the run's first page, or `None` if no page
-    /// needs anything. A new request's run may go on past `end` up to `ahead`. The tree nodes
-    /// and the request are allocated before the lock is taken.
+    /// needs anything. A new request's run may go on past `end` up to `ahead`. The request is
+    /// allocated before the lock is taken; its tree node and its packet's node are the pager's
+    /// spares (see [`PagerInner::keep_node`]) or, when it has none, allocated with the lock
+    /// released, before it is taken again. What the request does not use is kept as spares.
     fn request_first(
         &self,
         need: Need,
@@ -760,8 +805,6 @@ impl PageSource {
         end: u64,
         ahead: u64,
     ) -> ZxResult<Option<Queued<'_>>> {
-        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let packet = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let fresh = UniqueArc::new(
             Request {
                 need,
@@ -779,31 +822,55 @@ impl PageSource {
             },
             GFP_KERNEL_ACCOUNT,
         )?;
-        let mut inner = self.core.inner.lock();
+        let (mut node, mut packet) = (None, None);
+        let mut inner = loop {
+            let mut inner = self.core.inner.lock();
+            node = node.or_else(|| inner.spare_node.take());
+            packet = packet.or_else(|| inner.spare_packet.take());
+            if node.is_some() && packet.is_some() {
+                break inner;
+            }
+            drop(inner);
+            if node.is_none() {
+                node = Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?);
+            }
+            if packet.is_none() {
+                packet = Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?);
+            }
+        };
         let st = self.state.access_mut(&mut inner);
-        let Some((first, mut run_end)) = self.first_needing(st, need, start, end) else {
+        let found = match self.first_needing(st, need, start, end) {
+            None => Ok(None),
+            Some((first, mut run_end)) => {
+                if ahead > end && run_end == end.min(st.pages) {
+                    // The run reaches the end of the range: it goes on as far as `ahead`
+                    // allows.
+                    if let Some((_, e)) = self.first_needing(st, need, first, ahead) {
+                        run_end = e;
+                    }
+                }
+                self.request(&mut inner, first, run_end, &mut node, &mut packet, fresh)
+                    .map(|req| Some((req, first)))
+            }
+        };
+        inner.keep_spares(node, packet);
+        let Some((req, first)) = found? else {
             return Ok(None);
         };
-        if ahead > end && run_end == end.min(st.pages) {
-            // The run reaches the end of the range: it goes on as far as `ahead` allows.
-            if let Some((_, e)) = self.first_needing(st, need, first, ahead) {
-                run_end = e;
-            }
-        }
-        let req = self.request(&mut inner, first, run_end, node, packet, fresh)?;
         req.st.access_mut(&mut inner).waiters += 1;
         Ok(Some((inner, req, first)))
     }
 
     /// The request covering page `first`: the outstanding one of the same need that contains
-    /// it, or a new one for `[first, run_end)` cut short where the next one starts.
+    /// it, or a new one for `[first, run_end)` cut short where the next one starts, which takes
+    /// `node` and `packet` (`NO_MEMORY` if either is missing).
     fn request(
         &self,
         inner: &mut PagerInner,
         first: u64,
         run_end: u64,
-        node: RBTreeNodeReservation<u64, Arc<Request>>,
-        packet: RBTreeNodeReservation<u64, Packet>,
+        node: &mut Option<RBTreeNodeReservation<u64, Arc<Request>>>,
+        packet: &mut Option<RBTreeNodeReservation<u64, Packet>>,
         mut fresh: UniqueArc<Request>,
     ) -> ZxResult<Arc<Request>> {
         if inner.closed {
@@ -820,6 +887,9 @@ impl PageSource {
         if let Some(r) = covering.and_then(|k| reqs.get(&k)) {
             return Ok(r.clone());
         }
+        let (Some(node), Some(packet)) = (node.take(), packet.take()) else {
+            return Err(Status::NoMemory);
+        };
         let end = next.map_or(run_end, |n| n.min(run_end));
         fresh.start = first;
         fresh.end = end;
@@ -847,7 +917,9 @@ impl PageSource {
     fn withdraw(&self, inner: &mut PagerInner, req: &Arc<Request>) {
         let reqs = self.state.access_mut(inner).requests_of(req.need);
         if reqs.get(&req.start).is_some_and(|r| Arc::ptr_eq(r, req)) {
-            reqs.remove(&req.start);
+            if let Some(node) = reqs.remove_node(&req.start) {
+                inner.keep_node(node);
+            }
             self.core.unqueue_packet(inner, req.seq);
         }
     }
@@ -890,9 +962,12 @@ impl PageSource {
                     continue;
                 }
             }
-            let Some(r) = st.requests_of(need).remove(&first) else {
+            let Some(r) = st.requests_of(need).get(&first).cloned() else {
                 break;
             };
+            if let Some(node) = st.requests_of(need).remove_node(&first) {
+                inner.keep_node(node);
+            }
             r.st.access_mut(inner).state = state;
             // A request that ends before the pager read it is not delivered.
             self.core.unqueue_packet(inner, r.seq);
