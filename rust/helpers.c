@@ -651,7 +651,7 @@ int vmo_shmem_fill(struct file *file, loff_t pos, const void *src, size_t len)
 	 * unrolled loop rather than memcpy's rep movsb, which an instruction-
 	 * counting emulator counts once per byte.
 	 */
-	if (src && len == PAGE_SIZE && PAGE_ALIGNED(src))
+	if (src && len == PAGE_SIZE && PAGE_ALIGNED(src) && PAGE_ALIGNED(kaddr))
 		copy_page(kaddr, (void *)src);
 	else if (src)
 		memcpy(kaddr, src, len);
