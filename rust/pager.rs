@@ -72,11 +72,12 @@
 //! `PagerCore::evicted` with nothing else of this list held, and an eviction never starts while
 //! an access is counted, so neither waits for the other.
 //!
-//! Nothing under 4 takes a shmem inode lock or the mmap lock, because a `write` holds the inode
+//! Nothing under 5 takes a shmem inode lock or the mmap lock, because a `write` holds the inode
 //! lock while its user copy faults, and the fault may come here: pages are filled under their
-//! folio lock only ([`ShmemFile::fill`]) and freed (punched, truncated) after 4 is released.
-//! Tree nodes, requests and packets are allocated before 4 is taken; what leaves the trees under
-//! it is dropped after it is released. Waiters sleep with no lock held.
+//! folio lock only ([`ShmemFile::fill`]) and freed (punched, truncated) after 5 is released.
+//! Tree nodes, requests and packets are allocated before 5 is taken; under it they are only
+//! freed (`kfree`: a surplus spare node, a request whose waiters have let go), never
+//! allocated. Waiters sleep with no lock held.
 
 pub(crate) mod evict;
 
@@ -138,7 +139,7 @@ pub(crate) struct Packet {
 pub(crate) struct Readiness {
     #[pin]
     cond: PollCondVar,
-    /// Pagers of the file whose queue is not empty; changed under each pager's lock (4) when its
+    /// Pagers of the file whose queue is not empty; changed under each pager's lock (5) when its
     /// queue turns empty or not empty.
     with_packets: Atomic<usize>,
 }
@@ -727,7 +728,7 @@ impl PageSource {
             drop(inner);
             // SAFETY: `done` is a live `c_int` (we hold `req`) that only `vmo_set_done` writes.
             let interrupted = unsafe { ffi::vmo_wait_done(req.done.as_ptr(), killable) } != 0;
-            // Acquire: pairs with the barrier of `vmo_set_done`, after the pages were filled.
+            // Acquire: pairs with the release store of `vmo_set_done`, after the pages were filled.
             if req.done.load(Acquire) == DONE_SUPPLIED {
                 if once {
                     return Ok(());
@@ -956,7 +957,9 @@ impl PageSource {
             pos = r_end;
             let inside = r_end.min(pages);
             if let Some(limit) = if_done {
-                if r_end > limit
+                // By its part inside the VMO: a request past an end that shrank onto the limit
+                // ends here, as no later batch comes for it.
+                if inside > limit
                     || (r_start < inside && self.first_needing(st, need, r_start, inside).is_some())
                 {
                     continue;
@@ -2014,6 +2017,22 @@ mod tests {
         assert_eq!(source.evict(100), 0);
         assert!(source.file.holds(0));
         drop(pager);
+        Ok(())
+    }
+
+    /// A supply that fills every page a request has inside a VMO that shrank onto the end of
+    /// one of the supply's batches ends the request, although the supply then fails past the
+    /// new end (`OUT_OF_RANGE`): no later batch would look at it again.
+    #[test]
+    fn a_supply_cut_by_a_shrink_at_a_batch_end_still_ends_the_request() -> Result {
+        let (_pager, source) = setup(200)?;
+        let aux = aux(200)?;
+        let req = request(&source, 100, 200)?.ok_or(EINVAL)?;
+        source.resize(100 + BATCH);
+        assert_eq!(state(&source, &req), RequestState::Pending);
+        assert_eq!(source.supply(100, 200, &aux, 0), Err(Status::OutOfRange));
+        assert!(source.file.holds(100 + BATCH - 1));
+        assert_eq!(state(&source, &req), RequestState::Supplied);
         Ok(())
     }
 
