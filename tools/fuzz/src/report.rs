@@ -202,11 +202,22 @@ pub enum Ioctl {
     PagerMapWrite,
     /// A read through a mapping of a pager-backed VMO.
     PagerMapRead,
+    /// `VMO_IOC_CREATE_CHILD` of a pager-backed VMO (a slice or a
+    /// `SNAPSHOT_AT_LEAST_ON_WRITE` clone).
+    PagerChild,
+    /// `VMO_IOC_READ` of a child of a pager-backed VMO.
+    PagerChildRead,
+    /// `VMO_IOC_WRITE` (op none) or `OP_RANGE` ZERO (op: ZERO) of a child of a
+    /// pager-backed VMO.
+    PagerChildWrite,
+    /// An access (op none: READ of the VMO, 1: of a slice, 2: of a clone) that
+    /// waits for a READ request the pager serves.
+    PagerReadRequest,
 }
 
 impl Ioctl {
     /// Every value, in order.
-    pub const ALL: [Ioctl; 38] = [
+    pub const ALL: [Ioctl; 42] = [
         Ioctl::Create,
         Ioctl::CreateChild,
         Ioctl::Close,
@@ -245,6 +256,10 @@ impl Ioctl {
         Ioctl::PagerWrite,
         Ioctl::PagerMapWrite,
         Ioctl::PagerMapRead,
+        Ioctl::PagerChild,
+        Ioctl::PagerChildRead,
+        Ioctl::PagerChildWrite,
+        Ioctl::PagerReadRequest,
     ];
 
     /// The name used in reports.
@@ -288,6 +303,10 @@ impl Ioctl {
             Ioctl::PagerWrite => "WRITE(pager)",
             Ioctl::PagerMapWrite => "map-write(pager)",
             Ioctl::PagerMapRead => "map-read(pager)",
+            Ioctl::PagerChild => "CREATE_CHILD(pager)",
+            Ioctl::PagerChildRead => "READ(pager-child)",
+            Ioctl::PagerChildWrite => "WRITE(pager-child)",
+            Ioctl::PagerReadRequest => "READ-request(pager)",
         }
     }
 
