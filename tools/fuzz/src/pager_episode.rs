@@ -81,6 +81,11 @@ const FAIL_CODES: [u32; 5] = [
 /// waits this long, so it is generous for a loaded TCG guest.
 const PATIENCE: Duration = Duration::from_secs(10);
 
+/// The op of a write through a slice in the combinations (`Ioctl::PagerChildWrite`).
+const SLICE_OP: u32 = 0x100;
+/// Added to [`SLICE_OP`] when the write waited for DIRTY requests.
+const SLICE_ASKED: u32 = 0x200;
+
 /// The most ranges one `PAGER_QUERY_DIRTY` returns (the module's `MAX_RANGES`).
 const MAX_RANGES: u64 = 256;
 
@@ -1463,9 +1468,14 @@ impl Worker {
             }
         };
         let _ = writer.join();
+        // Through a slice: op 0x100 (a WRITE) or 0x100 | ZERO, with 0x200 when it waited for
+        // DIRTY requests.
+        let slice_op = |o: u32| o | SLICE_OP | if fate == Fate::Asks { SLICE_ASKED } else { 0 };
         let (ioctl, op) = match how {
-            How::Zero if via.is_some() => (Ioctl::PagerChildWrite, Some(sys::VMO_OP_ZERO)),
-            How::Write if via.is_some() => (Ioctl::PagerChildWrite, None),
+            How::Zero if via.is_some() => {
+                (Ioctl::PagerChildWrite, Some(slice_op(sys::VMO_OP_ZERO)))
+            }
+            How::Write if via.is_some() => (Ioctl::PagerChildWrite, Some(slice_op(0))),
             How::Zero => (Ioctl::PagerWrite, Some(sys::VMO_OP_ZERO)),
             How::Write => (Ioctl::PagerWrite, None),
             How::Mapped => (Ioctl::PagerMapWrite, None),
@@ -1767,13 +1777,21 @@ impl Worker {
         if self.rng.chance(1, 6) {
             options |= sys::VMO_CHILD_NO_WRITE;
         }
-        let first = self.rng.below(pages + 2);
+        // Mostly a window on much of the VMO (where its pages are); at times anywhere.
+        let first = if self.rng.chance(1, 4) {
+            self.rng.below(pages + 2)
+        } else {
+            self.rng.below(pages / 2 + 1)
+        };
         let offset = first * ps + u64::from(self.rng.chance(1, 16));
+        let rest = pages.saturating_sub(first);
         let size = match self.rng.below(12) {
             0 => self.rng.next_u64(),
             1 => u64::MAX - self.rng.below(2 * ps),
             2 => self.rng.below(ps) + 1,
-            _ => self.rng.below(pages.saturating_sub(first) + 2) * ps,
+            3 | 4 => self.rng.below(rest + 3) * ps,
+            _ if rest == 0 => self.rng.below(3) * ps,
+            _ => (rest - self.rng.below(rest.min(3))) * ps,
         };
         let mut a = sys::vmo_create_child_args {
             handle: p.raw,
@@ -2026,17 +2044,29 @@ impl Worker {
         let zero = self.rng.chance(1, 4);
         let n = kid.pages();
         let mut range = None;
-        for attempt in 0..4 {
-            let off = if attempt == 0 || n == 0 {
-                self.rng.below(n + 2) * ps
-            } else {
-                self.rng.below(n.min(64)) * ps
-            } + if self.rng.chance(1, 2) { self.rng.below(ps) } else { 0 };
+        if p.detached || p.closed || self.rng.chance(1, 3) {
+            // Anywhere in or past the clone.
+            let off = self.rng.below(n + 2) * ps
+                + if self.rng.chance(1, 2) { self.rng.below(ps) } else { 0 };
             let len = if self.rng.chance(1, 10) { 0 } else { 1 + self.rng.below(3 * ps) };
             if kid.clone_write_fate(p, off, len, zero).0 != Fate::Blocks {
                 range = Some((off, len));
-                break;
             }
+        }
+        if range.is_none() {
+            // A run of pages that read nothing the pager has not supplied.
+            let ok: Vec<u64> = (0..n.min(64)).filter(|&q| !kid.needs_pager(p, q)).collect();
+            if ok.is_empty() {
+                return true;
+            }
+            let s = ok[self.rng.index(ok.len())];
+            let mut e = s + 1;
+            while e < s + 4 && e < n && !kid.needs_pager(p, e) {
+                e += 1;
+            }
+            let off = s * ps + if self.rng.chance(1, 2) { self.rng.below(ps) } else { 0 };
+            let max = e * ps - off;
+            range = Some((off, if self.rng.chance(1, 3) { max } else { 1 + self.rng.below(max) }));
         }
         let Some((off, len)) = range else {
             return true;

@@ -207,8 +207,9 @@ pub enum Ioctl {
     PagerChild,
     /// `VMO_IOC_READ` of a child of a pager-backed VMO.
     PagerChildRead,
-    /// `VMO_IOC_WRITE` (op none) or `OP_RANGE` ZERO (op: ZERO) of a child of a
-    /// pager-backed VMO.
+    /// `VMO_IOC_WRITE` (op none) or `OP_RANGE` ZERO (op: ZERO) of a clone of a
+    /// pager-backed VMO; of a slice, op 0x100 (WRITE) or 0x100 | ZERO, plus
+    /// 0x200 when it waited for DIRTY requests.
     PagerChildWrite,
     /// An access (op none: READ of the VMO, 1: of a slice, 2: of a clone) that
     /// waits for a READ request the pager serves.
