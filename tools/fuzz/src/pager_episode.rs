@@ -650,6 +650,7 @@ impl Worker {
             }
             let mut completes: Vec<u64> = Vec::new();
             let mut kids: Vec<Kid> = Vec::new();
+            let mut broken = false;
             for _ in 0..4 + self.rng.below(20) {
                 let step = self.rng.below(22);
                 if step >= 16 {
@@ -667,6 +668,7 @@ impl Worker {
                         }
                     };
                     if !ok {
+                        broken = true;
                         break;
                     }
                     continue;
@@ -689,6 +691,7 @@ impl Worker {
                         _ => self.pager_write(pager, ph, &mut p, &mut completes, None),
                     };
                     if !ok {
+                        broken = true;
                         break;
                     }
                     continue;
@@ -760,20 +763,33 @@ impl Worker {
                     _ => self.pager_write(pager, ph, &mut p, &mut completes, None),
                 };
                 if !ok {
+                    broken = true;
                     break;
                 }
             }
-            // The children first: a clone keeps the pager VMO's node (and its source) alive.
-            for kid in kids {
-                let _ = sys::close(
-                    self.dev.as_fd(),
-                    sys::vmo_close_args { handle: kid.raw, reserved: 0 },
-                );
-            }
             // Unmapped first: the mapping would keep the VMO (and its pager's source) alive.
             drop(p.map.take());
-            let _ =
-                sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: p.raw, reserved: 0 });
+            if !broken && !kids.is_empty() && self.rng.chance(1, 2) {
+                // The VMO's handle first: its children keep its pages.
+                let _ = sys::close(
+                    self.dev.as_fd(),
+                    sys::vmo_close_args { handle: p.raw, reserved: 0 },
+                );
+                self.pager_orphans(pager, ph, &mut p, &completes, kids);
+            } else {
+                // The children first: a clone keeps the pager VMO's node (and its source)
+                // alive, a slice the VMO itself.
+                for kid in kids {
+                    let _ = sys::close(
+                        self.dev.as_fd(),
+                        sys::vmo_close_args { handle: kid.raw, reserved: 0 },
+                    );
+                }
+                let _ = sys::close(
+                    self.dev.as_fd(),
+                    sys::vmo_close_args { handle: p.raw, reserved: 0 },
+                );
+            }
             if p.closed {
                 return;
             }
@@ -2117,6 +2133,158 @@ impl Worker {
             self.direct(Ioctl::PagerWait, None, got, TIMED_OUT, &report);
         }
         true
+    }
+
+    /// The pager VMO's handle is closed while children live (the episode's
+    /// end, now and then): a slice holds the VMO, a clone its pages (its node,
+    /// `cow.rs`), so what the children read stays as it was (checked) and no
+    /// COMPLETE comes while one lives; a clone's read of a page the pager has
+    /// not supplied still asks the pager (a READ request of that page), which
+    /// can no longer supply it (no handle to the VMO is left): closing the
+    /// pager ends it with `BAD_STATE`. The children close in a random order;
+    /// once the last is gone the VMO is, and (attached, pager open) its pager
+    /// gets COMPLETE (`Node::drop` detaches the source).
+    fn pager_orphans(
+        &mut self,
+        pager: u32,
+        ph: u32,
+        p: &mut Paged,
+        completes: &[u64],
+        kids: Vec<Kid>,
+    ) {
+        // Packets are checked only where none may be pending already.
+        let quiet = |p: &Paged| !p.detached && !p.closed && completes.is_empty();
+        let mut ok = true;
+        for _ in 0..1 + self.rng.below(3) {
+            ok = ok && self.pager_child_read(pager, p, &kids);
+        }
+        if !ok {
+            for kid in kids {
+                let _ = sys::close(
+                    self.dev.as_fd(),
+                    sys::vmo_close_args { handle: kid.raw, reserved: 0 },
+                );
+            }
+            return;
+        }
+        let what = "after the pager VMO's handle closed, its children live";
+        if quiet(p) {
+            self.expect_no_packet(pager, what);
+        }
+        // A READ request nobody can serve, ended by the pager's close.
+        let hole = kids.iter().filter(|k| !k.slice).find_map(|k| {
+            (0..k.pages().min(64)).find(|&q| k.needs_pager(p, q)).map(|q| (k.raw, k.base, q))
+        });
+        if let (Some((raw, base, q)), true) = (hole, quiet(p) && self.rng.chance(1, 2)) {
+            let ps = pg();
+            let what = format!("READ of page {q} of a clone (at page {base}) {what}");
+            let (tx, rx) = mpsc::channel();
+            let dev = self.dev.clone();
+            let reader = std::thread::spawn(move || {
+                let mut buf = vec![0u8; ps as usize];
+                let r = sys::read(dev.as_fd(), raw, q * ps, &mut buf);
+                let _ = tx.send(r.err().map_or(OK, sys::Errno::raw_os_error));
+            });
+            let mut w = sys::vmo_pager_wait_args {
+                pager,
+                timeout_ns: PATIENCE.as_nanos() as i64,
+                ..Default::default()
+            };
+            let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            let pk = w.packet;
+            let ok = got == OK
+                && pk.type_ == sys::VMO_PAGER_VMO_READ
+                && pk.key == p.key
+                && (pk.offset, pk.length) == ((base + q) * ps, ps);
+            let report = format!(
+                "{what}: the READ request for page {}: got kind {} key {} {:#x}+{:#x}",
+                base + q,
+                pk.type_,
+                pk.key,
+                pk.offset,
+                pk.length
+            );
+            let res = if got != OK {
+                got
+            } else if ok {
+                OK
+            } else {
+                -1
+            };
+            self.direct(Ioctl::PagerWait, None, res, OK, &report);
+            // The pager's close ends the request (and, if none came, the read).
+            self.close_pager(pager, ph);
+            p.closed = true;
+            match rx.recv_timeout(PATIENCE) {
+                Ok(got) => {
+                    let _ = reader.join();
+                    self.direct(Ioctl::PagerReadRequest, Some(3), got, BAD_STATE, &what);
+                }
+                Err(_) => {
+                    let report =
+                        format!("{what}: it did not end within {PATIENCE:?} of the pager's close");
+                    self.direct(Ioctl::PagerReadRequest, Some(3), -1, BAD_STATE, &report);
+                }
+            }
+        }
+        let order: Vec<usize> = {
+            let mut v: Vec<usize> = (0..kids.len()).collect();
+            for i in (1..v.len()).rev() {
+                v.swap(i, self.rng.index(i + 1));
+            }
+            v
+        };
+        let n = order.len();
+        for (done, &i) in order.iter().enumerate() {
+            let raw = kids[i].raw;
+            let _ = sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: raw, reserved: 0 });
+            if !quiet(p) {
+                continue;
+            }
+            let what =
+                format!("PAGER_WAIT after closing child {} of {n} of a closed pager VMO", done + 1);
+            if done + 1 < n {
+                self.expect_no_packet(pager, &what);
+                continue;
+            }
+            // The VMO goes with its last child: COMPLETE (the drop may come a moment later).
+            let mut w = sys::vmo_pager_wait_args {
+                pager,
+                timeout_ns: PATIENCE.as_nanos() as i64,
+                ..Default::default()
+            };
+            let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            let ok =
+                got == OK && w.packet.type_ == sys::VMO_PAGER_VMO_COMPLETE && w.packet.key == p.key;
+            let report = format!(
+                "{what}: the last one: got kind {} key {}, expected COMPLETE {}",
+                w.packet.type_, w.packet.key, p.key
+            );
+            let res = if got != OK {
+                got
+            } else if ok {
+                OK
+            } else {
+                -1
+            };
+            self.direct(Ioctl::PagerWait, None, res, OK, &report);
+        }
+    }
+
+    /// `PAGER_WAIT` with no timeout: no packet is queued.
+    fn expect_no_packet(&mut self, pager: u32, what: &str) {
+        let mut w = sys::vmo_pager_wait_args { pager, timeout_ns: 0, ..Default::default() };
+        let got =
+            sys::pager_wait(self.dev.as_fd(), &mut w).err().map_or(OK, sys::Errno::raw_os_error);
+        let report = format!(
+            "{what}: PAGER_WAIT (packet kind {} key {} {:#x}+{:#x})",
+            w.packet.type_, w.packet.key, w.packet.offset, w.packet.length
+        );
+        self.direct(Ioctl::PagerWait, None, got, TIMED_OUT, &report);
     }
 
     /// Pages `[s, e)` of the pager VMO (absent: a READ request's) supplied from

@@ -211,8 +211,9 @@ pub enum Ioctl {
     /// pager-backed VMO; of a slice, op 0x100 (WRITE) or 0x100 | ZERO, plus
     /// 0x200 when it waited for DIRTY requests.
     PagerChildWrite,
-    /// An access (op none: READ of the VMO, 1: of a slice, 2: of a clone) that
-    /// waits for a READ request the pager serves.
+    /// A READ (op 0: of the VMO, 1: of a slice, 2: of a clone) that waits for
+    /// a READ request the pager serves; 3: of a clone after the VMO's handle
+    /// closed, which the pager's close ends.
     PagerReadRequest,
 }
 
