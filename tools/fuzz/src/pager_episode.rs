@@ -22,7 +22,9 @@
 //! Nothing here may block unanswered: no access touches a page the pager
 //! has not supplied while the VMO is attached and its pager open (that would
 //! wait for a READ request nobody serves), so reads and writes cover supplied
-//! pages only. A write or ZERO of a `TRAP_DIRTY` VMO that needs DIRTY
+//! pages only, but for the READs whose requests the episode serves (below);
+//! the accesses of the children run on threads of their own, so that a wrong
+//! model (or module) that makes one wait is reported and ended by a detach. A write or ZERO of a `TRAP_DIRTY` VMO that needs DIRTY
 //! requests runs on a thread of its own while the episode, as the pager,
 //! reads each request the model predicts (its range exactly) and answers it:
 //! with `OP_DIRTY` of the request, of part of it (the writer keeps waiting,
@@ -45,14 +47,69 @@
 //! ([`Worker::pager_many_ranges`]) has more dirty ranges than one query
 //! returns (256).
 //!
+//! **Children** ([`Kid`]): now and then a `CREATE_CHILD` of the pager VMO,
+//! its status in the module's order (`Vmo::check_child_args`: size, then
+//! `NO_WRITE | RESIZABLE`; DUPLICATE and READ; `Vmo::create_child`: a slice
+//! must be exactly `SLICE`, aligned and inside the VMO, and a resizable VMO
+//! has none, `NOT_SUPPORTED`; a snapshot's options, alignment, overflow and
+//! one snapshot option; then, the chain starting at a pager-backed VMO,
+//! `SNAPSHOT`, alone or with `SNAPSHOT_AT_LEAST_ON_WRITE`, is
+//! `NOT_SUPPORTED`). What the episode encodes, with where the module does it:
+//! - A slice is a window on the VMO's pages (`Pages::Slice`,
+//!   `Vmo::node_window`): its READ, WRITE and ZERO are the VMO's at the
+//!   window's offset after the slice's own range check
+//!   (`Vmo::with_pages_present`, `Vmo::zero`, `source_pages` with the base):
+//!   they dirty the VMO's pages, modify it and, under `TRAP_DIRTY`, wait for
+//!   DIRTY requests in the VMO's page numbers, which the episode answers as
+//!   for the VMO's own writes (partly, more, `FAIL`, detach, pager close). A
+//!   `NO_WRITE` slice's writes are `ACCESS_DENIED`.
+//! - A `SNAPSHOT_AT_LEAST_ON_WRITE` clone (`cow::Kind::Live`) reads a page it
+//!   holds as it holds it; below its limit (the part of its window inside the
+//!   VMO when it was made, `Node::new_child`, cut for good by each shrink of
+//!   the VMO, `Node::set_size`) the VMO's page as it is now (its later writes
+//!   show: nothing is pushed to a live child); past the limit zeros
+//!   (`Node::resolve`). Its WRITE makes each page its own first, a copy of
+//!   what it read there (`Node::materialize`), then writes it: the VMO's
+//!   pages, dirt and modified flag do not change and no DIRTY request comes
+//!   (the clone has no page source: `Vmo::write_user` takes the copy-on-write
+//!   path). ZERO fills whole pages with zeros without reading them, makes
+//!   partial ones its own first and leaves pages past the limit alone
+//!   (`Node::zero`). Page by page (`Node::run`): the first page that needs a
+//!   page the VMO lacks asks the pager for that page; with no pager (detached
+//!   or closed) the access ends with `BAD_STATE` and the pages before it stay
+//!   written. A resizable clone first pages in every page of the range it
+//!   reads through to, whole pages of a ZERO included (`Vmo::cow_op` calls
+//!   `Node::page_in`), so it fails before writing anything (see the guest
+//!   test `repro_resizable_clone_zero_of_whole_pages_waits_for_the_pager`).
+//! - After a detach the VMO's clean pages are gone, so a child's access to one
+//!   is `BAD_STATE` (`PageSource::request` of a detached source); its dirty
+//!   pages stay readable through every child. After the pager's close the
+//!   VMO keeps all its pages; only absent ones are `BAD_STATE`.
+//! - The VMO's handle may close before its children (at the episode's end):
+//!   they read as before, no COMPLETE comes while one lives, a clone's READ
+//!   request that nobody can serve any more ends with `BAD_STATE` at the
+//!   pager's close, and COMPLETE comes when the last child goes
+//!   (`Node::drop` detaches the source).
+//!
+//! **READ requests**: a READ of the VMO, of a slice or of a clone that
+//! needs pages the pager has not supplied runs on a thread of its own while
+//! the episode reads the requests the model predicts: for the VMO or a
+//! slice, the first run of absent pages of the range cut at its end, no
+//! read-ahead (`PageSource::populate`, `first_needing`), then the next one
+//! from there; for a clone one page at a time (`Node::run` populates the page
+//! it stopped at). The episode supplies each request (at times in two parts:
+//! no new request comes in between), fails it (the read fails with that
+//! status) or detaches the VMO (`BAD_STATE`, then COMPLETE); the read's
+//! status and bytes are checked.
+//!
 //! Not covered: `IS_ZERO` dirty ranges (the module keeps no zero ranges: a
 //! growth adds absent pages that the pager supplies, so every range it
 //! reports has options 0, and `WRITEBACK_BEGIN` with `IS_ZERO` changes
-//! nothing; the model expects exactly that); READ requests (no access waits
-//! for an unsupplied page: the episode would have to serve it on the side);
-//! mapped stores whose DIRTY request fails or whose pager goes (`SIGBUS`);
-//! slices and snapshots of the pager VMO; handles to it without WRITE for the
-//! pager ops.
+//! nothing; the model expects exactly that); writes and COMMITs that wait for
+//! READ requests (only READs do); mapped stores whose DIRTY request fails or
+//! whose pager goes (`SIGBUS`); mappings of the children, children of the
+//! children and `SET_SIZE` of a resizable clone; handles to the pager VMO
+//! without WRITE for the pager ops.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -2668,5 +2725,53 @@ mod tests {
         assert!(p.is_present(0), "detach keeps a page awaiting clean");
         assert_eq!(p.write_fate(0, 1, false), Fate::Ends(BAD_STATE), "TRAP_DIRTY: no pager");
         assert_eq!(p.write_fate(0, 1, true), Fate::Ends(BAD_STATE), "ZERO when detached");
+    }
+
+    fn clone_of(base: u64, pages: u64, limit: u64, resizable: bool) -> Kid {
+        Kid {
+            raw: 2,
+            slice: false,
+            base,
+            size: pages * pg(),
+            write: true,
+            resizable,
+            limit,
+            own: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_clone_reads_its_own_pages_the_live_parent_below_its_limit_and_zeros_past_it() {
+        use Dirt::*;
+        let ps = pg();
+        let mut p = paged(4, false, &[(1, Clean), (2, Dirty)]);
+        p.present.get_mut(&1).expect("present").bytes = Some(vec![7; ps as usize]);
+        // Pages 1..4 of the VMO, and one page past its end.
+        let mut k = clone_of(1, 4, 3, false);
+        assert_eq!(k.src(0), Src::Parent(1));
+        assert_eq!(k.src(3), Src::Zero);
+        assert_eq!(k.page_bytes(&p, 0), Some(vec![7; ps as usize]), "the parent's page as it is");
+        assert_eq!(k.read_fate(&p, 0, 2 * ps), Fate::Ends(OK));
+        assert_eq!(k.read_fate(&p, 2 * ps, 1), Fate::Blocks, "VMO page 3 is absent");
+        assert_eq!(k.read_fate(&p, 3 * ps, ps), Fate::Ends(OK), "past the limit: zeros");
+        assert_eq!(k.read_fate(&p, 3 * ps, ps + 1), Fate::Ends(OUT_OF_RANGE));
+        // A write of pages 1..3 stops at page 2 (VMO page 3, absent): with no pager, BAD_STATE
+        // with page 1 written.
+        assert_eq!(k.clone_write_fate(&p, ps, 2 * ps, false), (Fate::Blocks, 2));
+        p.detach();
+        assert!(!p.is_present(1) && p.is_present(2), "detach keeps the dirty page only");
+        assert_eq!(k.clone_write_fate(&p, ps + 5, 2 * ps, false), (Fate::Ends(BAD_STATE), 2));
+        k.clone_wrote(&p, ps + 5, 2 * ps, &vec![9; 2 * ps as usize], false, 2);
+        assert_eq!(k.src(1), Src::Own);
+        assert!(!k.own.contains_key(&2));
+        // ZERO of whole pages reads nothing; a partial page it does not hold needs its
+        // parent's page; a resizable clone pages in every page first.
+        assert_eq!(k.clone_write_fate(&p, 0, ps, true), (Fate::Ends(OK), 1));
+        assert_eq!(k.clone_write_fate(&p, 1, ps - 1, true), (Fate::Ends(BAD_STATE), 0));
+        let r = clone_of(1, 4, 3, true);
+        assert_eq!(r.clone_write_fate(&p, 0, ps, true), (Fate::Ends(BAD_STATE), 0));
+        let mut ro = clone_of(0, 1, 1, false);
+        ro.write = false;
+        assert_eq!(ro.clone_write_fate(&p, 0, 1, false).0, Fate::Ends(ACCESS_DENIED));
     }
 }
