@@ -81,6 +81,8 @@
 //!   reads through to, whole pages of a ZERO included (`Vmo::cow_op` calls
 //!   `Node::page_in`), so it fails before writing anything (see the guest
 //!   test `repro_resizable_clone_zero_of_whole_pages_waits_for_the_pager`).
+//!   A resizable clone's shrink drops its pages past the end and cuts its
+//!   limit there: a later growth reads zeros (`Node::set_size`).
 //! - After a detach the VMO's clean pages are gone, so a child's access to one
 //!   is `BAD_STATE` (`PageSource::request` of a detached source); its dirty
 //!   pages stay readable through every child. After the pager's close the
@@ -108,7 +110,7 @@
 //! nothing; the model expects exactly that); writes and COMMITs that wait for
 //! READ requests (only READs do); mapped stores whose DIRTY request fails or
 //! whose pager goes (`SIGBUS`); mappings of the children, children of the
-//! children and `SET_SIZE` of a resizable clone; handles to the pager VMO
+//! children; handles to the pager VMO
 //! without WRITE for the pager ops.
 
 use std::collections::BTreeMap;
@@ -142,6 +144,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 const SLICE_OP: u32 = 0x100;
 /// Added to [`SLICE_OP`] when the write waited for DIRTY requests.
 const SLICE_ASKED: u32 = 0x200;
+/// The op of a child's SET_SIZE in the combinations (`Ioctl::PagerChildWrite`).
+const CHILD_SET_SIZE: u32 = 0x400;
 
 /// The most ranges one `PAGER_QUERY_DIRTY` returns (the module's `MAX_RANGES`).
 const MAX_RANGES: u64 = 256;
@@ -2063,12 +2067,58 @@ impl Worker {
         kids: &mut [Kid],
     ) -> bool {
         let i = self.rng.index(kids.len());
+        if self.rng.chance(1, 6) {
+            self.pager_child_set_size(&mut kids[i]);
+            return true;
+        }
         if kids[i].slice {
             let k = &kids[i];
             let via = Via { raw: k.raw, base: k.base * pg(), size: k.size, write: k.write };
             return self.pager_write(pager, ph, p, completes, Some(via));
         }
         self.pager_clone_write(pager, p, completes, &mut kids[i])
+    }
+
+    /// SET_SIZE of a child (`Device::set_size`, `Vmo::set_size`): WRITE, then
+    /// RESIZE if it is resizable, then `UNAVAILABLE` unless it is (a slice
+    /// never is), then the size. A clone's shrink drops its pages past the new
+    /// end and cuts its limit there for good (`Node::set_size`), so a later
+    /// growth reads zeros there, not the VMO's pages.
+    fn pager_child_set_size(&mut self, kid: &mut Kid) {
+        let ps = pg();
+        let size = match self.rng.below(10) {
+            0 => self.rng.next_u64(),
+            1 => self.rng.below(kid.pages() + 3) * ps + 1 + self.rng.below(ps - 1),
+            _ => self.rng.below(kid.pages().min(64) + 3) * ps,
+        };
+        let args = sys::vmo_size_args { handle: kid.raw, reserved: 0, size };
+        let got = sys::set_size(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
+        let want = if !kid.write {
+            ACCESS_DENIED
+        } else if !kid.resizable {
+            UNAVAILABLE
+        } else if round_size(size).is_none() {
+            OUT_OF_RANGE
+        } else {
+            OK
+        };
+        let what = format!(
+            "SET_SIZE {size:#x} of a {} of a pager VMO ({} pages at page {}, limit {}, resizable \
+             {}, write right {})",
+            if kid.slice { "slice" } else { "clone" },
+            kid.pages(),
+            kid.base,
+            kid.limit,
+            kid.resizable,
+            kid.write
+        );
+        self.direct(Ioctl::PagerChildWrite, Some(CHILD_SET_SIZE), got, want, &what);
+        if got == OK && want == OK {
+            kid.size = round_size(size).expect("accepted");
+            let end = kid.size / ps;
+            kid.own.retain(|&q, _| q < end);
+            kid.limit = kid.limit.min(end);
+        }
     }
 
     /// The bytes of a write through a slice: while the pager serves the VMO,

@@ -209,7 +209,7 @@ pub enum Ioctl {
     PagerChildRead,
     /// `VMO_IOC_WRITE` (op none) or `OP_RANGE` ZERO (op: ZERO) of a clone of a
     /// pager-backed VMO; of a slice, op 0x100 (WRITE) or 0x100 | ZERO, plus
-    /// 0x200 when it waited for DIRTY requests.
+    /// 0x200 when it waited for DIRTY requests; op 0x400: SET_SIZE of a child.
     PagerChildWrite,
     /// A READ (op 0: of the VMO, 1: of a slice, 2: of a clone) that waits for
     /// a READ request the pager serves; 3: of a clone after the VMO's handle
