@@ -1844,8 +1844,8 @@ impl Worker {
         let (slice, alow) = (sys::VMO_CHILD_SLICE, sys::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE);
         let mut options = match self.rng.below(20) {
             0..=7 => slice,
-            8..=13 => alow,
-            14..=15 => alow | sys::VMO_CHILD_RESIZABLE,
+            8..=12 => alow,
+            13..=15 => alow | sys::VMO_CHILD_RESIZABLE,
             16 => sys::VMO_CHILD_SNAPSHOT,
             17 => sys::VMO_CHILD_SNAPSHOT | alow,
             18 => slice | alow,
@@ -2068,8 +2068,7 @@ impl Worker {
     ) -> bool {
         let i = self.rng.index(kids.len());
         if self.rng.chance(1, 6) {
-            self.pager_child_set_size(&mut kids[i]);
-            return true;
+            return self.pager_child_set_size(pager, p, &mut kids[i]);
         }
         if kids[i].slice {
             let k = &kids[i];
@@ -2084,7 +2083,7 @@ impl Worker {
     /// never is), then the size. A clone's shrink drops its pages past the new
     /// end and cuts its limit there for good (`Node::set_size`), so a later
     /// growth reads zeros there, not the VMO's pages.
-    fn pager_child_set_size(&mut self, kid: &mut Kid) {
+    fn pager_child_set_size(&mut self, pager: u32, p: &mut Paged, kid: &mut Kid) -> bool {
         let ps = pg();
         let size = match self.rng.below(10) {
             0 => self.rng.next_u64(),
@@ -2113,12 +2112,44 @@ impl Worker {
             kid.write
         );
         self.direct(Ioctl::PagerChildWrite, Some(CHILD_SET_SIZE), got, want, &what);
-        if got == OK && want == OK {
-            kid.size = round_size(size).expect("accepted");
-            let end = kid.size / ps;
-            kid.own.retain(|&q, _| q < end);
-            kid.limit = kid.limit.min(end);
+        if got != OK || want != OK {
+            return true;
         }
+        let old = kid.size;
+        kid.size = round_size(size).expect("accepted");
+        let end = kid.size / ps;
+        kid.own.retain(|&q, _| q < end);
+        kid.limit = kid.limit.min(end);
+        if kid.size >= old || self.rng.chance(1, 2) {
+            return true;
+        }
+        // A shrink, now and then grown back at once and the regrown pages read: zeros.
+        let args = sys::vmo_size_args { handle: kid.raw, reserved: 0, size: old };
+        let got = sys::set_size(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
+        let what = format!("{what}, then back to {old:#x}");
+        self.direct(Ioctl::PagerChildWrite, Some(CHILD_SET_SIZE), got, OK, &what);
+        if got != OK {
+            return true;
+        }
+        kid.size = old;
+        let len = (old - end * ps).min(4 * ps);
+        let Fate::Ends(want) = kid.read_fate(p, end * ps, len) else {
+            return true;
+        };
+        let (dev, raw, off) = (self.dev.clone(), kid.raw, end * ps);
+        let what = format!("{what}: READ {off:#x}+{len:#x}");
+        let Some((got, buf)) = self.guarded(pager, p, &what, move || {
+            let mut buf = vec![0u8; len as usize];
+            let r = sys::read(dev.as_fd(), raw, off, &mut buf);
+            (r.err().map_or(OK, sys::Errno::raw_os_error), buf)
+        }) else {
+            return false;
+        };
+        self.direct(Ioctl::PagerChildRead, None, got, want, &what);
+        if got == OK && want == OK {
+            self.check_kid_bytes(p, kid, off, &buf, Ioctl::PagerChildRead, &what);
+        }
+        true
     }
 
     /// The bytes of a write through a slice: while the pager serves the VMO,
