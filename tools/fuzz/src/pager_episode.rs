@@ -22,7 +22,9 @@
 //! Nothing here may block unanswered: no access touches a page the pager
 //! has not supplied while the VMO is attached and its pager open (that would
 //! wait for a READ request nobody serves), so reads and writes cover supplied
-//! pages only. A write or ZERO of a `TRAP_DIRTY` VMO that needs DIRTY
+//! pages only, but for the READs whose requests the episode serves (below);
+//! the accesses of the children run on threads of their own, so that a wrong
+//! model (or module) that makes one wait is reported and ended by a detach. A write or ZERO of a `TRAP_DIRTY` VMO that needs DIRTY
 //! requests runs on a thread of its own while the episode, as the pager,
 //! reads each request the model predicts (its range exactly) and answers it:
 //! with `OP_DIRTY` of the request, of part of it (the writer keeps waiting,
@@ -45,14 +47,71 @@
 //! ([`Worker::pager_many_ranges`]) has more dirty ranges than one query
 //! returns (256).
 //!
+//! **Children** ([`Kid`]): now and then a `CREATE_CHILD` of the pager VMO,
+//! its status in the module's order (`Vmo::check_child_args`: size, then
+//! `NO_WRITE | RESIZABLE`; DUPLICATE and READ; `Vmo::create_child`: a slice
+//! must be exactly `SLICE`, aligned and inside the VMO, and a resizable VMO
+//! has none, `NOT_SUPPORTED`; a snapshot's options, alignment, overflow and
+//! one snapshot option; then, the chain starting at a pager-backed VMO,
+//! `SNAPSHOT`, alone or with `SNAPSHOT_AT_LEAST_ON_WRITE`, is
+//! `NOT_SUPPORTED`). What the episode encodes, with where the module does it:
+//! - A slice is a window on the VMO's pages (`Pages::Slice`,
+//!   `Vmo::node_window`): its READ, WRITE and ZERO are the VMO's at the
+//!   window's offset after the slice's own range check
+//!   (`Vmo::with_pages_present`, `Vmo::zero`, `source_pages` with the base):
+//!   they dirty the VMO's pages, modify it and, under `TRAP_DIRTY`, wait for
+//!   DIRTY requests in the VMO's page numbers, which the episode answers as
+//!   for the VMO's own writes (partly, more, `FAIL`, detach, pager close). A
+//!   `NO_WRITE` slice's writes are `ACCESS_DENIED`.
+//! - A `SNAPSHOT_AT_LEAST_ON_WRITE` clone (`cow::Kind::Live`) reads a page it
+//!   holds as it holds it; below its limit (the part of its window inside the
+//!   VMO when it was made, `Node::new_child`, cut for good by each shrink of
+//!   the VMO, `Node::set_size`) the VMO's page as it is now (its later writes
+//!   show: nothing is pushed to a live child); past the limit zeros
+//!   (`Node::resolve`). Its WRITE makes each page its own first, a copy of
+//!   what it read there (`Node::materialize`), then writes it: the VMO's
+//!   pages, dirt and modified flag do not change and no DIRTY request comes
+//!   (the clone has no page source: `Vmo::write_user` takes the copy-on-write
+//!   path). ZERO fills whole pages with zeros without reading them, makes
+//!   partial ones its own first and leaves pages past the limit alone
+//!   (`Node::zero`). Page by page (`Node::run`): the first page that needs a
+//!   page the VMO lacks asks the pager for that page; with no pager (detached
+//!   or closed) the access ends with `BAD_STATE` and the pages before it stay
+//!   written. A resizable clone first pages in every page of the range it
+//!   reads through to, whole pages of a ZERO included (`Vmo::cow_op` calls
+//!   `Node::page_in`), so it fails before writing anything (see the guest
+//!   test `repro_resizable_clone_zero_of_whole_pages_waits_for_the_pager`).
+//!   A resizable clone's shrink drops its pages past the end and cuts its
+//!   limit there: a later growth reads zeros (`Node::set_size`).
+//! - After a detach the VMO's clean pages are gone, so a child's access to one
+//!   is `BAD_STATE` (`PageSource::request` of a detached source); its dirty
+//!   pages stay readable through every child. After the pager's close the
+//!   VMO keeps all its pages; only absent ones are `BAD_STATE`.
+//! - The VMO's handle may close before its children (at the episode's end):
+//!   they read as before, no COMPLETE comes while one lives, a clone's READ
+//!   request that nobody can serve any more ends with `BAD_STATE` at the
+//!   pager's close, and COMPLETE comes when the last child goes
+//!   (`Node::drop` detaches the source).
+//!
+//! **READ requests**: a READ of the VMO, of a slice or of a clone that
+//! needs pages the pager has not supplied runs on a thread of its own while
+//! the episode reads the requests the model predicts: for the VMO or a
+//! slice, the first run of absent pages of the range cut at its end, no
+//! read-ahead (`PageSource::populate`, `first_needing`), then the next one
+//! from there; for a clone one page at a time (`Node::run` populates the page
+//! it stopped at). The episode supplies each request (at times in two parts:
+//! no new request comes in between), fails it (the read fails with that
+//! status) or detaches the VMO (`BAD_STATE`, then COMPLETE); the read's
+//! status and bytes are checked.
+//!
 //! Not covered: `IS_ZERO` dirty ranges (the module keeps no zero ranges: a
 //! growth adds absent pages that the pager supplies, so every range it
 //! reports has options 0, and `WRITEBACK_BEGIN` with `IS_ZERO` changes
-//! nothing; the model expects exactly that); READ requests (no access waits
-//! for an unsupplied page: the episode would have to serve it on the side);
-//! mapped stores whose DIRTY request fails or whose pager goes (`SIGBUS`);
-//! slices and snapshots of the pager VMO; handles to it without WRITE for the
-//! pager ops.
+//! nothing; the model expects exactly that); writes and COMMITs that wait for
+//! READ requests (only READs do); mapped stores whose DIRTY request fails or
+//! whose pager goes (`SIGBUS`); mappings of the children, children of the
+//! children; handles to the pager VMO
+//! without WRITE for the pager ops.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -80,6 +139,13 @@ const FAIL_CODES: [u32; 5] = [
 /// the model expects to end may take to end: only a wrong model (or module)
 /// waits this long, so it is generous for a loaded TCG guest.
 const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The op of a write through a slice in the combinations (`Ioctl::PagerChildWrite`).
+const SLICE_OP: u32 = 0x100;
+/// Added to [`SLICE_OP`] when the write waited for DIRTY requests.
+const SLICE_ASKED: u32 = 0x200;
+/// The op of a child's SET_SIZE in the combinations (`Ioctl::PagerChildWrite`).
+const CHILD_SET_SIZE: u32 = 0x400;
 
 /// The most ranges one `PAGER_QUERY_DIRTY` returns (the module's `MAX_RANGES`).
 const MAX_RANGES: u64 = 256;
@@ -384,6 +450,179 @@ impl Paged {
     }
 }
 
+/// Where a page of a child of the pager VMO reads from (`cow.rs`'s `Node::resolve`
+/// for a clone; a slice is a window on the pager VMO's own pages, `Vmo::node_window`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    /// A page the clone holds itself.
+    Own,
+    /// This page of the pager VMO (present or not).
+    Parent(u64),
+    /// Nothing: zeros (a clone's page past its limit).
+    Zero,
+}
+
+/// A child of the episode's pager VMO: a slice (`VMO_CHILD_SLICE`) or a clone
+/// (`SNAPSHOT_AT_LEAST_ON_WRITE`, `cow::Kind::Live`).
+#[derive(Clone, Debug)]
+struct Kid {
+    raw: u32,
+    slice: bool,
+    /// The pager VMO's page where its window starts.
+    base: u64,
+    /// Its size in bytes (page aligned).
+    size: u64,
+    /// Its handle has WRITE (not made with `NO_WRITE`).
+    write: bool,
+    /// A clone made with `VMO_CHILD_RESIZABLE`.
+    resizable: bool,
+    /// A clone: its pages below this read through to the pager VMO where it
+    /// holds none (`Store::limit`: the part of the window inside the parent
+    /// when it was made, cut by each shrink of the parent), the others are
+    /// zeros.
+    limit: u64,
+    /// A clone: the pages it holds (their bytes, `None`: not known exactly).
+    own: BTreeMap<u64, Option<Vec<u8>>>,
+}
+
+impl Kid {
+    fn pages(&self) -> u64 {
+        self.size / pg()
+    }
+
+    fn src(&self, q: u64) -> Src {
+        if self.slice {
+            Src::Parent(self.base + q)
+        } else if self.own.contains_key(&q) {
+            Src::Own
+        } else if q < self.limit {
+            Src::Parent(self.base + q)
+        } else {
+            Src::Zero
+        }
+    }
+
+    /// Whether page `q` reads from a page the pager VMO does not hold (an
+    /// access to it asks the pager, or is `BAD_STATE` with no pager).
+    fn needs_pager(&self, p: &Paged, q: u64) -> bool {
+        matches!(self.src(q), Src::Parent(r) if !p.is_present(r))
+    }
+
+    /// The bytes page `q` reads as (`None`: not known exactly); the page reads
+    /// from the pager VMO's page, which is present.
+    fn page_bytes(&self, p: &Paged, q: u64) -> Option<Vec<u8>> {
+        match self.src(q) {
+            Src::Own => self.own.get(&q).cloned().flatten(),
+            Src::Parent(r) => p.present.get(&r).and_then(|pp| pp.bytes.clone()),
+            Src::Zero => Some(vec![0; pg() as usize]),
+        }
+    }
+
+    /// What a READ of bytes `[off, off + len)` does: the range, then every
+    /// page it touches read wherever it is; a page of the pager VMO that is
+    /// absent waits for a READ request while the pager serves the VMO, and is
+    /// `BAD_STATE` without one (detached: `PageSource::request`; closed: the
+    /// pager's `closed`). A slice: `Vmo::with_pages_present`, a clone:
+    /// `Node::read_user`, whose `run` stops at the page and calls
+    /// `PageSource::populate` of it.
+    fn read_fate(&self, p: &Paged, off: u64, len: u64) -> Fate {
+        if !in_range(off, len, self.size) {
+            return Fate::Ends(OUT_OF_RANGE);
+        }
+        if len == 0 {
+            return Fate::Ends(OK);
+        }
+        let (a, b) = Paged::pages_of(off, len);
+        if (a..b).any(|q| self.needs_pager(p, q)) {
+            return if p.detached || p.closed { Fate::Ends(BAD_STATE) } else { Fate::Blocks };
+        }
+        Fate::Ends(OK)
+    }
+
+    /// What a WRITE (`zero`: ZERO) of bytes `[off, off + len)` of a clone
+    /// does: the fate and the page it stops at (the pages before it are
+    /// written; `b` when it ends). WRITE right, then the range
+    /// (`Vmo::write_user`, `Vmo::zero` through `cow_op`), then length 0 is
+    /// done. A resizable clone first pages in every page of the range it reads
+    /// from the pager VMO (`Vmo::cow_op` calls `Node::page_in` before taking
+    /// its resize lock), whole pages of a ZERO included: an absent one waits
+    /// (or is `BAD_STATE`, nothing written). Otherwise page by page
+    /// (`Node::run`): a write makes each page its own first (`materialize`: a
+    /// copy of what it reads, which needs the pager VMO's page); a ZERO skips
+    /// pages that read as zeros past the limit, fills whole pages with zeros
+    /// without reading them, and makes partial pages its own first; the first
+    /// page that needs an absent page of the pager VMO waits (or ends the
+    /// access with `BAD_STATE`, the pages before it written). A clone's write
+    /// never asks the pager to dirty anything: its pages are its own.
+    fn clone_write_fate(&self, p: &Paged, off: u64, len: u64, zero: bool) -> (Fate, u64) {
+        if !self.write {
+            return (Fate::Ends(ACCESS_DENIED), 0);
+        }
+        if !in_range(off, len, self.size) {
+            return (Fate::Ends(OUT_OF_RANGE), 0);
+        }
+        if len == 0 {
+            return (Fate::Ends(OK), 0);
+        }
+        let serving = !p.detached && !p.closed;
+        let stuck = if serving { Fate::Blocks } else { Fate::Ends(BAD_STATE) };
+        let (a, b) = Paged::pages_of(off, len);
+        if self.resizable && (a..b).any(|q| self.needs_pager(p, q)) {
+            return (stuck, a);
+        }
+        let ps = pg();
+        for q in a..b {
+            let whole = off <= q * ps && (q + 1) * ps <= off + len;
+            let reads = !zero || !whole;
+            if reads && self.needs_pager(p, q) {
+                return (stuck, q);
+            }
+        }
+        (Fate::Ends(OK), b)
+    }
+
+    /// A clone wrote (`zero`: zeroed) bytes `[off, off + len)` up to page
+    /// `stop`: those pages are its own, with what it read there before.
+    fn clone_wrote(&mut self, p: &Paged, off: u64, len: u64, data: &[u8], zero: bool, stop: u64) {
+        let ps = pg();
+        let (a, b) = Paged::pages_of(off, len);
+        for q in a..b.min(stop) {
+            let src = self.src(q);
+            let (s, e) = (off.max(q * ps), (off + len).min((q + 1) * ps));
+            let whole = e - s == ps;
+            if zero && src == Src::Zero {
+                // Reads as zeros and stays so: `Node::zero` skips it.
+                continue;
+            }
+            let before =
+                if zero && whole { Some(vec![0; ps as usize]) } else { self.page_bytes(p, q) };
+            let page = self.own.entry(q).or_insert(before);
+            if zero && whole {
+                *page = Some(vec![0; ps as usize]);
+            }
+            if let Some(bytes) = page {
+                let dst = &mut bytes[(s - q * ps) as usize..(e - q * ps) as usize];
+                if zero {
+                    dst.fill(0);
+                } else {
+                    dst.copy_from_slice(&data[(s - off) as usize..(e - off) as usize]);
+                }
+            }
+        }
+    }
+}
+
+/// The handle and window a write of the pager VMO goes through: the VMO
+/// itself or a slice of it.
+#[derive(Clone, Copy, Debug)]
+struct Via {
+    raw: u32,
+    /// Where the window starts in the pager VMO, in bytes.
+    base: u64,
+    size: u64,
+    write: bool,
+}
+
 /// How the episode writes its pager VMO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum How {
@@ -471,8 +710,30 @@ impl Worker {
                 self.pager_map(&mut p);
             }
             let mut completes: Vec<u64> = Vec::new();
-            for _ in 0..4 + self.rng.below(16) {
-                let step = self.rng.below(16);
+            let mut kids: Vec<Kid> = Vec::new();
+            let mut broken = false;
+            for _ in 0..4 + self.rng.below(20) {
+                let step = self.rng.below(22);
+                if step >= 16 {
+                    // The children: made now and then (the first one whenever one of them is
+                    // to be used), read and written; READ requests served.
+                    let ok = match step {
+                        17 | 18 if !kids.is_empty() => self.pager_child_read(pager, &mut p, &kids),
+                        19 | 20 if !kids.is_empty() => {
+                            self.pager_child_write(pager, ph, &mut p, &mut completes, &mut kids)
+                        }
+                        21 if !p.closed => self.pager_read_request(pager, &mut p, &kids),
+                        _ => {
+                            self.pager_child_create(&p, &mut kids);
+                            true
+                        }
+                    };
+                    if !ok {
+                        broken = true;
+                        break;
+                    }
+                    continue;
+                }
                 if p.closed {
                     // No pager handle is left: what the VMO alone can do.
                     let ok = match step {
@@ -485,12 +746,13 @@ impl Worker {
                             true
                         }
                         6..=7 => {
-                            self.pager_set_size(&mut p);
+                            self.pager_set_size(&mut p, &mut kids);
                             true
                         }
-                        _ => self.pager_write(pager, ph, &mut p, &mut completes),
+                        _ => self.pager_write(pager, ph, &mut p, &mut completes, None),
                     };
                     if !ok {
+                        broken = true;
                         break;
                     }
                     continue;
@@ -513,7 +775,7 @@ impl Worker {
                         true
                     }
                     6 => {
-                        self.pager_set_size(&mut p);
+                        self.pager_set_size(&mut p, &mut kids);
                         true
                     }
                     7 if self.rng.chance(1, 3) => {
@@ -559,16 +821,36 @@ impl Worker {
                         self.pager_query_stats(ph, manage, &mut p);
                         true
                     }
-                    _ => self.pager_write(pager, ph, &mut p, &mut completes),
+                    _ => self.pager_write(pager, ph, &mut p, &mut completes, None),
                 };
                 if !ok {
+                    broken = true;
                     break;
                 }
             }
             // Unmapped first: the mapping would keep the VMO (and its pager's source) alive.
             drop(p.map.take());
-            let _ =
-                sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: p.raw, reserved: 0 });
+            if !broken && !kids.is_empty() && self.rng.chance(1, 2) {
+                // The VMO's handle first: its children keep its pages.
+                let _ = sys::close(
+                    self.dev.as_fd(),
+                    sys::vmo_close_args { handle: p.raw, reserved: 0 },
+                );
+                self.pager_orphans(pager, ph, &mut p, &completes, kids);
+            } else {
+                // The children first: a clone keeps the pager VMO's node (and its source)
+                // alive, a slice the VMO itself.
+                for kid in kids {
+                    let _ = sys::close(
+                        self.dev.as_fd(),
+                        sys::vmo_close_args { handle: kid.raw, reserved: 0 },
+                    );
+                }
+                let _ = sys::close(
+                    self.dev.as_fd(),
+                    sys::vmo_close_args { handle: p.raw, reserved: 0 },
+                );
+            }
             if p.closed {
                 return;
             }
@@ -1183,19 +1465,32 @@ impl Worker {
         ph: u32,
         p: &mut Paged,
         completes: &mut Vec<u64>,
+        via: Option<Via>,
     ) -> bool {
         let how = match self.rng.below(8) {
             0 | 1 => How::Zero,
-            2 | 3 if p.map.is_some() => How::Mapped,
+            2 | 3 if p.map.is_some() && via.is_none() => How::Mapped,
             _ => How::Write,
         };
         let (zero, mapped) = (how == How::Zero, how == How::Mapped);
-        let picked =
-            if mapped { self.pager_map_write_range(p) } else { self.pager_write_range(p, zero) };
+        let picked = match via {
+            Some(v) => self.slice_write_range(p, v, zero),
+            None if mapped => self.pager_map_write_range(p),
+            None => self.pager_write_range(p, zero),
+        };
         let Some((off, len)) = picked else {
             return true;
         };
-        let fate = if mapped { p.map_write_fate(off) } else { p.write_fate(off, len, zero) };
+        // A slice's write is its root's, at the window's offset (`Vmo::with_pages_present`
+        // and `Vmo::zero` with the window's base): after the WRITE right and the range in the
+        // slice, exactly what the same write of the pager VMO does.
+        let root_off = via.map_or(off, |v| v.base + off);
+        let fate = match via {
+            Some(v) if !v.write => Fate::Ends(ACCESS_DENIED),
+            Some(v) if !in_range(off, len, v.size) => Fate::Ends(OUT_OF_RANGE),
+            _ if mapped => p.map_write_fate(off),
+            _ => p.write_fate(root_off, len, zero),
+        };
         if fate == Fate::Blocks {
             return true;
         }
@@ -1204,11 +1499,19 @@ impl Worker {
         self.rng.fill(&mut data);
         let what = format!(
             "{how:?} {off:#x}+{len:#x} of a pager VMO of {:#x} bytes (trap_dirty {}, detached {}, \
-             closed {})",
-            p.size, p.trap_dirty, p.detached, p.closed
+             closed {}){}",
+            p.size,
+            p.trap_dirty,
+            p.detached,
+            p.closed,
+            via.map_or(String::new(), |v| format!(
+                " through a slice at {:#x} of {:#x} bytes (write right {})",
+                v.base, v.size, v.write
+            ))
         );
         let (tx, rx) = mpsc::channel();
-        let (dev, raw, bytes, map) = (self.dev.clone(), p.raw, data.clone(), p.map.clone());
+        let raw = via.map_or(p.raw, |v| v.raw);
+        let (dev, bytes, map) = (self.dev.clone(), data.clone(), p.map.clone());
         let writer = std::thread::spawn(move || {
             let r = match (how, map) {
                 (How::Zero, _) => sys::op_range(dev.as_fd(), raw, sys::VMO_OP_ZERO, off, len),
@@ -1220,7 +1523,9 @@ impl Worker {
         let want = match fate {
             Fate::Ends(s) => s,
             Fate::Asks => {
-                match self.answer_dirty_requests(pager, ph, p, completes, off, len, mapped, &what) {
+                match self
+                    .answer_dirty_requests(pager, ph, p, completes, root_off, len, mapped, &what)
+                {
                     Answered::Status(s) => s,
                     Answered::Broken => {
                         self.unstick(pager, p, rx, writer, &what);
@@ -1240,7 +1545,14 @@ impl Worker {
             }
         };
         let _ = writer.join();
+        // Through a slice: op 0x100 (a WRITE) or 0x100 | ZERO, with 0x200 when it waited for
+        // DIRTY requests.
+        let slice_op = |o: u32| o | SLICE_OP | if fate == Fate::Asks { SLICE_ASKED } else { 0 };
         let (ioctl, op) = match how {
+            How::Zero if via.is_some() => {
+                (Ioctl::PagerChildWrite, Some(slice_op(sys::VMO_OP_ZERO)))
+            }
+            How::Write if via.is_some() => (Ioctl::PagerChildWrite, Some(slice_op(0))),
             How::Zero => (Ioctl::PagerWrite, Some(sys::VMO_OP_ZERO)),
             How::Write => (Ioctl::PagerWrite, None),
             How::Mapped => (Ioctl::PagerMapWrite, None),
@@ -1248,7 +1560,7 @@ impl Worker {
         self.direct(ioctl, op, got, want, &what);
         if got == OK && want == OK && len > 0 {
             let before = p.modified;
-            p.wrote(off, len, &data, zero);
+            p.wrote(root_off, len, &data, zero);
             if mapped && was_dirty {
                 // A mapped write to a dirty page need not fault (see `modified_maybe`).
                 p.modified = before;
@@ -1436,11 +1748,11 @@ impl Worker {
     /// VMO (which ends every request with `BAD_STATE`) if the pager is still
     /// there, and collects the writer if it ends; one that does not is left
     /// behind (reported).
-    fn unstick(
+    fn unstick<T>(
         &mut self,
         pager: u32,
         p: &mut Paged,
-        rx: mpsc::Receiver<i32>,
+        rx: mpsc::Receiver<T>,
         writer: JoinHandle<()>,
         what: &str,
     ) {
@@ -1511,11 +1823,897 @@ impl Worker {
         }
     }
 
+    /// CREATE_CHILD of the pager VMO (through its handle, which has DUPLICATE
+    /// and READ): mostly a slice or a `SNAPSHOT_AT_LEAST_ON_WRITE` clone (now
+    /// and then `RESIZABLE`, `NO_WRITE`), at times `SNAPSHOT` or other options,
+    /// an unaligned offset, a window past the end or an overflowing size. The
+    /// statuses in the module's order: `Vmo::check_child_args` (size, then
+    /// `NO_WRITE | RESIZABLE`), the rights, `Vmo::create_child` (a slice must
+    /// be exactly `SLICE`, aligned and inside the VMO, and not of a resizable
+    /// VMO: `NOT_SUPPORTED`; a snapshot's options, alignment, overflow, one of
+    /// the snapshot options), and last, for a VMO whose chain starts at a
+    /// pager-backed VMO, `SNAPSHOT` is `NOT_SUPPORTED` (with or without
+    /// `SNAPSHOT_AT_LEAST_ON_WRITE`). A clone reads through to the pages of
+    /// its window inside the VMO (its limit), zeros past it.
+    fn pager_child_create(&mut self, p: &Paged, kids: &mut Vec<Kid>) {
+        if kids.len() >= 3 {
+            return;
+        }
+        let ps = pg();
+        let pages = p.size / ps;
+        let (slice, alow) = (sys::VMO_CHILD_SLICE, sys::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE);
+        let mut options = match self.rng.below(20) {
+            0..=7 => slice,
+            8..=12 => alow,
+            13..=15 => alow | sys::VMO_CHILD_RESIZABLE,
+            16 => sys::VMO_CHILD_SNAPSHOT,
+            17 => sys::VMO_CHILD_SNAPSHOT | alow,
+            18 => slice | alow,
+            _ => self.rng.next_u32(),
+        };
+        if self.rng.chance(1, 6) {
+            options |= sys::VMO_CHILD_NO_WRITE;
+        }
+        // Mostly a window on much of the VMO (where its pages are); at times anywhere.
+        let first = if self.rng.chance(1, 4) {
+            self.rng.below(pages + 2)
+        } else {
+            self.rng.below(pages / 2 + 1)
+        };
+        let offset = first * ps + u64::from(self.rng.chance(1, 16));
+        let rest = pages.saturating_sub(first);
+        let size = match self.rng.below(12) {
+            0 => self.rng.next_u64(),
+            1 => u64::MAX - self.rng.below(2 * ps),
+            2 => self.rng.below(ps) + 1,
+            3 | 4 => self.rng.below(rest + 3) * ps,
+            _ if rest == 0 => self.rng.below(3) * ps,
+            _ => (rest - self.rng.below(rest.min(3))) * ps,
+        };
+        let mut a = sys::vmo_create_child_args {
+            handle: p.raw,
+            options,
+            offset,
+            size,
+            ..Default::default()
+        };
+        let got =
+            sys::create_child(self.dev.as_fd(), &mut a).err().map_or(OK, sys::Errno::raw_os_error);
+        let st = VmoState {
+            size: p.size,
+            resizable: p.resizable,
+            decommit_blocked: false,
+            discardable: false,
+            lock_count: 0,
+            discarded: false,
+        };
+        let rights = if p.resizable { DEFAULT_VMO | R_RESIZE } else { DEFAULT_VMO };
+        let want = match child_precheck(options, size) {
+            Some(e) => e,
+            None => match child_status(rights, options, offset, size, &st) {
+                OK if !is_slice_options(options) && options & sys::VMO_CHILD_SNAPSHOT != 0 => {
+                    NOT_SUPPORTED
+                }
+                s => s,
+            },
+        };
+        let what = format!(
+            "CREATE_CHILD options {options:#x} {offset:#x}+{size:#x} of a pager VMO of {:#x} \
+             bytes (resizable {})",
+            p.size, p.resizable
+        );
+        self.direct(Ioctl::PagerChild, None, got, want, &what);
+        if got != OK {
+            return;
+        }
+        if want != OK {
+            let _ = sys::close(
+                self.dev.as_fd(),
+                sys::vmo_close_args { handle: a.out_handle, reserved: 0 },
+            );
+            return;
+        }
+        let size = round_size(size).expect("accepted");
+        let is_slice = is_slice_options(options);
+        // `Vmo::create_snapshot`: the part of the window inside the VMO, in pages.
+        let inside = (offset + size).min(p.size);
+        let limit = if offset < inside { (inside - offset) / ps } else { 0 };
+        kids.push(Kid {
+            raw: a.out_handle,
+            slice: is_slice,
+            base: offset / ps,
+            size,
+            write: options & sys::VMO_CHILD_NO_WRITE == 0,
+            resizable: !is_slice && options & sys::VMO_CHILD_RESIZABLE != 0,
+            limit: if is_slice { 0 } else { limit },
+            own: BTreeMap::new(),
+        });
+    }
+
+    /// Runs `access` (a read or write of the episode's VMOs that the model says
+    /// ends by itself) on a thread of its own, and returns what it returned;
+    /// `None` when it did not end within [`PATIENCE`] (reported, and the VMO
+    /// detached to end it).
+    fn guarded<T: Send + 'static>(
+        &mut self,
+        pager: u32,
+        p: &mut Paged,
+        what: &str,
+        access: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let _ = tx.send(access());
+        });
+        match rx.recv_timeout(PATIENCE) {
+            Ok(r) => {
+                let _ = worker.join();
+                Some(r)
+            }
+            Err(_) => {
+                let report = format!("{what}: it did not end within {PATIENCE:?}");
+                self.direct(Ioctl::PagerChildRead, None, -1, OK, &report);
+                self.unstick(pager, p, rx, worker, what);
+                None
+            }
+        }
+    }
+
+    /// Checks `buf`, read from bytes `[off, ..)` of the child, against the
+    /// model where it knows the bytes.
+    fn check_kid_bytes(
+        &mut self,
+        p: &Paged,
+        kid: &Kid,
+        off: u64,
+        buf: &[u8],
+        ioctl: Ioctl,
+        what: &str,
+    ) {
+        let ps = pg();
+        let mut page: Option<(u64, Option<Vec<u8>>)> = None;
+        for (i, &byte) in buf.iter().enumerate() {
+            let pos = off + i as u64;
+            let q = pos / ps;
+            if page.as_ref().is_none_or(|(pq, _)| *pq != q) {
+                page = Some((q, kid.page_bytes(p, q)));
+            }
+            if let Some((_, Some(bytes))) = &page {
+                let want = bytes[(pos % ps) as usize];
+                if want != byte {
+                    let report = format!(
+                        "{what}: byte {pos:#x} is {byte:#04x}, model {want:#04x} ({:?})",
+                        kid.src(q)
+                    );
+                    self.direct(ioctl, None, -1, OK, &report);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// READ of a child: of any range once the pager is gone (detached or
+    /// closed), else of pages that read nothing the pager has not supplied
+    /// (nothing waits). Status and bytes per [`Kid::read_fate`] and
+    /// [`Kid::page_bytes`]: a slice reads the pager VMO's pages as they are;
+    /// a clone its own pages, the pager VMO's live pages below its limit (its
+    /// parent's writes show), zeros past it.
+    fn pager_child_read(&mut self, pager: u32, p: &mut Paged, kids: &[Kid]) -> bool {
+        let kid = kids[self.rng.index(kids.len())].clone();
+        let ps = pg();
+        let n = kid.pages();
+        let mut range = None;
+        if p.detached || p.closed || self.rng.chance(1, 3) {
+            let off = self.rng.below(n + 2) * ps + self.rng.below(2) * self.rng.below(ps);
+            let len = self.rng.below(3 * ps);
+            if kid.read_fate(p, off, len) != Fate::Blocks {
+                range = Some((off, len));
+            }
+        }
+        if range.is_none() {
+            let ok: Vec<u64> = (0..n.min(64)).filter(|&q| !kid.needs_pager(p, q)).collect();
+            if ok.is_empty() {
+                return true;
+            }
+            let s = ok[self.rng.index(ok.len())];
+            let mut e = s + 1;
+            while e < s + 4 && e < n && !kid.needs_pager(p, e) {
+                e += 1;
+            }
+            let off = s * ps + if self.rng.chance(1, 3) { self.rng.below(ps) } else { 0 };
+            range = Some((off, 1 + self.rng.below(e * ps - off)));
+        }
+        let (off, len) = range.expect("picked");
+        let want = match kid.read_fate(p, off, len) {
+            Fate::Ends(s) => s,
+            _ => return true,
+        };
+        let what = format!(
+            "READ {off:#x}+{len:#x} of a {} of a pager VMO ({} pages at page {}, limit {}, own {:?}; \
+             detached {}, closed {})",
+            if kid.slice { "slice" } else { "clone" },
+            n,
+            kid.base,
+            kid.limit,
+            kid.own.keys().collect::<Vec<_>>(),
+            p.detached,
+            p.closed
+        );
+        let (dev, raw) = (self.dev.clone(), kid.raw);
+        let Some((got, buf)) = self.guarded(pager, p, &what, move || {
+            let mut buf = vec![0u8; len as usize];
+            let r = sys::read(dev.as_fd(), raw, off, &mut buf);
+            (r.err().map_or(OK, sys::Errno::raw_os_error), buf)
+        }) else {
+            return false;
+        };
+        self.direct(Ioctl::PagerChildRead, None, got, want, &what);
+        if got == OK && want == OK {
+            self.check_kid_bytes(p, &kid, off, &buf, Ioctl::PagerChildRead, &what);
+        }
+        true
+    }
+
+    /// A WRITE or ZERO of a child: of a slice, [`Worker::pager_write`] through
+    /// it (its writes are the pager VMO's: they dirty its pages, modify it and,
+    /// under `TRAP_DIRTY`, wait for the DIRTY requests the episode answers); of
+    /// a clone, [`Worker::pager_clone_write`].
+    fn pager_child_write(
+        &mut self,
+        pager: u32,
+        ph: u32,
+        p: &mut Paged,
+        completes: &mut Vec<u64>,
+        kids: &mut [Kid],
+    ) -> bool {
+        let i = self.rng.index(kids.len());
+        if self.rng.chance(1, 6) {
+            return self.pager_child_set_size(pager, p, &mut kids[i]);
+        }
+        if kids[i].slice {
+            let k = &kids[i];
+            let via = Via { raw: k.raw, base: k.base * pg(), size: k.size, write: k.write };
+            return self.pager_write(pager, ph, p, completes, Some(via));
+        }
+        self.pager_clone_write(pager, p, completes, &mut kids[i])
+    }
+
+    /// SET_SIZE of a child (`Device::set_size`, `Vmo::set_size`): WRITE, then
+    /// RESIZE if it is resizable, then `UNAVAILABLE` unless it is (a slice
+    /// never is), then the size. A clone's shrink drops its pages past the new
+    /// end and cuts its limit there for good (`Node::set_size`), so a later
+    /// growth reads zeros there, not the VMO's pages.
+    fn pager_child_set_size(&mut self, pager: u32, p: &mut Paged, kid: &mut Kid) -> bool {
+        let ps = pg();
+        let size = match self.rng.below(10) {
+            0 => self.rng.next_u64(),
+            1 => self.rng.below(kid.pages() + 3) * ps + 1 + self.rng.below(ps - 1),
+            _ => self.rng.below(kid.pages().min(64) + 3) * ps,
+        };
+        let args = sys::vmo_size_args { handle: kid.raw, reserved: 0, size };
+        let got = sys::set_size(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
+        let want = if !kid.write {
+            ACCESS_DENIED
+        } else if !kid.resizable {
+            UNAVAILABLE
+        } else if round_size(size).is_none() {
+            OUT_OF_RANGE
+        } else {
+            OK
+        };
+        let what = format!(
+            "SET_SIZE {size:#x} of a {} of a pager VMO ({} pages at page {}, limit {}, resizable \
+             {}, write right {})",
+            if kid.slice { "slice" } else { "clone" },
+            kid.pages(),
+            kid.base,
+            kid.limit,
+            kid.resizable,
+            kid.write
+        );
+        self.direct(Ioctl::PagerChildWrite, Some(CHILD_SET_SIZE), got, want, &what);
+        if got != OK || want != OK {
+            return true;
+        }
+        let old = kid.size;
+        kid.size = round_size(size).expect("accepted");
+        let end = kid.size / ps;
+        kid.own.retain(|&q, _| q < end);
+        kid.limit = kid.limit.min(end);
+        if kid.size >= old || self.rng.chance(1, 2) {
+            return true;
+        }
+        // A shrink, now and then grown back at once and the regrown pages read: zeros.
+        let args = sys::vmo_size_args { handle: kid.raw, reserved: 0, size: old };
+        let got = sys::set_size(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
+        let what = format!("{what}, then back to {old:#x}");
+        self.direct(Ioctl::PagerChildWrite, Some(CHILD_SET_SIZE), got, OK, &what);
+        if got != OK {
+            return true;
+        }
+        kid.size = old;
+        let len = (old - end * ps).min(4 * ps);
+        let Fate::Ends(want) = kid.read_fate(p, end * ps, len) else {
+            return true;
+        };
+        let (dev, raw, off) = (self.dev.clone(), kid.raw, end * ps);
+        let what = format!("{what}: READ {off:#x}+{len:#x}");
+        let Some((got, buf)) = self.guarded(pager, p, &what, move || {
+            let mut buf = vec![0u8; len as usize];
+            let r = sys::read(dev.as_fd(), raw, off, &mut buf);
+            (r.err().map_or(OK, sys::Errno::raw_os_error), buf)
+        }) else {
+            return false;
+        };
+        self.direct(Ioctl::PagerChildRead, None, got, want, &what);
+        if got == OK && want == OK {
+            self.check_kid_bytes(p, kid, off, &buf, Ioctl::PagerChildRead, &what);
+        }
+        true
+    }
+
+    /// The bytes of a write through a slice: while the pager serves the VMO,
+    /// a run of present pages of the window (partial at either end now and
+    /// then); now and then, or once the pager is gone, anything in or past the
+    /// slice that does not wait for a READ request.
+    fn slice_write_range(&mut self, p: &Paged, v: Via, zero: bool) -> Option<(u64, u64)> {
+        let ps = pg();
+        let (b0, n) = (v.base / ps, v.size / ps);
+        if p.detached || p.closed || !v.write || self.rng.chance(1, 4) {
+            let off = self.rng.below(n + 2) * ps
+                + if self.rng.chance(1, 2) { self.rng.below(ps) } else { 0 };
+            let len = if self.rng.chance(1, 8) { 0 } else { 1 + self.rng.below(3 * ps) };
+            if !in_range(off, len, v.size) || p.write_fate(v.base + off, len, zero) != Fate::Blocks
+            {
+                return Some((off, len));
+            }
+        }
+        let pages: Vec<u64> = p.present.range(b0..b0 + n).map(|(&q, _)| q).collect();
+        if pages.is_empty() {
+            return None;
+        }
+        let s = pages[self.rng.index(pages.len())];
+        let mut e = s + 1;
+        while e < s + 4 && e < b0 + n && p.is_present(e) {
+            e += 1;
+        }
+        let off = s * ps + if self.rng.chance(1, 2) { self.rng.below(ps) } else { 0 };
+        let max = e * ps - off;
+        let len = if self.rng.chance(1, 3) { max } else { 1 + self.rng.below(max) };
+        Some((off - v.base, len))
+    }
+
+    /// A WRITE or ZERO of a clone (see [`Kid::clone_write_fate`]): of a range
+    /// that asks the pager for nothing while it serves the VMO. The clone's
+    /// writes are its own: the pager VMO's pages, dirt and modified flag stay
+    /// as they are, and no DIRTY request comes (checked with `PAGER_WAIT`).
+    fn pager_clone_write(
+        &mut self,
+        pager: u32,
+        p: &mut Paged,
+        completes: &mut [u64],
+        kid: &mut Kid,
+    ) -> bool {
+        let ps = pg();
+        let zero = self.rng.chance(1, 4);
+        let n = kid.pages();
+        let mut range = None;
+        if p.detached || p.closed || self.rng.chance(1, 3) {
+            // Anywhere in or past the clone.
+            let off = self.rng.below(n + 2) * ps
+                + if self.rng.chance(1, 2) { self.rng.below(ps) } else { 0 };
+            let len = if self.rng.chance(1, 10) { 0 } else { 1 + self.rng.below(3 * ps) };
+            if kid.clone_write_fate(p, off, len, zero).0 != Fate::Blocks {
+                range = Some((off, len));
+            }
+        }
+        if range.is_none() {
+            // A run of pages that read nothing the pager has not supplied.
+            let ok: Vec<u64> = (0..n.min(64)).filter(|&q| !kid.needs_pager(p, q)).collect();
+            if ok.is_empty() {
+                return true;
+            }
+            let s = ok[self.rng.index(ok.len())];
+            let mut e = s + 1;
+            while e < s + 4 && e < n && !kid.needs_pager(p, e) {
+                e += 1;
+            }
+            let off = s * ps + if self.rng.chance(1, 2) { self.rng.below(ps) } else { 0 };
+            let max = e * ps - off;
+            range = Some((off, if self.rng.chance(1, 3) { max } else { 1 + self.rng.below(max) }));
+        }
+        let Some((off, len)) = range else {
+            return true;
+        };
+        let (fate, stop) = kid.clone_write_fate(p, off, len, zero);
+        let Fate::Ends(want) = fate else {
+            return true;
+        };
+        let mut data = vec![0u8; if zero { 0 } else { len as usize }];
+        self.rng.fill(&mut data);
+        let what = format!(
+            "{} {off:#x}+{len:#x} of a clone of a pager VMO ({} pages at page {}, limit {}, \
+             resizable {}, write right {}; detached {}, closed {})",
+            if zero { "ZERO" } else { "WRITE" },
+            n,
+            kid.base,
+            kid.limit,
+            kid.resizable,
+            kid.write,
+            p.detached,
+            p.closed
+        );
+        let (dev, raw, bytes) = (self.dev.clone(), kid.raw, data.clone());
+        let Some(got) = self.guarded(pager, p, &what, move || {
+            let r = if zero {
+                sys::op_range(dev.as_fd(), raw, sys::VMO_OP_ZERO, off, len)
+            } else {
+                sys::write(dev.as_fd(), raw, off, &bytes)
+            };
+            r.err().map_or(OK, sys::Errno::raw_os_error)
+        }) else {
+            return false;
+        };
+        let op = zero.then_some(sys::VMO_OP_ZERO);
+        self.direct(Ioctl::PagerChildWrite, op, got, want, &what);
+        if got == want && (want == OK || want == BAD_STATE) {
+            kid.clone_wrote(p, off, len, &data, zero, stop);
+        }
+        if !p.closed && completes.is_empty() {
+            let mut w = sys::vmo_pager_wait_args { pager, timeout_ns: 0, ..Default::default() };
+            let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            let report = format!(
+                "{what}: PAGER_WAIT after it (packet kind {} {:#x}+{:#x})",
+                w.packet.type_, w.packet.offset, w.packet.length
+            );
+            self.direct(Ioctl::PagerWait, None, got, TIMED_OUT, &report);
+        }
+        true
+    }
+
+    /// The pager VMO's handle is closed while children live (the episode's
+    /// end, now and then): a slice holds the VMO, a clone its pages (its node,
+    /// `cow.rs`), so what the children read stays as it was (checked) and no
+    /// COMPLETE comes while one lives; a clone's read of a page the pager has
+    /// not supplied still asks the pager (a READ request of that page), which
+    /// can no longer supply it (no handle to the VMO is left): closing the
+    /// pager ends it with `BAD_STATE`. The children close in a random order;
+    /// once the last is gone the VMO is, and (attached, pager open) its pager
+    /// gets COMPLETE (`Node::drop` detaches the source).
+    fn pager_orphans(
+        &mut self,
+        pager: u32,
+        ph: u32,
+        p: &mut Paged,
+        completes: &[u64],
+        kids: Vec<Kid>,
+    ) {
+        // Packets are checked only where none may be pending already.
+        let quiet = |p: &Paged| !p.detached && !p.closed && completes.is_empty();
+        let mut ok = true;
+        for _ in 0..1 + self.rng.below(3) {
+            ok = ok && self.pager_child_read(pager, p, &kids);
+        }
+        if !ok {
+            for kid in kids {
+                let _ = sys::close(
+                    self.dev.as_fd(),
+                    sys::vmo_close_args { handle: kid.raw, reserved: 0 },
+                );
+            }
+            return;
+        }
+        let what = "after the pager VMO's handle closed, its children live";
+        if quiet(p) {
+            self.expect_no_packet(pager, what);
+        }
+        // A READ request nobody can serve, ended by the pager's close.
+        let hole = kids.iter().filter(|k| !k.slice).find_map(|k| {
+            (0..k.pages().min(64)).find(|&q| k.needs_pager(p, q)).map(|q| (k.raw, k.base, q))
+        });
+        if let (Some((raw, base, q)), true) = (hole, quiet(p) && self.rng.chance(1, 2)) {
+            let ps = pg();
+            let what = format!("READ of page {q} of a clone (at page {base}) {what}");
+            let (tx, rx) = mpsc::channel();
+            let dev = self.dev.clone();
+            let reader = std::thread::spawn(move || {
+                let mut buf = vec![0u8; ps as usize];
+                let r = sys::read(dev.as_fd(), raw, q * ps, &mut buf);
+                let _ = tx.send(r.err().map_or(OK, sys::Errno::raw_os_error));
+            });
+            let mut w = sys::vmo_pager_wait_args {
+                pager,
+                timeout_ns: PATIENCE.as_nanos() as i64,
+                ..Default::default()
+            };
+            let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            let pk = w.packet;
+            let ok = got == OK
+                && pk.type_ == sys::VMO_PAGER_VMO_READ
+                && pk.key == p.key
+                && (pk.offset, pk.length) == ((base + q) * ps, ps);
+            let report = format!(
+                "{what}: the READ request for page {}: got kind {} key {} {:#x}+{:#x}",
+                base + q,
+                pk.type_,
+                pk.key,
+                pk.offset,
+                pk.length
+            );
+            let res = if got != OK {
+                got
+            } else if ok {
+                OK
+            } else {
+                -1
+            };
+            self.direct(Ioctl::PagerWait, None, res, OK, &report);
+            // The pager's close ends the request (and, if none came, the read).
+            self.close_pager(pager, ph);
+            p.closed = true;
+            match rx.recv_timeout(PATIENCE) {
+                Ok(got) => {
+                    let _ = reader.join();
+                    self.direct(Ioctl::PagerReadRequest, Some(3), got, BAD_STATE, &what);
+                }
+                Err(_) => {
+                    let report =
+                        format!("{what}: it did not end within {PATIENCE:?} of the pager's close");
+                    self.direct(Ioctl::PagerReadRequest, Some(3), -1, BAD_STATE, &report);
+                }
+            }
+        }
+        let order: Vec<usize> = {
+            let mut v: Vec<usize> = (0..kids.len()).collect();
+            for i in (1..v.len()).rev() {
+                v.swap(i, self.rng.index(i + 1));
+            }
+            v
+        };
+        let n = order.len();
+        for (done, &i) in order.iter().enumerate() {
+            let raw = kids[i].raw;
+            let _ = sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: raw, reserved: 0 });
+            if !quiet(p) {
+                continue;
+            }
+            let what =
+                format!("PAGER_WAIT after closing child {} of {n} of a closed pager VMO", done + 1);
+            if done + 1 < n {
+                self.expect_no_packet(pager, &what);
+                continue;
+            }
+            // The VMO goes with its last child: COMPLETE (the drop may come a moment later).
+            let mut w = sys::vmo_pager_wait_args {
+                pager,
+                timeout_ns: PATIENCE.as_nanos() as i64,
+                ..Default::default()
+            };
+            let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            let ok =
+                got == OK && w.packet.type_ == sys::VMO_PAGER_VMO_COMPLETE && w.packet.key == p.key;
+            let report = format!(
+                "{what}: the last one: got kind {} key {}, expected COMPLETE {}",
+                w.packet.type_, w.packet.key, p.key
+            );
+            let res = if got != OK {
+                got
+            } else if ok {
+                OK
+            } else {
+                -1
+            };
+            self.direct(Ioctl::PagerWait, None, res, OK, &report);
+        }
+    }
+
+    /// `PAGER_WAIT` with no timeout: no packet is queued.
+    fn expect_no_packet(&mut self, pager: u32, what: &str) {
+        let mut w = sys::vmo_pager_wait_args { pager, timeout_ns: 0, ..Default::default() };
+        let got =
+            sys::pager_wait(self.dev.as_fd(), &mut w).err().map_or(OK, sys::Errno::raw_os_error);
+        let report = format!(
+            "{what}: PAGER_WAIT (packet kind {} key {} {:#x}+{:#x})",
+            w.packet.type_, w.packet.key, w.packet.offset, w.packet.length
+        );
+        self.direct(Ioctl::PagerWait, None, got, TIMED_OUT, &report);
+    }
+
+    /// Pages `[s, e)` of the pager VMO (absent: a READ request's) supplied from
+    /// a fresh aux VMO of random bytes through the full-rights pager handle.
+    fn supply_fresh_range(
+        &mut self,
+        pager: u32,
+        p: &mut Paged,
+        s: u64,
+        e: u64,
+        what: &str,
+    ) -> bool {
+        let ps = pg();
+        let len = (e - s) * ps;
+        let mut c = sys::vmo_create_args { size: len, ..Default::default() };
+        let got = sys::create(self.dev.as_fd(), &mut c).err().map_or(OK, sys::Errno::raw_os_error);
+        self.direct(Ioctl::Create, None, got, OK, "CREATE of a fresh aux VMO");
+        if got != OK {
+            return false;
+        }
+        let aux = c.handle;
+        let mut data = vec![0u8; len as usize];
+        self.rng.fill(&mut data);
+        let got =
+            sys::write(self.dev.as_fd(), aux, 0, &data).err().map_or(OK, sys::Errno::raw_os_error);
+        self.direct(Ioctl::Write, None, got, OK, "WRITE of a fresh aux VMO");
+        let args = sys::vmo_pager_supply_args {
+            pager,
+            vmo: p.raw,
+            offset: s * ps,
+            length: len,
+            aux_vmo: aux,
+            reserved: 0,
+            aux_offset: 0,
+        };
+        let got =
+            sys::pager_supply(self.dev.as_fd(), args).err().map_or(OK, sys::Errno::raw_os_error);
+        let _ = sys::close(self.dev.as_fd(), sys::vmo_close_args { handle: aux, reserved: 0 });
+        let report = format!("{what}: PAGER_SUPPLY of pages {s}..{e}");
+        self.direct(Ioctl::PagerSupply, None, got, OK, &report);
+        if got != OK {
+            return false;
+        }
+        for k in s..e {
+            if !p.is_present(k) {
+                let i = ((k - s) * ps) as usize;
+                let bytes = data[i..i + ps as usize].to_vec();
+                p.present.insert(k, PPage { bytes: Some(bytes), dirt: Dirt::Clean });
+            }
+        }
+        true
+    }
+
+    /// READ requests: a READ of the pager VMO, of a slice or of a clone that
+    /// reads pages the pager has not supplied, on a thread of its own, while
+    /// the episode, as the pager, reads each READ request the model predicts
+    /// (its range exactly) and answers it: a supply of the request from a fresh
+    /// aux VMO (at times in two parts: the reader keeps waiting and no new
+    /// request comes in between), `FAIL` of it (the read fails with that
+    /// status), or a detach (`BAD_STATE`). A read of the VMO or a slice asks
+    /// for the first run of absent pages of its range, cut at the range's end
+    /// (`PageSource::populate` of the range: `first_needing`, no read-ahead),
+    /// then looks again from there; a clone asks for one page at a time, the
+    /// first it reads through to an absent page (`Node::run` stops there and
+    /// populates that page). The read's status and bytes are then checked.
+    fn pager_read_request(&mut self, pager: u32, p: &mut Paged, kids: &[Kid]) -> bool {
+        if p.detached || p.closed {
+            return true;
+        }
+        let ps = pg();
+        // The target: the VMO (0), a slice (1) or a clone (2), as a window on the pager
+        // VMO's pages.
+        let pick = if kids.is_empty() || self.rng.chance(1, 3) {
+            None
+        } else {
+            Some(kids[self.rng.index(kids.len())].clone())
+        };
+        let (kind, raw, n) = match &pick {
+            None => (0u32, p.raw, p.size / ps),
+            Some(k) => (if k.slice { 1 } else { 2 }, k.raw, k.pages()),
+        };
+        let needs = |q: u64| match &pick {
+            None => !p.is_present(q),
+            Some(k) => k.needs_pager(p, q),
+        };
+        let holes: Vec<u64> = (0..n.min(64)).filter(|&q| needs(q)).collect();
+        if holes.is_empty() {
+            return true;
+        }
+        let h = holes[self.rng.index(holes.len())];
+        let a = h.saturating_sub(self.rng.below(2));
+        let b = (h + 1 + self.rng.below(3)).min(n);
+        let off = a * ps + if self.rng.chance(1, 3) { self.rng.below(ps) } else { 0 };
+        let end = b * ps - if self.rng.chance(1, 3) { self.rng.below(ps) } else { 0 };
+        let (off, len) = if off < end { (off, end - off) } else { (h * ps, ps) };
+        let what = format!(
+            "READ {off:#x}+{len:#x} of {} of a pager VMO of {:#x} bytes waiting for READ \
+             requests",
+            match &pick {
+                None => "the VMO".to_string(),
+                Some(k) => format!(
+                    "a {} ({} pages at page {}, limit {})",
+                    if k.slice { "slice" } else { "clone" },
+                    n,
+                    k.base,
+                    k.limit
+                ),
+            },
+            p.size
+        );
+        let (tx, rx) = mpsc::channel();
+        let dev = self.dev.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0u8; len as usize];
+            let r = sys::read(dev.as_fd(), raw, off, &mut buf);
+            let _ = tx.send((r.err().map_or(OK, sys::Errno::raw_os_error), buf));
+        });
+        let (qa, qb) = Paged::pages_of(off, len);
+        // The window's base in the pager VMO's pages.
+        let base = pick.as_ref().map_or(0, |k| k.base);
+        let want = loop {
+            // The next request: the first page of the range still needing the pager, and
+            // for the VMO or a slice the run of absent pages from there.
+            let Some(first) = (qa..qb).find(|&q| match &pick {
+                None => !p.is_present(q),
+                Some(k) => k.needs_pager(p, q),
+            }) else {
+                break OK;
+            };
+            let (rs, re) = if kind == 2 {
+                (base + first, base + first + 1)
+            } else {
+                let rs = base + first;
+                let re = (rs..base + qb).find(|&r| p.is_present(r)).unwrap_or(base + qb);
+                (rs, re)
+            };
+            let mut w = sys::vmo_pager_wait_args {
+                pager,
+                timeout_ns: PATIENCE.as_nanos() as i64,
+                ..Default::default()
+            };
+            let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            let pk = w.packet;
+            let ok = got == OK
+                && pk.type_ == sys::VMO_PAGER_VMO_READ
+                && pk.key == p.key
+                && (pk.offset, pk.length) == (rs * ps, (re - rs) * ps);
+            let report = format!(
+                "{what}: the READ request for pages {rs}..{re}: got kind {} key {} {:#x}+{:#x}",
+                pk.type_, pk.key, pk.offset, pk.length
+            );
+            self.direct(
+                Ioctl::PagerWait,
+                None,
+                if got != OK {
+                    got
+                } else if ok {
+                    OK
+                } else {
+                    -1
+                },
+                OK,
+                &report,
+            );
+            if !ok {
+                self.unstick(pager, p, rx, reader, &what);
+                return false;
+            }
+            match self.rng.below(20) {
+                0..=1 => {
+                    let code = FAIL_CODES[self.rng.index(FAIL_CODES.len())];
+                    let args = sys::vmo_pager_op_args {
+                        pager,
+                        op: sys::VMO_PAGER_OP_FAIL,
+                        vmo: p.raw,
+                        reserved: 0,
+                        offset: rs * ps,
+                        length: (re - rs) * ps,
+                        data: u64::from(code),
+                    };
+                    let got = sys::pager_op_range(self.dev.as_fd(), args)
+                        .err()
+                        .map_or(OK, sys::Errno::raw_os_error);
+                    let report = format!("{what}: FAIL of its READ request {rs}..{re}");
+                    self.direct(Ioctl::PagerOp, Some(sys::VMO_PAGER_OP_FAIL), got, OK, &report);
+                    if got != OK {
+                        self.unstick(pager, p, rx, reader, &what);
+                        return false;
+                    }
+                    break code as i32;
+                }
+                2 => {
+                    let args = sys::vmo_pager_detach_args { pager, vmo: p.raw };
+                    let got = sys::pager_detach(self.dev.as_fd(), args)
+                        .err()
+                        .map_or(OK, sys::Errno::raw_os_error);
+                    let report = format!("{what}: PAGER_DETACH while it waits");
+                    self.direct(Ioctl::PagerDetach, None, got, OK, &report);
+                    if got != OK {
+                        self.unstick(pager, p, rx, reader, &what);
+                        return false;
+                    }
+                    p.detach();
+                    // The COMPLETE packet is read here: nothing else may be queued.
+                    let mut w =
+                        sys::vmo_pager_wait_args { pager, timeout_ns: 0, ..Default::default() };
+                    let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                        .err()
+                        .map_or(OK, sys::Errno::raw_os_error);
+                    let ok = got == OK && w.packet.type_ == sys::VMO_PAGER_VMO_COMPLETE;
+                    let report = format!("{what}: the COMPLETE packet after the detach");
+                    self.direct(Ioctl::PagerWait, None, if ok { OK } else { -1 }, OK, &report);
+                    break BAD_STATE;
+                }
+                3..=5 if re - rs > 1 => {
+                    // Part of the request: it waits for the rest, and no new one comes.
+                    let mid = rs + 1 + self.rng.below(re - rs - 1);
+                    if !self.supply_fresh_range(pager, p, rs, mid, &what) {
+                        self.unstick(pager, p, rx, reader, &what);
+                        return false;
+                    }
+                    let mut w =
+                        sys::vmo_pager_wait_args { pager, timeout_ns: 0, ..Default::default() };
+                    let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                        .err()
+                        .map_or(OK, sys::Errno::raw_os_error);
+                    let report = format!(
+                        "{what}: PAGER_WAIT after a supply of part {rs}..{mid} of the request \
+                         (packet kind {} {:#x}+{:#x})",
+                        w.packet.type_, w.packet.offset, w.packet.length
+                    );
+                    self.direct(Ioctl::PagerWait, None, got, TIMED_OUT, &report);
+                    if got != TIMED_OUT || !self.supply_fresh_range(pager, p, mid, re, &what) {
+                        self.unstick(pager, p, rx, reader, &what);
+                        return false;
+                    }
+                }
+                _ => {
+                    if !self.supply_fresh_range(pager, p, rs, re, &what) {
+                        self.unstick(pager, p, rx, reader, &what);
+                        return false;
+                    }
+                }
+            }
+        };
+        let (got, buf) = match rx.recv_timeout(PATIENCE) {
+            Ok(r) => r,
+            Err(_) => {
+                let report = format!("{what}: it did not end within {PATIENCE:?}");
+                self.direct(Ioctl::PagerReadRequest, Some(kind), -1, want, &report);
+                self.unstick(pager, p, rx, reader, &what);
+                return false;
+            }
+        };
+        let _ = reader.join();
+        self.direct(Ioctl::PagerReadRequest, Some(kind), got, want, &what);
+        if got == OK && want == OK {
+            let whole = Kid {
+                raw: p.raw,
+                slice: true,
+                base: 0,
+                size: p.size,
+                write: true,
+                resizable: false,
+                limit: 0,
+                own: BTreeMap::new(),
+            };
+            let k = pick.as_ref().unwrap_or(&whole);
+            self.check_kid_bytes(p, k, off, &buf, Ioctl::PagerReadRequest, &what);
+        }
+        if !p.closed {
+            let mut w = sys::vmo_pager_wait_args { pager, timeout_ns: 0, ..Default::default() };
+            let got = sys::pager_wait(self.dev.as_fd(), &mut w)
+                .err()
+                .map_or(OK, sys::Errno::raw_os_error);
+            let report = format!(
+                "{what}: PAGER_WAIT after it (packet kind {} {:#x}+{:#x})",
+                w.packet.type_, w.packet.offset, w.packet.length
+            );
+            self.direct(Ioctl::PagerWait, None, got, TIMED_OUT, &report);
+        }
+        true
+    }
+
     /// SET_SIZE of the pager VMO: `UNAVAILABLE` unless it was made resizable;
     /// a shrink drops the pages past the new end (and their dirt), a growth
     /// adds absent pages (whatever the pager's state); either modifies the
     /// VMO (Zircon's `VmCowPages::Resize`).
-    fn pager_set_size(&mut self, p: &mut Paged) {
+    fn pager_set_size(&mut self, p: &mut Paged, kids: &mut [Kid]) {
         let size = match self.rng.below(8) {
             0 => self.rng.next_u64(),
             _ => self.rng.below(17) * pg() + self.rng.below(2) * self.rng.below(pg()),
@@ -1536,6 +2734,12 @@ impl Worker {
             let end = p.size / pg();
             p.present.retain(|&page, _| page < end);
             p.modified = true;
+            // A shrink cuts what each clone reads through to at the new end, for good: a
+            // later growth reads zeros there (`Node::set_size`). No slice of a resizable VMO
+            // exists.
+            for kid in kids.iter_mut() {
+                kid.limit = kid.limit.min(end.saturating_sub(kid.base));
+            }
             self.keep_pages(p);
         }
     }
@@ -1602,5 +2806,53 @@ mod tests {
         assert!(p.is_present(0), "detach keeps a page awaiting clean");
         assert_eq!(p.write_fate(0, 1, false), Fate::Ends(BAD_STATE), "TRAP_DIRTY: no pager");
         assert_eq!(p.write_fate(0, 1, true), Fate::Ends(BAD_STATE), "ZERO when detached");
+    }
+
+    fn clone_of(base: u64, pages: u64, limit: u64, resizable: bool) -> Kid {
+        Kid {
+            raw: 2,
+            slice: false,
+            base,
+            size: pages * pg(),
+            write: true,
+            resizable,
+            limit,
+            own: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_clone_reads_its_own_pages_the_live_parent_below_its_limit_and_zeros_past_it() {
+        use Dirt::*;
+        let ps = pg();
+        let mut p = paged(4, false, &[(1, Clean), (2, Dirty)]);
+        p.present.get_mut(&1).expect("present").bytes = Some(vec![7; ps as usize]);
+        // Pages 1..4 of the VMO, and one page past its end.
+        let mut k = clone_of(1, 4, 3, false);
+        assert_eq!(k.src(0), Src::Parent(1));
+        assert_eq!(k.src(3), Src::Zero);
+        assert_eq!(k.page_bytes(&p, 0), Some(vec![7; ps as usize]), "the parent's page as it is");
+        assert_eq!(k.read_fate(&p, 0, 2 * ps), Fate::Ends(OK));
+        assert_eq!(k.read_fate(&p, 2 * ps, 1), Fate::Blocks, "VMO page 3 is absent");
+        assert_eq!(k.read_fate(&p, 3 * ps, ps), Fate::Ends(OK), "past the limit: zeros");
+        assert_eq!(k.read_fate(&p, 3 * ps, ps + 1), Fate::Ends(OUT_OF_RANGE));
+        // A write of pages 1..3 stops at page 2 (VMO page 3, absent): with no pager, BAD_STATE
+        // with page 1 written.
+        assert_eq!(k.clone_write_fate(&p, ps, 2 * ps, false), (Fate::Blocks, 2));
+        p.detach();
+        assert!(!p.is_present(1) && p.is_present(2), "detach keeps the dirty page only");
+        assert_eq!(k.clone_write_fate(&p, ps + 5, 2 * ps, false), (Fate::Ends(BAD_STATE), 2));
+        k.clone_wrote(&p, ps + 5, 2 * ps, &vec![9; 2 * ps as usize], false, 2);
+        assert_eq!(k.src(1), Src::Own);
+        assert!(!k.own.contains_key(&2));
+        // ZERO of whole pages reads nothing; a partial page it does not hold needs its
+        // parent's page; a resizable clone pages in every page first.
+        assert_eq!(k.clone_write_fate(&p, 0, ps, true), (Fate::Ends(OK), 1));
+        assert_eq!(k.clone_write_fate(&p, 1, ps - 1, true), (Fate::Ends(BAD_STATE), 0));
+        let r = clone_of(1, 4, 3, true);
+        assert_eq!(r.clone_write_fate(&p, 0, ps, true), (Fate::Ends(BAD_STATE), 0));
+        let mut ro = clone_of(0, 1, 1, false);
+        ro.write = false;
+        assert_eq!(ro.clone_write_fate(&p, 0, 1, false).0, Fate::Ends(ACCESS_DENIED));
     }
 }

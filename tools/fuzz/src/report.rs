@@ -202,11 +202,24 @@ pub enum Ioctl {
     PagerMapWrite,
     /// A read through a mapping of a pager-backed VMO.
     PagerMapRead,
+    /// `VMO_IOC_CREATE_CHILD` of a pager-backed VMO (a slice or a
+    /// `SNAPSHOT_AT_LEAST_ON_WRITE` clone).
+    PagerChild,
+    /// `VMO_IOC_READ` of a child of a pager-backed VMO.
+    PagerChildRead,
+    /// `VMO_IOC_WRITE` (op none) or `OP_RANGE` ZERO (op: ZERO) of a clone of a
+    /// pager-backed VMO; of a slice, op 0x100 (WRITE) or 0x100 | ZERO, plus
+    /// 0x200 when it waited for DIRTY requests; op 0x400: SET_SIZE of a child.
+    PagerChildWrite,
+    /// A READ (op 0: of the VMO, 1: of a slice, 2: of a clone) that waits for
+    /// a READ request the pager serves; 3: of a clone after the VMO's handle
+    /// closed, which the pager's close ends.
+    PagerReadRequest,
 }
 
 impl Ioctl {
     /// Every value, in order.
-    pub const ALL: [Ioctl; 38] = [
+    pub const ALL: [Ioctl; 42] = [
         Ioctl::Create,
         Ioctl::CreateChild,
         Ioctl::Close,
@@ -245,6 +258,10 @@ impl Ioctl {
         Ioctl::PagerWrite,
         Ioctl::PagerMapWrite,
         Ioctl::PagerMapRead,
+        Ioctl::PagerChild,
+        Ioctl::PagerChildRead,
+        Ioctl::PagerChildWrite,
+        Ioctl::PagerReadRequest,
     ];
 
     /// The name used in reports.
@@ -288,6 +305,10 @@ impl Ioctl {
             Ioctl::PagerWrite => "WRITE(pager)",
             Ioctl::PagerMapWrite => "map-write(pager)",
             Ioctl::PagerMapRead => "map-read(pager)",
+            Ioctl::PagerChild => "CREATE_CHILD(pager)",
+            Ioctl::PagerChildRead => "READ(pager-child)",
+            Ioctl::PagerChildWrite => "WRITE(pager-child)",
+            Ioctl::PagerReadRequest => "READ-request(pager)",
         }
     }
 

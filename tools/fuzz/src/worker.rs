@@ -192,7 +192,11 @@ impl Args {
             | Ioctl::MapFork
             | Ioctl::PagerRead
             | Ioctl::PagerMapWrite
-            | Ioctl::PagerMapRead => 0,
+            | Ioctl::PagerMapRead
+            | Ioctl::PagerChild
+            | Ioctl::PagerChildRead
+            | Ioctl::PagerChildWrite
+            | Ioctl::PagerReadRequest => 0,
             // Pager ioctls, made by the pager episodes.
             Ioctl::PagerCreate | Ioctl::PagerDetach => 8,
             Ioctl::PagerCreateVmo => 32,
@@ -739,7 +743,11 @@ impl Worker {
             | Ioctl::PagerQueryStats
             | Ioctl::PagerWrite
             | Ioctl::PagerMapWrite
-            | Ioctl::PagerMapRead => unreachable!("not generated as an ioctl call"),
+            | Ioctl::PagerMapRead
+            | Ioctl::PagerChild
+            | Ioctl::PagerChildRead
+            | Ioctl::PagerChildWrite
+            | Ioctl::PagerReadRequest => unreachable!("not generated as an ioctl call"),
         };
         let mut args = args;
         let pool_slot = match target {
