@@ -919,7 +919,7 @@ impl Vmo {
             }
             return self.populate_bytes(start, end - start);
         }
-        self.cow_op(start, end - start, |may_wait| {
+        self.cow_op(start, end - start, true, |may_wait| {
             self.with_range(start, end - start, |file, base| {
                 self.check_not_discarded()?;
                 let node = self.node();
@@ -938,15 +938,29 @@ impl Vmo {
     /// VMO's operations run under `resize_lock`, under which nobody may wait for a pager: for
     /// one, the pages are asked for first, `f` is told not to wait (`may_wait` false), and if
     /// a page went again meanwhile it is asked for again.
-    fn cow_op(&self, offset: u64, len: u64, f: impl Fn(bool) -> ZxResult) -> ZxResult {
+    /// `whole` says whether `f` reads every page of the range; otherwise (ZERO) it reads only
+    /// the partial pages at its ends, and whole pages are overwritten without being asked for.
+    fn cow_op(&self, offset: u64, len: u64, whole: bool, f: impl Fn(bool) -> ZxResult) -> ZxResult {
         let (node, base) = self.node_window();
         if !self.resizable || !node.has_parent() || !node.root_is_paged() {
             return f(true);
         }
         loop {
             if in_range(offset, len, self.size()) && len != 0 {
-                let last = page_round_up(base + offset + len).ok_or(Status::OutOfRange)?;
-                node.page_in((base + offset) / PAGE_SIZE, last / PAGE_SIZE)?;
+                let (start, end) = (base + offset, base + offset + len);
+                let last = page_round_up(end).ok_or(Status::OutOfRange)?;
+                let (first, last) = (start / PAGE_SIZE, last / PAGE_SIZE);
+                if whole {
+                    node.page_in(first, last)?;
+                } else {
+                    // The partial pages at the ends, if any.
+                    if !is_page_aligned(start) {
+                        node.page_in(first, first + 1)?;
+                    }
+                    if !is_page_aligned(end) && (last - 1 != first || is_page_aligned(start)) {
+                        node.page_in(last - 1, last)?;
+                    }
+                }
             }
             match f(false) {
                 Err(Status::Kernel(e)) if e == EAGAIN => continue,
@@ -1002,7 +1016,7 @@ impl Vmo {
     /// zeroed in place or made a zero page (see [`PageSource::zero`]).
     fn zero(&self, offset: u64, len: u64) -> ZxResult {
         let Some(source) = self.page_source() else {
-            return self.cow_op(offset, len, |may_wait| {
+            return self.cow_op(offset, len, false, |may_wait| {
                 self.with_range(offset, len, |_file, base| {
                     self.node().zero(base + offset, len, may_wait)
                 })
@@ -1166,7 +1180,7 @@ impl Vmo {
             // pager-backed VMO has no SNAPSHOT children to push pages to.
             return self.with_pages_present(offset, len, true, write);
         }
-        self.cow_op(offset, len, |may_wait| {
+        self.cow_op(offset, len, true, |may_wait| {
             self.with_stable_size(|size| {
                 if !in_range(offset, len, size) {
                     return Err(Status::OutOfRange);

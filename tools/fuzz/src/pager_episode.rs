@@ -77,10 +77,10 @@
 //!   (`Node::zero`). Page by page (`Node::run`): the first page that needs a
 //!   page the VMO lacks asks the pager for that page; with no pager (detached
 //!   or closed) the access ends with `BAD_STATE` and the pages before it stay
-//!   written. A resizable clone first pages in every page of the range it
-//!   reads through to, whole pages of a ZERO included (`Vmo::cow_op` calls
-//!   `Node::page_in`), so it fails before writing anything (see the guest
-//!   test `repro_resizable_clone_zero_of_whole_pages_waits_for_the_pager`).
+//!   written. A resizable clone first pages in every page of the range the
+//!   op reads through to, the partial pages only of a ZERO (`Vmo::cow_op`
+//!   calls `Node::page_in`), so it fails before writing anything (guest test
+//!   `a_resizable_clone_zeroes_whole_pages_without_asking_the_pager`).
 //!   A resizable clone's shrink drops its pages past the end and cuts its
 //!   limit there: a later growth reads zeros (`Node::set_size`).
 //! - After a detach the VMO's clean pages are gone, so a child's access to one
@@ -543,10 +543,10 @@ impl Kid {
     /// does: the fate and the page it stops at (the pages before it are
     /// written; `b` when it ends). WRITE right, then the range
     /// (`Vmo::write_user`, `Vmo::zero` through `cow_op`), then length 0 is
-    /// done. A resizable clone first pages in every page of the range it reads
-    /// from the pager VMO (`Vmo::cow_op` calls `Node::page_in` before taking
-    /// its resize lock), whole pages of a ZERO included: an absent one waits
-    /// (or is `BAD_STATE`, nothing written). Otherwise page by page
+    /// done. A resizable clone first pages in every page of the range the op
+    /// reads from the pager VMO (`Vmo::cow_op` calls `Node::page_in` before
+    /// taking its resize lock; a ZERO reads only its partial pages): an absent
+    /// one waits (or is `BAD_STATE`, nothing written). Otherwise page by page
     /// (`Node::run`): a write makes each page its own first (`materialize`: a
     /// copy of what it reads, which needs the pager VMO's page); a ZERO skips
     /// pages that read as zeros past the limit, fills whole pages with zeros
@@ -567,14 +567,14 @@ impl Kid {
         let serving = !p.detached && !p.closed;
         let stuck = if serving { Fate::Blocks } else { Fate::Ends(BAD_STATE) };
         let (a, b) = Paged::pages_of(off, len);
-        if self.resizable && (a..b).any(|q| self.needs_pager(p, q)) {
+        let ps = pg();
+        // Whether the op reads page `q` (a write does; a ZERO only its partial pages).
+        let reads = |q: u64| !(zero && off <= q * ps && (q + 1) * ps <= off + len);
+        if self.resizable && (a..b).any(|q| reads(q) && self.needs_pager(p, q)) {
             return (stuck, a);
         }
-        let ps = pg();
         for q in a..b {
-            let whole = off <= q * ps && (q + 1) * ps <= off + len;
-            let reads = !zero || !whole;
-            if reads && self.needs_pager(p, q) {
+            if reads(q) && self.needs_pager(p, q) {
                 return (stuck, q);
             }
         }
@@ -2846,11 +2846,14 @@ mod tests {
         assert_eq!(k.src(1), Src::Own);
         assert!(!k.own.contains_key(&2));
         // ZERO of whole pages reads nothing; a partial page it does not hold needs its
-        // parent's page; a resizable clone pages in every page first.
+        // parent's page; a resizable clone pages in, first, every page it reads (a ZERO's
+        // partial ones only).
         assert_eq!(k.clone_write_fate(&p, 0, ps, true), (Fate::Ends(OK), 1));
         assert_eq!(k.clone_write_fate(&p, 1, ps - 1, true), (Fate::Ends(BAD_STATE), 0));
         let r = clone_of(1, 4, 3, true);
-        assert_eq!(r.clone_write_fate(&p, 0, ps, true), (Fate::Ends(BAD_STATE), 0));
+        assert_eq!(r.clone_write_fate(&p, 0, ps, true), (Fate::Ends(OK), 1));
+        assert_eq!(r.clone_write_fate(&p, 1, ps, true), (Fate::Ends(BAD_STATE), 0));
+        assert_eq!(r.clone_write_fate(&p, 0, ps, false), (Fate::Ends(BAD_STATE), 0));
         let mut ro = clone_of(0, 1, 1, false);
         ro.write = false;
         assert_eq!(ro.clone_write_fate(&p, 0, 1, false).0, Fate::Ends(ACCESS_DENIED));

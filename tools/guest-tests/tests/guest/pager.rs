@@ -1562,21 +1562,13 @@ fn clean_pages_are_evicted_under_pressure_and_asked_for_again() {
     assert_eq!(committed(&vmo), kept);
 }
 
-/// MODULE BUG REPRODUCTION (found by the fuzzer's model of pager-VMO clones,
-/// `tools/fuzz/src/pager_episode.rs`; not fixed here, hence `#[ignore]`: run
-/// it with `VMO_TEST_FILTER='--ignored repro_'`). A ZERO of whole pages of a
-/// `SNAPSHOT_AT_LEAST_ON_WRITE` clone of a pager-backed VMO reads nothing of
-/// its parent: a fixed-size clone fills them with zeros without asking the
-/// pager (`Node::zero` fills whole pages without `materialize`). A RESIZABLE
-/// clone first pages in every page of the range that it reads through to its
-/// parent (`Vmo::cow_op` calls `Node::page_in` before its resize lock), whole
-/// pages included: while the pager serves the VMO the ZERO waits for a READ
-/// request of pages it is about to overwrite, and once the VMO is detached
-/// (or its pager closed) it fails with BAD_STATE where the fixed-size clone's
-/// succeeds. Expected: both clones alike (ZERO of whole pages asks nothing).
+/// A ZERO of whole pages of a `SNAPSHOT_AT_LEAST_ON_WRITE` clone of a
+/// pager-backed VMO reads nothing of its parent, fixed-size or resizable: it
+/// asks the pager nothing while the VMO is attached and succeeds after a
+/// detach (found by the fuzzer's model of pager-VMO clones: the resizable
+/// clone used to page in every page of the range first, `Vmo::cow_op`).
 #[test]
-#[ignore = "module bug reproduction: fails on the current module"]
-fn repro_resizable_clone_zero_of_whole_pages_waits_for_the_pager() {
+fn a_resizable_clone_zeroes_whole_pages_without_asking_the_pager() {
     let _g = shared();
     let dev = dev();
     let p = pg();
