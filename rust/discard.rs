@@ -46,6 +46,7 @@ use kernel::{
         atomic::{ordering::Relaxed, Atomic},
         global_lock, Arc, ArcBorrow, Mutex,
     },
+    time::{Delta, Instant, Monotonic},
     workqueue::{impl_has_work, new_work, Queue, Work, WorkItem},
 };
 
@@ -59,6 +60,55 @@ const SHRINK_STOP: c_ulong = !0 - 1;
 /// discard more VMOs for the same shortage. Only in reclaim: `drop_caches` asks once for every
 /// reclaimable VMO.
 static PUNCHING: Atomic<c_ulong> = Atomic::new(0);
+
+/// Pages the worker has freed that no scan in reclaim has yet been credited with.
+///
+/// A memory cgroup's reclaim does not count what shrinkers free (the kernel credits them to
+/// global reclaim only), so a pass that outlives a punch goes on asking, priority after priority,
+/// and would take the next VMOs for a shortage the punch already met. The scans in reclaim take
+/// their asks out of this credit first, while it is fresh: [`Credit::WINDOW`] after the last
+/// punch, what is left is forgotten. Like [`PUNCHING`], one credit for every memory cgroup: a
+/// punch in one cgroup spares the others for that moment at most.
+struct Credit {
+    pages: c_ulong,
+    until: Option<Instant<Monotonic>>,
+}
+
+impl Credit {
+    /// How long pages a punch freed count against later asks.
+    const WINDOW: Delta = Delta::from_millis(500);
+
+    const NONE: Credit = Credit {
+        pages: 0,
+        until: None,
+    };
+
+    /// Adds the `pages` a punch freed.
+    fn add(&mut self, pages: c_ulong) {
+        self.pages = self.pages.saturating_add(pages);
+        self.until = Some(Instant::now() + Self::WINDOW);
+    }
+
+    /// Takes up to `nr` pages of the credit, if it is still fresh; returns them.
+    fn take(&mut self, nr: c_ulong) -> c_ulong {
+        if self
+            .until
+            .is_none_or(|until| !until.elapsed().is_negative())
+        {
+            *self = Self::NONE;
+            return 0;
+        }
+        let taken = self.pages.min(nr);
+        self.pages -= taken;
+        taken
+    }
+}
+
+/// What [`TRACKER`] guards: the counts, and the reclaim credit of the punches.
+struct Tracker {
+    counts: Counts,
+    credit: Credit,
+}
 
 /// VMO and byte counts of discardable VMOs by state (what `fdinfo` shows).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -102,7 +152,10 @@ impl Counts {
 
 global_lock! {
     // SAFETY: `Registration::new` initialises it before any VMO can be made.
-    unsafe(uninit) static TRACKER: Mutex<Counts> = Counts::ZERO;
+    unsafe(uninit) static TRACKER: Mutex<Tracker> = Tracker {
+        counts: Counts::ZERO,
+        credit: Credit::NONE,
+    };
 }
 
 /// The state of a discardable VMO (Zircon's `DiscardableState` with the lock count).
@@ -164,6 +217,8 @@ impl WorkItem for Discardable {
             let _ = this.file.punch(0, this.size);
         }
         drop(st);
+        // Credited before they stop counting as on their way out.
+        TRACKER.lock().credit.add(pages_of(this.size));
         PUNCHING.fetch_sub(pages_of(this.size), Relaxed);
     }
 }
@@ -184,12 +239,12 @@ impl Drop for Link {
     fn drop(&mut self) {
         let d = &self.0;
         let mut st = d.op.lock();
-        let mut counts = TRACKER.lock();
+        let mut t = TRACKER.lock();
         if *st == State::Reclaimable {
             // SAFETY: the node is ours and on the LRU (type invariant); `TRACKER` is held.
             unsafe { ffi::vmo_disc_lru_del(d.node.as_ptr()) };
         }
-        counts.account(Some(*st), State::Dead, d.size);
+        t.counts.account(Some(*st), State::Dead, d.size);
         *st = State::Dead;
     }
 }
@@ -218,7 +273,7 @@ impl Link {
                 return Err(Status::NoMemory);
             }
         };
-        TRACKER.lock().account(None, State::New, size);
+        TRACKER.lock().counts.account(None, State::New, size);
         Ok(Link(d))
     }
 
@@ -242,12 +297,12 @@ impl Link {
             ),
             State::Dead => return Err(Status::BadState),
         };
-        let mut counts = TRACKER.lock();
+        let mut t = TRACKER.lock();
         if old == State::Reclaimable {
             // SAFETY: the node is ours and on the LRU (type invariant); `TRACKER` is held.
             unsafe { ffi::vmo_disc_lru_del(d.node.as_ptr()) };
         }
-        counts.account(Some(old), new, d.size);
+        t.counts.account(Some(old), new, d.size);
         *st = new;
         d.discarded.store(0, Relaxed);
         Ok(discarded)
@@ -263,7 +318,7 @@ impl Link {
             State::Locked(n) => State::Locked(n - 1),
             _ => return Err(Status::BadState),
         };
-        let mut counts = TRACKER.lock();
+        let mut t = TRACKER.lock();
         if new == State::Reclaimable {
             let owner: *const Discardable = &**d;
             // SAFETY: the node is ours and off the LRU (type invariant: not reclaimable
@@ -271,7 +326,7 @@ impl Link {
             // invariant: `Link::drop` takes it off).
             unsafe { ffi::vmo_disc_lru_add(d.node.as_ptr(), owner.cast_mut().cast()) };
         }
-        counts.account(Some(old), new, d.size);
+        t.counts.account(Some(old), new, d.size);
         *st = new;
         Ok(())
     }
@@ -289,7 +344,7 @@ impl Link {
 
 /// The counts over all discardable VMOs.
 pub(crate) fn counts() -> Counts {
-    *TRACKER.lock()
+    TRACKER.lock().counts
 }
 
 /// The module's workqueue for punches.
@@ -333,16 +388,19 @@ unsafe extern "C" fn vmo_discard_scan(
     nr: c_ulong,
     reclaim: bool,
 ) -> c_ulong {
-    let Some(mut counts) = TRACKER.try_lock() else {
+    let Some(mut t) = TRACKER.try_lock() else {
         return SHRINK_STOP;
     };
-    // In reclaim, pages on their way out count as freed (see `PUNCHING`); `drop_caches` asks
-    // once for everything and gets it.
+    // In reclaim, pages on their way out count as freed (see `PUNCHING`), and then pages freed
+    // a moment ago (see `Credit`); `drop_caches` asks once for everything and gets it.
     let punching = if reclaim { PUNCHING.load(Relaxed) } else { 0 };
     if punching >= nr {
         return 0;
     }
-    let nr = nr - punching;
+    let mut nr = nr - punching;
+    if reclaim {
+        nr -= t.credit.take(nr);
+    }
     let mut freed: c_ulong = 0;
     while freed < nr {
         // SAFETY: `TRACKER` is held; `memcg` is valid for the call (function contract).
@@ -359,7 +417,7 @@ unsafe extern "C" fn vmo_discard_scan(
             unsafe { ffi::vmo_disc_lru_add(d.node.as_ptr(), owner.cast()) };
             break;
         };
-        counts.account(Some(*st), State::Discarded, d.size);
+        t.counts.account(Some(*st), State::Discarded, d.size);
         *st = State::Discarded;
         d.discarded.store(1, Relaxed);
         drop(st);
@@ -552,6 +610,25 @@ mod tests {
         assert_eq!(small.discard_state(), Some(State::Reclaimable));
         assert_eq!(shrink(2), 1);
         assert_eq!(small.discard_state(), Some(State::Discarded));
+        Ok(())
+    }
+
+    /// Pages a punch freed meet the asks of the next scans in reclaim, up to their number and
+    /// for [`Credit::WINDOW`] only.
+    #[test]
+    fn a_punchs_pages_meet_later_asks_up_to_their_number_for_a_moment() -> Result {
+        let mut c = Credit::NONE;
+        assert_eq!(c.take(8), 0);
+        c.add(10);
+        assert_eq!(c.take(8), 8);
+        assert_eq!(c.take(8), 2);
+        assert_eq!(c.take(8), 0);
+        c.add(4);
+        kernel::time::delay::fsleep(Credit::WINDOW + Delta::from_millis(20));
+        assert_eq!(c.take(8), 0);
+        c.add(3);
+        // What was left expired with the window; the new pages count.
+        assert_eq!(c.take(8), 3);
         Ok(())
     }
 

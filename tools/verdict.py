@@ -46,7 +46,22 @@ def libtest_failures(text):
         why = ""
         if m:
             lines = [l.strip() for l in m.group(1).splitlines() if l.strip() and not l.startswith("note:")]
-            why = " / ".join(lines[:3])[:400]
+            # A child's panic (quoted "child| ... panicked at file:line", then
+            # its message) says which assertion failed: keep it too.
+            picked = lines[:3]
+            for i, l in enumerate(lines[3:], 3):
+                if "panicked at" in l:
+                    picked += lines[i:i + 2]
+            why = " / ".join(picked)[:800]
+        # A child process's panic goes to the guest's output, outside the
+        # test's own section: the panics of other threads of the test's module
+        # (its child roles) follow.
+        module = name.rsplit("::", 1)[0]
+        for child, where, msg in re.findall(
+            rf"^thread '({re.escape(module)}::[^']*)' \(\d+\) panicked at (\S+)\n(.*)$", text, re.M
+        ):
+            if child != name:
+                why += f" / {child} panicked at {where} {msg.strip()}"[:400]
         out.append(f"{name}: {why}" if why else name)
     return out
 

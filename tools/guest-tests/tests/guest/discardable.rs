@@ -277,26 +277,45 @@ fn lru_role() {
     assert_eq!(b.try_lock(), Ok(()));
     println!("CHILD relocked");
 
-    // The order, one discard at a time: unlock d then c (now locked again: a,
-    // c are discarded; relock them first), press until one goes.
-    for v in [a, c] {
-        assert_eq!(v.lock().unwrap().discarded_size, size);
-        fill(v, size, 0x11);
+    // The order, one discard at a time: lock a, c and d (refilling what was
+    // discarded), unlock c, d, a in that order and press until one goes; up
+    // to three rounds, until one discards fewer than all three.
+    d.unlock().unwrap();
+    let mut rounds = Vec::new();
+    for round in 0..3 {
+        for v in [a, c, d] {
+            if v.lock().unwrap().discarded_size != 0 {
+                fill(v, size, 0x11);
+            }
+        }
+        for v in [c, d, a] {
+            v.unlock().unwrap();
+        }
+        let pressure = Vmo::create(&dev, 64 * mib, VmoOptions::empty()).unwrap();
+        press(&pressure, 64 * mib, || [c, d, a].iter().any(|v| is_discarded(v)));
+        drop(pressure);
+        let first: Vec<bool> = [c, d, a].iter().map(|v| is_discarded(v)).collect();
+        println!("CHILD round {round}: first discard among c, d, a: {first:?}");
+        assert!(first[0], "c, the least recently unlocked, was not the first discarded: {first:?}");
+        // However many went at once (a discard's pages are freed a moment
+        // later, so reclaim may ask again before it sees them), they went
+        // oldest first.
+        assert!(first.windows(2).all(|w| w[0] || !w[1]), "{first:?}");
+        let all = first.iter().all(|&d| d);
+        rounds.push(first);
+        if !all {
+            break;
+        }
     }
-    for v in [c, d, a] {
-        v.unlock().unwrap();
-    }
-    let pressure = Vmo::create(&dev, 64 * mib, VmoOptions::empty()).unwrap();
-    press(&pressure, 64 * mib, || [c, d, a].iter().any(|v| is_discarded(v)));
-    let first: Vec<bool> = [c, d, a].iter().map(|v| is_discarded(v)).collect();
-    println!("CHILD first discard among c, d, a: {first:?}");
-    assert!(first[0], "c, the least recently unlocked, was not the first discarded: {first:?}");
-    // However many went at once (a discard's pages are freed a moment later,
-    // so reclaim may ask again before it sees them), they went oldest first.
-    assert!(first.windows(2).all(|w| w[0] || !w[1]), "{first:?}");
     // Not all of them for one shortage: reclaim counts a discard still being
-    // punched as freed.
-    assert!(!first.iter().all(|&d| d), "one shortage discarded every unlocked VMO: {first:?}");
+    // punched, or punched a moment ago, as freed. When the punch ends in the
+    // middle of a reclaim pass on a busy host, the pass may still take the
+    // rest (the kernel does not credit a cgroup's reclaim with what shrinkers
+    // free); a module without the throttle takes all three in every round.
+    assert!(
+        rounds.iter().any(|r| !r.iter().all(|&d| d)),
+        "every shortage discarded every unlocked VMO: {rounds:?}"
+    );
     assert!(b.read_to_vec(0, 1).is_ok(), "b is locked");
     println!("CHILD lru ok");
 }
