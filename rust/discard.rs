@@ -33,6 +33,7 @@
 use crate::{
     ffi,
     object::PAGE_SIZE,
+    reclaim::Credit,
     shmem::ShmemFile,
     status::{Status, ZxResult},
 };
@@ -46,7 +47,6 @@ use kernel::{
         atomic::{ordering::Relaxed, Atomic},
         global_lock, Arc, ArcBorrow, Mutex,
     },
-    time::{Delta, Instant, Monotonic},
     workqueue::{impl_has_work, new_work, Queue, Work, WorkItem},
 };
 
@@ -61,52 +61,11 @@ const SHRINK_STOP: c_ulong = !0 - 1;
 /// reclaimable VMO.
 static PUNCHING: Atomic<c_ulong> = Atomic::new(0);
 
-/// Pages the worker has freed that no scan in reclaim has yet been credited with.
-///
-/// A memory cgroup's reclaim does not count what shrinkers free (the kernel credits them to
-/// global reclaim only), so a pass that outlives a punch goes on asking, priority after priority,
-/// and would take the next VMOs for a shortage the punch already met. The scans in reclaim take
-/// their asks out of this credit first, while it is fresh: [`Credit::WINDOW`] after the last
-/// punch, what is left is forgotten. Like [`PUNCHING`], one credit for every memory cgroup: a
-/// punch in one cgroup spares the others for that moment at most.
-struct Credit {
-    pages: c_ulong,
-    until: Option<Instant<Monotonic>>,
-}
-
-impl Credit {
-    /// How long pages a punch freed count against later asks.
-    const WINDOW: Delta = Delta::from_millis(500);
-
-    const NONE: Credit = Credit {
-        pages: 0,
-        until: None,
-    };
-
-    /// Adds the `pages` a punch freed.
-    fn add(&mut self, pages: c_ulong) {
-        self.pages = self.pages.saturating_add(pages);
-        self.until = Some(Instant::now() + Self::WINDOW);
-    }
-
-    /// Takes up to `nr` pages of the credit, if it is still fresh; returns them.
-    fn take(&mut self, nr: c_ulong) -> c_ulong {
-        if self
-            .until
-            .is_none_or(|until| !until.elapsed().is_negative())
-        {
-            *self = Self::NONE;
-            return 0;
-        }
-        let taken = self.pages.min(nr);
-        self.pages -= taken;
-        taken
-    }
-}
-
-/// What [`TRACKER`] guards: the counts, and the reclaim credit of the punches.
+/// What [`TRACKER`] guards.
 struct Tracker {
     counts: Counts,
+    /// The pages the worker punched, for the scans in reclaim. Like [`PUNCHING`], one credit for
+    /// every memory cgroup: a punch in one cgroup spares the others for that moment at most.
     credit: Credit,
 }
 
@@ -374,7 +333,7 @@ unsafe extern "C" fn vmo_discard_pages(owner: *const c_void) -> c_ulong {
 
 /// The shrinker's scan: discards reclaimable VMOs of `memcg` on node `nid`, least recently
 /// unlocked first, until they hold `nr` pages or more (in `reclaim`, counting the pages whose
-/// punch is queued). Returns the pages discarded (the workqueue frees them a moment later), or
+/// punch is queued, and then those punched a moment ago). Returns the pages discarded (the workqueue frees them a moment later), or
 /// `SHRINK_STOP` if the tracker is busy (a LOCK or UNLOCK holds it for a moment: the shrinker
 /// backs off rather than stall).
 ///
@@ -391,8 +350,9 @@ unsafe extern "C" fn vmo_discard_scan(
     let Some(mut t) = TRACKER.try_lock() else {
         return SHRINK_STOP;
     };
-    // In reclaim, pages on their way out count as freed (see `PUNCHING`), and then pages freed
-    // a moment ago (see `Credit`); `drop_caches` asks once for everything and gets it.
+    // In reclaim, pages on their way out count as freed (see `PUNCHING`), and then pages
+    // punched a moment ago (see `Tracker::credit`); `drop_caches` asks once for everything and
+    // gets it.
     let punching = if reclaim { PUNCHING.load(Relaxed) } else { 0 };
     if punching >= nr {
         return 0;
@@ -610,25 +570,6 @@ mod tests {
         assert_eq!(small.discard_state(), Some(State::Reclaimable));
         assert_eq!(shrink(2), 1);
         assert_eq!(small.discard_state(), Some(State::Discarded));
-        Ok(())
-    }
-
-    /// Pages a punch freed meet the asks of the next scans in reclaim, up to their number and
-    /// for [`Credit::WINDOW`] only.
-    #[test]
-    fn a_punchs_pages_meet_later_asks_up_to_their_number_for_a_moment() -> Result {
-        let mut c = Credit::NONE;
-        assert_eq!(c.take(8), 0);
-        c.add(10);
-        assert_eq!(c.take(8), 8);
-        assert_eq!(c.take(8), 2);
-        assert_eq!(c.take(8), 0);
-        c.add(4);
-        kernel::time::delay::fsleep(Credit::WINDOW + Delta::from_millis(20));
-        assert_eq!(c.take(8), 0);
-        c.add(3);
-        // What was left expired with the window; the new pages count.
-        assert_eq!(c.take(8), 3);
         Ok(())
     }
 

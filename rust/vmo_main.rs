@@ -35,6 +35,7 @@ mod handle;
 mod misc;
 mod object;
 mod pager;
+mod reclaim;
 mod rights;
 mod shmem;
 mod status;

@@ -20,7 +20,7 @@
 //! held, and only for a moment; [`Evictor::picks`] (the shrinker only trylocks it) before the
 //! `list_lru`'s own lock.
 
-use crate::{ffi, object::PAGE_SIZE, pager::PageSource};
+use crate::{ffi, object::PAGE_SIZE, pager::PageSource, reclaim::Credit};
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
@@ -134,6 +134,9 @@ pub(crate) struct Evictor {
     /// meanwhile (a memory cgroup's charge retries its reclaim), which would evict far more
     /// than the shortage.
     target: Atomic<u64>,
+    /// The pages the worker evicted, for the scans in reclaim (`reclaim.rs`).
+    #[pin]
+    credit: Mutex<Credit>,
     /// VMOs to take them from.
     #[pin]
     picks: Mutex<Picks>,
@@ -160,7 +163,11 @@ impl WorkItem for Evictor {
         }
         // What is left is not carried over: the shrinker asks again while the pressure lasts.
         // (What scans added meanwhile stays, for the run they queued.) The references are
-        // dropped here, in the worker, not in reclaim.
+        // dropped here, in the worker, not in reclaim. Credited before they stop counting as
+        // on their way out.
+        this.credit
+            .lock()
+            .add(c_ulong::try_from(asked - want).unwrap_or(c_ulong::MAX));
         this.target.fetch_sub(asked, Relaxed);
     }
 }
@@ -212,7 +219,8 @@ pub(crate) unsafe extern "C" fn vmo_evict_take(owner: *const c_void, picks: *mut
 /// The shrinker's scan of the list of `memcg` on `nid`: picks VMOs from it for the worker and
 /// asks the worker to evict `nr` pages from them; returns `nr` (the worker frees them a moment
 /// later), or 0 when it cannot be reached now, the list is empty or (in `reclaim`: kswapd,
-/// direct reclaim, a cgroup's charge) the worker has yet to try what it was asked before.
+/// direct reclaim, a cgroup's charge) the worker has yet to try what it was asked before or
+/// evicted as much a moment ago (then it asks only for the rest).
 ///
 /// # Safety
 ///
@@ -231,10 +239,21 @@ pub(crate) unsafe extern "C" fn vmo_evict_scan(
     let Some(e) = e.as_ref() else {
         return 0;
     };
-    if reclaim && e.target.load(Relaxed) >= nr as u64 {
-        // The pages asked for before are on their way out (`drop_caches` asks once for
-        // everything and gets it).
-        return 0;
+    let mut nr = nr;
+    if reclaim {
+        if e.target.load(Relaxed) >= nr as u64 {
+            // The pages asked for before are on their way out (`drop_caches` asks once for
+            // everything and gets it).
+            return 0;
+        }
+        // Then the pages evicted a moment ago.
+        let Some(mut credit) = e.credit.try_lock() else {
+            return 0;
+        };
+        nr -= credit.take(nr);
+        if nr == 0 {
+            return 0;
+        }
     }
     let Some(mut picks) = e.picks.try_lock() else {
         return 0;
@@ -287,6 +306,7 @@ impl Registration {
         let e = Arc::pin_init(
             pin_init!(Evictor {
                 target: Atomic::new(0),
+                credit <- new_mutex!(Credit::NONE),
                 picks <- new_mutex!(Picks::default()),
                 work <- new_work!("vmo_evict"),
             }),
