@@ -64,7 +64,9 @@
 //! 6. folio locks (shmem, taken by the page fill under 5, and by copy-on-write copies under 4).
 //! 7. a discardable VMO's `Discardable::op`, then `discard::TRACKER` (`discard.rs`), with none of 1-6 held (shmem's inode lock is taken under `op`); the shrinker only trylocks them.
 //! 8. `evict::REGISTRY` (`pager/evict.rs`), alone, for a moment; `Evictor::picks` (the shrinker only
-//!    trylocks it) before the shrinker's `list_lru` lock, under which nothing of this list is taken.
+//!    trylocks it) before the shrinker's `list_lru` lock, under which nothing of this list is taken;
+//!    `Evictor::credit`, taken alone by the worker (after its evictions) and only trylocked by the
+//!    shrinker, as `discard::TRACKER` is.
 //!
 //! Eviction ([`PageSource::evict`], from `pager/evict.rs`'s worker) marks its source evicting under 5
 //! and frees pages (shmem's inode lock) after releasing it; accesses through the ioctls
