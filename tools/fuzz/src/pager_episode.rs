@@ -1992,6 +1992,23 @@ impl Worker {
         }
     }
 
+    /// A run of 1 to 4 of `kid`'s pages, `[start, end)`, that read nothing the
+    /// pager has not supplied (so an access to it waits for nobody), from a
+    /// page picked among the first 64 such; `None` if there is none.
+    fn run_without_pager(&mut self, p: &Paged, kid: &Kid) -> Option<(u64, u64)> {
+        let n = kid.pages();
+        let ok: Vec<u64> = (0..n.min(64)).filter(|&q| !kid.needs_pager(p, q)).collect();
+        if ok.is_empty() {
+            return None;
+        }
+        let s = ok[self.rng.index(ok.len())];
+        let mut e = s + 1;
+        while e < s + 4 && e < n && !kid.needs_pager(p, e) {
+            e += 1;
+        }
+        Some((s, e))
+    }
+
     /// READ of a child: of any range once the pager is gone (detached or
     /// closed), else of pages that read nothing the pager has not supplied
     /// (nothing waits). Status and bytes per [`Kid::read_fate`] and
@@ -2011,15 +2028,9 @@ impl Worker {
             }
         }
         if range.is_none() {
-            let ok: Vec<u64> = (0..n.min(64)).filter(|&q| !kid.needs_pager(p, q)).collect();
-            if ok.is_empty() {
+            let Some((s, e)) = self.run_without_pager(p, &kid) else {
                 return true;
-            }
-            let s = ok[self.rng.index(ok.len())];
-            let mut e = s + 1;
-            while e < s + 4 && e < n && !kid.needs_pager(p, e) {
-                e += 1;
-            }
+            };
             let off = s * ps + if self.rng.chance(1, 3) { self.rng.below(ps) } else { 0 };
             range = Some((off, 1 + self.rng.below(e * ps - off)));
         }
@@ -2208,16 +2219,9 @@ impl Worker {
             }
         }
         if range.is_none() {
-            // A run of pages that read nothing the pager has not supplied.
-            let ok: Vec<u64> = (0..n.min(64)).filter(|&q| !kid.needs_pager(p, q)).collect();
-            if ok.is_empty() {
+            let Some((s, e)) = self.run_without_pager(p, kid) else {
                 return true;
-            }
-            let s = ok[self.rng.index(ok.len())];
-            let mut e = s + 1;
-            while e < s + 4 && e < n && !kid.needs_pager(p, e) {
-                e += 1;
-            }
+            };
             let off = s * ps + if self.rng.chance(1, 2) { self.rng.below(ps) } else { 0 };
             let max = e * ps - off;
             range = Some((off, if self.rng.chance(1, 3) { max } else { 1 + self.rng.below(max) }));
