@@ -170,15 +170,18 @@ impl WorkItem for Discardable {
     /// The worker's half of a discard: frees the pages (and unmaps them) unless the VMO was
     /// locked again meanwhile (whose LOCK then punched it itself).
     fn run(this: Arc<Discardable>) {
+        let pages = pages_of(this.size);
         let st = this.op.lock();
-        if *st == State::Discarded {
-            // A failure leaves pages that the next LOCK frees.
-            let _ = this.file.punch(0, this.size);
-        }
+        // A failure leaves pages that the next LOCK frees. (No user holds the file's inode lock
+        // for long: writes to a VMO that is not pager-backed copy without faulting, and take
+        // their faults with no lock held; a discardable VMO is never pager-backed.)
+        let freed = *st == State::Discarded && this.file.punch(0, this.size).is_ok();
         drop(st);
         // Credited before they stop counting as on their way out.
-        TRACKER.lock().credit.add(pages_of(this.size));
-        PUNCHING.fetch_sub(pages_of(this.size), Relaxed);
+        if freed {
+            TRACKER.lock().credit.add(pages);
+        }
+        PUNCHING.fetch_sub(pages, Relaxed);
     }
 }
 

@@ -1686,11 +1686,23 @@ impl PageSource {
         let st = self.state.access_mut(&mut inner);
         st.evicting = false;
         st.evicted += freed;
+        // A detach while this ran left the freeing of the clean pages to the end of it (as to
+        // the last access's).
+        let punch = st.accessors == 0 && st.punch_pending;
+        if punch {
+            st.punch_pending = false;
+            st.evicting = true;
+        }
         for &(a, b) in &runs[..n] {
             self.complete_locked(&mut inner, Need::Dirty, a, b, RequestState::Supplied, None);
         }
         drop(inner);
-        self.core.evicted.notify_all();
+        if punch {
+            // Notifies the waiters when it ends.
+            self.punch_clean();
+        } else {
+            self.core.evicted.notify_all();
+        }
         evict::count_evicted(freed);
         freed
     }

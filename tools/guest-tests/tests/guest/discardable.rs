@@ -687,3 +687,62 @@ fn the_counts_follow_lock_unlock_and_discard() {
     let mut both = Some((a, b, fa, fb));
     step("close both", [(-2, -5 * p), (0, 0), (0, 0)], &mut || drop(both.take()));
 }
+
+/// The worker that frees discarded VMOs (and evicts pager pages) serves the
+/// whole system, so no user may hold it up: a write into a discarded VMO
+/// whose source buffer faults on a page its pager never supplies (the write
+/// copies without faulting and takes the fault with no lock held, so the
+/// worker frees that VMO's pages meanwhile too), and the next discarded VMO
+/// is freed at once.
+#[test]
+fn a_write_stuck_on_a_pager_does_not_stop_the_freeing_of_other_discards() {
+    use crate::pager::{bg, next_read};
+    let _g = exclusive();
+    let dev = dev();
+    let p = pg();
+    let stuck = discardable(&dev, 1);
+    stuck.lock().unwrap();
+    fill(&stuck, p, 0x33);
+    stuck.unlock().unwrap();
+    let pager = vmo::Pager::create(&dev).unwrap();
+    let pv = pager.create_vmo(0xd5, p).unwrap();
+    let m = std::sync::Arc::new(pv.map(0, p as usize, false).unwrap());
+    let stuck = std::sync::Arc::new(stuck);
+    let mut writer = bg("write from an unsupplied page", {
+        let (m, stuck) = (m.clone(), stuck.clone());
+        move || {
+            // SAFETY: reads 64 bytes of the mapping `m` owns (a kernel copy, which faults).
+            let buf = unsafe { std::slice::from_raw_parts(m.as_ptr(), 64) };
+            stuck.write(buf, 0)
+        }
+    });
+    // The write's copy now waits for the pager, with the VMO's inode lock held.
+    let req = next_read(&pager, 0xd5);
+    let other = discardable(&dev, 4);
+    other.lock().unwrap();
+    fill(&other, 4 * p, 0x0f);
+    other.unlock().unwrap();
+    std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
+    assert!(is_discarded(&stuck) && is_discarded(&other), "drop_caches discards both");
+    let start = Instant::now();
+    while committed(&other) != 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the discard queued after the stuck one was not freed: {} KiB left",
+            committed(&other) >> 10
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while committed(&stuck) != 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the stuck VMO was not freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!writer.finished_within(Duration::ZERO), "the write still waits for the pager");
+    crate::pager::supply_pattern(&dev, &pager, &pv, req.range());
+    // It finds the VMO discarded when it goes on (or wrote first: then the
+    // LOCK below frees its page).
+    let r = writer.join_within(Duration::from_secs(30));
+    assert!(matches!(r, Ok(()) | Err(Status::NOT_FOUND)), "{r:?}");
+    assert_eq!(stuck.lock().unwrap().discarded_size, p);
+    assert_eq!(read(&stuck, 0, 64), [0; 64]);
+}
