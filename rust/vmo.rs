@@ -361,16 +361,16 @@ impl Vmo {
         if opts & uapi::VMO_CHILD_SLICE != 0 {
             return self.create_slice(opts, offset, size);
         }
-        let known = uapi::VMO_CHILD_SNAPSHOT
-            | uapi::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE
-            | uapi::VMO_CHILD_RESIZABLE;
-        if opts & !known != 0 || !is_page_aligned(offset) {
+        // Exactly one child type: Zircon takes SNAPSHOT first and finds SNAPSHOT_AT_LEAST_ON_WRITE
+        // left over (`INVALID_ARGS`), as any other unknown bit; then `CreateClone`'s offset.
+        let types = uapi::VMO_CHILD_SNAPSHOT | uapi::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE;
+        if opts & !(types | uapi::VMO_CHILD_RESIZABLE) != 0
+            || (opts & types).count_ones() != 1
+            || !is_page_aligned(offset)
+        {
             return Err(Status::InvalidArgs);
         }
         let end = offset.checked_add(size).ok_or(Status::OutOfRange)?;
-        if opts & (uapi::VMO_CHILD_SNAPSHOT | uapi::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE) == 0 {
-            return Err(Status::InvalidArgs);
-        }
         // Zircon: a VMO whose chain starts at a pager-backed VMO has no SNAPSHOT children; its
         // SNAPSHOT_AT_LEAST_ON_WRITE children read through to it (nothing is paged in now).
         // Elsewhere SNAPSHOT_AT_LEAST_ON_WRITE makes a snapshot, as Zircon may.
@@ -797,7 +797,7 @@ impl Vmo {
             }
             uapi::VMO_OP_PREFETCH => {
                 rights.require(Rights::READ)?;
-                return self.commit(offset, len).map(|()| CacheStats::default());
+                return self.prefetch(offset, len).map(|()| CacheStats::default());
             }
             uapi::VMO_OP_CACHE_SYNC => CacheOp::Sync,
             uapi::VMO_OP_CACHE_CLEAN => CacheOp::Clean,
@@ -931,6 +931,35 @@ impl Vmo {
                     .map_err(Status::from_mm)
             })
         })
+    }
+
+    /// `ZX_VMO_OP_PREFETCH` after the rights check, as Zircon's `VmObjectPaged::PrefetchRange`:
+    /// the range, rounded out to pages, must lie inside the VMO (`OUT_OF_RANGE`, as for COMMIT);
+    /// where a pager-backed root would have to supply pages for a read, they are asked for and
+    /// waited for, and the pager's errors are returned (`ProtectRangeFromReclamation`). Nothing
+    /// is committed or copied: a VMO whose chain has no pager has nothing to do (Zircon
+    /// decompresses; nothing is compressed here), and a child of a pager-backed root reads
+    /// through to the root's pages, as a read would. A discarded VMO is `NOT_FOUND`, as for
+    /// COMMIT.
+    fn prefetch(&self, offset: u64, len: u64) -> ZxResult {
+        let end = offset.checked_add(len).ok_or(Status::OutOfRange)?;
+        let end = page_round_up(end).ok_or(Status::OutOfRange)?;
+        let start = page_round_down(offset);
+        if !in_range(start, end - start, self.size()) {
+            return Err(Status::OutOfRange);
+        }
+        if start == end {
+            return Ok(());
+        }
+        if self.is_pager_backed() {
+            return self.populate_bytes(start, end - start);
+        }
+        self.check_not_discarded()?;
+        let (node, base) = self.node_window();
+        if node.has_parent() && node.root_is_paged() {
+            return node.page_in((base + start) / PAGE_SIZE, (base + end) / PAGE_SIZE);
+        }
+        Ok(())
     }
 
     /// Runs `f`, a copy-on-write operation on bytes `[offset, offset + len)`, which may need

@@ -209,9 +209,11 @@
  * one whose pager closed lose no page. Pages evicted: a VMO fd's fdinfo
  * (vmo-pager-evicted-pages) and "pager-evicted-pages" in
  * /sys/kernel/debug/vmo/discardable.
- * PREFETCH needs READ and commits the range as COMMIT does (range checks and
- * rounding as for COMMIT); on a pager-backed VMO it asks the pager as a read
- * would, and fails as COMMIT would.
+ * PREFETCH needs READ and checks and rounds the range as COMMIT does; on a
+ * pager-backed VMO, or a clone that reads through to one, it asks the pager
+ * for the range as a read would, waits, and fails as COMMIT would; it
+ * commits nothing else (a VMO without a pager has nothing to prefetch; a
+ * clone copies nothing), as Zircon's VmObjectPaged::PrefetchRange.
  */
 struct vmo_lock_state {
 	__u64 offset;

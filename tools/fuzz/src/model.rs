@@ -228,7 +228,7 @@ pub fn commit_span(off: u64, len: u64) -> Option<(u64, u64)> {
 pub fn op_status(rights: u32, op: u32, off: u64, len: u64, st: &VmoState) -> i32 {
     let need = |r: u32| if has(rights, r) { OK } else { ACCESS_DENIED };
     match op {
-        // PREFETCH: READ, then COMMIT's range checks and rounding (and it commits).
+        // PREFETCH: READ, then COMMIT's range checks and rounding (it commits nothing).
         sys::VMO_OP_COMMIT | sys::VMO_OP_PREFETCH => {
             let r = if op == sys::VMO_OP_PREFETCH { R_READ } else { R_WRITE };
             if need(r) != OK {
@@ -416,13 +416,16 @@ pub fn child_status(rights: u32, options: u32, offset: u64, size: u64, st: &VmoS
         }
         return OK;
     }
+    // Exactly one child type (Zircon strips SNAPSHOT first and finds the
+    // other left over), then the offset, then the range.
     let snap = sys::VMO_CHILD_SNAPSHOT | sys::VMO_CHILD_SNAPSHOT_AT_LEAST_ON_WRITE;
-    if opts & !(snap | sys::VMO_CHILD_RESIZABLE) != 0 || !aligned(offset) {
+    if opts & !(snap | sys::VMO_CHILD_RESIZABLE) != 0
+        || (opts & snap).count_ones() != 1
+        || !aligned(offset)
+    {
         INVALID_ARGS
     } else if offset.checked_add(size).is_none() {
         OUT_OF_RANGE
-    } else if opts & snap == 0 {
-        INVALID_ARGS
     } else {
         OK
     }

@@ -1832,8 +1832,8 @@ impl Worker {
     /// be exactly `SLICE`, aligned and inside the VMO, and not of a resizable
     /// VMO: `NOT_SUPPORTED`; a snapshot's options, alignment, overflow, one of
     /// the snapshot options), and last, for a VMO whose chain starts at a
-    /// pager-backed VMO, `SNAPSHOT` is `NOT_SUPPORTED` (with or without
-    /// `SNAPSHOT_AT_LEAST_ON_WRITE`). A clone reads through to the pages of
+    /// pager-backed VMO, `SNAPSHOT` is `NOT_SUPPORTED` (with
+    /// `SNAPSHOT_AT_LEAST_ON_WRITE` too it is `INVALID_ARGS`: one child type). A clone reads through to the pages of
     /// its window inside the VMO (its limit), zeros past it.
     fn pager_child_create(&mut self, p: &Paged, kids: &mut Vec<Kid>) {
         if kids.len() >= 3 {

@@ -1074,12 +1074,6 @@ impl Worker {
                     _ => 0,
                 }
             }
-            Args::OpRange { op: sys::VMO_OP_PREFETCH, offset, size, .. } if has(rights, R_READ) => {
-                match commit_span(offset, size) {
-                    Some((s, e)) if in_range(s, e - s, max) => (e - s) / pg(),
-                    _ => 0,
-                }
-            }
             Args::Write { offset, length, .. }
                 if has(rights, R_WRITE) && in_range(offset, length, max) =>
             {
@@ -1570,7 +1564,8 @@ impl Worker {
             Args::OpRange { op, offset, size, .. } if e == OK => {
                 let obj = obj.expect("a VMO");
                 match op {
-                    sys::VMO_OP_COMMIT | sys::VMO_OP_PREFETCH => self.m.commit(obj, offset, size),
+                    // PREFETCH commits nothing (no pager VMO in this model).
+                    sys::VMO_OP_COMMIT => self.m.commit(obj, offset, size),
                     sys::VMO_OP_LOCK | sys::VMO_OP_TRY_LOCK => self.m.lock(obj),
                     sys::VMO_OP_UNLOCK => self.m.unlock(obj),
                     sys::VMO_OP_DECOMMIT | sys::VMO_OP_ZERO => self.m.punch(obj, offset, size),

@@ -261,8 +261,11 @@ vmo_ops! {
     DONT_NEED = sys::VMO_OP_DONT_NEED;
     /// `ZX_VMO_OP_ALWAYS_NEED`: a hint; needs no right.
     ALWAYS_NEED = sys::VMO_OP_ALWAYS_NEED;
-    /// `ZX_VMO_OP_PREFETCH`: commit the range as COMMIT would (ask the pager
-    /// of a pager-backed VMO). Needs [`Rights::READ`].
+    /// `ZX_VMO_OP_PREFETCH`: make later reads of the range as fast as if it
+    /// were read now: ask the pager of a pager-backed VMO (or of the root a
+    /// clone reads through to) for the range and wait; elsewhere nothing to do
+    /// (nothing is committed). Range checks as COMMIT's. Needs
+    /// [`Rights::READ`].
     PREFETCH = sys::VMO_OP_PREFETCH;
 }
 

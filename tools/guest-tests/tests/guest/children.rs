@@ -148,6 +148,14 @@ fn unknown_child_options_are_invalid_args() {
     }
     // No kind at all (neither SLICE nor a SNAPSHOT flavour).
     assert_eq!(st(v.create_child(Child::empty(), 0, pg())), Status::INVALID_ARGS, "no kind");
+    // Two kinds (Zircon takes SNAPSHOT and finds the other left over), before
+    // the range is looked at.
+    let both = Child::SNAPSHOT | Child::SNAPSHOT_AT_LEAST_ON_WRITE;
+    assert_eq!(st(v.create_child(both, 0, pg())), Status::INVALID_ARGS, "two kinds");
+    let last = u64::MAX - pg() + 1; // a page-aligned offset whose end overflows
+    assert_eq!(st(v.create_child(Child::SNAPSHOT, last, 2 * pg())), Status::OUT_OF_RANGE);
+    assert_eq!(st(v.create_child(both, last, 2 * pg())), Status::INVALID_ARGS);
+    assert_eq!(st(v.create_child(Child::empty(), last, 2 * pg())), Status::INVALID_ARGS);
 }
 
 #[test]

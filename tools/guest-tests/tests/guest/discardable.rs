@@ -91,7 +91,9 @@ fn lock_ops_follow_zircons_statuses_and_order() {
 }
 
 /// The hints need no right and, on VMOs that are not pager-backed, succeed
-/// before any range check; PREFETCH needs READ and commits like COMMIT.
+/// before any range check; PREFETCH needs READ, checks the range as COMMIT
+/// does and commits nothing where no pager is asked (Zircon's PrefetchRange
+/// only decompresses there), nor in a snapshot.
 #[test]
 fn hints_and_prefetch() {
     let _g = shared();
@@ -109,7 +111,34 @@ fn hints_and_prefetch() {
     assert_eq!(v.op_range(VmoOp::PREFETCH, 2 * p, 0), Ok(()));
     assert_eq!(committed(&v), 0);
     assert_eq!(v.op_range(VmoOp::PREFETCH, p + 1, 10), Ok(()));
-    assert_eq!(committed(&v), p);
+    assert_eq!(committed(&v), 0);
+    v.write(b"x", 0).unwrap();
+    let child = v.create_child(VmoChildOptions::SNAPSHOT, 0, 2 * p).unwrap();
+    assert_eq!(child.op_range(VmoOp::PREFETCH, 0, 2 * p), Ok(()));
+    assert_eq!((committed(&child), committed(&v)), (0, p));
+}
+
+/// PREFETCH of a pager-backed VMO's clone asks the pager for the pages the
+/// clone reads through to and waits for them, as a read would; the clone
+/// copies nothing (Zircon's PrefetchRange: ProtectRangeFromReclamation).
+#[test]
+fn prefetch_of_a_pager_clone_pages_in_without_copying() {
+    use crate::pager::{bg, next_read, supply_pattern};
+    let _g = shared();
+    let dev = dev();
+    let p = pg();
+    let pager = vmo::Pager::create(&dev).unwrap();
+    let pv = pager.create_vmo(0xd7, 2 * p).unwrap();
+    let clone = pv.create_child(VmoChildOptions::SNAPSHOT_AT_LEAST_ON_WRITE, 0, 2 * p).unwrap();
+    let prefetch = bg("PREFETCH of the clone", move || {
+        let r = clone.op_range(VmoOp::PREFETCH, 1, 2 * p - 1);
+        (r, committed(&clone))
+    });
+    let req = next_read(&pager, 0xd7);
+    assert_eq!(req.range(), 0..2 * p);
+    supply_pattern(&dev, &pager, &pv, req.range());
+    assert_eq!(prefetch.join_within(Duration::from_secs(30)), (Ok(()), 0));
+    assert_eq!(committed(&pv), 2 * p);
 }
 
 /// Makes the cgroup (memory limit `limit`, no swap), runs `role` in a child
