@@ -1178,6 +1178,23 @@ impl PageSource {
         let mut inner = self.core.inner.lock();
         let st = self.state.access_mut(&mut inner);
         let old = core::mem::replace(&mut st.pages, pages);
+        if pages > old {
+            // A request that a shrink cut still reaches past the old end, but its pager was
+            // asked for its part inside only: left pending, it would wait for the pages past
+            // the old end (and take in readers of them) with nobody asked for them. It ends as
+            // if supplied, its unread packet with it; its waiters look again and ask for what
+            // is still absent.
+            for need in [Need::Read, Need::Dirty] {
+                self.complete_locked(
+                    &mut inner,
+                    need,
+                    old,
+                    u64::MAX,
+                    RequestState::Supplied,
+                    None,
+                );
+            }
+        }
         if pages >= old {
             return;
         }
@@ -2086,6 +2103,28 @@ mod tests {
         // Detach frees the pages of the current size.
         source.detach();
         assert_eq!(source.file.committed_bytes(), 0);
+        Ok(())
+    }
+
+    /// A request cut by a shrink ends when the VMO grows back (review find: it kept waiting
+    /// for, and took in readers of, pages past the old end that the pager was never asked for);
+    /// a read of a page past the old end makes a request and a packet of its own.
+    #[test]
+    fn growth_ends_a_request_a_shrink_cut() -> Result {
+        let (pager, source) = setup(8)?;
+        let cut = request(&source, 0, 8)?.ok_or(EINVAL)?;
+        source.resize(4);
+        source.file.set_size(4 * PG)?;
+        assert_eq!(state(&source, &cut), RequestState::Pending);
+        source.file.set_size(8 * PG)?;
+        source.resize(8);
+        assert_eq!(state(&source, &cut), RequestState::Supplied);
+        // Its unread packet went with it.
+        assert_eq!(read_packet(&pager), Err(Status::TimedOut));
+        let past = request(&source, 6, 7)?.ok_or(EINVAL)?;
+        assert_eq!((past.start, past.end), (6, 7));
+        let p = read_packet(&pager)?;
+        assert_eq!((p.offset, p.length), (6 * PG, PG));
         Ok(())
     }
 }
