@@ -341,10 +341,6 @@ impl Node {
         kind: Kind,
     ) -> ZxResult<Arc<Node>> {
         let store = Store::new(file)?;
-        if let Some(s) = &parent.source {
-            // The child reads the parent's pages under the family lock: none may be evicted.
-            s.keep_pages();
-        }
         let entry = RBTreeNode::new(
             id,
             Child {
@@ -359,6 +355,11 @@ impl Node {
             base,
         };
         let node = Self::alloc(id, store, parent.family.clone(), Some(edge), None)?;
+        // Once nothing can fail, before the child is linked: it reads the parent's pages under
+        // the family lock, so none may be evicted from now on (a failed creation keeps none).
+        if let Some(s) = &parent.source {
+            s.keep_pages();
+        }
         let _shape = parent.family.shape.lock();
         let mut g = parent.family.lock.lock();
         // The parent's size is stable under the family locks (`Node::set_size`).

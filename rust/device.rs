@@ -224,8 +224,11 @@ impl VmoFile {
     /// [`Self::publish`]).
     fn install(&self, handle: Handle, a: impl NewHandleArgs, w: UserSliceWriter) -> Result {
         let (mut table, slot) = self.table.lock_for_add()?;
-        let value = table.add(slot, handle)?;
+        let added = table.add(slot, handle);
         drop(table);
+        // A handle the table refused goes after the lock: it may hold a new object's last
+        // reference.
+        let value = added.map_err(|(e, _refused)| e)?;
         self.publish(value, a, w)
     }
 
@@ -291,7 +294,8 @@ impl VmoFile {
                 object: h.object.clone(),
                 rights: h.rights.reduce(Rights(a.rights))?,
             };
-            table.add(slot, dup)?
+            // Refused, `dup` is not the object's last reference (`h` is in the table).
+            table.add(slot, dup).map_err(|(e, _dup)| e)?
         };
         self.publish(value, a, w)
     }
@@ -309,7 +313,8 @@ impl VmoFile {
                         object: old.object.clone(),
                         rights,
                     };
-                    (table.add(slot, new), old)
+                    // Refused, `new` is not the object's last reference (`old` is).
+                    (table.add(slot, new).map_err(|(e, _new)| e), old)
                 }
                 Err(e) => (Err(e), old),
             }

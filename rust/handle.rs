@@ -463,17 +463,22 @@ impl Locked<'_> {
         unsafe { e.as_ref() }.filter(|e| e.value == value)
     }
 
-    /// Adds `handle` in the pre-allocated `slot`; `NO_RESOURCES` when the table is full.
-    pub(crate) fn add(&mut self, slot: Slot, handle: Handle) -> ZxResult<u32> {
+    /// Adds `handle` in the pre-allocated `slot`; `NO_RESOURCES` when the table is full. A
+    /// handle that is not added is handed back, so that the caller drops it after the lock (it
+    /// may hold the last reference to a new object, whose drop takes locks that come before
+    /// this one: item 3 of the list in `pager.rs`).
+    pub(crate) fn add(&mut self, slot: Slot, handle: Handle) -> Result<u32, (Status, Handle)> {
         if self.w.count >= self.w.limit {
-            return Err(Status::NoResources);
+            return Err((Status::NoResources, handle));
         }
         if let Some(grown) = slot.grown {
             // Only when the current array is too small for one more (a REPLACE on a full table
             // removed one first: its array is large enough already).
             let want = slots_for(self.w.count + 1);
             if want > self.slots().len() && grown.len() >= want {
-                self.grow(grown)?;
+                if let Err(e) = self.grow(grown) {
+                    return Err((e, handle));
+                }
             }
         }
         // At most half of the slots are taken, so a free one is found within a few steps;
@@ -580,13 +585,16 @@ impl Locked<'_> {
         let new = match (old.vmo(), vmex) {
             (Err(_), _) => Err(Status::BadHandle),
             (Ok(_), Err(e)) => Err(e),
-            (Ok(_), Ok(())) => self.add(
-                slot,
-                Handle {
-                    object: old.object.clone(),
-                    rights: old.rights.with(Rights::EXECUTE),
-                },
-            ),
+            // Refused, the new handle is not the object's last reference (`old` is).
+            (Ok(_), Ok(())) => self
+                .add(
+                    slot,
+                    Handle {
+                        object: old.object.clone(),
+                        rights: old.rights.with(Rights::EXECUTE),
+                    },
+                )
+                .map_err(|(e, _new)| e),
         };
         (new, Some(old))
     }
@@ -616,7 +624,9 @@ mod tests {
 
     fn add(t: &HandleTable, h: Handle) -> ZxResult<u32> {
         let (mut l, slot) = t.lock_for_add()?;
-        l.add(slot, h)
+        let r = l.add(slot, h);
+        drop(l);
+        r.map_err(|(e, _h)| e)
     }
 
     fn remove(t: &HandleTable, v: u32) -> ZxResult<HandleRef> {
