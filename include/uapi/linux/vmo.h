@@ -434,7 +434,9 @@ struct vmo_import_args {
  * the pager gave, and a fault is SIGBUS. A failure is not sticky: the next
  * access asks again. Waiting for the pager is interruptible: a signal ends
  * the wait (the ioctl restarts if the handler is SA_RESTART; a fatal signal
- * just ends it), and the request stays with the pager.
+ * just ends it). A request whose last waiter gave up is withdrawn, with its
+ * packet if the pager has not read it yet; one it has read may still be
+ * supplied (the pages then stay).
  *
  * Detaching the VMO (VMO_IOC_PAGER_DETACH) fails every waiter and every later
  * access that needs a page with BAD_STATE (a fault: SIGBUS) and frees the
