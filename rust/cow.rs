@@ -182,8 +182,8 @@ pub(crate) enum FaultStop<'a> {
     /// The pager-backed root of the chain must supply this page first: the fault waits for it
     /// without its locks and is retried.
     Pager(&'a Arc<PageSource>, u64),
-    /// Another failure (no memory, say).
-    Failed(Status),
+    /// Another failure (no memory, say): the fault is fatal.
+    Failed,
 }
 
 /// Why a step under the family lock stopped before the end.
@@ -875,10 +875,10 @@ impl Node {
             Ok(()) => Ok(()),
             Err(StepErr::Stop(Stop::Pager(n, px))) => match &n.source {
                 Some(s) => Err(FaultStop::Pager(s, px)),
-                None => Err(FaultStop::Failed(Status::BadState)),
+                None => Err(FaultStop::Failed),
             },
-            Err(StepErr::Stop(Stop::Fault(..))) => Err(FaultStop::Failed(Status::BadState)),
-            Err(StepErr::Err(s)) => Err(FaultStop::Failed(s)),
+            Err(StepErr::Stop(Stop::Fault(..))) => Err(FaultStop::Failed),
+            Err(StepErr::Err(_)) => Err(FaultStop::Failed),
         }
     }
 

@@ -993,8 +993,13 @@ vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole)
 		*hole = true;
 		return 0;
 	}
+	/*
+	 * Out of memory too: the folio is allocated without the OOM killer
+	 * (__GFP_RETRY_MAYFAIL), so VM_FAULT_OOM would only be retried, for as
+	 * long as the memory cgroup stays full (see fault_error() in vmofd.rs).
+	 */
 	if (err)
-		return vmf_error(err);
+		return err == -ENOMEM ? VM_FAULT_SIGBUS : vmf_error(err);
 	if (!folio) {
 		*hole = true;
 		return 0;

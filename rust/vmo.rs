@@ -167,10 +167,9 @@ pub(crate) struct VmoInfo {
 pub(crate) enum FaultOutcome<M> {
     /// The page was mapped as shmem maps it (or mm failed to): the answer of the `map` given.
     Mapped(M),
-    /// A fatal fault: outside the window, a discarded VMO, or a failed request for the page.
+    /// A fatal fault: outside the window, a discarded VMO, a failed request for the page, or
+    /// making the page the VMO's own failed (no memory, say: see `vmofd.rs`'s `FAULT_FAILED`).
     Sigbus,
-    /// Making the page the VMO's own failed (no memory, say).
-    Failed(Status),
     /// The pager must act first: the fault waits without the fault lock, then is retried.
     Wait(FaultWait),
 }
@@ -661,7 +660,7 @@ impl Vmo {
             None
         };
         let (source, pgoff, need) = match stop {
-            Some(cow::FaultStop::Failed(s)) => return FaultOutcome::Failed(s),
+            Some(cow::FaultStop::Failed) => return FaultOutcome::Sigbus,
             Some(cow::FaultStop::Pager(s, px)) => (s.clone(), px, Need::Read),
             None => {
                 let own = node.source();

@@ -60,7 +60,6 @@ use kernel::{
 
 const VM_FAULT_SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS;
 const VM_FAULT_RETRY: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_RETRY;
-const VM_FAULT_OOM: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_OOM;
 const VM_FAULT_LOCKED: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_LOCKED;
 const VM_FAULT_NOPAGE: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_NOPAGE;
 const FAULT_FLAG_USER: u32 = bindings::fault_flag_FAULT_FLAG_USER;
@@ -390,7 +389,6 @@ unsafe extern "C" fn vmo_vma_fault(vmf: *mut bindings::vm_fault) -> bindings::vm
     let wait = match outcome {
         FaultOutcome::Mapped(ret) => return ret,
         FaultOutcome::Sigbus => return VM_FAULT_SIGBUS,
-        FaultOutcome::Failed(s) => return fault_error(s),
         FaultOutcome::Wait(w) => w,
     };
     if fault_flags & FAULT_FLAG_RETRY_NOWAIT != 0 {
@@ -414,14 +412,12 @@ unsafe extern "C" fn vmo_vma_fault(vmf: *mut bindings::vm_fault) -> bindings::vm
     VM_FAULT_RETRY
 }
 
-/// A fault that failed with `s`: out of memory, or `SIGBUS`.
-fn fault_error(s: Status) -> bindings::vm_fault_t {
-    match s {
-        Status::NoMemory => VM_FAULT_OOM,
-        Status::Kernel(e) if e == ENOMEM => VM_FAULT_OOM,
-        _ => VM_FAULT_SIGBUS,
-    }
-}
+/// What a fault (or `page_mkwrite`) that failed returns, whatever the status: `SIGBUS`, out of memory included. A
+/// VMO's pages are allocated without the OOM killer (`__GFP_RETRY_MAYFAIL`, as for COMMIT), so
+/// nobody frees a page for a fault that cannot have one: `VM_FAULT_OOM` would make the task
+/// fault again and again (`pagefault_out_of_memory` only retries) for as long as its memory
+/// cgroup stays full.
+const FAULT_FAILED: bindings::vm_fault_t = VM_FAULT_SIGBUS;
 
 /// `vm_ops->page_mkwrite` of every VMO mapping: before a page becomes writable, the snapshot
 /// children that still read it get it as it is (`cow.rs`); the page is returned locked
@@ -457,6 +453,6 @@ unsafe extern "C" fn vmo_vma_page_mkwrite(vmf: *mut bindings::vm_fault) -> bindi
                 .unmap(pgoff.saturating_mul(PAGE_SIZE), PAGE_SIZE);
             VM_FAULT_NOPAGE
         }
-        Err(s) => fault_error(s),
+        Err(_) => FAULT_FAILED,
     }
 }

@@ -32,7 +32,8 @@
  *
  * Memory: a VMO's pages are allocated without the OOM killer: when memory or
  * the caller's memory cgroup limit runs out, COMMIT, ZERO and write fail
- * with NO_MEMORY and leave what was committed before.
+ * with NO_MEMORY and leave what was committed before, and an access through
+ * a mapping that needs a page is SIGBUS.
  *
  * Versioning: every argument struct has a fixed size and reserved fields
  * that must be zero (INVALID_ARGS otherwise), so fields can be added later.
