@@ -177,6 +177,18 @@ enum Found<'a> {
     Pager(&'a Node, u64),
 }
 
+/// Faults in `n` bytes of the user buffer at `buf` (for a copy into it if `write`); whether they
+/// are all there now. No lock of the module may be held: the fault may wait for a pager.
+pub(crate) fn fault_in_user(buf: UserPtr, n: usize, write: bool) -> bool {
+    // SAFETY: the shim touches only user memory, with the fault-tolerant accessors, which check
+    // the range.
+    unsafe { ffi::vmo_fault_in_user(buf.as_mut_ptr(), n, write) }
+}
+
+/// Where a user copy that may not fault in its buffer stopped ([`Node::run`]): the bytes done
+/// before the fault and how many bytes of the buffer, from there, to fault in.
+pub(crate) type DeferredFault = core::cell::Cell<Option<(usize, usize)>>;
+
 /// Why [`Node::prepare_fault`] could not make a page the node's own.
 pub(crate) enum FaultStop<'a> {
     /// The pager-backed root of the chain must supply this page first: the fault waits for it
@@ -641,9 +653,18 @@ impl Node {
     /// lock every [`BATCH`] steps, to fault in a user buffer, and to wait for a pager when it
     /// stops for that (`may_wait`; else `EAGAIN`, which never reaches user space: the caller
     /// holds a lock that nobody may hold while waiting for a pager, and pages the range in with
-    /// [`Node::page_in`] before it takes that lock again). `step` gets the lock and the bytes
-    /// done so far, and returns the bytes it did (at least 1).
-    fn run<'n, F>(&'n self, len: usize, may_wait: bool, mut step: F) -> ZxResult
+    /// [`Node::page_in`] before it takes that lock again). With `defer`, a user buffer is not
+    /// faulted in here either (its fault may wait for a pager, as long as that pager likes):
+    /// the bytes done and the bytes to fault in go to `defer` and the run ends with `EFAULT`,
+    /// for the caller to fault them in once it dropped its lock and go on. `step` gets the lock
+    /// and the bytes done so far, and returns the bytes it did (at least 1).
+    fn run<'n, F>(
+        &'n self,
+        len: usize,
+        may_wait: bool,
+        defer: Option<&DeferredFault>,
+        mut step: F,
+    ) -> ZxResult
     where
         F: FnMut(&mut FamilyState, usize) -> Result<usize, StepErr<'n>>,
     {
@@ -676,11 +697,12 @@ impl Node {
             match stop {
                 None => {}
                 Some(Stop::Fault(buf, n, write)) => {
+                    if let Some(d) = defer {
+                        d.set(Some((done, n)));
+                        return Err(Status::Kernel(EFAULT));
+                    }
                     faults += 1;
-                    // SAFETY: the shim touches only user memory, with the fault-tolerant
-                    // accessors.
-                    if faults > 8 || !unsafe { ffi::vmo_fault_in_user(buf.as_mut_ptr(), n, write) }
-                    {
+                    if faults > 8 || !fault_in_user(buf, n, write) {
                         return Err(Status::Kernel(EFAULT));
                     }
                 }
@@ -699,14 +721,16 @@ impl Node {
 
     /// Writes `len` bytes from `buf` at byte `pos` of this node (`zx_vmo_write`): each page is
     /// made the node's own, pushed to the snapshot children still reading it, then written.
+    /// With `defer`, a fault of `buf` ends it early (see [`Node::run`]).
     pub(crate) fn write_user(
         &self,
         buf: UserPtr,
         pos: u64,
         len: usize,
         may_wait: bool,
+        defer: Option<&DeferredFault>,
     ) -> ZxResult {
-        self.run(len, may_wait, |g, done| {
+        self.run(len, may_wait, defer, |g, done| {
             let at = pos + done as u64;
             let (x, off) = (at / PG, (at % PG) as usize);
             let n = (len - done).min(PG as usize - off);
@@ -732,7 +756,7 @@ impl Node {
     /// Reads `len` bytes at byte `pos` of this node into `buf` (`zx_vmo_read`), from wherever
     /// each page is: nothing is copied into the node.
     pub(crate) fn read_user(&self, buf: UserPtr, pos: u64, len: usize, may_wait: bool) -> ZxResult {
-        self.run(len, may_wait, |_g, done| {
+        self.run(len, may_wait, None, |_g, done| {
             let at = pos + done as u64;
             let (x, off) = (at / PG, at % PG);
             let n = (len - done).min((PG - off) as usize);
@@ -778,7 +802,7 @@ impl Node {
             return self.store.file.punch(pos, len).map_err(Status::from_mm);
         }
         let total = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
-        self.run(total, may_wait, |g, done| {
+        self.run(total, may_wait, None, |g, done| {
             let at = pos + done as u64;
             let x = at / PG;
             let (found, n) = self.resolve(x, last);
@@ -807,7 +831,7 @@ impl Node {
     /// simulates write faults"). A root commits with shmem's fallocate, without this.
     pub(crate) fn commit_child(&self, first: u64, last: u64, may_wait: bool) -> ZxResult {
         let pages = usize::try_from(last - first).map_err(|_| Status::OutOfRange)?;
-        self.run(pages, may_wait, |g, done| {
+        self.run(pages, may_wait, None, |g, done| {
             self.materialize(g, first + done as u64)?;
             Ok(1)
         })?;

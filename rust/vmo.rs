@@ -1208,17 +1208,50 @@ impl Vmo {
             // pager-backed VMO has no SNAPSHOT children to push pages to.
             return self.with_pages_present(offset, len, true, write);
         }
-        self.cow_op(offset, len, true, |may_wait| {
-            self.with_stable_size(|size| {
-                if !in_range(offset, len, size) {
+        if !self.resizable {
+            return self.cow_op(offset, len, true, |may_wait| {
+                if !in_range(offset, len, self.size()) {
                     return Err(Status::OutOfRange);
                 }
                 let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
                 self.check_not_discarded()?;
                 let (node, base) = self.node_window();
-                node.write_user(buf, base + offset, len, may_wait)
-            })
-        })
+                node.write_user(buf, base + offset, len, may_wait, None)
+            });
+        }
+        // A resizable VMO's copy runs under `resize_lock`, where its buffer must not fault in:
+        // that fault may wait for a pager for as long as the pager likes, and everyone else's
+        // operations on the VMO would wait for the lock meanwhile. The copy stops where the
+        // buffer faults; the buffer is faulted in without the lock and the copy goes on from
+        // there (the range is checked again: the size may have changed meanwhile).
+        let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
+        let fault = cow::DeferredFault::new(None);
+        let mut done = 0usize;
+        let mut faults = 0u32;
+        loop {
+            let (at, rest) = (offset + done as u64, len - done);
+            let r = self.cow_op(at, rest as u64, true, |may_wait| {
+                self.with_stable_size(|size| {
+                    if !in_range(offset, len as u64, size) {
+                        return Err(Status::OutOfRange);
+                    }
+                    self.check_not_discarded()?;
+                    let (node, base) = self.node_window();
+                    let from = buf.wrapping_byte_add(done);
+                    node.write_user(from, base + at, rest, may_wait, Some(&fault))
+                })
+            });
+            let Some((did, n)) = fault.take() else {
+                return r;
+            };
+            // Faults in a row at the same place: a buffer that faults in but still cannot be
+            // copied fails (as `Node::run`'s own count).
+            faults = if did == 0 { faults + 1 } else { 1 };
+            done += did;
+            if faults > 8 || !cow::fault_in_user(buf.wrapping_byte_add(done), n, false) {
+                return Err(Status::Kernel(EFAULT));
+            }
+        }
     }
 
     /// `zx_vmo_set_size` after the rights checks: `UNAVAILABLE` unless resizable.

@@ -694,3 +694,42 @@ fn paged_out_by_nobody(fd: i32) -> u32 {
     assert_ne!(out[0], 255, "the child could not become nobody or map the fd");
     u32::from(out[0])
 }
+
+/// A write into a resizable VMO from a buffer whose fault waits for a
+/// pager does not hold the VMO's `resize_lock` meanwhile (review find: it
+/// did, so every other thread's SET_SIZE, COMMIT, read or write of the VMO
+/// waited, unkillably, for as long as that pager liked): SET_SIZE goes on,
+/// and the write goes on from where it stopped once the page is there.
+#[test]
+fn a_write_waiting_on_a_pager_does_not_hold_up_set_size() {
+    use crate::pager::bg;
+    let _g = shared();
+    let dev = dev();
+    let p = pg();
+    let r = Arc::new(Vmo::create(&dev, 2 * p, vmo::VmoOptions::RESIZABLE).unwrap());
+    let pager = Pager::create(&dev).unwrap();
+    let pv = pager.create_vmo(0xe1, 2 * p).unwrap();
+    // The first page is there, the second is not: the write stops in the middle.
+    supply_pattern(&dev, &pager, &pv, 0..p);
+    let m = Arc::new(pv.map(0, 2 * up(), false).unwrap());
+    let writer = bg("write from a page the pager has not supplied", {
+        let (r, m) = (r.clone(), m.clone());
+        move || {
+            // SAFETY: reads 2 pages of the mapping `m` owns (a kernel copy, which faults).
+            let buf = unsafe { std::slice::from_raw_parts(m.as_ptr(), 2 * up()) };
+            r.write(buf, 0)
+        }
+    });
+    let req = next_read(&pager, 0xe1);
+    assert_eq!(req.range(), p..2 * p);
+    let mut resize = bg("SET_SIZE meanwhile", {
+        let r = r.clone();
+        move || r.set_size(3 * p)
+    });
+    let went_on = resize.finished_within(Duration::from_secs(10));
+    supply_pattern(&dev, &pager, &pv, req.range());
+    assert!(went_on, "SET_SIZE waited for the pager of another VMO");
+    assert_eq!(resize.join_within(WAIT), Ok(()));
+    assert_eq!(writer.join_within(WAIT), Ok(()));
+    assert_eq!(read(&r, 0, 2 * p as usize), pattern(0..2 * p));
+}
