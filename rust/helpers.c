@@ -163,10 +163,19 @@ void vmo_shmem_decommit_pages(struct file *file, loff_t off, loff_t len)
 	inode_unlock(inode);
 }
 
-/* Copies between a user buffer and the file at @pos; returns bytes or -errno. */
-ssize_t vmo_shmem_rw(struct file *file, void __user *buf, size_t len, loff_t pos, bool write)
+/*
+ * Copies between a user buffer and the file at @pos; returns bytes or -errno.
+ * With @nofault the user buffer is not faulted in: the copy stops where it
+ * would fault (a short count, or -EFAULT if nothing was copied). shmem's
+ * write holds the inode lock across its copy, and callers may hold a lock of
+ * their own: a fault there could wait, as long as a pager likes, for a page
+ * of another pager-backed VMO mapped as the buffer.
+ */
+ssize_t vmo_shmem_rw(struct file *file, void __user *buf, size_t len, loff_t pos, bool write,
+		     bool nofault)
 {
 	struct iov_iter iter;
+	ssize_t n;
 	int ret;
 
 	/* Callers loop over long ranges: let a killed task go. */
@@ -175,7 +184,12 @@ ssize_t vmo_shmem_rw(struct file *file, void __user *buf, size_t len, loff_t pos
 	ret = import_ubuf(write ? ITER_SOURCE : ITER_DEST, buf, len, &iter);
 	if (ret)
 		return ret;
-	return write ? vfs_iter_write(file, &iter, &pos, 0) : vfs_iter_read(file, &iter, &pos, 0);
+	if (nofault)
+		pagefault_disable();
+	n = write ? vfs_iter_write(file, &iter, &pos, 0) : vfs_iter_read(file, &iter, &pos, 0);
+	if (nofault)
+		pagefault_enable();
+	return n;
 }
 
 /* Writes a kernel buffer to the file at @pos; returns bytes or -errno. */

@@ -35,7 +35,8 @@ struct file *vmo_shmem_setup(loff_t size, u64 koid);
 int vmo_shmem_commit(struct file *file, loff_t off, loff_t len);
 int vmo_shmem_punch(struct file *file, loff_t off, loff_t len);
 void vmo_shmem_decommit_pages(struct file *file, loff_t off, loff_t len);
-ssize_t vmo_shmem_rw(struct file *file, void __user *buf, size_t len, loff_t pos, bool write);
+ssize_t vmo_shmem_rw(struct file *file, void __user *buf, size_t len, loff_t pos, bool write,
+		     bool nofault);
 ssize_t vmo_shmem_write_kernel(struct file *file, const void *buf, size_t len, loff_t pos);
 int vmo_shmem_set_size(struct file *file, loff_t size);
 u64 vmo_shmem_committed(struct file *file);

@@ -222,8 +222,16 @@ impl ShmemFile {
     }
 
     /// Copies between the user buffer `buf` of `len` bytes and the file at `pos`. Returns the
-    /// bytes copied, which is less than `len` only if the file ended first.
-    fn rw_user(&self, buf: UserPtr, len: usize, pos: u64, write: bool) -> Result<usize> {
+    /// bytes copied, which is less than `len` only if the file ended first, or, with `nofault`,
+    /// if the user buffer would have faulted there (it is not faulted in: see `vmo_shmem_rw`).
+    fn rw_user(
+        &self,
+        buf: UserPtr,
+        len: usize,
+        pos: u64,
+        write: bool,
+        nofault: bool,
+    ) -> Result<usize> {
         let mut done = 0usize;
         while done < len {
             let at = pos.checked_add(done as u64).ok_or(EINVAL)?;
@@ -236,8 +244,12 @@ impl ShmemFile {
                     len - done,
                     loff(at)?,
                     write,
+                    nofault,
                 )
             };
+            if nofault && n == EFAULT.to_errno() as isize {
+                break;
+            }
             if n < 0 {
                 // A partial copy is reported as the fault that stopped it.
                 return Err(Error::from_errno(n as i32));
@@ -250,14 +262,28 @@ impl ShmemFile {
         Ok(done)
     }
 
-    /// Reads `len` bytes at `pos` into the user buffer `buf`; holes read as zeros.
-    pub(crate) fn read_user(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize> {
-        self.rw_user(buf, len, pos, false)
+    /// Reads `len` bytes at `pos` into the user buffer `buf`; holes read as zeros. With
+    /// `nofault`, stops where `buf` would fault (see [`ShmemFile::rw_user`]).
+    pub(crate) fn read_user(
+        &self,
+        buf: UserPtr,
+        len: usize,
+        pos: u64,
+        nofault: bool,
+    ) -> Result<usize> {
+        self.rw_user(buf, len, pos, false, nofault)
     }
 
-    /// Writes `len` bytes from the user buffer `buf` at `pos`, committing pages as needed.
-    pub(crate) fn write_user(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize> {
-        self.rw_user(buf, len, pos, true)
+    /// Writes `len` bytes from the user buffer `buf` at `pos`, committing pages as needed. With
+    /// `nofault`, stops where `buf` would fault (see [`ShmemFile::rw_user`]).
+    pub(crate) fn write_user(
+        &self,
+        buf: UserPtr,
+        len: usize,
+        pos: u64,
+        nofault: bool,
+    ) -> Result<usize> {
+        self.rw_user(buf, len, pos, true, nofault)
     }
 
     /// Writes `data` into this file at `pos` (through the page cache, as `write` does).

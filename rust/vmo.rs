@@ -1160,21 +1160,69 @@ impl Vmo {
             // is held: it may wait for a pager).
             return node.read_user(buf, base + offset, len, true);
         }
-        let read = |_size: u64| {
-            let (file, base) = self.window();
-            let n = file
-                .read_user(buf, len, base + offset)
-                .map_err(Status::Kernel)?;
-            if n != len {
-                // The VMO shrank while the read ran.
-                return Err(Status::OutOfRange);
-            }
-            self.check_attached(offset, len as u64)
-        };
         if self.is_pager_backed() {
-            return self.with_pages_present(offset, len as u64, false, read);
+            return self.pager_copy(buf, offset, len, false);
         }
-        read(self.size())
+        let (file, base) = self.window();
+        let n = file
+            .read_user(buf, len, base + offset, false)
+            .map_err(Status::Kernel)?;
+        if n != len {
+            // The VMO shrank while the read ran.
+            return Err(Status::OutOfRange);
+        }
+        Ok(())
+    }
+
+    /// A read (`write` false) or write of bytes `[offset, offset + len)` of a pager-backed VMO,
+    /// from or to the user buffer `buf`, once its pages are present ([`Vmo::with_pages_present`]).
+    /// The copy is shmem's, under `resize_lock` for a resizable VMO and under shmem's inode lock
+    /// for a write, so it must not fault its buffer in: the buffer may be a mapping of another
+    /// pager-backed VMO, whose fault waits as long as that pager likes, and everyone else's
+    /// operations on this VMO would wait for those locks meanwhile. It stops where the buffer
+    /// faults; the buffer is faulted in without a lock and the copy goes on from there (the
+    /// range checked again). A write marks its pages dirty ([`PageSource::mark_dirty`]).
+    fn pager_copy(&self, buf: UserPtr, offset: u64, len: usize, write: bool) -> ZxResult {
+        let mut done = 0usize;
+        // Faults in a row at the same place: a buffer that faults in but still cannot be copied
+        // fails (as `cow.rs`'s own count).
+        let mut faults = 0u32;
+        loop {
+            let (at, rest) = (offset + done as u64, len - done);
+            let from = buf.wrapping_byte_add(done);
+            let n = self.with_pages_present(at, rest as u64, write, |size| {
+                if !in_range(at, rest as u64, size) {
+                    return Err(Status::OutOfRange);
+                }
+                // The dirty marking's tree nodes come first: a write that happened is recorded.
+                let spare = if write { Some(Spare::new()?) } else { None };
+                let (file, base) = self.window();
+                let n = if write {
+                    file.write_user(from, rest, base + at, true)
+                } else {
+                    file.read_user(from, rest, base + at, true)
+                };
+                if let Some(spare) = spare {
+                    if let Some((source, start, end)) = self.source_pages(at, rest as u64)? {
+                        // shmem's write fails only when it wrote nothing.
+                        source.mark_dirty(start, end, matches!(n, Ok(w) if w > 0), spare);
+                    }
+                }
+                let n = n.map_err(Status::from_mm)?;
+                self.check_attached(at, n as u64)?;
+                Ok(n)
+            })?;
+            done += n;
+            if done == len {
+                return Ok(());
+            }
+            faults = if n == 0 { faults + 1 } else { 1 };
+            // Short: the buffer faults there (the size is stable under the locks, and shmem
+            // fails a write that can have no page with an error). Fault it in, with no lock.
+            if faults > 8 || !cow::fault_in_user(buf.wrapping_byte_add(done), len - done, !write) {
+                return Err(Status::Kernel(EFAULT));
+            }
+        }
     }
 
     /// `zx_vmo_write` of `len` bytes from the user buffer `buf` at `offset`.
@@ -1184,29 +1232,13 @@ impl Vmo {
         offset: u64,
         len: u64,
     ) -> ZxResult {
-        let write = |size: u64| {
-            if !in_range(offset, len, size) {
+        if self.is_pager_backed() {
+            if !in_range(offset, len, self.size()) {
                 return Err(Status::OutOfRange);
             }
             let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
-            self.check_not_discarded()?;
-            // The dirty marking's tree nodes come first: a write that happened is recorded.
-            let spare = Spare::new()?;
-            let (file, base) = self.window();
-            let n = file.write_user(buf, len, base + offset);
-            if let Some((source, start, end)) = self.source_pages(offset, len as u64)? {
-                // shmem's write fails only when it wrote nothing.
-                source.mark_dirty(start, end, matches!(n, Ok(w) if w > 0), spare);
-            }
-            if n.map_err(Status::from_mm)? != len {
-                return Err(Status::NoMemory);
-            }
-            self.check_attached(offset, len as u64)
-        };
-        if self.is_pager_backed() {
-            // The size is stable for the copy: a resizable VMO's is under `resize_lock`. A
-            // pager-backed VMO has no SNAPSHOT children to push pages to.
-            return self.with_pages_present(offset, len, true, write);
+            // A pager-backed VMO has no SNAPSHOT children to push pages to.
+            return self.pager_copy(buf, offset, len, true);
         }
         if !self.resizable {
             return self.cow_op(offset, len, true, |may_wait| {

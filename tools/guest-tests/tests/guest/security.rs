@@ -695,41 +695,74 @@ fn paged_out_by_nobody(fd: i32) -> u32 {
     u32::from(out[0])
 }
 
-/// A write into a resizable VMO from a buffer whose fault waits for a
-/// pager does not hold the VMO's `resize_lock` meanwhile (review find: it
-/// did, so every other thread's SET_SIZE, COMMIT, read or write of the VMO
-/// waited, unkillably, for as long as that pager liked): SET_SIZE goes on,
-/// and the write goes on from where it stopped once the page is there.
+/// A write into, or a read from, a resizable VMO with a buffer whose fault
+/// waits for a pager does not hold the VMO's locks meanwhile (review find:
+/// the copy faulted its buffer in under `resize_lock`, and a pager-backed
+/// VMO's write under shmem's inode lock too, so every other thread's
+/// SET_SIZE, COMMIT, read or write of the VMO waited, unkillably, for as long
+/// as that pager liked): SET_SIZE goes on, and the copy goes on from where it
+/// stopped once the page is there. For a plain VMO and a pager-backed one.
 #[test]
-fn a_write_waiting_on_a_pager_does_not_hold_up_set_size() {
-    use crate::pager::bg;
+fn a_copy_waiting_on_a_pager_does_not_hold_up_set_size() {
     let _g = shared();
     let dev = dev();
     let p = pg();
-    let r = Arc::new(Vmo::create(&dev, 2 * p, vmo::VmoOptions::RESIZABLE).unwrap());
-    let pager = Pager::create(&dev).unwrap();
-    let pv = pager.create_vmo(0xe1, 2 * p).unwrap();
-    // The first page is there, the second is not: the write stops in the middle.
-    supply_pattern(&dev, &pager, &pv, 0..p);
-    let m = Arc::new(pv.map(0, 2 * up(), false).unwrap());
-    let writer = bg("write from a page the pager has not supplied", {
+    let target_pager = Pager::create(&dev).unwrap();
+    let plain = Vmo::create(&dev, 2 * p, vmo::VmoOptions::RESIZABLE).unwrap();
+    let paged =
+        target_pager.create_vmo_with_options(vmo::VmoOptions::RESIZABLE, 0xe2, 2 * p).unwrap();
+    supply_pattern(&dev, &target_pager, &paged, 0..2 * p);
+    for (what, target) in [("plain", plain), ("pager-backed", paged)] {
+        for write in [true, false] {
+            copy_waits_without_the_vmos_locks(
+                &dev,
+                what,
+                Arc::new(target.duplicate_handle(Rights::SAME_RIGHTS).unwrap()),
+                write,
+            );
+        }
+    }
+}
+
+fn copy_waits_without_the_vmos_locks(dev: &Device, what: &str, r: Arc<Vmo>, write: bool) {
+    use crate::pager::bg;
+    let p = pg();
+    let key = 0xe1;
+    let pager = Pager::create(dev).unwrap();
+    let pv = pager.create_vmo(key, 2 * p).unwrap();
+    // The buffer's first page is there, the second is not: the copy stops in the middle.
+    supply_pattern(dev, &pager, &pv, 0..p);
+    let m = Arc::new(pv.map(0, 2 * up(), true).unwrap());
+    let copier = bg("copy with a buffer the pager has not supplied", {
         let (r, m) = (r.clone(), m.clone());
         move || {
-            // SAFETY: reads 2 pages of the mapping `m` owns (a kernel copy, which faults).
-            let buf = unsafe { std::slice::from_raw_parts(m.as_ptr(), 2 * up()) };
-            r.write(buf, 0)
+            if write {
+                // SAFETY: reads 2 pages of the mapping `m` owns (a kernel copy, which faults).
+                let buf = unsafe { std::slice::from_raw_parts(m.as_ptr(), 2 * up()) };
+                r.write(buf, 0)
+            } else {
+                // SAFETY: writes 2 pages of the writable mapping `m` owns (a kernel copy,
+                // which faults); nothing else touches them meanwhile.
+                let buf = unsafe { std::slice::from_raw_parts_mut(m.as_mut_ptr(), 2 * up()) };
+                r.read(buf, 0)
+            }
         }
     });
-    let req = next_read(&pager, 0xe1);
-    assert_eq!(req.range(), p..2 * p);
+    let req = next_read(&pager, key);
+    assert_eq!(req.range(), p..2 * p, "{what}, write {write}");
+    let size = r.get_size().unwrap();
     let mut resize = bg("SET_SIZE meanwhile", {
         let r = r.clone();
-        move || r.set_size(3 * p)
+        move || r.set_size(size + p)
     });
     let went_on = resize.finished_within(Duration::from_secs(10));
-    supply_pattern(&dev, &pager, &pv, req.range());
-    assert!(went_on, "SET_SIZE waited for the pager of another VMO");
+    supply_pattern(dev, &pager, &pv, req.range());
+    assert!(went_on, "{what}, write {write}: SET_SIZE waited for the pager of another VMO");
     assert_eq!(resize.join_within(WAIT), Ok(()));
-    assert_eq!(writer.join_within(WAIT), Ok(()));
-    assert_eq!(read(&r, 0, 2 * p as usize), pattern(0..2 * p));
+    assert_eq!(copier.join_within(WAIT), Ok(()), "{what}, write {write}");
+    if write {
+        assert_eq!(read(&r, 0, 2 * p as usize), pattern(0..2 * p), "{what}");
+    } else {
+        assert_eq!(m.read_to_vec(0, 2 * up()).unwrap(), read(&r, 0, 2 * p as usize), "{what}");
+    }
 }
