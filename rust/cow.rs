@@ -901,8 +901,7 @@ impl Node {
                 Some(s) => Err(FaultStop::Pager(s, px)),
                 None => Err(FaultStop::Failed),
             },
-            Err(StepErr::Stop(Stop::Fault(..))) => Err(FaultStop::Failed),
-            Err(StepErr::Err(_)) => Err(FaultStop::Failed),
+            Err(StepErr::Stop(Stop::Fault(..)) | StepErr::Err(_)) => Err(FaultStop::Failed),
         }
     }
 

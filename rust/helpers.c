@@ -1010,7 +1010,7 @@ vm_fault_t vmo_shmem_fault_get(struct vm_fault *vmf, bool alloc, bool *hole)
 	/*
 	 * Out of memory too: the folio is allocated without the OOM killer
 	 * (__GFP_RETRY_MAYFAIL), so VM_FAULT_OOM would only be retried, for as
-	 * long as the memory cgroup stays full (see fault_error() in vmofd.rs).
+	 * long as the memory cgroup stays full (see FAULT_FAILED in vmofd.rs).
 	 */
 	if (err)
 		return err == -ENOMEM ? VM_FAULT_SIGBUS : vmf_error(err);

@@ -221,10 +221,11 @@ impl ShmemFile {
         Ok(())
     }
 
-    /// Copies between the user buffer `buf` of `len` bytes and the file at `pos`. Returns the
+    /// Copies between the user buffer `buf` of `len` bytes and the file at `pos`: into the file
+    /// (`write`, committing pages as needed) or out of it (holes read as zeros). Returns the
     /// bytes copied, which is less than `len` only if the file ended first, or, with `nofault`,
     /// if the user buffer would have faulted there (it is not faulted in: see `vmo_shmem_rw`).
-    fn rw_user(
+    pub(crate) fn copy_user(
         &self,
         buf: UserPtr,
         len: usize,
@@ -260,30 +261,6 @@ impl ShmemFile {
             done += n as usize;
         }
         Ok(done)
-    }
-
-    /// Reads `len` bytes at `pos` into the user buffer `buf`; holes read as zeros. With
-    /// `nofault`, stops where `buf` would fault (see [`ShmemFile::rw_user`]).
-    pub(crate) fn read_user(
-        &self,
-        buf: UserPtr,
-        len: usize,
-        pos: u64,
-        nofault: bool,
-    ) -> Result<usize> {
-        self.rw_user(buf, len, pos, false, nofault)
-    }
-
-    /// Writes `len` bytes from the user buffer `buf` at `pos`, committing pages as needed. With
-    /// `nofault`, stops where `buf` would fault (see [`ShmemFile::rw_user`]).
-    pub(crate) fn write_user(
-        &self,
-        buf: UserPtr,
-        len: usize,
-        pos: u64,
-        nofault: bool,
-    ) -> Result<usize> {
-        self.rw_user(buf, len, pos, true, nofault)
     }
 
     /// Writes `data` into this file at `pos` (through the page cache, as `write` does).

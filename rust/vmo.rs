@@ -54,6 +54,29 @@ fn is_page_aligned(v: u64) -> bool {
 }
 
 /// Zircon's `InRange`: `[offset, offset + len)` lies inside `[0, size)`, without overflow.
+/// A copy between the user buffer `buf` and a VMO that must not fault its buffer in under the
+/// locks it holds (see [`Vmo::pager_copy`]): `copy(done)` copies on from byte `done` and returns
+/// `None` when it reached the end, or the bytes it copied before the buffer would fault and how
+/// many bytes from there to fault in, which happens here, with no lock held (for a copy into the
+/// buffer if `into_user`), before the copy goes on. A buffer that faults in but still cannot be
+/// copied (9 times at the same place) is `EFAULT`, as in `cow.rs`.
+fn copy_resuming(
+    buf: UserPtr,
+    into_user: bool,
+    mut copy: impl FnMut(usize) -> ZxResult<Option<(usize, usize)>>,
+) -> ZxResult {
+    let mut done = 0usize;
+    let mut faults = 0u32;
+    while let Some((copied, n)) = copy(done)? {
+        faults = if copied == 0 { faults + 1 } else { 1 };
+        done += copied;
+        if faults > 8 || !cow::fault_in_user(buf.wrapping_byte_add(done), n, into_user) {
+            return Err(Status::Kernel(EFAULT));
+        }
+    }
+    Ok(())
+}
+
 fn in_range(offset: u64, len: u64, size: u64) -> bool {
     matches!(offset.checked_add(len), Some(end) if end <= size)
 }
@@ -1165,7 +1188,7 @@ impl Vmo {
         }
         let (file, base) = self.window();
         let n = file
-            .read_user(buf, len, base + offset, false)
+            .copy_user(buf, len, base + offset, false, false)
             .map_err(Status::Kernel)?;
         if n != len {
             // The VMO shrank while the read ran.
@@ -1183,11 +1206,7 @@ impl Vmo {
     /// faults; the buffer is faulted in without a lock and the copy goes on from there (the
     /// range checked again). A write marks its pages dirty ([`PageSource::mark_dirty`]).
     fn pager_copy(&self, buf: UserPtr, offset: u64, len: usize, write: bool) -> ZxResult {
-        let mut done = 0usize;
-        // Faults in a row at the same place: a buffer that faults in but still cannot be copied
-        // fails (as `cow.rs`'s own count).
-        let mut faults = 0u32;
-        loop {
+        copy_resuming(buf, !write, |done| {
             let (at, rest) = (offset + done as u64, len - done);
             let from = buf.wrapping_byte_add(done);
             let n = self.with_pages_present(at, rest as u64, write, |size| {
@@ -1197,11 +1216,7 @@ impl Vmo {
                 // The dirty marking's tree nodes come first: a write that happened is recorded.
                 let spare = if write { Some(Spare::new()?) } else { None };
                 let (file, base) = self.window();
-                let n = if write {
-                    file.write_user(from, rest, base + at, true)
-                } else {
-                    file.read_user(from, rest, base + at, true)
-                };
+                let n = file.copy_user(from, rest, base + at, write, true);
                 if let Some(spare) = spare {
                     if let Some((source, start, end)) = self.source_pages(at, rest as u64)? {
                         // shmem's write fails only when it wrote nothing.
@@ -1212,17 +1227,10 @@ impl Vmo {
                 self.check_attached(at, n as u64)?;
                 Ok(n)
             })?;
-            done += n;
-            if done == len {
-                return Ok(());
-            }
-            faults = if n == 0 { faults + 1 } else { 1 };
             // Short: the buffer faults there (the size is stable under the locks, and shmem
-            // fails a write that can have no page with an error). Fault it in, with no lock.
-            if faults > 8 || !cow::fault_in_user(buf.wrapping_byte_add(done), len - done, !write) {
-                return Err(Status::Kernel(EFAULT));
-            }
-        }
+            // fails a write that can have no page with an error): the rest is faulted in.
+            Ok((n < rest).then_some((n, rest - n)))
+        })
     }
 
     /// `zx_vmo_write` of `len` bytes from the user buffer `buf` at `offset`.
@@ -1254,13 +1262,10 @@ impl Vmo {
         // A resizable VMO's copy runs under `resize_lock`, where its buffer must not fault in:
         // that fault may wait for a pager for as long as the pager likes, and everyone else's
         // operations on the VMO would wait for the lock meanwhile. The copy stops where the
-        // buffer faults; the buffer is faulted in without the lock and the copy goes on from
-        // there (the range is checked again: the size may have changed meanwhile).
+        // buffer faults (the range is checked again each time: the size may have changed).
         let len = usize::try_from(len).map_err(|_| Status::OutOfRange)?;
         let fault = cow::DeferredFault::new(None);
-        let mut done = 0usize;
-        let mut faults = 0u32;
-        loop {
+        copy_resuming(buf, false, |done| {
             let (at, rest) = (offset + done as u64, len - done);
             let r = self.cow_op(at, rest as u64, true, |may_wait| {
                 self.with_stable_size(|size| {
@@ -1273,17 +1278,11 @@ impl Vmo {
                     node.write_user(from, base + at, rest, may_wait, Some(&fault))
                 })
             });
-            let Some((did, n)) = fault.take() else {
-                return r;
-            };
-            // Faults in a row at the same place: a buffer that faults in but still cannot be
-            // copied fails (as `Node::run`'s own count).
-            faults = if did == 0 { faults + 1 } else { 1 };
-            done += did;
-            if faults > 8 || !cow::fault_in_user(buf.wrapping_byte_add(done), n, false) {
-                return Err(Status::Kernel(EFAULT));
+            match fault.take() {
+                Some(stop) => Ok(Some(stop)),
+                None => r.map(|()| None),
             }
-        }
+        })
     }
 
     /// `zx_vmo_set_size` after the rights checks: `UNAVAILABLE` unless resizable.

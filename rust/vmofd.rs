@@ -412,11 +412,11 @@ unsafe extern "C" fn vmo_vma_fault(vmf: *mut bindings::vm_fault) -> bindings::vm
     VM_FAULT_RETRY
 }
 
-/// What a fault (or `page_mkwrite`) that failed returns, whatever the status: `SIGBUS`, out of memory included. A
-/// VMO's pages are allocated without the OOM killer (`__GFP_RETRY_MAYFAIL`, as for COMMIT), so
-/// nobody frees a page for a fault that cannot have one: `VM_FAULT_OOM` would make the task
-/// fault again and again (`pagefault_out_of_memory` only retries) for as long as its memory
-/// cgroup stays full.
+/// What a fault (or `page_mkwrite`) that failed returns, whatever the status: `SIGBUS`, out of
+/// memory included. A VMO's pages are allocated without the OOM killer (`__GFP_RETRY_MAYFAIL`,
+/// as for COMMIT), so nobody frees a page for a fault that cannot have one: `VM_FAULT_OOM` would
+/// make the task fault again and again (`pagefault_out_of_memory` only retries) for as long as
+/// its memory cgroup stays full.
 const FAULT_FAILED: bindings::vm_fault_t = VM_FAULT_SIGBUS;
 
 /// `vm_ops->page_mkwrite` of every VMO mapping: before a page becomes writable, the snapshot

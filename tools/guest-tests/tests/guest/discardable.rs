@@ -288,11 +288,7 @@ fn lru_role() {
     assert_eq!(b.commit(0, 1), Err(Status::NOT_FOUND));
     assert_eq!(b.try_lock(), Err(Status::UNAVAILABLE));
     assert_eq!(b.unlock(), Err(Status::BAD_STATE));
-    let start = Instant::now();
-    while committed(b) != 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "the discard never freed the pages");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_all_freed(b, "the discard never freed the pages");
     // Free the pressure; LOCK reports the discard and the VMO reads zeros.
     drop(pressure);
     assert_eq!(
@@ -519,14 +515,20 @@ fn one_drop_caches_discards_every_unlocked_vmo_and_evicts_every_clean_page() {
     let kept: Vec<usize> = (0..vs.len()).filter(|&i| !is_discarded(&vs[i])).collect();
     assert!(kept.is_empty(), "not discarded by one drop_caches: {kept:?}");
     // The evictions run on the workqueue a moment later.
+    wait_all_freed(&pv, "one drop_caches left pages of 16 MiB");
+}
+
+/// Waits up to 30 s for the workqueue to free every page of `v` (a discard's punch, an
+/// eviction); fails with `what` and the KiB left.
+fn wait_all_freed(v: &Vmo, what: &str) {
     let start = Instant::now();
-    while committed(&pv) != 0 {
+    while committed(v) != 0 {
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "one drop_caches left {} KiB of 16 MiB",
-            committed(&pv) >> 10
+            "{what}: {} KiB left",
+            committed(v) >> 10
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -753,19 +755,8 @@ fn a_write_stuck_on_a_pager_does_not_stop_the_freeing_of_other_discards() {
     other.unlock().unwrap();
     std::fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
     assert!(is_discarded(&stuck) && is_discarded(&other), "drop_caches discards both");
-    let start = Instant::now();
-    while committed(&other) != 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the discard queued after the stuck one was not freed: {} KiB left",
-            committed(&other) >> 10
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    while committed(&stuck) != 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "the stuck VMO was not freed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_all_freed(&other, "the discard queued after the stuck one was not freed");
+    wait_all_freed(&stuck, "the stuck VMO was not freed");
     assert!(!writer.finished_within(Duration::ZERO), "the write still waits for the pager");
     crate::pager::supply_pattern(&dev, &pager, &pv, req.range());
     // It finds the VMO discarded when it goes on (or wrote first: then the
